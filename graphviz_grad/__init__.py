@@ -1,0 +1,90 @@
+"""graphviz_grad: make backpropagation visible and checkable.
+
+>>> import graphviz_grad as gg
+>>> trace = gg.grad("L = (x*W1 + y*W2 - B)**2", x=5, y=10, W1=0.1, W2=0.2, B=0.5)
+>>> trace.output_value, trace.gradients["W1"]
+(4.0, 20.0)
+
+The same graph, built with Python operators:
+
+>>> x, y, W1, W2, B = gg.inputs("x y W1 W2 B")
+>>> gg.build(((x*W1 + y*W2 - B)**2).named("L")) == gg.parse("L = (x*W1 + y*W2 - B)**2")
+True
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .engine import Edge, Step, Trace, backward, forward
+from .errors import FormulaError, GraphError, GraphvizGradError, InputValueError, NumericError
+from .formula import parse
+from .graph import (
+    Expr,
+    Graph,
+    Node,
+    apply,
+    build,
+    const,
+    cos,
+    exp,
+    inputs,
+    log,
+    relu,
+    sigmoid,
+    sin,
+    sqrt,
+    tanh,
+)
+from .graph import (
+    max as max,  # the formula language's max/min; not in __all__
+)
+from .graph import (
+    min as min,
+)
+from .ops import OPS, Op
+
+__version__ = "0.1.0"
+
+
+def grad(formula: str | Graph, values: Any = None, *, strict: bool = False, **named: float) -> Trace:
+    """Parse (if needed) and differentiate in one call: ``grad("y = x**2", x=3)``.
+
+    >>> grad("y = x**2", x=3).gradients
+    {'x': 6.0}
+    """
+    graph = formula if isinstance(formula, Graph) else parse(formula)
+    return backward(graph, {**(values or {}), **named}, strict=strict)
+
+
+__all__ = [
+    "OPS",
+    "Edge",
+    "Expr",
+    "FormulaError",
+    "Graph",
+    "GraphError",
+    "GraphvizGradError",
+    "InputValueError",
+    "Node",
+    "NumericError",
+    "Op",
+    "Step",
+    "Trace",
+    "apply",
+    "backward",
+    "build",
+    "const",
+    "cos",
+    "exp",
+    "forward",
+    "grad",
+    "inputs",
+    "log",
+    "parse",
+    "relu",
+    "sigmoid",
+    "sin",
+    "sqrt",
+    "tanh",
+]

@@ -1,0 +1,156 @@
+"""The ``graphviz-grad`` command line (also ``python -m graphviz_grad``).
+
+>>> main(["grad", "y = x**2", "--at", "x=3", "--json"])  # doctest: +ELLIPSIS
+{"output": "y", "value": 9.0, "gradients": {"x": 6.0}, ...}
+0
+
+Exit codes: 0 success, 1 a check found a disagreement, 2 bad usage or bad input
+(one line on stderr, no traceback, nothing written).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import re
+import sys
+from collections.abc import Sequence
+from typing import NoReturn
+
+from . import __version__
+from .engine import backward
+from .errors import GraphvizGradError
+from .formula import MAX_LENGTH, parse
+from .graph import CONST, INPUT, Graph
+from .serialize import trace_to_dict
+
+_NUMBER = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+
+
+class UsageError(GraphvizGradError):
+    """A command line that cannot be carried out."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def read_formula(argument: str) -> str:
+    """The formula itself, ``-`` for standard input, or ``@FILE`` for a file's text."""
+    if argument == "-":
+        return sys.stdin.read(MAX_LENGTH + 1)
+    if not argument.startswith("@"):
+        return argument
+    path = argument[1:]
+    try:
+        with open(path, "rb") as file:
+            data = file.read(MAX_LENGTH + 1)
+    except OSError as error:
+        raise UsageError(f"cannot read formula file {path!r}: {error.strerror or error}") from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise UsageError(f"formula file {path!r} is not UTF-8 text") from None
+
+
+def parse_values(items: Sequence[str], graph: Graph) -> dict[str, float]:
+    """``--at`` arguments (``x=5`` or ``x=5,y=10``, repeatable) checked against the inputs.
+
+    >>> parse_values(["x=5,y=1e-3"], parse("L = x*y"))
+    {'x': 5.0, 'y': 0.001}
+    """
+    values: dict[str, float] = {}
+    for item in (part for argument in items for part in argument.split(",")):
+        name, equals, text = (piece.strip() for piece in item.partition("="))
+        if not equals or not name:
+            raise UsageError(f"--at expects NAME=VALUE, got {item.strip()!r}")
+        if name in values:
+            raise UsageError(f"--at gives {name!r} twice")
+        if not _NUMBER.fullmatch(text):
+            raise UsageError(f"--at {name}={text!r}: the value is not a number")
+        value = float(text)
+        if not math.isfinite(value):
+            raise UsageError(f"--at {name}={text}: the value is too large for float64")
+        values[name] = value
+    names = graph.inputs
+    for name in values:
+        if name not in names:
+            listed = ", ".join(names) or "none"
+            raise UsageError(f"--at gives {name!r}, which is not an input (inputs: {listed})")
+    for name in names:
+        if name not in values:
+            raise UsageError(f"missing a value for input {name!r}: add --at {name}=...")
+    return values
+
+
+def format_number(value: float, digits: int = 10) -> str:
+    """Human-readable number with ``digits`` significant digits.
+
+    >>> format_number(0.1 + 0.2), format_number(float("-inf")), format_number(2.0)
+    ('0.3', '-inf', '2')
+    """
+    return f"{value:.{digits}g}"
+
+
+def _table(rows: list[list[str]]) -> str:
+    widths = [max(len(row[c]) for row in rows) for c in range(len(rows[0]))]
+    return "\n".join("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+                     for row in rows)
+
+
+def _grad_command(args: argparse.Namespace) -> int:
+    graph = parse(read_formula(args.formula))
+    trace = backward(graph, parse_values(args.at, graph), strict=args.strict)
+    if args.json:
+        print(json.dumps(trace_to_dict(trace)))
+        return 0
+    number = lambda value: format_number(value, args.digits)  # noqa: E731
+    rows = [["node", "op", "computes", "value", f"d{graph.output}/dnode", "status"]]
+    for node, value, grad in zip(graph.nodes, trace.values, trace.grads, strict=True):
+        computes = "" if node.op in (INPUT, CONST) else graph.statement(node.name).partition(" = ")[2]
+        rows.append([node.name, node.op, computes, number(value), number(grad), trace.status(node.name)])
+    lines = [_table(rows), "", f"{graph.output} = {number(trace.output_value)}"]
+    lines += [f"d{graph.output}/d{name} = {number(grad)}" for name, grad in trace.gradients.items()]
+    print("\n".join(lines))
+    return 0
+
+
+def _add_values_options(command: argparse.ArgumentParser) -> None:
+    command.add_argument("formula", metavar="FORMULA",
+                         help="the formula text, '-' to read standard input, or @FILE to read a file")
+    command.add_argument("--at", action="append", default=[], metavar="NAME=VALUE[,NAME=VALUE...]",
+                         help="input values (repeatable): --at x=5 --at y=10 or --at x=5,y=10")
+
+
+def make_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="graphviz-grad", description="Make backpropagation visible and checkable.")
+    parser.add_argument("--version", action="version", version=f"graphviz-grad {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    grad = commands.add_parser("grad", help="forward and backward pass: value and every gradient",
+                               description="Evaluate FORMULA at the given point and print every node's "
+                                           "value and gradient.")
+    _add_values_options(grad)
+    grad.add_argument("--json", action="store_true", help="print the JSON object of ARCHITECTURE.md §3")
+    grad.add_argument("--strict", action="store_true",
+                      help="fail on the first non-finite value or gradient, naming the node")
+    grad.add_argument("--digits", type=int, default=10, choices=range(1, 18), metavar="N",
+                      help="significant digits in the table (1-17, default 10)")
+    grad.set_defaults(run=_grad_command)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = make_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help(sys.stderr)
+        return 2
+    try:
+        return args.run(args)
+    except GraphvizGradError as error:
+        print(f"graphviz-grad: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130

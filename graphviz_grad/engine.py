@@ -1,0 +1,289 @@
+"""Forward and reverse passes over a `Graph`, giving an immutable, replayable `Trace`.
+
+>>> from graphviz_grad import parse
+>>> trace = backward(parse("L = (x*W1 + y*W2 - B)**2"), dict(x=5, y=10, W1=0.1, W2=0.2, B=0.5))
+>>> trace.value("L"), trace.gradients
+(4.0, {'x': 0.4, 'W1': 20.0, 'y': 0.8, 'W2': 40.0, 'B': -4.0})
+>>> trace.steps[0].node, trace.steps[0].sent[0]
+('L', Edge(source='z4', target='L', slot=0, local=4.0, contribution=4.0))
+
+Both passes are loops over the topological order (no recursion), so graphs of
+millions of nodes work. Arithmetic is float64 with IEEE semantics: nothing raises,
+and each node gets a status, ``ok``, ``inf``, ``nan`` (inherited from an argument)
+or ``domain`` (the nan was born here: ``log(-1)``, ``0/0``, ``inf - inf``).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from numbers import Real
+from typing import Any
+
+from .errors import InputValueError, NumericError
+from .graph import CONST, INPUT, Graph
+from .ops import OPS
+
+OK, INF, NAN, DOMAIN = "ok", "inf", "nan", "domain"
+STATUSES = (OK, INF, NAN, DOMAIN)
+
+
+@dataclass(frozen=True, slots=True)
+class Edge:
+    """Argument ``source`` feeding slot ``slot`` of node ``target``.
+
+    ``local`` is the local derivative d target / d source and ``contribution`` the
+    chain-rule product dL/dtarget * local that ``source`` receives along this edge.
+    Both are ``None`` where no derivative is taken: ``source`` does not depend on an
+    input (a constant), or ``target`` does not reach the output.
+    """
+
+    source: str
+    target: str
+    slot: int
+    local: float | None
+    contribution: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """One step of the backward pass: node ``node`` with its finished gradient.
+
+    ``received`` are the contributions from the nodes that read it (in their
+    topological order); ``grad`` is their sum, or 1 for the output. ``sent`` are the
+    contributions it passes on to its arguments.
+    """
+
+    index: int
+    node: str
+    grad: float
+    received: tuple[Edge, ...]
+    sent: tuple[Edge, ...]
+
+
+@dataclass(frozen=True)
+class _Program:
+    """What the passes need from a graph's structure, computed once per graph."""
+
+    leaves: tuple[tuple[int, float | None], ...]   # (position, constant value or None for an input)
+    inputs: tuple[tuple[str, int], ...]            # (name, position)
+    forward: tuple[tuple[int, Any, int, int], ...]  # (position, rule, arg a, arg b or -1)
+    backward: tuple[tuple[int, Any, int, int], ...]  # live operations, output first
+    live: tuple[bool, ...]                         # depends on an input and reaches the output
+    dead: tuple[int, ...]                          # positions of the nodes that are not live
+    output: int
+
+
+def _program(graph: Graph) -> _Program:
+    cached = graph._cache.get("engine")
+    if cached is not None:
+        return cached
+    args = graph.arg_indices
+    n = len(graph)
+    reaches = [False] * n
+    reaches[graph.index(graph.output)] = True
+    for i in range(n - 1, -1, -1):
+        if reaches[i]:
+            for a in args[i]:
+                reaches[a] = True
+    depends = [False] * n
+    leaves, inputs, forward = [], [], []
+    for i, node in enumerate(graph.nodes):
+        if node.op == INPUT:
+            depends[i] = True
+            leaves.append((i, None))
+            inputs.append((node.name, i))
+        elif node.op == CONST:
+            leaves.append((i, node.value))
+        else:
+            depends[i] = any(depends[a] for a in args[i])
+            a, b = (args[i] + (-1,))[:2]
+            forward.append((i, OPS[node.op].forward, a, b))
+    live = tuple(r and d for r, d in zip(reaches, depends, strict=True))
+    backward = tuple((i, OPS[graph.nodes[i].op].partials, a, b)
+                     for i, _, a, b in reversed(forward) if live[i])
+    program = _Program(tuple(leaves), tuple(inputs), tuple(forward), backward, live,
+                       tuple(i for i in range(n) if not live[i]), graph.index(graph.output))
+    graph._cache["engine"] = program
+    return program
+
+
+def _input_values(graph: Graph, program: _Program, values: Mapping[str, Any] | Sequence[Any]) -> list[float]:
+    names = [name for name, _ in program.inputs]
+    if isinstance(values, Mapping):
+        extra = [key for key in values if key not in graph or graph[key].op != INPUT]
+        if extra:
+            raise InputValueError(f"{extra[0]!r} is not an input (inputs: {', '.join(names) or 'none'})")
+        missing = [name for name in names if name not in values]
+        if missing:
+            raise InputValueError(f"missing a value for input {missing[0]!r}")
+        given = [values[name] for name in names]
+    else:
+        given = list(values)
+        if len(given) != len(names):
+            raise InputValueError(f"expected {len(names)} values (for {', '.join(names)}), got {len(given)}")
+    numbers = []
+    for name, value in zip(names, given, strict=True):
+        if isinstance(value, bool) or not isinstance(value, Real):
+            raise InputValueError(f"the value of {name!r} must be a real number, not {value!r}")
+        numbers.append(float(value))
+    return numbers
+
+
+def forward(graph: Graph, values: Mapping[str, Any] | Sequence[Any]) -> tuple[float, ...]:
+    """Every node's value, in graph order; ``values`` maps input names to numbers
+    (or lists them in input order).
+
+    >>> from graphviz_grad import parse
+    >>> forward(parse("y = 1/x"), {"x": 0})
+    (0.0, 1.0, inf)
+    """
+    program = _program(graph)
+    vals: list[float] = [0.0] * len(graph)
+    for (_, position), number in zip(program.inputs, _input_values(graph, program, values), strict=True):
+        vals[position] = number
+    for position, constant in program.leaves:
+        if constant is not None:
+            vals[position] = constant
+    for i, rule, a, b in program.forward:
+        vals[i] = rule(vals[a]) if b < 0 else rule(vals[a], vals[b])
+    return tuple(vals)
+
+
+def backward(graph: Graph, values: Mapping[str, Any] | Sequence[Any], *, strict: bool = False) -> Trace:
+    """Run the forward and the reverse pass and return the `Trace`.
+
+    With ``strict=True`` a non-finite value or gradient raises `NumericError`
+    naming the node, its op and its inputs, instead of being marked by a status.
+    """
+    program = _program(graph)
+    vals = forward(graph, values)
+    if strict:
+        _raise_first_fault(graph, vals, vals, "value")
+    grads = [0.0] * len(vals)
+    grads[program.output] = 1.0
+    local: list[tuple[float, ...]] = [()] * len(vals)
+    for i, partials, a, b in program.backward:
+        g = grads[i]
+        if b < 0:
+            parts = partials(vals[a], vals[i])
+            grads[a] += g * parts[0]
+        else:
+            parts = partials(vals[a], vals[b], vals[i])
+            grads[a] += g * parts[0]
+            grads[b] += g * parts[1]
+        local[i] = parts
+    for i in program.dead:  # constants may have been handed partials: they get none
+        grads[i] = 0.0
+    grads[program.output] = 1.0  # dL/dL, even when L is a constant
+    trace = Trace(graph, vals, tuple(grads), tuple(local))
+    if strict:
+        _raise_first_fault(graph, vals, trace.grads, "gradient")
+    return trace
+
+
+def _raise_first_fault(graph: Graph, vals: Sequence[float], numbers: Sequence[float], kind: str) -> None:
+    order = range(len(numbers)) if kind == "value" else range(len(numbers) - 1, -1, -1)
+    for i in order:
+        if not math.isfinite(numbers[i]):
+            node = graph.nodes[i]
+            args = tuple((arg, vals[graph.index(arg)]) for arg in node.inputs)
+            what = f"{node.name} = {OPS[node.op].text.format(*node.inputs)}" if node.inputs else node.name
+            where = ", ".join(f"{arg} = {value!r}" for arg, value in args)
+            subject = "value" if kind == "value" else "gradient dL/d" + node.name
+            raise NumericError(
+                f"{kind} fault at node {node.name!r} ({node.op}): {subject} is {numbers[i]!r} in "
+                f"{what}" + (f" with {where}" if where else ""),
+                node.name, node.op, args)
+
+
+@dataclass(frozen=True, slots=True)
+class Trace:
+    """The result of `backward`: per node its value, gradient dL/dnode and status; per
+    edge its local derivative and contribution; and the ordered backward steps.
+
+    Positions follow ``graph.nodes``; look nodes up by name with `value`, `grad`, `status`.
+    """
+
+    graph: Graph
+    values: tuple[float, ...]
+    grads: tuple[float, ...]
+    partials: tuple[tuple[float, ...], ...]
+    """Per node, the local derivative with respect to each argument (``()`` where none
+    was taken); `edges` says which of them carry gradient."""
+
+    @property
+    def output(self) -> str:
+        return self.graph.output
+
+    @property
+    def output_value(self) -> float:
+        return self.value(self.graph.output)
+
+    def value(self, name: str) -> float:
+        return self.values[self.graph.index(name)]
+
+    def grad(self, name: str) -> float:
+        return self.grads[self.graph.index(name)]
+
+    def status(self, name: str) -> str:
+        """``ok``, ``inf``, ``nan`` or ``domain`` for the node's value (see the module doc)."""
+        i = self.graph.index(name)
+        value = self.values[i]
+        if math.isfinite(value):
+            return OK
+        if value == value:
+            return INF
+        args = self.graph.arg_indices[i]
+        if not args or any(self.values[a] != self.values[a] for a in args):
+            return NAN
+        return DOMAIN
+
+    @property
+    def gradients(self) -> dict[str, float]:
+        """dL/dinput for every input, in input order."""
+        return {name: self.grad(name) for name in self.graph.inputs}
+
+    def _edge(self, target: int, slot: int) -> Edge:
+        graph = self.graph
+        source = graph.arg_indices[target][slot]
+        live = _program(graph).live
+        parts = self.partials[target]
+        if live[target] and live[source] and parts:
+            local: float | None = parts[slot]
+            contribution: float | None = self.grads[target] * parts[slot]
+        else:
+            local = contribution = None
+        return Edge(graph.nodes[source].name, graph.nodes[target].name, slot, local, contribution)
+
+    @property
+    def edges(self) -> tuple[Edge, ...]:
+        """Every edge, grouped by target in graph order."""
+        return tuple(self._edge(target, slot)
+                     for target, args in enumerate(self.graph.arg_indices)
+                     for slot in range(len(args)))
+
+    @property
+    def steps(self) -> tuple[Step, ...]:
+        """The backward pass as it ran: one step per node that depends on an input and
+        reaches the output, from the output back to the inputs. Built on each access."""
+        graph = self.graph
+        live = _program(graph).live
+        received: list[list[Edge]] = [[] for _ in graph.nodes]
+        for target, args in enumerate(graph.arg_indices):
+            if live[target]:
+                for slot, source in enumerate(args):
+                    if live[source]:
+                        received[source].append(self._edge(target, slot))
+        steps = []
+        for i in range(len(graph) - 1, -1, -1):
+            if live[i]:
+                sent = tuple(self._edge(i, slot) for slot, source in enumerate(graph.arg_indices[i])
+                             if live[source])
+                steps.append(Step(len(steps), graph.nodes[i].name, self.grads[i], tuple(received[i]), sent))
+        return tuple(steps)
+
+    def __repr__(self) -> str:
+        return (f"<Trace of {len(self.values)} nodes: {self.graph.output} = {self.output_value!r}, "
+                f"gradients {self.gradients!r}>")

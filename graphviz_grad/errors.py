@@ -1,0 +1,44 @@
+"""The exceptions graphviz_grad raises for bad input: each message is one line that names the problem.
+
+>>> str(FormulaError("unexpected '^'", line=1, column=3))
+"line 1, column 3: unexpected '^'"
+"""
+
+from __future__ import annotations
+
+
+class GraphvizGradError(Exception):
+    """Base class: a user mistake or a numeric fault, reported in one line."""
+
+
+class FormulaError(GraphvizGradError, ValueError):
+    """Formula text that is not in the formula language (or over its limits)."""
+
+    def __init__(self, message: str, line: int | None = None, column: int | None = None):
+        self.message = message
+        self.line = line
+        self.column = column
+        where = f"line {line}, column {column}: " if line is not None else ""
+        super().__init__(f"{where}{message}")
+
+
+class GraphError(GraphvizGradError, ValueError):
+    """A graph that cannot be built: duplicate or invalid names, unknown ops, wrong arity."""
+
+
+class InputValueError(GraphvizGradError, ValueError):
+    """Values for a graph's inputs that are missing, extra or not numbers."""
+
+
+class NumericError(GraphvizGradError, ArithmeticError):
+    """Strict mode: a node's value or gradient is not finite.
+
+    ``node`` is the node's name, ``op`` its operation and ``inputs`` the
+    ``(name, value)`` pairs of its arguments.
+    """
+
+    def __init__(self, message: str, node: str, op: str, inputs: tuple[tuple[str, float], ...]):
+        self.node = node
+        self.op = op
+        self.inputs = inputs
+        super().__init__(message)

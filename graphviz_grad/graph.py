@@ -1,0 +1,446 @@
+"""Explicit, named, immutable computation graphs, and the Python-operator builder that makes them.
+
+Write the function with Python operators on inputs, then freeze it into a `Graph`:
+
+>>> x, y, W1, W2, B = inputs("x y W1 W2 B")
+>>> graph = build(((x*W1 + y*W2 - B)**2).named("L"))
+>>> print(graph)
+z1 = x*W1
+z2 = y*W2
+z3 = z1 + z2
+z4 = z3 - B
+L = z4**2
+>>> graph.inputs
+('x', 'W1', 'y', 'W2', 'B')
+
+Every operation is its own node. Unnamed operations are called ``z1, z2, ...`` in
+creation order (left operand first, innermost first), skipping names in use, so the
+builder and the formula parser give the same graph for the same expression.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from numbers import Real
+from typing import Any
+
+from .errors import GraphError
+from .ops import FUNCTIONS, OPS
+
+INPUT = "input"
+CONST = "const"
+MAX_NAME_LENGTH = 256
+
+
+@dataclass(frozen=True, slots=True)
+class Node:
+    """One node: an input, a constant, or one operation applied to earlier nodes.
+
+    >>> Node("z1", "mul", ("x", "W1"))
+    Node(name='z1', op='mul', inputs=('x', 'W1'), value=None)
+    """
+
+    name: str
+    op: str
+    """A key of `graphviz_grad.ops.OPS`, ``"input"`` or ``"const"``."""
+    inputs: tuple[str, ...] = ()
+    """Names of the argument nodes, in argument order."""
+    value: float | None = None
+    """The value of a constant; ``None`` for other nodes."""
+
+
+def constant_name(value: float) -> str:
+    """The name of a constant node: its shortest exact decimal text.
+
+    >>> constant_name(2.0), constant_name(0.1), constant_name(-1e-300)
+    ('2', '0.1', '-1e-300')
+    """
+    text = repr(float(value))
+    return text[:-2] if text.endswith(".0") else text
+
+
+def _check_name(name: object) -> str:
+    if not isinstance(name, str):
+        raise GraphError(f"a node name must be a string, not {type(name).__name__}")
+    if not name or not name.isprintable() or name != name.strip():
+        raise GraphError(
+            f"invalid node name {name!r}: names must be non-empty printable text "
+            "without leading or trailing spaces"
+        )
+    if len(name) > MAX_NAME_LENGTH:
+        raise GraphError(f"node name of {len(name)} characters is over the limit of {MAX_NAME_LENGTH}")
+    return name
+
+
+class Graph:
+    """Named nodes in topological order and the name of the output node.
+
+    Inputs come first (in order of first appearance), then constants, then the
+    operations in evaluation order. A graph validates itself and never changes.
+
+    >>> g = Graph([Node("a", "input"), Node("b", "input"), Node("c", "add", ("a", "b"))], "c")
+    >>> g.inputs, g["c"].op, len(g)
+    (('a', 'b'), 'add', 3)
+    """
+
+    __slots__ = ("__weakref__", "_args", "_cache", "_index", "nodes", "output")
+
+    def __init__(self, nodes: Iterable[Node], output: str):
+        self.nodes: tuple[Node, ...] = tuple(nodes)
+        index: dict[str, int] = {}
+        args: list[tuple[int, ...]] = []
+        for position, node in enumerate(self.nodes):
+            args.append(self._validate(node, index))
+            index[node.name] = position
+        if output not in index:
+            raise GraphError(f"the output {output!r} is not a node of the graph")
+        self.output: str = output
+        self._index = index
+        self._args = tuple(args)
+        self._cache: dict[str, Any] = {}  # derived data memoised by other modules
+
+    @staticmethod
+    def _validate(node: Node, index: dict[str, int]) -> tuple[int, ...]:
+        if not isinstance(node, Node):
+            raise GraphError(f"graph nodes must be Node objects, not {type(node).__name__}")
+        name = _check_name(node.name)
+        if name in index:
+            raise GraphError(f"two nodes are named {name!r}")
+        if node.op in (INPUT, CONST):
+            if node.inputs:
+                raise GraphError(f"{node.op} node {name!r} cannot have arguments")
+            if (node.op == CONST) != isinstance(node.value, float) or (
+                node.op == CONST and not math.isfinite(node.value)  # type: ignore[arg-type]
+            ):
+                raise GraphError(f"node {name!r}: only a constant has a value, and it must be a finite float")
+            return ()
+        op = OPS.get(node.op)
+        if op is None:
+            raise GraphError(f"node {name!r} has unknown op {node.op!r}")
+        if len(node.inputs) != op.arity:
+            raise GraphError(f"node {name!r}: {op.name} takes {op.arity} argument(s), got {len(node.inputs)}")
+        if node.value is not None:
+            raise GraphError(f"node {name!r}: only a constant has a value")
+        missing = [arg for arg in node.inputs if arg not in index]
+        if missing:
+            raise GraphError(f"node {name!r} reads {missing[0]!r}, which is not an earlier node")
+        return tuple(index[arg] for arg in node.inputs)
+
+    @property
+    def inputs(self) -> tuple[str, ...]:
+        """Names of the input nodes, in order."""
+        return tuple(node.name for node in self.nodes if node.op == INPUT)
+
+    @property
+    def arg_indices(self) -> tuple[tuple[int, ...], ...]:
+        """For each node, the positions of its arguments."""
+        return self._args
+
+    def index(self, name: str) -> int:
+        """Position of the node called ``name``."""
+        try:
+            return self._index[name]
+        except KeyError:
+            raise KeyError(f"no node named {name!r}") from None
+
+    def __getitem__(self, name: str) -> Node:
+        return self.nodes[self.index(name)]
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._index
+
+    def __len__(self) -> int:
+        return len(self.nodes)
+
+    def __iter__(self) -> Iterator[Node]:
+        return iter(self.nodes)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Graph):
+            return NotImplemented
+        return self.output == other.output and self.nodes == other.nodes
+
+    def __hash__(self) -> int:
+        return hash((self.output, len(self.nodes), self.nodes[-1]))
+
+    def __repr__(self) -> str:
+        return f"<Graph of {len(self.nodes)} nodes, output {self.output!r}>"
+
+    def statement(self, name: str) -> str:
+        """The node as a formula statement: ``'z1 = x*W1'``; a leaf is just its name."""
+        node = self[name]
+        if node.op in (INPUT, CONST):
+            return node.name
+        return f"{node.name} = {OPS[node.op].text.format(*node.inputs)}"
+
+    def __str__(self) -> str:
+        """The graph as a program in the formula language (one statement per operation)."""
+        lines = [self.statement(node.name) for node in self.nodes if node.op not in (INPUT, CONST)]
+        return "\n".join(lines) if lines else self.output
+
+
+# --- the builder -----------------------------------------------------------------
+
+_creation_order = itertools.count()
+
+
+class Expr:
+    """A node under construction: combine with ``+ - * / **``, unary ``-``, `abs` and
+    the functions of this module, then freeze with `build`.
+
+    >>> a, b = inputs("a b")
+    >>> e = (a + b) * (b + 1)
+    >>> e.op, [arg.op for arg in e.args]
+    ('mul', ['add', 'add'])
+    """
+
+    __slots__ = ("_seq", "args", "name", "op", "value")
+
+    def __init__(self, op: str, args: tuple[Expr, ...] = (), value: float | None = None,
+                 name: str | None = None):
+        self.op = op
+        self.args = args
+        self.value = value
+        self.name = name
+        self._seq = next(_creation_order)
+
+    def named(self, name: str) -> Expr:
+        """Give this operation a name (once) and return it.
+
+        >>> x, = inputs("x")
+        >>> (x * 2).named("double").name
+        'double'
+        """
+        if self.op in (INPUT, CONST):
+            raise GraphError(f"an {self.op} keeps its own name; only operations can be named")
+        _check_name(name)
+        if self.name is not None and self.name != name:
+            raise GraphError(f"this node is already named {self.name!r}; it cannot also be {name!r}")
+        self.name = name
+        return self
+
+    def __repr__(self) -> str:
+        label = self.name or (constant_name(self.value) if self.value is not None else "?")
+        return f"<Expr {self.op} {label}>"
+
+    def __add__(self, other: Any) -> Expr:
+        return _binary("add", self, other)
+
+    def __radd__(self, other: Any) -> Expr:
+        return _binary("add", other, self)
+
+    def __sub__(self, other: Any) -> Expr:
+        return _binary("sub", self, other)
+
+    def __rsub__(self, other: Any) -> Expr:
+        return _binary("sub", other, self)
+
+    def __mul__(self, other: Any) -> Expr:
+        return _binary("mul", self, other)
+
+    def __rmul__(self, other: Any) -> Expr:
+        return _binary("mul", other, self)
+
+    def __truediv__(self, other: Any) -> Expr:
+        return _binary("div", self, other)
+
+    def __rtruediv__(self, other: Any) -> Expr:
+        return _binary("div", other, self)
+
+    def __pow__(self, other: Any) -> Expr:
+        return _binary("pow", self, other)
+
+    def __rpow__(self, other: Any) -> Expr:
+        return _binary("pow", other, self)
+
+    def __neg__(self) -> Expr:
+        return apply("neg", self)
+
+    def __pos__(self) -> Expr:
+        return self
+
+    def __abs__(self) -> Expr:
+        return apply("abs", self)
+
+    def __bool__(self) -> bool:
+        raise TypeError("an Expr has no truth value: use max/min/relu instead of comparisons")
+
+
+def _binary(op: str, left: Any, right: Any) -> Expr:
+    if not (_is_operand(left) and _is_operand(right)):
+        return NotImplemented
+    return apply(op, left, right)
+
+
+def _is_operand(value: Any) -> bool:
+    return isinstance(value, Expr) or (isinstance(value, Real) and not isinstance(value, bool))
+
+
+def const(value: float) -> Expr:
+    """A constant node; plain numbers in expressions become constants automatically.
+
+    >>> const(0.5).value
+    0.5
+    """
+    if isinstance(value, bool) or not isinstance(value, Real):
+        raise GraphError(f"a constant must be a real number, not {value!r}")
+    number = float(value)
+    if not math.isfinite(number):
+        raise GraphError(f"a constant must be finite, not {number!r}")
+    return Expr(CONST, value=number)
+
+
+def inputs(names: str | Sequence[str]) -> tuple[Expr, ...]:
+    """Several inputs at once, from a space-separated string or a sequence of names.
+
+    Inputs with the same name are the same input.
+
+    >>> [x.name for x in inputs("x y")]
+    ['x', 'y']
+    """
+    listed = names.split() if isinstance(names, str) else names
+    return tuple(Expr(INPUT, name=_check_name(name)) for name in listed)
+
+
+def apply(op: str, *args: Any) -> Expr:
+    """Apply the op called ``op`` (a key of `graphviz_grad.ops.OPS`) to expressions or numbers.
+
+    >>> apply("max", inputs("a")[0], 0).op
+    'max'
+    """
+    rule = OPS.get(op)
+    if rule is None:
+        raise GraphError(f"unknown op {op!r}")
+    if len(args) != rule.arity:
+        raise GraphError(f"{op} takes {rule.arity} argument(s), got {len(args)}")
+    for arg in args:
+        if not _is_operand(arg):
+            raise GraphError(f"{op} needs expressions or real numbers, not {arg!r}")
+    return Expr(op, tuple(arg if isinstance(arg, Expr) else const(arg) for arg in args))
+
+
+def _function(op: str) -> Any:
+    def call(*args: Any) -> Expr:
+        return apply(op, *args)
+
+    call.__name__ = call.__qualname__ = op
+    call.__doc__ = f"``{FUNCTIONS[op].text.format(*'ab')}`` as a graph node."
+    return call
+
+
+exp = _function("exp")
+log = _function("log")
+sqrt = _function("sqrt")
+sin = _function("sin")
+cos = _function("cos")
+tanh = _function("tanh")
+sigmoid = _function("sigmoid")
+relu = _function("relu")
+max = _function("max")  # noqa: A001 - the formula language's name
+min = _function("min")  # noqa: A001
+
+
+def _collect(roots: Sequence[Expr]) -> list[Expr]:
+    """Every expression the roots depend on (roots included), without recursion."""
+    seen: set[int] = set()
+    found: list[Expr] = []
+    stack = list(roots)
+    while stack:
+        expr = stack.pop()
+        if id(expr) in seen:
+            continue
+        seen.add(id(expr))
+        found.append(expr)
+        stack.extend(expr.args)
+    return found
+
+
+def _leaves_in_reading_order(roots: Sequence[Expr]) -> list[Expr]:
+    """Leaves in the order a reader meets them: statement by statement (a statement being
+    a named operation, an extra root or the output, in creation order), left to right."""
+    is_root = {id(root) for root in roots}
+    seen: set[int] = set()
+    leaves: list[Expr] = []
+    for root in roots:
+        stack = [root]
+        while stack:
+            expr = stack.pop()
+            if id(expr) in seen or (id(expr) in is_root and expr is not root):
+                continue
+            seen.add(id(expr))
+            if expr.args:
+                stack.extend(reversed(expr.args))
+            else:
+                leaves.append(expr)
+    return leaves
+
+
+def build(output: Expr, *, inputs: Sequence[Expr | str] | None = None,
+          also: Sequence[Expr] = ()) -> Graph:
+    """Freeze the expression ``output`` (and everything it reads) into a `Graph`.
+
+    ``inputs`` fixes the order of the inputs and may add inputs the output does not
+    read (their gradient is 0); by default inputs appear in reading order. ``also``
+    keeps extra operations in the graph even when the output does not read them.
+
+    >>> a, b = inputs("a b")
+    >>> c = (a + b).named("c"); d = (b + 1).named("d")
+    >>> print(build((c * d).named("e")))
+    c = a + b
+    d = b + 1
+    e = c*d
+    """
+    if not isinstance(output, Expr):
+        raise GraphError(f"build needs an Expr, not {type(output).__name__}")
+    extra = list(also)
+    for expr in extra:
+        if not isinstance(expr, Expr):
+            raise GraphError(f"'also' takes expressions, not {type(expr).__name__}")
+    everything = _collect([output, *extra])
+    operations = sorted((e for e in everything if e.args), key=lambda e: e._seq)
+    roots = sorted({id(e): e for e in [*(e for e in operations if e.name), output, *extra]}.values(),
+                   key=lambda e: e._seq)
+    leaves = _leaves_in_reading_order(roots)
+
+    input_names = _input_order(leaves, inputs)
+    constants = {constant_name(e.value): e.value for e in leaves if e.op == CONST}  # type: ignore[arg-type]
+    in_use = set(input_names) | set(constants)
+    for expr in operations:
+        if expr.name is not None:
+            if expr.name in in_use:
+                raise GraphError(f"two nodes are named {expr.name!r}")
+            in_use.add(expr.name)
+
+    names: dict[int, str] = {}
+    fresh = (f"z{k}" for k in itertools.count(1))
+    nodes = [Node(name, INPUT) for name in input_names]
+    nodes += [Node(name, CONST, value=value) for name, value in constants.items()]
+    for expr in operations:
+        name = expr.name
+        if name is None:
+            name = next(candidate for candidate in fresh if candidate not in in_use)
+        names[id(expr)] = name
+        nodes.append(Node(name, expr.op, tuple(_leaf_or(names, arg) for arg in expr.args)))
+    return Graph(nodes, _leaf_or(names, output))
+
+
+def _leaf_or(names: dict[int, str], expr: Expr) -> str:
+    if expr.op == CONST:
+        return constant_name(expr.value)  # type: ignore[arg-type]
+    return expr.name if expr.op == INPUT else names[id(expr)]  # type: ignore[return-value]
+
+
+def _input_order(leaves: list[Expr], given: Sequence[Expr | str] | None) -> list[str]:
+    read = list(dict.fromkeys(e.name for e in leaves if e.op == INPUT))  # type: ignore[misc]
+    if given is None:
+        return read  # type: ignore[return-value]
+    order = [_check_name(item.name if isinstance(item, Expr) else item) for item in given]
+    if len(set(order)) != len(order):
+        raise GraphError("an input is listed twice in 'inputs'")
+    unlisted = [name for name in read if name not in order]
+    if unlisted:
+        raise GraphError(f"the output reads input {unlisted[0]!r}, which is not listed in 'inputs'")
+    return order  # type: ignore[return-value]

@@ -1,0 +1,236 @@
+"""The op table: every operation's forward rule, local partial derivatives, SymPy form and text.
+
+The engine, the formula parser, the SymPy translation and the renderer all read
+this one table; adding an operation is adding one entry to ``OPS``.
+
+>>> mul = OPS["mul"]
+>>> mul.forward(3.0, 4.0), mul.partials(3.0, 4.0, 12.0)
+(12.0, (4.0, 3.0))
+>>> mul.text.format("x", "W1")
+'x*W1'
+
+Every rule works on float64 with IEEE semantics and never raises: a pole gives
+``inf`` and a point outside the domain gives ``nan``.
+
+>>> OPS["div"].forward(1.0, 0.0), OPS["log"].forward(-1.0), OPS["exp"].forward(1000.0)
+(inf, nan, inf)
+
+Kinks follow PyTorch: relu'(0) = 0, abs'(0) = 0, max/min split a tie 0.5/0.5,
+sqrt'(0) = +inf, and ``x**0`` has derivative 0 (``0**0`` = 1, both derivatives 0).
+
+>>> OPS["max"].partials(2.0, 2.0, 2.0), OPS["pow"].partials(0.0, 0.0, 1.0)
+((0.5, 0.5), (0.0, 0.0))
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any
+
+INF = math.inf
+NAN = math.nan
+
+
+@dataclass(frozen=True, slots=True)
+class Op:
+    """One operation: how to compute it, differentiate it, translate it and write it."""
+
+    name: str
+    """Identifier used in graphs, JSON and errors, e.g. ``"mul"``."""
+    arity: int
+    forward: Callable[..., float]
+    """``forward(*args) -> value`` on floats; never raises."""
+    partials: Callable[..., tuple[float, ...]]
+    """``partials(*args, out) -> (d out/d arg0, ...)``: one local derivative per argument."""
+    sympy: Callable[..., Any]
+    """``sympy(sympy_module, *args) -> expression``; the module is passed in so this
+    table does not import SymPy."""
+    text: str
+    """How one application reads in a formula: ``"{0}*{1}"``, ``"exp({0})"``."""
+    symbol: str
+    """Short label for a node drawing: ``"*"``, ``"exp"``."""
+    operator: str | None = None
+    """The formula token for an infix (arity 2) or prefix (arity 1) operator; ``None``
+    for an operation written as a function call."""
+
+
+# --- IEEE-safe float helpers: Python raises where IEEE 754 returns inf or nan ---
+
+
+def _div(a: float, b: float) -> float:
+    try:
+        return a / b
+    except ZeroDivisionError:
+        if a == 0 or a != a:
+            return NAN  # 0/0 and nan/0
+        return math.copysign(INF, a) * math.copysign(1.0, b)
+
+
+def _odd_integer(b: float) -> bool:
+    return b % 2.0 == 1.0
+
+
+def _pow(a: float, b: float) -> float:
+    try:
+        result = a**b
+    except ZeroDivisionError:  # 0 ** negative is a pole
+        return math.copysign(INF, a) if _odd_integer(b) else INF
+    except OverflowError:
+        return -INF if a < 0 and _odd_integer(b) else INF
+    # A negative base with a non-integer exponent has no real value.
+    return NAN if isinstance(result, complex) else result
+
+
+def _exp(a: float) -> float:
+    try:
+        return math.exp(a)
+    except OverflowError:
+        return INF
+
+
+def _log(a: float) -> float:
+    if a > 0:
+        return math.log(a)
+    return -INF if a == 0 else NAN
+
+
+def _sqrt(a: float) -> float:
+    return math.sqrt(a) if a >= 0 else NAN
+
+
+def _sin(a: float) -> float:
+    return math.sin(a) if math.isfinite(a) else NAN
+
+
+def _cos(a: float) -> float:
+    return math.cos(a) if math.isfinite(a) else NAN
+
+
+def _sigmoid(a: float) -> float:
+    # Two branches so that exp never overflows: stable at +-1000 and beyond.
+    if a >= 0:
+        return 1.0 / (1.0 + math.exp(-a))
+    e = _exp(a)
+    return e / (1.0 + e)
+
+
+def _relu(a: float) -> float:
+    return 0.0 if a <= 0 else a  # nan stays nan
+
+
+def _step(a: float) -> float:
+    """Derivative of relu: 1 right of 0, 0 at and left of 0, nan for nan."""
+    return 1.0 if a > 0 else 0.0 if a <= 0 else NAN
+
+
+def _sign(a: float) -> float:
+    """Derivative of abs, 0 at 0."""
+    return 1.0 if a > 0 else -1.0 if a < 0 else 0.0 if a == 0 else NAN
+
+
+def _max(a: float, b: float) -> float:
+    if a != a or b != b:
+        return NAN
+    return a if a >= b else b
+
+
+def _min(a: float, b: float) -> float:
+    if a != a or b != b:
+        return NAN
+    return a if a <= b else b
+
+
+def _pick(first: bool, second: bool) -> tuple[float, float]:
+    """Partials of max/min: the chosen argument gets 1, a tie splits 0.5/0.5."""
+    if first:
+        return 1.0, 0.0
+    if second:
+        return 0.0, 1.0
+    return 0.5, 0.5
+
+
+def _max_partials(a: float, b: float, out: float) -> tuple[float, float]:
+    if a != a or b != b:
+        return NAN, NAN
+    return _pick(a > b, b > a)
+
+
+def _min_partials(a: float, b: float, out: float) -> tuple[float, float]:
+    if a != a or b != b:
+        return NAN, NAN
+    return _pick(a < b, b < a)
+
+
+def _pow_partials(a: float, b: float, out: float) -> tuple[float, float]:
+    # d/da a**b = b*a**(b-1), taken as 0 when b == 0 (so x**0 and 0**0 are flat);
+    # d/db a**b = a**b*log(a), taken as 0 when a == 0 and b >= 0 (PyTorch's choice).
+    d_base = 0.0 if b == 0 else b * _pow(a, b - 1.0)
+    d_exponent = 0.0 if a == 0 and b >= 0 else out * _log(a)
+    return d_base, d_exponent
+
+
+def _sqrt_partials(a: float, out: float) -> tuple[float]:
+    return (INF if out == 0 else _div(0.5, out),)
+
+
+def _sigmoid_sympy(sp: Any, a: Any) -> Any:
+    return 1 / (1 + sp.exp(-a))
+
+
+_TABLE = (
+    Op("add", 2, lambda a, b: a + b, lambda a, b, out: (1.0, 1.0),
+       lambda sp, a, b: a + b, "{0} + {1}", "+", "+"),
+    Op("sub", 2, lambda a, b: a - b, lambda a, b, out: (1.0, -1.0),
+       lambda sp, a, b: a - b, "{0} - {1}", "-", "-"),
+    Op("mul", 2, lambda a, b: a * b, lambda a, b, out: (b, a),
+       lambda sp, a, b: a * b, "{0}*{1}", "*", "*"),
+    Op("div", 2, _div, lambda a, b, out: (_div(1.0, b), _div(_div(-a, b), b)),
+       lambda sp, a, b: a / b, "{0}/{1}", "/", "/"),
+    Op("pow", 2, _pow, _pow_partials,
+       lambda sp, a, b: a**b, "{0}**{1}", "**", "**"),
+    Op("neg", 1, lambda a: -a, lambda a, out: (-1.0,),
+       lambda sp, a: -a, "-{0}", "-", "-"),
+    Op("exp", 1, _exp, lambda a, out: (out,),
+       lambda sp, a: sp.exp(a), "exp({0})", "exp"),
+    Op("log", 1, _log, lambda a, out: (_div(1.0, a),),
+       lambda sp, a: sp.log(a), "log({0})", "log"),
+    Op("sqrt", 1, _sqrt, _sqrt_partials,
+       lambda sp, a: sp.sqrt(a), "sqrt({0})", "sqrt"),
+    Op("sin", 1, _sin, lambda a, out: (_cos(a),),
+       lambda sp, a: sp.sin(a), "sin({0})", "sin"),
+    Op("cos", 1, _cos, lambda a, out: (-_sin(a),),
+       lambda sp, a: sp.cos(a), "cos({0})", "cos"),
+    Op("tanh", 1, math.tanh, lambda a, out: (1.0 - out * out,),
+       lambda sp, a: sp.tanh(a), "tanh({0})", "tanh"),
+    Op("sigmoid", 1, _sigmoid, lambda a, out: (out * (1.0 - out),),
+       _sigmoid_sympy, "sigmoid({0})", "sigmoid"),
+    Op("relu", 1, _relu, lambda a, out: (_step(a),),
+       lambda sp, a: sp.Max(0, a), "relu({0})", "relu"),
+    Op("abs", 1, math.fabs, lambda a, out: (_sign(a),),
+       lambda sp, a: sp.Abs(a), "abs({0})", "abs"),
+    Op("max", 2, _max, _max_partials,
+       lambda sp, a, b: sp.Max(a, b), "max({0}, {1})", "max"),
+    Op("min", 2, _min, _min_partials,
+       lambda sp, a, b: sp.Min(a, b), "min({0}, {1})", "min"),
+)
+
+OPS: Mapping[str, Op] = MappingProxyType({op.name: op for op in _TABLE})
+"""Every operation by name, in table order."""
+
+FUNCTIONS: Mapping[str, Op] = MappingProxyType(
+    {op.name: op for op in _TABLE if op.operator is None}
+)
+"""The operations written as calls, ``exp(x)`` or ``max(a, b)``; their names are reserved."""
+
+INFIX: Mapping[str, Op] = MappingProxyType(
+    {op.operator: op for op in _TABLE if op.operator and op.arity == 2}
+)
+"""Binary operators by token: ``"+"``, ``"-"``, ``"*"``, ``"/"``, ``"**"``."""
+
+PREFIX: Mapping[str, Op] = MappingProxyType(
+    {op.operator: op for op in _TABLE if op.operator and op.arity == 1}
+)
+"""Unary operators by token: ``"-"``."""
