@@ -23,9 +23,8 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
 from numbers import Real
-from typing import Any
+from typing import Any, NamedTuple
 
 from .errors import GraphError
 from .ops import FUNCTIONS, OPS
@@ -35,9 +34,10 @@ CONST = "const"
 MAX_NAME_LENGTH = 256
 
 
-@dataclass(frozen=True, slots=True)
-class Node:
+class Node(NamedTuple):
     """One node: an input, a constant, or one operation applied to earlier nodes.
+
+    An immutable record (a named tuple, cheap to make by the million).
 
     >>> Node("z1", "mul", ("x", "W1"))
     Node(name='z1', op='mul', inputs=('x', 'W1'), value=None)
@@ -95,6 +95,18 @@ class Graph:
         for position, node in enumerate(self.nodes):
             args.append(self._validate(node, index))
             index[node.name] = position
+        self._finish(index, args, output)
+
+    @classmethod
+    def _built(cls, nodes: list[Node], output: str) -> Graph:
+        """A graph from `build`, whose nodes are valid by construction: skip the checks."""
+        graph = cls.__new__(cls)
+        graph.nodes = tuple(nodes)
+        index = {node.name: position for position, node in enumerate(graph.nodes)}
+        graph._finish(index, [tuple(index[arg] for arg in node.inputs) for node in graph.nodes], output)
+        return graph
+
+    def _finish(self, index: dict[str, int], args: list[tuple[int, ...]], output: str) -> None:
         if output not in index:
             raise GraphError(f"the output {output!r} is not a node of the graph")
         self.output: str = output
@@ -270,13 +282,19 @@ class Expr:
 
 
 def _binary(op: str, left: Any, right: Any) -> Expr:
-    if not (_is_operand(left) and _is_operand(right)):
+    a, b = _operand(left), _operand(right)
+    if a is None or b is None:
         return NotImplemented
-    return apply(op, left, right)
+    return Expr(op, (a, b))
 
 
-def _is_operand(value: Any) -> bool:
-    return isinstance(value, Expr) or (isinstance(value, Real) and not isinstance(value, bool))
+def _operand(value: Any) -> Expr | None:
+    """The value as an expression (numbers become constants), or None if it cannot be one."""
+    if isinstance(value, Expr):
+        return value
+    if type(value) in (float, int) or (isinstance(value, Real) and not isinstance(value, bool)):
+        return const(value)
+    return None
 
 
 def const(value: float) -> Expr:
@@ -316,10 +334,11 @@ def apply(op: str, *args: Any) -> Expr:
         raise GraphError(f"unknown op {op!r}")
     if len(args) != rule.arity:
         raise GraphError(f"{op} takes {rule.arity} argument(s), got {len(args)}")
-    for arg in args:
-        if not _is_operand(arg):
+    operands = tuple(_operand(arg) for arg in args)
+    for arg, operand in zip(args, operands, strict=True):
+        if operand is None:
             raise GraphError(f"{op} needs expressions or real numbers, not {arg!r}")
-    return Expr(op, tuple(arg if isinstance(arg, Expr) else const(arg) for arg in args))
+    return Expr(op, operands)  # type: ignore[arg-type]
 
 
 def _function(op: str) -> Any:
@@ -343,34 +362,32 @@ max = _function("max")  # noqa: A001 - the formula language's name
 min = _function("min")  # noqa: A001
 
 
-def _collect(roots: Sequence[Expr]) -> list[Expr]:
+def _collect(roots: Sequence[Expr]) -> set[Expr]:
     """Every expression the roots depend on (roots included), without recursion."""
-    seen: set[int] = set()
-    found: list[Expr] = []
+    seen: set[Expr] = set()
     stack = list(roots)
     while stack:
         expr = stack.pop()
-        if id(expr) in seen:
-            continue
-        seen.add(id(expr))
-        found.append(expr)
-        stack.extend(expr.args)
-    return found
+        if expr not in seen:
+            seen.add(expr)
+            stack.extend(expr.args)
+    return seen
 
 
 def _leaves_in_reading_order(roots: Sequence[Expr]) -> list[Expr]:
     """Leaves in the order a reader meets them: statement by statement (a statement being
     a named operation, an extra root or the output, in creation order), left to right."""
-    is_root = {id(root) for root in roots}
-    seen: set[int] = set()
+    seen = set(roots)
     leaves: list[Expr] = []
     for root in roots:
-        stack = [root]
+        stack = list(reversed(root.args)) if root.args else [root]
+        if not root.args:
+            seen.discard(root)
         while stack:
             expr = stack.pop()
-            if id(expr) in seen or (id(expr) in is_root and expr is not root):
+            if expr in seen:
                 continue
-            seen.add(id(expr))
+            seen.add(expr)
             if expr.args:
                 stack.extend(reversed(expr.args))
             else:
@@ -401,20 +418,27 @@ def build(output: Expr, *, inputs: Sequence[Expr | str] | None = None,
             raise GraphError(f"'also' takes expressions, not {type(expr).__name__}")
     everything = _collect([output, *extra])
     operations = sorted((e for e in everything if e.args), key=lambda e: e._seq)
-    roots = sorted({id(e): e for e in [*(e for e in operations if e.name), output, *extra]}.values(),
-                   key=lambda e: e._seq)
+    roots = sorted({*(e for e in operations if e.name), output, *extra}, key=lambda e: e._seq)
     leaves = _leaves_in_reading_order(roots)
 
     input_names = _input_order(leaves, inputs)
-    constants = {constant_name(e.value): e.value for e in leaves if e.op == CONST}  # type: ignore[arg-type]
+    names: dict[Expr, str] = {}
+    constant_names: dict[float, str] = {}  # chains repeat a constant many times
+    for leaf in leaves:
+        if leaf.op == INPUT:
+            names[leaf] = leaf.name  # type: ignore[assignment]
+        elif leaf.value:  # 0.0 and -0.0 are equal keys but different names: never memoised
+            names[leaf] = constant_names.get(leaf.value) or constant_names.setdefault(
+                leaf.value, constant_name(leaf.value))  # type: ignore[arg-type]
+        else:
+            names[leaf] = constant_name(leaf.value)  # type: ignore[arg-type]
+    constants = {names[e]: e.value for e in leaves if e.op == CONST}
     in_use = set(input_names) | set(constants)
     for expr in operations:
         if expr.name is not None:
             if expr.name in in_use:
                 raise GraphError(f"two nodes are named {expr.name!r}")
             in_use.add(expr.name)
-
-    names: dict[int, str] = {}
     fresh = (f"z{k}" for k in itertools.count(1))
     nodes = [Node(name, INPUT) for name in input_names]
     nodes += [Node(name, CONST, value=value) for name, value in constants.items()]
@@ -422,15 +446,9 @@ def build(output: Expr, *, inputs: Sequence[Expr | str] | None = None,
         name = expr.name
         if name is None:
             name = next(candidate for candidate in fresh if candidate not in in_use)
-        names[id(expr)] = name
-        nodes.append(Node(name, expr.op, tuple(_leaf_or(names, arg) for arg in expr.args)))
-    return Graph(nodes, _leaf_or(names, output))
-
-
-def _leaf_or(names: dict[int, str], expr: Expr) -> str:
-    if expr.op == CONST:
-        return constant_name(expr.value)  # type: ignore[arg-type]
-    return expr.name if expr.op == INPUT else names[id(expr)]  # type: ignore[return-value]
+        names[expr] = name
+        nodes.append(Node(name, expr.op, tuple(names[arg] for arg in expr.args)))
+    return Graph._built(nodes, names[output])
 
 
 def _input_order(leaves: list[Expr], given: Sequence[Expr | str] | None) -> list[str]:

@@ -1,0 +1,264 @@
+"""The formula language of ARCHITECTURE.md §3, its limits, and every kind of bad input."""
+
+import math
+import os
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import graphviz_grad as gg
+from graphviz_grad import FormulaError, build, inputs, parse
+from graphviz_grad.formula import MAX_DEPTH, MAX_LENGTH, MAX_NODES
+
+from .conftest import SEED
+
+
+def names(graph):
+    return [node.name for node in graph]
+
+
+def test_seed_names_exactly():
+    graph = parse(SEED)
+    assert [graph.statement(n.name) for n in graph if n.op not in ("input", "const")] == [
+        "z1 = x*W1", "z2 = y*W2", "z3 = z1 + z2", "z4 = z3 - B", "L = z4**2"]
+
+
+def test_colah_keeps_its_names():
+    graph = parse("c = a + b; d = b + 1; e = c*d")
+    assert names(graph) == ["a", "b", "1", "c", "d", "e"]
+    assert graph.output == "e"
+
+
+def test_bare_last_expression_is_named_L():
+    graph = parse("(x*W1 + y*W2 - B)**2")
+    assert graph.output == "L" and names(graph)[-5:] == ["z1", "z2", "z3", "z4", "L"]
+
+
+def test_evaluation_order_left_first_innermost_first():
+    graph = parse("exp(x*y) + z*w")
+    assert [graph.statement(n) for n in ("z1", "z2", "z3", "L")] == [
+        "z1 = x*y", "z2 = exp(z1)", "z3 = z*w", "L = z2 + z3"]
+
+
+def test_auto_names_skip_names_used_anywhere():
+    graph = parse("z2 = a*b\nL = z2 + a*a + z1")
+    assert graph.statement("z3") == "z3 = a*a"
+    assert graph.inputs == ("a", "b", "z1")
+
+
+def test_inputs_in_order_of_first_appearance_including_unused_statements():
+    graph = parse("u = q*2\nv = b + a\nL = a*b")
+    assert graph.inputs == ("q", "b", "a")
+    assert "u" in graph and "v" in graph
+
+
+@pytest.mark.parametrize(("text", "program"), [
+    ("L = -x**2", "z1 = x**2\nL = -z1"),
+    ("L = x**y**z", "z1 = y**z\nL = x**z1"),
+    ("L = a - b - c", "z1 = a - b\nL = z1 - c"),
+    ("L = a / b / c", "z1 = a/b\nL = z1/c"),
+    ("L = a + b * c", "z1 = b*c\nL = a + z1"),
+    ("L = (a + b) * c", "z1 = a + b\nL = z1*c"),
+    ("L = 2**-x", "z1 = -x\nL = 2**z1"),
+    ("L = x*-2", "L = x*-2"),
+    ("L = -2*x", "L = -2*x"),
+    ("L = -(2)*x", "L = -2*x"),
+    ("L = -2**2*x", "z1 = 2**2\nz2 = -z1\nL = z2*x"),
+    ("L = - - x", "z1 = -x\nL = -z1"),
+    ("L = +x*+2", "L = x*2"),
+    ("L = x**-y**2", "z1 = y**2\nz2 = -z1\nL = x**z2"),
+    ("L = max(a*b, -c) - min(a, 1.5e-3)", "z1 = a*b\nz2 = -c\nz3 = max(z1, z2)\nz4 = min(a, 0.0015)\nL = z3 - z4"),
+    ("L = sigmoid(relu(abs(x)))", "z1 = abs(x)\nz2 = relu(z1)\nL = sigmoid(z2)"),
+    ("L = .5*x + 5.*y + 1e3*z + 2E-2", "z1 = 0.5*x\nz2 = 5*y\nz3 = z1 + z2\nz4 = 1000*z\nz5 = z3 + z4\nL = z5 + 0.02"),
+])
+def test_precedence_and_associativity_follow_python(text, program):
+    assert str(parse(text)) == program
+
+
+def test_statement_separators_comments_and_line_joining():
+    text = "# seed loss\nz = x*W1 + y*W2 ;; r = z - B  # residual\n\nL = (\n  r**2\n)\n"
+    graph = parse(text)
+    assert str(graph) == "z1 = x*W1\nz2 = y*W2\nz = z1 + z2\nr = z - B\nL = r**2"
+
+
+def test_a_bare_leaf_program_is_its_own_output():
+    assert parse("x").output == "x"
+    assert gg.backward(parse("x"), {"x": 3}).gradients == {"x": 1.0}
+
+
+@pytest.mark.parametrize(("text", "message", "column"), [
+    ("L = x^2", "'^' is not an operator here: write '**'", 6),
+    ("__import__('os').system('id')", "strings are not supported", 12),
+    ("__import__(os)", "'__import__' is not a function", 1),
+    ("L = os.system", "attribute access is not supported", 7),
+    ("L = x[0]", "subscripts", 6),
+    ("L = {x}", "sets and dictionaries", 5),
+    ("L = lambda: 1", "'lambda' is a Python keyword", 5),
+    ("import os", "'import' is a Python keyword", 1),
+    ("L = [x for x in y]", "subscripts and lists", 5),
+    ("L = max(a=1, b=2)", "keyword arguments", 10),
+    ("L = 'x'", "strings", 5),
+    ('L = "x"', "strings", 5),
+    ("L = f(x)", "'f' is not a function", 5),
+    ("L = exp", "'exp' is a function: call it as exp(...)", 5),
+    ("exp = x*2", "'exp' is a function name", 1),
+    ("L = 1e309", "too large for float64", 5),
+    ("L = " + "1" * 400, "over the limit of 100", 5),
+    ("L = 2x", "unexpected 'x' right after the number 2", 6),
+    ("L = 0x1F", "unexpected 'x'", 6),
+    ("L = 1j", "unexpected 'j'", 6),
+    ("L = 1.2.3", "unexpected '.'", 8),
+    ("L = x ++", "expected a number, a name or '('", 9),
+    ("L = x +", "expected a number, a name or '('", 8),
+    ("L = (x", "never closed", 5),
+    ("L = x)", "without a matching '('", 6),
+    ("L = exp()", "exp takes 1 argument(s), got 0", 9),
+    ("L = max(x)", "max takes 2 argument(s), got 1", 10),
+    ("L = exp(x, y)", "exp takes 1 argument(s), got 2", 13),
+    ("L = x, y", "tuples are not supported", 6),
+    ("L = (x, y)", "tuples are not supported", 7),
+    ("L = x y", "missing an operator before the name 'y'", 7),
+    ("L = x (y)", "'x' is not a function", 5),
+    ("L = (x) (y)", "missing an operator before '('", 9),
+    ("L = a = b*2", "unexpected '='", 7),
+    ("a += 1", "augmented assignment '+=' is not supported", 3),
+    ("L = a == b", "comparison '==' is not supported", 7),
+    ("L = a < b", "operator '<' is not supported", 7),
+    ("L = a // b", "floor division", 7),
+    ("L = a % b", "operator '%' is not supported", 7),
+    ("L = a @ b", "operator '@' is not supported", 7),
+    ("L = x \\\n + 1", "line continuations", 7),
+    ("L = αx", "non-ASCII character 'α' (U+03B1)", 5),
+    ("L = x − y", "'−' (U+2212) is not an operator: write '-'", 7),
+    ("L = x\u00a0+ y", "non-ASCII character", 6),
+    ("L = x\x00", "unexpected character", 6),
+    ("x = a*1; x = a*2", "'x' is assigned twice", 10),
+    ("y = x*2; x = a*3", "'x' is assigned after it was read as an input (line 1, column 5)", 10),
+    ("x = x + 1", "'x' is assigned after it was read as an input", 1),
+    ("L = x", "no operation of its own", 1),
+    ("c = a*2; L = c", "no operation of its own", 10),
+    ("L = 3", "no operation of its own", 1),
+    ("x*2\nL = y*3", "only the last statement may be a bare expression", 1),
+    ("L = x*2; L*3", "'L' is taken", 10),
+    ("L(x) = 2", "'L' is not a function", 1),
+    ("= x", "expected a number", 1),
+    ("True", "Python keyword", 1),
+])
+def test_bad_formulas_name_the_problem_and_the_column(text, message, column):
+    with pytest.raises(FormulaError) as caught:
+        parse(text)
+    error = caught.value
+    assert message in str(error)
+    assert error.column == column, str(error)
+    assert "\n" not in str(error)
+
+
+def test_errors_on_later_lines_report_the_line():
+    with pytest.raises(FormulaError) as caught:
+        parse("a = x*2\nb = a +\n")
+    assert (caught.value.line, caught.value.column) == (2, 8)
+
+
+@pytest.mark.parametrize("text", ["", "   ", "\n;\n", "# only a comment"])
+def test_empty_formula(text):
+    with pytest.raises(FormulaError, match="empty"):
+        parse(text)
+
+
+def test_non_text_formula():
+    with pytest.raises(FormulaError, match="must be text"):
+        parse(b"x*2")
+
+
+def test_malicious_text_never_runs(monkeypatch):
+    calls = []
+    monkeypatch.setattr(os, "system", lambda *a: calls.append(a))
+    for text in ["__import__('os').system('id')", "__import__(os).system(id)", "exec(x)", "eval(x)",
+                 "open(x)", "getattr(x, y)", "(lambda: 0)()", "x.__class__", "globals()"]:
+        with pytest.raises(FormulaError):
+            parse(text)
+    assert calls == []
+
+
+def test_power_towers_evaluate_promptly_to_inf():
+    trace = gg.backward(parse("9**9**9"), {})
+    assert trace.output_value == math.inf
+
+
+def test_text_over_the_size_limit():
+    with pytest.raises(FormulaError, match="over the limit"):
+        parse("x" * (MAX_LENGTH + 1))
+
+
+def test_ten_thousand_nested_parentheses_is_a_clear_error():
+    with pytest.raises(FormulaError, match=f"deeper than {MAX_DEPTH}"):
+        parse("(" * 10_000 + "x" + ")" * 10_000)
+    assert parse("(" * MAX_DEPTH + "x*2" + ")" * MAX_DEPTH).output == "L"
+    with pytest.raises(FormulaError, match="deeper"):
+        parse("exp(" * 10_000 + "x" + ")" * 10_000)
+
+
+def test_a_200000_term_sum_gives_the_correct_result():
+    graph = parse(" + ".join(f"x{i % 7}" for i in range(200_000)))
+    assert len(graph) == 7 + 199_999
+    trace = gg.backward(graph, {f"x{i}": 1.0 for i in range(7)})
+    assert trace.output_value == 200_000.0
+    assert sum(trace.gradients.values()) == 200_000.0
+
+
+def test_too_many_operations_is_a_clear_error():
+    with pytest.raises(FormulaError, match=f"more than {MAX_NODES:,} operations"):
+        parse("-" * (MAX_NODES + 1) + "x")
+
+
+# --- property: parser and builder agree on any expression ----------------------------
+
+LEAVES = st.sampled_from(["a", "b", "c", "2", "0.5", "3"])
+UNARY = st.sampled_from(["-", "exp", "log", "sqrt", "sin", "cos", "tanh", "sigmoid", "relu", "abs"])
+BINARY = st.sampled_from(["+", "-", "*", "/", "**", "max", "min"])
+
+
+def expression_trees():
+    return st.recursive(
+        LEAVES,
+        lambda inner: st.one_of(st.tuples(UNARY, inner), st.tuples(BINARY, inner, inner)),
+        max_leaves=12,
+    )
+
+
+def to_text(tree):
+    if isinstance(tree, str):
+        return tree
+    op, *args = tree
+    texts = [to_text(arg) for arg in args]
+    if op in ("+", "-", "*", "/", "**") and len(texts) == 2:
+        return f"({texts[0]} {op} {texts[1]})"
+    if op == "-":
+        return f"(-{texts[0]})"
+    return f"{op}({', '.join(texts)})"
+
+
+def to_expr(tree, leaves):
+    if isinstance(tree, str):
+        return leaves[tree] if tree in leaves else float(tree)
+    op, *args = tree
+    values = [to_expr(arg, leaves) for arg in args]
+    if len(values) == 1 and op == "-":
+        return -values[0]
+    if not any(isinstance(v, gg.Expr) for v in values):
+        values[0] = gg.const(values[0])  # Python would compute numbers itself, the parser makes a node
+    if op in ("+", "-", "*", "/", "**"):
+        a, b = (v if isinstance(v, gg.Expr) else gg.const(v) for v in values)
+        return {"+": a.__add__, "-": a.__sub__, "*": a.__mul__, "/": a.__truediv__, "**": a.__pow__}[op](b)
+    return abs(values[0]) if op == "abs" else getattr(gg, op)(*values)
+
+
+@settings(max_examples=200, deadline=None)
+@given(expression_trees())
+def test_parser_and_builder_build_the_same_graph(tree):
+    text = to_text(tree)
+    expr = to_expr(tree, dict(zip("abc", inputs("a b c"))))
+    if not isinstance(expr, gg.Expr) or expr.op in ("input", "const"):
+        return  # a bare leaf or a folded number: nothing to compare
+    assert parse(text) == build(expr.named("L"))

@@ -1,0 +1,123 @@
+"""Property tests: on random expression trees the engine agrees with SymPy and with
+central finite differences, wherever the function is smooth."""
+
+import math
+import os
+
+import sympy
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+
+import graphviz_grad as gg
+from graphviz_grad import backward, build, forward, inputs
+from graphviz_grad.ops import OPS
+
+NAMES = ("a", "b", "c")
+SYMBOLS = dict(zip(NAMES, sympy.symbols(NAMES, real=True)))
+
+UNARY = ["neg", "exp", "log", "sqrt", "sin", "cos", "tanh", "sigmoid", "relu", "abs"]
+BINARY = ["add", "sub", "mul", "div", "pow", "max", "min"]
+KINKS = {"relu", "abs", "max", "min"}
+MARGIN = 1e-3  # how far from a kink, a pole or a domain edge a point must be
+
+
+def trees():
+    leaves = st.one_of(st.sampled_from(NAMES), st.sampled_from([0.5, 2.0, 3.0, -1.5]))
+    return st.recursive(
+        leaves,
+        lambda inner: st.one_of(st.tuples(st.sampled_from(UNARY), inner),
+                                st.tuples(st.sampled_from(BINARY), inner, inner)),
+        max_leaves=10,
+    )
+
+
+def to_expr(tree, leaves):
+    if isinstance(tree, str):
+        return leaves[tree]
+    if isinstance(tree, float):
+        return gg.const(tree)
+    op, *args = tree
+    return gg.apply(op, *(to_expr(arg, leaves) for arg in args))
+
+
+def to_sympy(graph):
+    """Translate node by node through the op table's SymPy constructors."""
+    expressions = {}
+    for node in graph:
+        if node.op == "input":
+            expressions[node.name] = SYMBOLS[node.name]
+        elif node.op == "const":
+            expressions[node.name] = sympy.Float(node.value, 30)
+        else:
+            args = [expressions[name] for name in node.inputs]
+            expressions[node.name] = OPS[node.op].sympy(sympy, *args)
+    return expressions[graph.output]
+
+
+def smooth_here(graph, values):
+    """True when every operation is well inside its smooth domain at this point."""
+    position = {node.name: i for i, node in enumerate(graph)}
+    for node in graph:
+        if node.op in ("input", "const"):
+            continue
+        args = [values[position[name]] for name in node.inputs]
+        if node.op in ("relu", "abs") and abs(args[0]) < MARGIN:
+            return False
+        if node.op in ("max", "min") and abs(args[0] - args[1]) < MARGIN:
+            return False
+        if node.op in ("log", "sqrt") and args[0] < MARGIN:
+            return False
+        if node.op == "div" and abs(args[1]) < MARGIN:
+            return False
+        if node.op == "pow" and args[0] < MARGIN:
+            return False
+    return all(math.isfinite(v) and abs(v) < 1e6 for v in values)
+
+
+points = st.fixed_dictionaries({name: st.floats(-3, 3) for name in NAMES})
+
+
+@settings(max_examples=int(os.environ.get("GG_EXAMPLES", 150)), deadline=None,
+          suppress_health_check=[HealthCheck.too_slow])
+@given(trees(), points)
+def test_engine_matches_sympy_and_finite_differences(tree, point):
+    expr = to_expr(tree, dict(zip(NAMES, inputs(NAMES))))
+    assume(isinstance(expr, gg.Expr) and expr.op not in ("input", "const"))
+    graph = build(expr.named("L"), inputs=list(NAMES))
+    values = forward(graph, point)
+    assume(smooth_here(graph, values))
+    trace = backward(graph, point)
+    assume(all(math.isfinite(g) and abs(g) < 1e6 for g in trace.gradients.values()))
+
+    closed_form = to_sympy(graph)
+    substitution = {SYMBOLS[name]: sympy.Float(point[name], 30) for name in NAMES}
+    assert float(closed_form.xreplace(substitution).evalf(30)) == _approx(trace.output_value, 1e-9)
+
+    for name in NAMES:
+        exact = float(sympy.diff(closed_form, SYMBOLS[name]).xreplace(substitution).evalf(30))
+        engine = trace.gradients[name]
+        assert engine == _approx(exact, 1e-8), (name, engine, exact)
+
+        h = 1e-6 * max(1.0, abs(point[name]))
+        up, down = dict(point), dict(point)
+        up[name] += h
+        down[name] -= h
+        estimate = (_output(graph, up) - _output(graph, down)) / (2 * h)
+        assert engine == _approx(estimate, 1e-3, scale=max(1.0, abs(trace.output_value))), (name, estimate)
+
+
+def _output(graph, values):
+    return forward(graph, values)[-1]
+
+
+class _approx:
+    """Close in relative terms, or absolutely for numbers near zero (scaled)."""
+
+    def __init__(self, expected, tolerance, scale=1.0):
+        self.expected, self.tolerance, self.scale = expected, tolerance, scale
+
+    def __eq__(self, actual):
+        return abs(actual - self.expected) <= self.tolerance * max(abs(self.expected), self.scale * 1e-3)
+
+    def __repr__(self):
+        return f"approx({self.expected!r} ± {self.tolerance:g})"
