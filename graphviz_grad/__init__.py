@@ -14,6 +14,7 @@ True
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from .engine import Edge, Step, Trace, backward, forward
@@ -47,13 +48,20 @@ from .ops import OPS, Op
 __version__ = "0.1.0"
 
 
-def grad(formula: str | Graph, values: Any = None, *, strict: bool = False, **named: float) -> Trace:
+def grad(formula: str | Graph, values: Any = None, /, *, strict: bool = False, **named: float) -> Trace:
     """Parse (if needed) and differentiate in one call: ``grad("y = x**2", x=3)``.
+
+    Values come as keywords, as a mapping, or as a sequence in input order; an input
+    called ``strict`` must be passed in the mapping.
 
     >>> grad("y = x**2", x=3).gradients
     {'x': 6.0}
     """
     graph = formula if isinstance(formula, Graph) else parse(formula)
+    if values is not None and not isinstance(values, Mapping):
+        if named:
+            raise InputValueError("give values either as a sequence or by name, not both")
+        return backward(graph, values, strict=strict)
     return backward(graph, {**(values or {}), **named}, strict=strict)
 
 

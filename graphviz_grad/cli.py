@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import re
 import sys
 from collections.abc import Sequence
@@ -33,26 +34,45 @@ class UsageError(GraphvizGradError):
 
 
 class _Parser(argparse.ArgumentParser):
+    """argparse with one-line usage errors and no abbreviated options."""
+
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(allow_abbrev=False, **kwargs)  # type: ignore[arg-type]
+
     def error(self, message: str) -> NoReturn:
         self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
 
 
+_MAX_BYTES = 4 * MAX_LENGTH + 4  # enough UTF-8 for MAX_LENGTH characters and a byte-order mark
+
+
 def read_formula(argument: str) -> str:
-    """The formula itself, ``-`` for standard input, or ``@FILE`` for a file's text."""
+    """The formula itself, ``-`` for standard input, or ``@FILE`` for a file's UTF-8 text.
+
+    Reading stops past the size a valid formula can have, so the parser reports the limit.
+    """
     if argument == "-":
-        return sys.stdin.read(MAX_LENGTH + 1)
+        if sys.stdin is None:
+            raise UsageError("FORMULA is '-' but there is no standard input")
+        return _decode(sys.stdin.buffer.read(_MAX_BYTES + 1), "standard input")
     if not argument.startswith("@"):
         return argument
     path = argument[1:]
     try:
         with open(path, "rb") as file:
-            data = file.read(MAX_LENGTH + 1)
+            data = file.read(_MAX_BYTES + 1)
     except OSError as error:
         raise UsageError(f"cannot read formula file {path!r}: {error.strerror or error}") from None
+    return _decode(data, f"formula file {path!r}")
+
+
+def _decode(data: bytes, source: str) -> str:
+    if len(data) > _MAX_BYTES:
+        raise UsageError(f"{source} is over the formula limit of {MAX_LENGTH:,} characters")
     try:
-        return data.decode("utf-8")
+        return data.decode("utf-8-sig")
     except UnicodeDecodeError:
-        raise UsageError(f"formula file {path!r} is not UTF-8 text") from None
+        raise UsageError(f"{source} is not UTF-8 text") from None
 
 
 def parse_values(items: Sequence[str], graph: Graph) -> dict[str, float]:
@@ -69,14 +89,17 @@ def parse_values(items: Sequence[str], graph: Graph) -> dict[str, float]:
         if name in values:
             raise UsageError(f"--at gives {name!r} twice")
         if not _NUMBER.fullmatch(text):
-            raise UsageError(f"--at {name}={text!r}: the value is not a number")
+            raise UsageError(f"--at {name!r}: the value {text!r} is not a number")
         value = float(text)
         if not math.isfinite(value):
-            raise UsageError(f"--at {name}={text}: the value is too large for float64")
+            raise UsageError(f"--at {name!r}: the value {text} is too large for float64")
+        if value == 0 and any(digit in text.lower().partition("e")[0] for digit in "123456789"):
+            raise UsageError(f"--at {name!r}: the value {text} is too small for float64 (it would be 0)")
         values[name] = value
     names = graph.inputs
+    known = set(names)
     for name in values:
-        if name not in names:
+        if name not in known:
             listed = ", ".join(names) or "none"
             raise UsageError(f"--at gives {name!r}, which is not an input (inputs: {listed})")
     for name in names:
@@ -141,11 +164,32 @@ def make_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _protect_formula(argv: list[str], parser: argparse.ArgumentParser) -> list[str]:
+    """A formula may start with '-' (``-x**2``); argparse would take it for an option.
+    A leading space makes it positional, and the parser ignores the space."""
+    options = {option for action in parser._actions for option in action.option_strings}
+    with_value = {option for action in parser._actions if action.nargs != 0
+                  for option in action.option_strings}
+    protected = list(argv)
+    for position, argument in enumerate(protected[1:], 1):
+        if argument == "--":
+            break
+        if (argument.startswith("-") and argument != "-" and argument.split("=")[0] not in options
+                and protected[position - 1] not in with_value):
+            protected[position] = " " + argument
+            break
+    return protected
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = make_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] in _commands(parser):
+        argv = _protect_formula(argv, _commands(parser)[argv[0]])
     args = parser.parse_args(argv)
     if args.command is None:
-        parser.print_help(sys.stderr)
+        print(f"graphviz-grad: error: choose a command: {', '.join(_commands(parser))} (see --help)",
+              file=sys.stderr)
         return 2
     try:
         return args.run(args)
@@ -154,3 +198,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # the reader went away (| head): stop quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
+
+
+def _commands(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
+    action = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    return dict(action.choices)

@@ -18,7 +18,6 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from numbers import Real
 from typing import Any
 
 from .errors import InputValueError, NumericError
@@ -123,12 +122,21 @@ def _input_values(graph: Graph, program: _Program, values: Mapping[str, Any] | S
         given = list(values)
         if len(given) != len(names):
             raise InputValueError(f"expected {len(names)} values (for {', '.join(names)}), got {len(given)}")
-    numbers = []
-    for name, value in zip(names, given, strict=True):
-        if isinstance(value, bool) or not isinstance(value, Real):
-            raise InputValueError(f"the value of {name!r} must be a real number, not {value!r}")
-        numbers.append(float(value))
-    return numbers
+    return [_real(name, value) for name, value in zip(names, given, strict=True)]
+
+
+def _real(name: str, value: Any) -> float:
+    """A float from anything real: int, float, Fraction, Decimal, numpy scalars."""
+    if type(value) is float:
+        return value
+    if not isinstance(value, (bool, str, bytes, complex)):
+        try:
+            return float(value)
+        except OverflowError:
+            return math.inf if value > 0 else -math.inf
+        except (TypeError, ValueError):
+            pass
+    raise InputValueError(f"the value of {name!r} must be a real number, not {value!r}")
 
 
 def forward(graph: Graph, values: Mapping[str, Any] | Sequence[Any]) -> tuple[float, ...]:
@@ -160,7 +168,7 @@ def backward(graph: Graph, values: Mapping[str, Any] | Sequence[Any], *, strict:
     program = _program(graph)
     vals = forward(graph, values)
     if strict:
-        _raise_first_fault(graph, vals, vals, "value")
+        _check_values(graph, vals)
     grads = [0.0] * len(vals)
     grads[program.output] = 1.0
     local: list[tuple[float, ...]] = [()] * len(vals)
@@ -179,26 +187,38 @@ def backward(graph: Graph, values: Mapping[str, Any] | Sequence[Any], *, strict:
     grads[program.output] = 1.0  # dL/dL, even when L is a constant
     trace = Trace(graph, vals, tuple(grads), tuple(local))
     if strict:
-        _raise_first_fault(graph, vals, trace.grads, "gradient")
+        _check_gradients(trace)
     return trace
 
 
-def _raise_first_fault(graph: Graph, vals: Sequence[float], numbers: Sequence[float], kind: str) -> None:
-    order = range(len(numbers)) if kind == "value" else range(len(numbers) - 1, -1, -1)
-    for i in order:
-        if not math.isfinite(numbers[i]):
-            node = graph.nodes[i]
-            args = tuple((arg, vals[graph.index(arg)]) for arg in node.inputs)
-            what = f"{node.name} = {OPS[node.op].text.format(*node.inputs)}" if node.inputs else node.name
-            where = ", ".join(f"{arg} = {value!r}" for arg, value in args)
-            subject = "value" if kind == "value" else "gradient dL/d" + node.name
-            raise NumericError(
-                f"{kind} fault at node {node.name!r} ({node.op}): {subject} is {numbers[i]!r} in "
-                f"{what}" + (f" with {where}" if where else ""),
-                node.name, node.op, args)
+def _check_values(graph: Graph, vals: Sequence[float]) -> None:
+    """Strict mode: raise at the first non-finite value, in evaluation order."""
+    for node, value in zip(graph.nodes, vals, strict=True):
+        if not math.isfinite(value):
+            _raise_at(graph, vals, node, f"value fault at node {node.name!r} ({node.op}): value is {value!r}")
 
 
-@dataclass(frozen=True, slots=True)
+def _check_gradients(trace: Trace) -> None:
+    """Strict mode: raise at the first non-finite gradient from the output back, blaming
+    the operation whose local derivative made it."""
+    for step in trace.steps:
+        if not math.isfinite(step.grad):
+            cause = next((edge for edge in step.received if not math.isfinite(edge.contribution or 0.0)
+                          and math.isfinite(trace.grad(edge.target))), None)
+            node = trace.graph[cause.target if cause else step.node]
+            _raise_at(trace.graph, trace.values, node,
+                      f"gradient fault at node {node.name!r} ({node.op}): gradient d{trace.output}/"
+                      f"d{step.node} is {step.grad!r}")
+
+
+def _raise_at(graph: Graph, vals: Sequence[float], node: Any, message: str) -> None:
+    args = tuple((arg, vals[graph.index(arg)]) for arg in node.inputs)
+    where = ", ".join(f"{arg} = {value!r}" for arg, value in args)
+    detail = f" in {graph.statement(node.name)}" + (f" with {where}" if where else "") if args else ""
+    raise NumericError(message + detail, node.name, node.op, args)
+
+
+@dataclass(frozen=True, slots=True, eq=False)
 class Trace:
     """The result of `backward`: per node its value, gradient dL/dnode and status; per
     edge its local derivative and contribution; and the ordered backward steps.
@@ -212,6 +232,17 @@ class Trace:
     partials: tuple[tuple[float, ...], ...]
     """Per node, the local derivative with respect to each argument (``()`` where none
     was taken); `edges` says which of them carry gradient."""
+
+    def __eq__(self, other: object) -> bool:
+        """Same graph and the same numbers, where nan equals nan (runs are reproducible)."""
+        if not isinstance(other, Trace):
+            return NotImplemented
+        return self.graph == other.graph and all(
+            mine == theirs or repr(mine) == repr(theirs)
+            for mine, theirs in ((self.values, other.values), (self.grads, other.grads),
+                                 (self.partials, other.partials)))
+
+    __hash__ = None  # type: ignore[assignment]
 
     @property
     def output(self) -> str:

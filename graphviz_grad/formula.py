@@ -32,7 +32,7 @@ import re
 from dataclasses import dataclass
 
 from .errors import FormulaError
-from .graph import CONST, INPUT, Expr, Graph, apply, build, const, inputs
+from .graph import CONST, INPUT, MAX_NAME_LENGTH, Expr, Graph, apply, build, const, inputs
 from .ops import FUNCTIONS, INFIX, PREFIX, Op
 
 MAX_LENGTH = 1_000_000
@@ -136,6 +136,9 @@ def tokenize(text: str) -> list[Token]:
                                    position - line_start + 1)
             tokens.append(Token(kind, value, line, column))
         elif kind == "name":
+            if len(value) > MAX_NAME_LENGTH:
+                raise FormulaError(
+                    f"a name of {len(value)} characters is over the limit of {MAX_NAME_LENGTH}", line, column)
             if keyword.iskeyword(value):
                 raise FormulaError(f"{value!r} is a Python keyword: formulas have no keywords", line, column)
             tokens.append(Token(kind, value, line, column))
@@ -163,6 +166,9 @@ class _Program:
         value = float(token.text)
         if not math.isfinite(value):
             raise _fail(f"the number {token.text} is too large for float64 (largest: 1.8e308)", token)
+        mantissa = token.text.lower().partition("e")[0]
+        if value == 0 and any(digit in mantissa for digit in "123456789"):
+            raise _fail(f"the number {token.text} is too small for float64: it would be 0", token)
         return const(value)
 
     def name(self, token: Token) -> Expr:
@@ -275,7 +281,10 @@ class _Program:
             elif token.kind in ("end", "newline") or text == ";":
                 break
             else:
-                raise _fail(f"missing an operator before {token.describe()}", token)
+                opened = next((g[2] for g in reversed(pending) if g[0] in ("paren", "call")), None)
+                hint = (f" (is the '(' at line {opened.line}, column {opened.column} closed?)"
+                        if opened is not None and opened.line < token.line else "")
+                raise _fail(f"missing an operator before {token.describe()}{hint}", token)
             index += 1
         if expect_operand:
             raise _fail(f"expected a number, a name or '(' but found {token.describe()}", token)
@@ -321,7 +330,7 @@ def parse(text: str) -> Graph:
         raise FormulaError(f"a formula must be text, not {type(text).__name__}")
     if len(text) > MAX_LENGTH:
         raise FormulaError(f"the formula has {len(text):,} characters, over the limit of {MAX_LENGTH:,}")
-    tokens = tokenize(text)
+    tokens = tokenize(text.replace("\r\n", "\n").replace("\r", "\n"))
     statements: list[list[Token]] = [[]]
     for token in tokens:
         statements[-1].append(token)
@@ -333,4 +342,4 @@ def parse(text: str) -> Graph:
     program = _Program()
     for number, tokens_of_statement in enumerate(statements, 1):
         program.statement(tokens_of_statement, last=number == len(statements))
-    return build(program.roots[-1], also=program.roots[:-1])
+    return build(program.roots[-1], inputs=list(program.inputs.values()), also=program.roots[:-1])

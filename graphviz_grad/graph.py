@@ -31,6 +31,8 @@ from .ops import FUNCTIONS, OPS
 
 INPUT = "input"
 CONST = "const"
+OUTPUT_NAME = "L"
+"""The name an unnamed output gets, when it is free."""
 MAX_NAME_LENGTH = 256
 
 
@@ -89,12 +91,15 @@ class Graph:
     __slots__ = ("__weakref__", "_args", "_cache", "_index", "nodes", "output")
 
     def __init__(self, nodes: Iterable[Node], output: str):
-        self.nodes: tuple[Node, ...] = tuple(nodes)
         index: dict[str, int] = {}
         args: list[tuple[int, ...]] = []
-        for position, node in enumerate(self.nodes):
-            args.append(self._validate(node, index))
+        checked: list[Node] = []
+        for position, node in enumerate(nodes):
+            node = self._validate(node, index)
+            checked.append(node)
+            args.append(tuple(index[arg] for arg in node.inputs))
             index[node.name] = position
+        self.nodes: tuple[Node, ...] = tuple(checked)
         self._finish(index, args, output)
 
     @classmethod
@@ -103,6 +108,10 @@ class Graph:
         graph = cls.__new__(cls)
         graph.nodes = tuple(nodes)
         index = {node.name: position for position, node in enumerate(graph.nodes)}
+        if len(index) != len(graph.nodes):
+            seen: set[str] = set()
+            twice = next(n.name for n in graph.nodes if n.name in seen or seen.add(n.name))  # type: ignore[func-returns-value]
+            raise GraphError(f"two nodes are named {twice!r}")
         graph._finish(index, [tuple(index[arg] for arg in node.inputs) for node in graph.nodes], output)
         return graph
 
@@ -114,32 +123,41 @@ class Graph:
         self._args = tuple(args)
         self._cache: dict[str, Any] = {}  # derived data memoised by other modules
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (Graph, (self.nodes, self.output))  # the cache is rebuilt, not pickled
+
     @staticmethod
-    def _validate(node: Node, index: dict[str, int]) -> tuple[int, ...]:
+    def _validate(node: Node, index: dict[str, int]) -> Node:
+        """Check one node against the nodes before it; return it with a float value."""
         if not isinstance(node, Node):
             raise GraphError(f"graph nodes must be Node objects, not {type(node).__name__}")
         name = _check_name(node.name)
         if name in index:
             raise GraphError(f"two nodes are named {name!r}")
-        if node.op in (INPUT, CONST):
+        if not isinstance(node.inputs, tuple) or not all(isinstance(arg, str) for arg in node.inputs):
+            raise GraphError(f"node {name!r}: inputs must be a tuple of node names")
+        if node.op == CONST:
+            value = node.value
+            if isinstance(value, bool) or not isinstance(value, Real) or not math.isfinite(value):
+                raise GraphError(f"constant {name!r} needs a finite real value, not {value!r}")
             if node.inputs:
-                raise GraphError(f"{node.op} node {name!r} cannot have arguments")
-            if (node.op == CONST) != isinstance(node.value, float) or (
-                node.op == CONST and not math.isfinite(node.value)  # type: ignore[arg-type]
-            ):
-                raise GraphError(f"node {name!r}: only a constant has a value, and it must be a finite float")
-            return ()
-        op = OPS.get(node.op)
+                raise GraphError(f"constant {name!r} cannot have arguments")
+            return node._replace(value=float(value))
+        if node.value is not None:
+            raise GraphError(f"node {name!r}: only a constant has a value")
+        if node.op == INPUT:
+            if node.inputs:
+                raise GraphError(f"input {name!r} cannot have arguments")
+            return node
+        op = OPS.get(node.op) if isinstance(node.op, str) else None
         if op is None:
             raise GraphError(f"node {name!r} has unknown op {node.op!r}")
         if len(node.inputs) != op.arity:
             raise GraphError(f"node {name!r}: {op.name} takes {op.arity} argument(s), got {len(node.inputs)}")
-        if node.value is not None:
-            raise GraphError(f"node {name!r}: only a constant has a value")
         missing = [arg for arg in node.inputs if arg not in index]
         if missing:
             raise GraphError(f"node {name!r} reads {missing[0]!r}, which is not an earlier node")
-        return tuple(index[arg] for arg in node.inputs)
+        return node
 
     @property
     def inputs(self) -> tuple[str, ...]:
@@ -305,7 +323,10 @@ def const(value: float) -> Expr:
     """
     if isinstance(value, bool) or not isinstance(value, Real):
         raise GraphError(f"a constant must be a real number, not {value!r}")
-    number = float(value)
+    try:
+        number = float(value)
+    except OverflowError:
+        number = math.inf
     if not math.isfinite(number):
         raise GraphError(f"a constant must be finite, not {number!r}")
     return Expr(CONST, value=number)
@@ -412,7 +433,7 @@ def build(output: Expr, *, inputs: Sequence[Expr | str] | None = None,
     """
     if not isinstance(output, Expr):
         raise GraphError(f"build needs an Expr, not {type(output).__name__}")
-    extra = list(also)
+    extra = list(also or ())
     for expr in extra:
         if not isinstance(expr, Expr):
             raise GraphError(f"'also' takes expressions, not {type(expr).__name__}")
@@ -433,17 +454,23 @@ def build(output: Expr, *, inputs: Sequence[Expr | str] | None = None,
         else:
             names[leaf] = constant_name(leaf.value)  # type: ignore[arg-type]
     constants = {names[e]: e.value for e in leaves if e.op == CONST}
+    clash = set(input_names) & set(constants)
+    if clash:
+        raise GraphError(f"an input is named {sorted(clash)[0]!r}, which is the name of a constant")
     in_use = set(input_names) | set(constants)
     for expr in operations:
         if expr.name is not None:
             if expr.name in in_use:
                 raise GraphError(f"two nodes are named {expr.name!r}")
             in_use.add(expr.name)
+    if output.args and output.name is None and OUTPUT_NAME not in in_use:
+        names[output] = OUTPUT_NAME  # like the formula's bare last expression
+        in_use.add(OUTPUT_NAME)
     fresh = (f"z{k}" for k in itertools.count(1))
     nodes = [Node(name, INPUT) for name in input_names]
     nodes += [Node(name, CONST, value=value) for name, value in constants.items()]
     for expr in operations:
-        name = expr.name
+        name = expr.name or names.get(expr)
         if name is None:
             name = next(candidate for candidate in fresh if candidate not in in_use)
         names[expr] = name
@@ -455,6 +482,11 @@ def _input_order(leaves: list[Expr], given: Sequence[Expr | str] | None) -> list
     read = list(dict.fromkeys(e.name for e in leaves if e.op == INPUT))  # type: ignore[misc]
     if given is None:
         return read  # type: ignore[return-value]
+    if isinstance(given, str):
+        given = given.split()
+    for item in given:
+        if isinstance(item, Expr) and item.op != INPUT:
+            raise GraphError(f"'inputs' lists an {item.op} node; it takes inputs or their names")
     order = [_check_name(item.name if isinstance(item, Expr) else item) for item in given]
     if len(set(order)) != len(order):
         raise GraphError("an input is listed twice in 'inputs'")

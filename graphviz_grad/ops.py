@@ -74,14 +74,15 @@ def _odd_integer(b: float) -> bool:
 
 
 def _pow(a: float, b: float) -> float:
+    if a < 0 and math.isfinite(b) and b != math.floor(b):
+        return NAN  # a negative base with a non-integer exponent has no real value
     try:
         result = a**b
     except ZeroDivisionError:  # 0 ** negative is a pole
         return math.copysign(INF, a) if _odd_integer(b) else INF
     except OverflowError:
         return -INF if a < 0 and _odd_integer(b) else INF
-    # A negative base with a non-integer exponent has no real value.
-    return NAN if isinstance(result, complex) else result
+    return result
 
 
 def _exp(a: float) -> float:

@@ -34,19 +34,22 @@ def _edge(edge: Edge) -> dict[str, Any]:
 
 def trace_to_dict(trace: Trace) -> dict[str, Any]:
     """``output``, ``value``, ``gradients`` and ``nodes`` as the contract says, plus
-    ``edges`` (local derivatives and contributions) and ``steps`` (the backward pass)."""
+    ``edges`` (local derivatives and contributions) and ``steps`` (the backward pass; each
+    step lists the positions in ``edges`` of what it received and sent)."""
     graph = trace.graph
     nodes = [{"name": node.name, "op": node.op, "inputs": list(node.inputs),
               "value": json_number(value), "grad": json_number(grad), "status": trace.status(node.name)}
              for node, value, grad in zip(graph.nodes, trace.values, trace.grads, strict=True)]
+    edges = trace.edges
+    position = {(edge.target, edge.slot): k for k, edge in enumerate(edges)}
     steps = [{"node": step.node, "grad": json_number(step.grad),
-              "received": [_edge(edge) for edge in step.received],
-              "sent": [_edge(edge) for edge in step.sent]} for step in trace.steps]
+              "received": [position[edge.target, edge.slot] for edge in step.received],
+              "sent": [position[edge.target, edge.slot] for edge in step.sent]} for step in trace.steps]
     return {
         "output": graph.output,
         "value": json_number(trace.output_value),
         "gradients": {name: json_number(value) for name, value in trace.gradients.items()},
         "nodes": nodes,
-        "edges": [_edge(edge) for edge in trace.edges],
+        "edges": [_edge(edge) for edge in edges],
         "steps": steps,
     }

@@ -1,5 +1,6 @@
 """`graphviz-grad grad`: the table, the JSON contract, input forms and every bad input."""
 
+import io
 import json
 import os
 import subprocess
@@ -70,7 +71,7 @@ def test_repeated_and_comma_separated_values(capsys):
 
 
 def test_formula_from_stdin_and_from_a_file(capsys, monkeypatch, tmp_path):
-    monkeypatch.setattr(sys, "stdin", __import__("io").StringIO("c = a + b\nd = b + 1\ne = c*d\n"))
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(b"\xef\xbb\xbfc = a + b\nd = b + 1\ne = c*d\n")))
     code, out, _ = run(capsys, "grad", "-", "--at", "a=2,b=1", "--json")
     assert code == 0 and json.loads(out)["gradients"] == {"a": 2.0, "b": 5.0}
     program = tmp_path / "loss.txt"
@@ -113,6 +114,44 @@ def test_bad_input_exits_2_with_one_line(capsys, argv, message, tmp_path, monkey
     assert os.listdir(tmp_path) == []
 
 
+def test_a_formula_may_start_with_a_minus_sign(capsys):
+    for argv in (["grad", "-x**2", "--at", "x=3"], ["grad", "--at", "x=3", "-x**2"],
+                 ["grad", "--at=x=3", "--json", "-2*x"]):
+        code, out, err = run(capsys, *argv, "--json") if "--json" not in argv else run(capsys, *argv)
+        assert (code, err) == (0, ""), argv
+        assert json.loads(out)["gradients"]["x"] in (-6.0, -2.0)
+
+
+def test_a_long_non_ascii_comment_is_never_cut_short(capsys, tmp_path):
+    program = tmp_path / "long.txt"
+    program.write_text("# " + "é" * 499_990 + "\nL = x*2 + x*1000000\n", encoding="utf-8")
+    code, out, _ = run(capsys, "grad", f"@{program}", "--at", "x=1", "--json")
+    assert code == 0 and json.loads(out)["value"] == 1000002.0
+
+
+def test_an_oversized_formula_file_is_refused(capsys, tmp_path):
+    program = tmp_path / "huge.txt"
+    program.write_text("L = " + "x+" * 2_100_000 + "x")
+    code, _, err = run(capsys, "grad", f"@{program}", "--at", "x=1")
+    assert code == 2 and "over the formula limit" in err
+
+
+def test_tiny_values_that_would_become_zero_are_refused(capsys):
+    code, _, err = run(capsys, "grad", "L = x*2", "--at", "x=1e-400")
+    assert code == 2 and "too small" in err
+    assert run(capsys, "grad", "L = x*2", "--at", "x=5e-324")[0] == 0
+
+
+def test_a_closed_pipe_is_not_an_error_trace():
+    command = [sys.executable, "-m", "graphviz_grad", "grad", "+".join(["x"] * 50_000), "--at", "x=1"]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    process.stdout.read(10)
+    process.stdout.close()  # like `| head -c 10`
+    error = process.stderr.read()
+    assert process.wait() == 141
+    assert b"Traceback" not in error and b"Exception" not in error
+
+
 def test_a_formula_file_that_is_not_utf8(capsys, tmp_path):
     bad = tmp_path / "bad.txt"
     bad.write_bytes(b"L = x\xff")
@@ -120,9 +159,9 @@ def test_a_formula_file_that_is_not_utf8(capsys, tmp_path):
     assert code == 2 and "not UTF-8" in err
 
 
-def test_no_command_prints_help_and_exits_2(capsys):
+def test_no_command_is_a_one_line_error(capsys):
     code, _, err = run(capsys)
-    assert code == 2 and "grad" in err
+    assert code == 2 and "choose a command: grad" in err and err.count("\n") == 1
 
 
 def test_version(capsys):

@@ -145,6 +145,20 @@ def test_backward_is_a_pure_function():
     assert graph == parse("c = a + b; d = b + 1; e = c*d + log(a)")
 
 
+def test_runs_with_nan_compare_equal():
+    graph = parse("L = x - y")
+    assert backward(graph, {"x": INF, "y": INF}) == backward(graph, {"x": INF, "y": INF})
+    assert backward(graph, {"x": 1.0, "y": 0.0}) != backward(graph, {"x": 2.0, "y": 0.0})
+
+
+def test_any_real_number_type_is_accepted():
+    from decimal import Decimal
+    from fractions import Fraction
+
+    trace = backward(parse("L = x*y*z"), {"x": Decimal("0.5"), "y": Fraction(1, 4), "z": 10**400})
+    assert trace.values[:3] == (0.5, 0.25, INF)
+
+
 def test_forward_values_and_sequence_form():
     graph = parse(SEED)
     values = forward(graph, [5, 0.1, 10, 0.2, 0.5])
@@ -159,6 +173,8 @@ def test_forward_values_and_sequence_form():
     ({"x": 1.0, "y": True}, "must be a real number"),
     ({"x": 1.0, "y": None}, "must be a real number"),
     ({"x": 1.0, "y": 1j}, "must be a real number"),
+    ({"x": 1.0, "y": b"2"}, "must be a real number"),
+    ({"x": 1.0, "y": [2.0]}, "must be a real number"),
     ([1.0], "expected 2 values"),
 ])
 def test_bad_values_name_the_input(values, message):
@@ -179,10 +195,11 @@ def test_strict_mode_names_the_node_its_op_and_inputs():
     assert "'b'" in str(error) and "log" in str(error)
 
 
-def test_strict_mode_catches_non_finite_gradients():
+def test_strict_mode_catches_non_finite_gradients_and_blames_the_operation():
     with pytest.raises(NumericError, match="gradient dL/dx is inf") as caught:
-        backward(parse("L = sqrt(x)"), {"x": 0.0}, strict=True)
-    assert caught.value.node == "x"
+        backward(parse("a = sqrt(x); L = a*3"), {"x": 0.0}, strict=True)
+    assert (caught.value.node, caught.value.op, caught.value.inputs) == ("a", "sqrt", (("x", 0.0),))
+    assert "a = sqrt(x) with x = 0.0" in str(caught.value)
     assert backward(parse("L = sqrt(x)"), {"x": 4.0}, strict=True).gradients == {"x": 0.25}
 
 
@@ -214,3 +231,12 @@ def test_a_million_node_chain_runs_both_passes():
     trace = backward(graph, {"x": 0.3})
     assert 0.0 < trace.gradients["x"] < 1e-100 or trace.gradients["x"] == 0.0
     assert len(trace.steps) == 1_000_001
+
+
+def test_grad_shortcut_takes_keywords_a_mapping_or_a_sequence():
+    assert gg.grad("L = x*y", x=2, y=3).gradients == {"x": 3.0, "y": 2.0}
+    assert gg.grad("L = x*y", {"x": 2}, y=3).gradients == {"x": 3.0, "y": 2.0}
+    assert gg.grad("L = x*y", [2, 3]).gradients == {"x": 3.0, "y": 2.0}
+    assert gg.grad("L = strict*2", {"strict": 1.0}).gradients == {"strict": 2.0}
+    with pytest.raises(InputValueError, match="not both"):
+        gg.grad("L = x*y", [2], y=3)

@@ -82,6 +82,19 @@ def test_statement_separators_comments_and_line_joining():
     assert str(graph) == "z1 = x*W1\nz2 = y*W2\nz = z1 + z2\nr = z - B\nL = r**2"
 
 
+def test_inputs_keep_reading_order_when_the_output_is_a_bare_input():
+    assert parse("a = y*x; x").inputs == ("y", "x")
+
+
+def test_old_mac_and_windows_line_endings():
+    assert str(parse("a = x*2\rb = a + 1\r\nb*3")) == "a = x*2\nb = a + 1\nL = b*3"
+
+
+def test_zero_literals_and_tiny_numbers_that_fit():
+    assert str(parse("L = x*0.0 + 0e5*y + 5e-324*z")).splitlines()[0] == "z1 = x*0"
+    assert parse("L = x*0.0 + 0e5*y + 5e-324*z")["5e-324"].value == 5e-324
+
+
 def test_a_bare_leaf_program_is_its_own_output():
     assert parse("x").output == "x"
     assert gg.backward(parse("x"), {"x": 3}).gradients == {"x": 1.0}
@@ -144,6 +157,9 @@ def test_a_bare_leaf_program_is_its_own_output():
     ("L(x) = 2", "'L' is not a function", 1),
     ("= x", "expected a number", 1),
     ("True", "Python keyword", 1),
+    ("L = 1e-400*x", "too small for float64", 5),
+    ("L = " + "x" * 300 + "*2", "a name of 300 characters", 5),
+    ("a = (x*2\nb = a + 1", "is the '(' at line 1, column 5 closed?", 1),
 ])
 def test_bad_formulas_name_the_problem_and_the_column(text, message, column):
     with pytest.raises(FormulaError) as caught:

@@ -31,16 +31,40 @@ def test_builder_and_parser_give_the_same_graph():
     assert build((c * d).named("e")) == parse("c = a + b; d = b + 1; e = c*d")
 
 
-def test_unnamed_output_takes_the_next_auto_name():
-    graph = build(seed_expr())
-    assert graph.output == "z5"
+def test_unnamed_output_is_named_L_like_a_bare_expression():
+    assert build(seed_expr()) == parse(SEED)
+    x, L = inputs("x L")
+    assert build(x * L).output == "z1"  # 'L' is taken, so the output gets the next auto name
+
+
+def test_input_named_like_a_constant_is_refused():
+    (two,) = inputs(["2"])
+    with pytest.raises(GraphError, match="name of a constant"):
+        build(two * 2)
+
+
+def test_inputs_option_takes_only_inputs():
+    x, y = inputs("x y")
+    with pytest.raises(GraphError, match=r"lists an? \w+ node"):
+        build(x * 2, inputs=[x, (y * 3).named("q")])
+    assert build(x * y, inputs="y x").inputs == ("y", "x")
+    assert build(x * y, also=None).inputs == ("x", "y")
+
+
+def test_graph_and_trace_pickle():
+    import pickle
+
+    graph = parse(SEED)
+    trace = gg.backward(graph, {"x": 5, "y": 10, "W1": 0.1, "W2": 0.2, "B": 0.5})
+    copy = pickle.loads(pickle.dumps(trace))
+    assert copy == trace and copy.graph == graph and copy.gradients == trace.gradients
 
 
 def test_user_names_are_skipped_by_auto_names():
     a, b = inputs("a b")
     z1 = (a * b).named("z1")
     graph = build(z1 + a * a)
-    assert [n.name for n in graph if n.op != "input"] == ["z1", "z2", "z3"]
+    assert [n.name for n in graph if n.op != "input"] == ["z1", "z2", "L"]
     assert graph["z2"].inputs == ("a", "a")
 
 
@@ -148,13 +172,23 @@ def test_graph_is_immutable_plain_data():
     ([Node("a", "input")], "q", "output"),
     ([Node("c", "const", value=float("nan"))], "c", "finite"),
     ([Node("c", "const")], "c", "finite"),
+    ([Node("c", "const", value=True)], "c", "finite"),
     ([Node("a", "input", value=1.0)], "a", "only a constant"),
     ([Node("a", "input", ("a",))], "a", "cannot have arguments"),
+    ([Node("a", "input"), Node("b", "neg", ["a"])], "b", "tuple of node names"),
+    ([Node("a", "input"), Node("b", "neg", "a")], "b", "tuple of node names"),
+    ([Node("a", "input"), Node("b", ["neg"], ("a",))], "b", "unknown op"),
     (["a"], "a", "Node objects"),
 ])
 def test_graph_validates_itself(nodes, output, message):
+    """Every malformed node list is refused with a GraphError that says why."""
     with pytest.raises(GraphError, match=message):
         Graph(nodes, output)
+
+
+def test_constant_values_are_normalised_to_float():
+    graph = Graph([Node("2", "const", value=2)], "2")
+    assert graph["2"].value == 2.0 and isinstance(graph["2"].value, float)
 
 
 def test_str_is_a_program_that_parses_back_to_the_same_graph():
