@@ -97,7 +97,7 @@ def parse_values(items: Sequence[str], graph: Graph) -> dict[str, float]:
             raise UsageError(f"--at {name!r}: the value {text} is too small for float64 (it would be 0)")
         values[name] = value
     names = graph.inputs
-    known = set(names)
+    known = graph.input_set
     for name in values:
         if name not in known:
             listed = ", ".join(names) or "none"

@@ -108,12 +108,13 @@ def _program(graph: Graph) -> _Program:
     return program
 
 
-def _input_values(graph: Graph, program: _Program, values: Mapping[str, Any] | Sequence[Any]) -> list[float]:
-    names = [name for name, _ in program.inputs]
+def _input_values(graph: Graph, values: Mapping[str, Any] | Sequence[Any]) -> list[float]:
+    names = graph.inputs
     if isinstance(values, Mapping):
-        extra = [key for key in values if key not in graph or graph[key].op != INPUT]
+        known = graph.input_set
+        extra = [key for key in values if key not in known]
         if extra:
-            raise InputValueError(f"{extra[0]!r} is not an input (inputs: {', '.join(names) or 'none'})")
+            raise InputValueError(f"{extra[0]!r} is not an input (inputs: {_listing(names)})")
         missing = [name for name in names if name not in values]
         if missing:
             raise InputValueError(f"missing a value for input {missing[0]!r}")
@@ -121,8 +122,13 @@ def _input_values(graph: Graph, program: _Program, values: Mapping[str, Any] | S
     else:
         given = list(values)
         if len(given) != len(names):
-            raise InputValueError(f"expected {len(names)} values (for {', '.join(names)}), got {len(given)}")
+            raise InputValueError(f"expected {len(names)} values (for {_listing(names)}), got {len(given)}")
     return [_real(name, value) for name, value in zip(names, given, strict=True)]
+
+
+def _listing(names: Sequence[str], most: int = 8) -> str:
+    shown = ", ".join(names[:most]) or "none"
+    return shown + (f", ... ({len(names)} in all)" if len(names) > most else "")
 
 
 def _real(name: str, value: Any) -> float:
@@ -149,7 +155,7 @@ def forward(graph: Graph, values: Mapping[str, Any] | Sequence[Any]) -> tuple[fl
     """
     program = _program(graph)
     vals: list[float] = [0.0] * len(graph)
-    for (_, position), number in zip(program.inputs, _input_values(graph, program, values), strict=True):
+    for (_, position), number in zip(program.inputs, _input_values(graph, values), strict=True):
         vals[position] = number
     for position, constant in program.leaves:
         if constant is not None:
@@ -274,7 +280,7 @@ class Trace:
     @property
     def gradients(self) -> dict[str, float]:
         """dL/dinput for every input, in input order."""
-        return {name: self.grad(name) for name in self.graph.inputs}
+        return {name: self.grads[position] for name, position in _program(self.graph).inputs}
 
     def _edge(self, target: int, slot: int) -> Edge:
         graph = self.graph
@@ -302,18 +308,17 @@ class Trace:
         graph = self.graph
         live = _program(graph).live
         received: list[list[Edge]] = [[] for _ in graph.nodes]
+        sent: list[list[Edge]] = [[] for _ in graph.nodes]
         for target, args in enumerate(graph.arg_indices):
             if live[target]:
                 for slot, source in enumerate(args):
                     if live[source]:
-                        received[source].append(self._edge(target, slot))
-        steps = []
-        for i in range(len(graph) - 1, -1, -1):
-            if live[i]:
-                sent = tuple(self._edge(i, slot) for slot, source in enumerate(graph.arg_indices[i])
-                             if live[source])
-                steps.append(Step(len(steps), graph.nodes[i].name, self.grads[i], tuple(received[i]), sent))
-        return tuple(steps)
+                        edge = self._edge(target, slot)
+                        received[source].append(edge)
+                        sent[target].append(edge)
+        live_from_output = [i for i in range(len(graph) - 1, -1, -1) if live[i]]
+        return tuple(Step(k, graph.nodes[i].name, self.grads[i], tuple(received[i]), tuple(sent[i]))
+                     for k, i in enumerate(live_from_output))
 
     def __repr__(self) -> str:
         return (f"<Trace of {len(self.values)} nodes: {self.graph.output} = {self.output_value!r}, "

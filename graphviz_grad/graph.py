@@ -88,7 +88,7 @@ class Graph:
     (('a', 'b'), 'add', 3)
     """
 
-    __slots__ = ("__weakref__", "_args", "_cache", "_index", "nodes", "output")
+    __slots__ = ("__weakref__", "_args", "_cache", "_index", "input_set", "inputs", "nodes", "output")
 
     def __init__(self, nodes: Iterable[Node], output: str):
         index: dict[str, int] = {}
@@ -119,6 +119,9 @@ class Graph:
         if output not in index:
             raise GraphError(f"the output {output!r} is not a node of the graph")
         self.output: str = output
+        self.inputs: tuple[str, ...] = tuple(node.name for node in self.nodes if node.op == INPUT)
+        """Names of the input nodes, in order."""
+        self.input_set: frozenset[str] = frozenset(self.inputs)
         self._index = index
         self._args = tuple(args)
         self._cache: dict[str, Any] = {}  # derived data memoised by other modules
@@ -158,11 +161,6 @@ class Graph:
         if missing:
             raise GraphError(f"node {name!r} reads {missing[0]!r}, which is not an earlier node")
         return node
-
-    @property
-    def inputs(self) -> tuple[str, ...]:
-        """Names of the input nodes, in order."""
-        return tuple(node.name for node in self.nodes if node.op == INPUT)
 
     @property
     def arg_indices(self) -> tuple[tuple[int, ...], ...]:
