@@ -61,16 +61,22 @@ class Step:
     sent: tuple[Edge, ...]
 
 
+# How the backward pass gets an operation's partials: by calling its rule with one or two
+# arguments, or by taking its constant partials.
+_UNARY, _BINARY, _FIXED_UNARY, _FIXED_BINARY, _SWAPPED = range(5)
+
+
 @dataclass(frozen=True)
 class _Program:
     """What the passes need from a graph's structure, computed once per graph."""
 
-    leaves: tuple[tuple[int, float | None], ...]   # (position, constant value or None for an input)
-    inputs: tuple[tuple[str, int], ...]            # (name, position)
+    initial: tuple[float, ...]                      # every node 0.0 but the constants
+    inputs: tuple[tuple[str, int], ...]             # (name, position)
+    input_span: slice | None                        # the inputs' positions, when contiguous
     forward: tuple[tuple[int, Any, int, int], ...]  # (position, rule, arg a, arg b or -1)
-    backward: tuple[tuple[int, Any, int, int], ...]  # live operations, output first
-    live: tuple[bool, ...]                         # depends on an input and reaches the output
-    dead: tuple[int, ...]                          # positions of the nodes that are not live
+    backward: tuple[tuple[int, int, Any, int, int], ...]  # (position, kind, rule or partials, a, b)
+    live: tuple[bool, ...]                          # depends on an input and reaches the output
+    dead: tuple[int, ...]                           # positions of the nodes that are not live
     output: int
 
 
@@ -87,43 +93,63 @@ def _program(graph: Graph) -> _Program:
             for a in args[i]:
                 reaches[a] = True
     depends = [False] * n
-    leaves, inputs, forward = [], [], []
+    initial = [0.0] * n
+    inputs, forward = [], []
     for i, node in enumerate(graph.nodes):
         if node.op == INPUT:
             depends[i] = True
-            leaves.append((i, None))
             inputs.append((node.name, i))
         elif node.op == CONST:
-            leaves.append((i, node.value))
+            initial[i] = node.value  # type: ignore[assignment]
         else:
             depends[i] = any(depends[a] for a in args[i])
             a, b = (args[i] + (-1,))[:2]
             forward.append((i, OPS[node.op].forward, a, b))
     live = tuple(r and d for r, d in zip(reaches, depends, strict=True))
-    backward = tuple((i, OPS[graph.nodes[i].op].partials, a, b)
-                     for i, _, a, b in reversed(forward) if live[i])
-    program = _Program(tuple(leaves), tuple(inputs), tuple(forward), backward, live,
+    backward = []
+    for i, _, a, b in reversed(forward):
+        if live[i]:
+            op = OPS[graph.nodes[i].op]
+            if op.swapped_partials:
+                backward.append((i, _SWAPPED, None, a, b))
+            elif op.constant_partials is not None:
+                backward.append((i, _FIXED_UNARY if b < 0 else _FIXED_BINARY, op.constant_partials, a, b))
+            else:
+                backward.append((i, _UNARY if b < 0 else _BINARY, op.partials, a, b))
+    positions = [position for _, position in inputs]
+    contiguous = positions == list(range(positions[0], positions[0] + len(positions))) if positions else False
+    span = slice(positions[0], positions[0] + len(positions)) if contiguous else None
+    program = _Program(tuple(initial), tuple(inputs), span, tuple(forward), tuple(backward), live,
                        tuple(i for i in range(n) if not live[i]), graph.index(graph.output))
     graph._cache["engine"] = program
     return program
 
 
-def _input_values(graph: Graph, values: Mapping[str, Any] | Sequence[Any]) -> list[float]:
+def _start(graph: Graph, program: _Program, values: Mapping[str, Any] | Sequence[Any]) -> list[float]:
+    """Every node's starting value: the constants, and the inputs taken from ``values``."""
     names = graph.inputs
     if isinstance(values, Mapping):
-        known = graph.input_set
-        extra = [key for key in values if key not in known]
-        if extra:
-            raise InputValueError(f"{extra[0]!r} is not an input (inputs: {_listing(names)})")
-        missing = [name for name in names if name not in values]
-        if missing:
-            raise InputValueError(f"missing a value for input {missing[0]!r}")
-        given = [values[name] for name in names]
+        if len(values) != len(names):
+            extra = [key for key in values if key not in graph.input_set]
+            if extra:
+                raise InputValueError(f"{extra[0]!r} is not an input (inputs: {_listing(names)})")
+        try:
+            given = list(map(values.__getitem__, names))
+        except KeyError as missing:
+            raise InputValueError(f"missing a value for input {missing.args[0]!r}") from None
     else:
         given = list(values)
         if len(given) != len(names):
             raise InputValueError(f"expected {len(names)} values (for {_listing(names)}), got {len(given)}")
-    return [_real(name, value) for name, value in zip(names, given, strict=True)]
+    if not set(map(type, given)) <= {float}:
+        given = [_real(name, value) for name, value in zip(names, given, strict=True)]
+    vals = list(program.initial)
+    if program.input_span is not None:  # the usual layout, inputs first: one slice assignment
+        vals[program.input_span] = given
+    else:
+        for (_, position), value in zip(program.inputs, given, strict=True):
+            vals[position] = value
+    return vals
 
 
 def _listing(names: Sequence[str], most: int = 8) -> str:
@@ -133,8 +159,6 @@ def _listing(names: Sequence[str], most: int = 8) -> str:
 
 def _real(name: str, value: Any) -> float:
     """A float from anything real: int, float, Fraction, Decimal, numpy scalars."""
-    if type(value) is float:
-        return value
     if not isinstance(value, (bool, str, bytes, complex)):
         try:
             return float(value)
@@ -154,12 +178,7 @@ def forward(graph: Graph, values: Mapping[str, Any] | Sequence[Any]) -> tuple[fl
     (0.0, 1.0, inf)
     """
     program = _program(graph)
-    vals: list[float] = [0.0] * len(graph)
-    for (_, position), number in zip(program.inputs, _input_values(graph, values), strict=True):
-        vals[position] = number
-    for position, constant in program.leaves:
-        if constant is not None:
-            vals[position] = constant
+    vals = _start(graph, program, values)
     for i, rule, a, b in program.forward:
         vals[i] = rule(vals[a]) if b < 0 else rule(vals[a], vals[b])
     return tuple(vals)
@@ -177,21 +196,26 @@ def backward(graph: Graph, values: Mapping[str, Any] | Sequence[Any], *, strict:
         _check_values(graph, vals)
     grads = [0.0] * len(vals)
     grads[program.output] = 1.0
-    local: list[tuple[float, ...]] = [()] * len(vals)
-    for i, partials, a, b in program.backward:
-        g = grads[i]
-        if b < 0:
-            parts = partials(vals[a], vals[i])
-            grads[a] += g * parts[0]
-        else:
-            parts = partials(vals[a], vals[b], vals[i])
+    for i, kind, rule, a, b in program.backward:
+        g = grads[i]  # dL/dnode is complete: every consumer came earlier in this loop
+        if kind == _SWAPPED:
+            grads[a] += g * vals[b]
+            grads[b] += g * vals[a]
+        elif kind == _BINARY:
+            parts = rule(vals[a], vals[b], vals[i])
             grads[a] += g * parts[0]
             grads[b] += g * parts[1]
-        local[i] = parts
+        elif kind == _FIXED_BINARY:
+            grads[a] += g * rule[0]
+            grads[b] += g * rule[1]
+        elif kind == _UNARY:
+            grads[a] += g * rule(vals[a], vals[i])[0]
+        else:
+            grads[a] += g * rule[0]
     for i in program.dead:  # constants may have been handed partials: they get none
         grads[i] = 0.0
     grads[program.output] = 1.0  # dL/dL, even when L is a constant
-    trace = Trace(graph, vals, tuple(grads), tuple(local))
+    trace = Trace(graph, vals, tuple(grads))
     if strict:
         _check_gradients(trace)
     return trace
@@ -235,9 +259,19 @@ class Trace:
     graph: Graph
     values: tuple[float, ...]
     grads: tuple[float, ...]
-    partials: tuple[tuple[float, ...], ...]
-    """Per node, the local derivative with respect to each argument (``()`` where none
-    was taken); `edges` says which of them carry gradient."""
+
+    def partials(self, name: str) -> tuple[float, ...]:
+        """The local derivatives of node ``name`` with respect to each of its arguments
+        (``()`` for a leaf), from the op table's rule at this trace's values: the same
+        numbers the backward pass used."""
+        return self._partials(self.graph.index(name))
+
+    def _partials(self, i: int) -> tuple[float, ...]:
+        node = self.graph.nodes[i]
+        if not node.inputs:
+            return ()
+        args = [self.values[a] for a in self.graph.arg_indices[i]]
+        return OPS[node.op].partials(*args, self.values[i])
 
     def __eq__(self, other: object) -> bool:
         """Same graph and the same numbers, where nan equals nan (runs are reproducible)."""
@@ -245,8 +279,7 @@ class Trace:
             return NotImplemented
         return self.graph == other.graph and all(
             mine == theirs or repr(mine) == repr(theirs)
-            for mine, theirs in ((self.values, other.values), (self.grads, other.grads),
-                                 (self.partials, other.partials)))
+            for mine, theirs in ((self.values, other.values), (self.grads, other.grads)))
 
     __hash__ = None  # type: ignore[assignment]
 
@@ -286,10 +319,9 @@ class Trace:
         graph = self.graph
         source = graph.arg_indices[target][slot]
         live = _program(graph).live
-        parts = self.partials[target]
-        if live[target] and live[source] and parts:
-            local: float | None = parts[slot]
-            contribution: float | None = self.grads[target] * parts[slot]
+        if live[target] and live[source]:
+            local: float | None = self._partials(target)[slot]
+            contribution: float | None = self.grads[target] * local  # type: ignore[operator]
         else:
             local = contribution = None
         return Edge(graph.nodes[source].name, graph.nodes[target].name, slot, local, contribution)

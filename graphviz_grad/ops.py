@@ -25,6 +25,7 @@ sqrt'(0) = +inf, and ``x**0`` has derivative 0 (``0**0`` = 1, both derivatives 0
 from __future__ import annotations
 
 import math
+import operator
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -55,6 +56,12 @@ class Op:
     operator: str | None = None
     """The formula token for an infix (arity 2) or prefix (arity 1) operator; ``None``
     for an operation written as a function call."""
+    constant_partials: tuple[float, ...] | None = None
+    """For a linear operation, the partials that never change (``add``: ``(1.0, 1.0)``);
+    the engine then skips calling `partials`. They must equal what `partials` returns."""
+    swapped_partials: bool = False
+    """For a product, d/da = b and d/db = a: the engine reads them off the arguments
+    instead of calling `partials` (which must return the same)."""
 
 
 # --- IEEE-safe float helpers: Python raises where IEEE 754 returns inf or nan ---
@@ -182,18 +189,18 @@ def _sigmoid_sympy(sp: Any, a: Any) -> Any:
 
 
 _TABLE = (
-    Op("add", 2, lambda a, b: a + b, lambda a, b, out: (1.0, 1.0),
-       lambda sp, a, b: a + b, "{0} + {1}", "+", "+"),
-    Op("sub", 2, lambda a, b: a - b, lambda a, b, out: (1.0, -1.0),
-       lambda sp, a, b: a - b, "{0} - {1}", "-", "-"),
-    Op("mul", 2, lambda a, b: a * b, lambda a, b, out: (b, a),
-       lambda sp, a, b: a * b, "{0}*{1}", "*", "*"),
+    Op("add", 2, operator.add, lambda a, b, out: (1.0, 1.0),
+       lambda sp, a, b: a + b, "{0} + {1}", "+", "+", (1.0, 1.0)),
+    Op("sub", 2, operator.sub, lambda a, b, out: (1.0, -1.0),
+       lambda sp, a, b: a - b, "{0} - {1}", "-", "-", (1.0, -1.0)),
+    Op("mul", 2, operator.mul, lambda a, b, out: (b, a),
+       lambda sp, a, b: a * b, "{0}*{1}", "*", "*", swapped_partials=True),
     Op("div", 2, _div, lambda a, b, out: (_div(1.0, b), _div(_div(-a, b), b)),
        lambda sp, a, b: a / b, "{0}/{1}", "/", "/"),
     Op("pow", 2, _pow, _pow_partials,
        lambda sp, a, b: a**b, "{0}**{1}", "**", "**"),
-    Op("neg", 1, lambda a: -a, lambda a, out: (-1.0,),
-       lambda sp, a: -a, "-{0}", "-", "-"),
+    Op("neg", 1, operator.neg, lambda a, out: (-1.0,),
+       lambda sp, a: -a, "-{0}", "-", "-", (-1.0,)),
     Op("exp", 1, _exp, lambda a, out: (out,),
        lambda sp, a: sp.exp(a), "exp({0})", "exp"),
     Op("log", 1, _log, lambda a, out: (_div(1.0, a),),

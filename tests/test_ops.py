@@ -150,3 +150,17 @@ def test_negative_base_exponent_partial_is_nan_not_complex():
     d_base, d_exponent = OPS["pow"].partials(-2.0, 2.0, 4.0)
     assert d_base == -4.0
     assert math.isnan(d_exponent)
+
+
+@pytest.mark.parametrize("name", [name for name, op in OPS.items() if op.constant_partials is not None])
+def test_constant_partials_agree_with_the_rule(name):
+    op = OPS[name]
+    for point in SMOOTH_POINTS[op.arity]:
+        assert op.partials(*point, op.forward(*point)) == op.constant_partials
+
+
+@pytest.mark.parametrize("name", [name for name, op in OPS.items() if op.swapped_partials])
+def test_swapped_partials_agree_with_the_rule(name):
+    op = OPS[name]
+    for a, b in SMOOTH_POINTS[2]:
+        assert op.partials(a, b, op.forward(a, b)) == (b, a)
