@@ -198,16 +198,16 @@ def backward(graph: Graph, values: Mapping[str, Any] | Sequence[Any], *, strict:
     grads[program.output] = 1.0
     for i, kind, rule, a, b in program.backward:
         g = grads[i]  # dL/dnode is complete: every consumer came earlier in this loop
-        if kind == _SWAPPED:
+        if kind == _FIXED_BINARY:  # the most common kinds first
+            grads[a] += g * rule[0]
+            grads[b] += g * rule[1]
+        elif kind == _SWAPPED:
             grads[a] += g * vals[b]
             grads[b] += g * vals[a]
         elif kind == _BINARY:
             parts = rule(vals[a], vals[b], vals[i])
             grads[a] += g * parts[0]
             grads[b] += g * parts[1]
-        elif kind == _FIXED_BINARY:
-            grads[a] += g * rule[0]
-            grads[b] += g * rule[1]
         elif kind == _UNARY:
             grads[a] += g * rule(vals[a], vals[i])[0]
         else:
@@ -315,23 +315,26 @@ class Trace:
         """dL/dinput for every input, in input order."""
         return {name: self.grads[position] for name, position in _program(self.graph).inputs}
 
-    def _edge(self, target: int, slot: int) -> Edge:
+    def _edges_into(self, target: int, live: tuple[bool, ...]) -> list[Edge]:
+        """The edges into node ``target``, each with its local derivative and contribution."""
         graph = self.graph
-        source = graph.arg_indices[target][slot]
-        live = _program(graph).live
-        if live[target] and live[source]:
-            local: float | None = self._partials(target)[slot]
-            contribution: float | None = self.grads[target] * local  # type: ignore[operator]
-        else:
-            local = contribution = None
-        return Edge(graph.nodes[source].name, graph.nodes[target].name, slot, local, contribution)
+        args = graph.arg_indices[target]
+        parts = self._partials(target) if live[target] else ()
+        edges = []
+        for slot, source in enumerate(args):
+            if live[target] and live[source]:
+                local: float | None = parts[slot]
+                contribution: float | None = self.grads[target] * parts[slot]
+            else:
+                local = contribution = None
+            edges.append(Edge(graph.nodes[source].name, graph.nodes[target].name, slot, local, contribution))
+        return edges
 
     @property
     def edges(self) -> tuple[Edge, ...]:
         """Every edge, grouped by target in graph order."""
-        return tuple(self._edge(target, slot)
-                     for target, args in enumerate(self.graph.arg_indices)
-                     for slot in range(len(args)))
+        live = _program(self.graph).live
+        return tuple(edge for target in range(len(self.graph)) for edge in self._edges_into(target, live))
 
     @property
     def steps(self) -> tuple[Step, ...]:
@@ -341,12 +344,11 @@ class Trace:
         live = _program(graph).live
         received: list[list[Edge]] = [[] for _ in graph.nodes]
         sent: list[list[Edge]] = [[] for _ in graph.nodes]
-        for target, args in enumerate(graph.arg_indices):
+        for target in range(len(graph)):
             if live[target]:
-                for slot, source in enumerate(args):
-                    if live[source]:
-                        edge = self._edge(target, slot)
-                        received[source].append(edge)
+                for edge in self._edges_into(target, live):
+                    if edge.local is not None:
+                        received[graph.index(edge.source)].append(edge)
                         sent[target].append(edge)
         live_from_output = [i for i in range(len(graph) - 1, -1, -1) if live[i]]
         return tuple(Step(k, graph.nodes[i].name, self.grads[i], tuple(received[i]), tuple(sent[i]))

@@ -488,7 +488,8 @@ def _input_order(leaves: list[Expr], given: Sequence[Expr | str] | None) -> list
     order = [_check_name(item.name if isinstance(item, Expr) else item) for item in given]
     if len(set(order)) != len(order):
         raise GraphError("an input is listed twice in 'inputs'")
-    unlisted = [name for name in read if name not in order]
+    listed = set(order)
+    unlisted = [name for name in read if name not in listed]
     if unlisted:
         raise GraphError(f"the output reads input {unlisted[0]!r}, which is not listed in 'inputs'")
     return order  # type: ignore[return-value]

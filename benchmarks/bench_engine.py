@@ -1,0 +1,656 @@
+"""Benchmark of the reverse-mode engine against micrograd and a minimal flat tape.
+
+What it measures, for each workload and size, in one run:
+
+* ``ours``: ``gg.backward(graph, values)`` (forward + backward, returning the `Trace`
+  from which every value, gradient and local derivative can be read) on a graph built
+  once beforehand; ``values`` is a dict by input name.
+* ``micrograd`` (``pip install micrograd==0.1.0``): building the `Value` graph (its
+  forward pass) + ``.backward()``. The leaves (inputs, the MLP's parameters) are made
+  once beforehand, like our graph; their ``grad`` is reset before each run. Runs in a
+  thread with a large stack and a raised recursion limit, because micrograd orders its
+  graph recursively; a size where that still fails shows ``failed (RecursionError)``.
+* ``flat tape``: the pure-Python reference written below, a list of
+  ``(opcode, a, b, out)`` instructions, one forward loop filling a list of values and
+  one backward loop accumulating a list of gradients. It computes values and gradients
+  only. Recording the tape is done beforehand, like building our graph.
+
+Workloads: ``chain`` (``y = y*c + d`` repeated, ``x c d`` inputs), ``sum`` (``b + w1*x1 +
+w2*x2 + ...``, every ``w`` and ``x`` an input) at 10^3 to 10^6 operation nodes, and
+``mlp``: micrograd's ``MLP(2, [16, 16, 1])`` (relu hidden layers, linear output) on 100
+fixed random samples with a sum-of-squares loss, its 337 parameters the inputs, built
+with identical weights (seeded ``random``) in all three engines.
+
+Columns, all per node, where "nodes" counts operation nodes (mul, add, relu, ...) of our
+graph; inputs and constants are extra and listed below the table, and every engine's
+time and memory is divided by the same count:
+
+* time: best (minimum) of the repeats, the repeat count being in the table (the
+  minimum is the least disturbed by other load on the machine); the three engines take
+  turns within each repeat; the garbage collector is on, as in real use, and
+  ``gc.collect()`` runs before each timed call, outside the timer;
+* ``build``: ours = making the expressions + ``gg.build`` + the engine's one-time
+  per-graph preparation (cached on the graph; forced here before the first run);
+  flat = recording the tape;
+* bytes: ``tracemalloc`` peak in a separate, untimed run: ours = graph (with its
+  cached preparation; the expressions it is built from are not counted) + one `Trace`
+  (the peak of the run, held graph included);
+  micrograd = leaves + the `Value` graph (its forward; the backward is not traced: its
+  recursion makes tracemalloc quadratic in depth); flat = tape + value and gradient lists.
+
+The first timed run of each engine is checked: output value and every input gradient
+must agree with ours to 1e-9 relative, or the run aborts with the first difference.
+
+Targets (from the issue): micrograd/ours >= 5 and ours/flat <= 1.5 at every size.
+
+Run from the repository root::
+
+    python benchmarks/bench_engine.py            # full run, 10^3 .. 10^6 nodes: 8-9 minutes on 2 cores
+    python benchmarks/bench_engine.py --quick    # sizes up to 10^4 only
+    python benchmarks/bench_engine.py --out results.md
+    python benchmarks/bench_engine.py --quick --profile   # also cProfile our engine
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import gc
+import itertools
+import math
+import platform
+import pstats
+import random
+import sys
+import threading
+import time
+import tracemalloc
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from micrograd.engine import Value  # noqa: E402
+from micrograd.nn import MLP  # noqa: E402
+
+import graphviz_grad as gg  # noqa: E402
+from graphviz_grad import engine as gg_engine  # noqa: E402
+
+SIZES = (10**3, 10**4, 10**5, 10**6)
+QUICK_SIZES = (10**3, 10**4)
+REPEATS = {10**3: 15, 10**4: 7, 10**5: 5, 10**6: 3}
+MICROGRAD_STACK = 1 << 30  # bytes of stack for the thread that runs micrograd
+RECURSION_LIMIT = 10**7
+REL_TOL = 1e-9
+SEED = 1337
+MLP_SIZES = (2, 16, 16, 1)
+MLP_SAMPLES = 100
+CHAIN_C, CHAIN_D = 0.999999, 0.001
+
+
+# --- the flat tape: the pure-Python reference ------------------------------------
+
+ADD, SUB, MUL, POW, RELU, NEG = range(6)
+
+
+class Tape:
+    """Instructions ``(opcode, a, b, out)`` over slots; a leaf (input or constant) is a slot
+    without an instruction. ``b`` is unused (-1) for a unary op."""
+
+    __slots__ = ("code", "consts", "inputs", "size")
+
+    def __init__(self) -> None:
+        self.code: list[tuple[int, int, int, int]] = []
+        self.consts: list[tuple[int, float]] = []
+        self.inputs: list[int] = []
+        self.size = 0
+
+    def input(self) -> TapeVar:
+        self.inputs.append(self.size)
+        return self._new()
+
+    def const(self, value: float) -> TapeVar:
+        self.consts.append((self.size, float(value)))
+        return self._new()
+
+    def emit(self, op: int, a: int, b: int = -1) -> TapeVar:
+        self.code.append((op, a, b, self.size))
+        return self._new()
+
+    def _new(self) -> TapeVar:
+        self.size += 1
+        return TapeVar(self, self.size - 1)
+
+
+class TapeVar:
+    """Records operations on a `Tape` through Python operators (recording only, no values)."""
+
+    __slots__ = ("slot", "tape")
+
+    def __init__(self, tape: Tape, slot: int) -> None:
+        self.tape = tape
+        self.slot = slot
+
+    def _slot(self, other: TapeVar | float) -> int:
+        return other.slot if isinstance(other, TapeVar) else self.tape.const(other).slot
+
+    def __add__(self, other: TapeVar | float) -> TapeVar:
+        return self.tape.emit(ADD, self.slot, self._slot(other))
+
+    def __radd__(self, other: float) -> TapeVar:
+        return self.tape.emit(ADD, self._slot(other), self.slot)
+
+    def __sub__(self, other: TapeVar | float) -> TapeVar:
+        return self.tape.emit(SUB, self.slot, self._slot(other))
+
+    def __mul__(self, other: TapeVar | float) -> TapeVar:
+        return self.tape.emit(MUL, self.slot, self._slot(other))
+
+    def __rmul__(self, other: float) -> TapeVar:
+        return self.tape.emit(MUL, self._slot(other), self.slot)
+
+    def __pow__(self, exponent: float) -> TapeVar:
+        return self.tape.emit(POW, self.slot, self._slot(exponent))
+
+    def __neg__(self) -> TapeVar:
+        return self.tape.emit(NEG, self.slot)
+
+    def relu(self) -> TapeVar:
+        return self.tape.emit(RELU, self.slot)
+
+
+def tape_run(tape: Tape, input_values: Sequence[float], output: int) -> tuple[list[float], list[float]]:
+    """Forward then backward over the tape: every slot's value and d output / d slot."""
+    vals = [0.0] * tape.size
+    for slot, value in tape.consts:
+        vals[slot] = value
+    for slot, value in zip(tape.inputs, input_values, strict=True):
+        vals[slot] = value
+    for op, a, b, out in tape.code:
+        if op == MUL:
+            vals[out] = vals[a] * vals[b]
+        elif op == ADD:
+            vals[out] = vals[a] + vals[b]
+        elif op == SUB:
+            vals[out] = vals[a] - vals[b]
+        elif op == POW:
+            vals[out] = vals[a] ** vals[b]
+        elif op == RELU:
+            x = vals[a]
+            vals[out] = x if x > 0.0 else 0.0
+        else:
+            vals[out] = -vals[a]
+    grads = [0.0] * tape.size
+    grads[output] = 1.0
+    for op, a, b, out in reversed(tape.code):
+        g = grads[out]
+        if op == MUL:
+            grads[a] += g * vals[b]
+            grads[b] += g * vals[a]
+        elif op == ADD:
+            grads[a] += g
+            grads[b] += g
+        elif op == SUB:
+            grads[a] += g
+            grads[b] -= g
+        elif op == POW:
+            e = vals[b]
+            grads[a] += g * (e * vals[a] ** (e - 1.0))
+        elif op == RELU:
+            if vals[a] > 0.0:
+                grads[a] += g
+        else:
+            grads[a] -= g
+    return vals, grads
+
+
+# --- workloads: one expression function, used by all three engines ----------------
+
+
+def chain_expr(leaves: Sequence[Any], pairs: int) -> Any:
+    x, c, d = leaves
+    y = x
+    for _ in range(pairs):
+        y = y * c + d
+    return y
+
+
+def sum_expr(leaves: Sequence[Any]) -> Any:
+    acc = leaves[0]
+    for k in range(1, len(leaves), 2):
+        acc = acc + leaves[k] * leaves[k + 1]
+    return acc
+
+
+def split_mlp(leaves: Sequence[Any]) -> list[list[tuple[list[Any], Any]]]:
+    """Parameters in micrograd's `MLP.parameters()` order (per layer, per neuron: w..., b)."""
+    layers, k = [], 0
+    for nin, nout in itertools.pairwise(MLP_SIZES):
+        neurons = []
+        for _ in range(nout):
+            neurons.append((list(leaves[k:k + nin]), leaves[k + nin]))
+            k += nin + 1
+        layers.append(neurons)
+    return layers
+
+
+def mlp_expr(leaves: Sequence[Any], samples: Sequence[tuple[float, float]], targets: Sequence[float],
+             relu: Callable[[Any], Any]) -> Any:
+    """micrograd's ``MLP.__call__`` step by step, with a sum-of-squares loss."""
+    layers = split_mlp(leaves)
+
+    def net(x: Sequence[Any]) -> Any:
+        for k, layer in enumerate(layers):
+            outs = []
+            for ws, b in layer:
+                act = b
+                for w, xi in zip(ws, x, strict=True):
+                    act = act + w * xi
+                outs.append(relu(act) if k < len(layers) - 1 else act)
+            x = outs
+        return x[0]
+
+    return sum((net(x) - y) ** 2 for x, y in zip(samples, targets, strict=True))
+
+
+@dataclass
+class Workload:
+    name: str
+    nodes: int  # operation nodes in our graph (filled in after building)
+    names: list[str]  # input names, in gradient order
+    values: list[float]  # input values, same order
+    expr: Callable[[Sequence[Any], Callable[[Any], Any]], Any]  # (leaves, relu) -> output
+    micrograd_leaves: Callable[[], list[Value]]  # fresh leaves, in the order of names
+    micrograd_expr: Callable[[list[Value]], Value]
+
+
+def chain_workload(n: int) -> Workload:
+    pairs = n // 2
+    values = [1.0, CHAIN_C, CHAIN_D]
+    return Workload(
+        "chain", n, ["x", "c", "d"], values,
+        lambda leaves, relu: chain_expr(leaves, pairs),
+        lambda: [Value(v) for v in values],
+        lambda leaves: chain_expr(leaves, pairs),
+    )
+
+
+def sum_workload(n: int) -> Workload:
+    rng = random.Random(SEED + n)
+    terms = n // 2
+    names = ["b"] + [f"{kind}{i}" for i in range(terms) for kind in ("w", "x")]
+    values = [rng.uniform(-1.0, 1.0) for _ in names]
+    return Workload(
+        "sum", n, names, values,
+        lambda leaves, relu: sum_expr(leaves),
+        lambda: [Value(v) for v in values],
+        sum_expr,
+    )
+
+
+def mlp_workload() -> Workload:
+    rng = random.Random(SEED)
+    samples = [(rng.uniform(-2.0, 2.0), rng.uniform(-2.0, 2.0)) for _ in range(MLP_SAMPLES)]
+    targets = [rng.uniform(-1.0, 1.0) for _ in range(MLP_SAMPLES)]
+
+    def make_mlp() -> MLP:
+        random.seed(SEED)  # micrograd draws its weights from the global generator
+        return MLP(MLP_SIZES[0], list(MLP_SIZES[1:]))
+
+    names = [f"{'w' if j < nin else 'b'}{layer}.{neuron}" + (f".{j}" if j < nin else "")
+             for layer, (nin, nout) in enumerate(itertools.pairwise(MLP_SIZES))
+             for neuron in range(nout) for j in range(nin + 1)]
+    values = [float(p.data) for p in make_mlp().parameters()]
+    model: list[MLP] = []
+
+    def micrograd_leaves() -> list[Value]:
+        model[:] = [make_mlp()]
+        return model[0].parameters()
+
+    def micrograd_expr(leaves: list[Value]) -> Value:
+        mlp = model[0]
+        return sum((mlp(list(x)) - y) ** 2 for x, y in zip(samples, targets, strict=True))
+
+    return Workload(
+        "mlp", 0, names, values,
+        lambda leaves, relu: mlp_expr(leaves, samples, targets, relu),
+        micrograd_leaves,
+        micrograd_expr,
+    )
+
+
+# --- running each engine ---------------------------------------------------------
+
+
+@dataclass
+class Result:
+    value: float
+    grads: list[float]
+
+
+def ours_expr(work: Workload) -> gg.Expr:
+    return work.expr(gg.inputs(work.names), gg.relu)  # type: ignore[no-any-return]
+
+
+def freeze(expr: gg.Expr) -> gg.Graph:
+    graph = gg.build(expr)
+    prepare = getattr(gg_engine, "_program", None)  # the per-graph preparation, else done on 1st run
+    if prepare is not None:
+        prepare(graph)
+    return graph
+
+
+def build_ours(work: Workload) -> tuple[gg.Graph, dict[str, float]]:
+    return freeze(ours_expr(work)), dict(zip(work.names, work.values, strict=True))
+
+
+def build_tape(work: Workload) -> tuple[Tape, int]:
+    tape = Tape()
+    leaves = [tape.input() for _ in work.names]
+    out = work.expr(leaves, TapeVar.relu)
+    return tape, out.slot
+
+
+def run_ours(graph: gg.Graph, values: dict[str, float]) -> gg.Trace:
+    return gg.backward(graph, values)
+
+
+def ours_result(work: Workload, trace: gg.Trace) -> Result:
+    grads = trace.gradients
+    return Result(trace.output_value, [grads[name] for name in work.names])
+
+
+def tape_result(tape: Tape, output: int, vals: list[float], grads: list[float]) -> Result:
+    return Result(vals[output], [grads[slot] for slot in tape.inputs])
+
+
+def run_micrograd(work: Workload, leaves: list[Value]) -> Value:
+    out = work.micrograd_expr(leaves)
+    out.backward()
+    return out
+
+
+def in_big_stack(fn: Callable[[], Any]) -> Any:
+    """Call ``fn`` in a thread with a large stack; a RecursionError is returned, not raised."""
+    box: list[Any] = [None]
+
+    def target() -> None:
+        try:
+            box[0] = fn()
+        except RecursionError as error:
+            box[0] = error
+
+    old = threading.stack_size(MICROGRAD_STACK)
+    try:
+        thread = threading.Thread(target=target)
+        thread.start()
+    finally:
+        threading.stack_size(old)
+    thread.join()
+    return box[0]
+
+
+def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
+    gc.collect()
+    start = time.perf_counter()
+    result = fn()
+    return time.perf_counter() - start, result
+
+
+def timed_micrograd(work: Workload, leaves: list[Value]) -> tuple[float, Any]:
+    for leaf in leaves:
+        leaf.grad = 0
+    gc.collect()
+
+    def go() -> Any:
+        start = time.perf_counter()
+        try:
+            out = run_micrograd(work, leaves)
+        except RecursionError as error:
+            return error
+        return time.perf_counter() - start, out
+
+    outcome = in_big_stack(go)
+    if isinstance(outcome, RecursionError):
+        return math.nan, outcome
+    return outcome
+
+
+def count_values(root: Value) -> int:
+    seen: set[int] = set()
+    stack = [root]
+    while stack:
+        v = stack.pop()
+        if id(v) not in seen:
+            seen.add(id(v))
+            stack.extend(v._prev)
+    return len(seen)
+
+
+# --- memory ----------------------------------------------------------------------
+
+
+def peak_bytes(setup: Callable[[], Any], run: Callable[[Any], Any]) -> int:
+    """tracemalloc peak of ``run(setup())``, counting what ``setup`` keeps but not its own peak."""
+    gc.collect()
+    tracemalloc.start()
+    try:
+        state = setup()
+        gc.collect()
+        tracemalloc.reset_peak()
+        result = run(state)
+        peak = tracemalloc.get_traced_memory()[1]
+        del result, state
+    finally:
+        tracemalloc.stop()
+    return peak
+
+
+def memory(work: Workload) -> tuple[int, int, int]:
+    # Our expressions are made before tracing starts: they are not the graph, and
+    # are freed once it is built.
+    exprs = [ours_expr(work)]
+    ours = peak_bytes(lambda: (freeze(exprs.pop()), dict(zip(work.names, work.values, strict=True))),
+                      lambda state: run_ours(*state))
+    tape = peak_bytes(lambda: build_tape(work),
+                      lambda state: tape_run(state[0], work.values, state[1]))
+
+    def micrograd_graph(_: None) -> tuple[list[Value], Value]:
+        leaves = work.micrograd_leaves()
+        return leaves, work.micrograd_expr(leaves)
+
+    # The Value graph only: under tracemalloc, micrograd's recursive backward takes time
+    # quadratic in the graph's depth (about a minute at 10^5 nodes on CPython 3.11).
+    micro = peak_bytes(lambda: None, micrograd_graph)
+    return ours, micro, tape
+
+
+# --- checking --------------------------------------------------------------------
+
+
+def check(work: Workload, reference: Result, other: Result, engine: str) -> None:
+    def close(a: float, b: float) -> bool:
+        return a == b or math.isclose(a, b, rel_tol=REL_TOL, abs_tol=0.0)
+
+    problems = []
+    if not close(reference.value, other.value):
+        problems.append(f"output {other.value!r} != {reference.value!r}")
+    if len(reference.grads) != len(other.grads):
+        problems.append(f"{len(other.grads)} gradients instead of {len(reference.grads)}")
+    else:
+        for name, a, b in zip(work.names, reference.grads, other.grads, strict=True):
+            if not close(a, b):
+                problems.append(f"dL/d{name} = {b!r} != {a!r}")
+                break
+    if problems:
+        sys.exit(f"MISMATCH in {work.name} ({work.nodes} nodes), {engine} vs ours: " + "; ".join(problems))
+
+
+# --- one row ---------------------------------------------------------------------
+
+
+@dataclass
+class Row:
+    workload: str
+    nodes: int
+    leaves: str
+    repeats: int
+    ours: float
+    micrograd: float | None  # None: failed
+    flat: float
+    build_ours: float
+    build_flat: float
+    bytes_ours: int | None  # None: not measured (--no-memory)
+    bytes_micrograd: int | None
+    bytes_flat: int | None
+
+
+def time_engines(work: Workload, repeats: int) -> Row:
+    """Build, check and time the three engines on one workload (bytes left at 0)."""
+    t0 = time.perf_counter()
+    graph, values = build_ours(work)
+    t_build_ours = time.perf_counter() - t0
+    operations = sum(1 for node in graph.nodes if node.op not in ("input", "const"))
+    if work.nodes == 0:
+        work.nodes = operations
+    if operations != work.nodes:
+        sys.exit(f"{work.name}: our graph has {operations} operations, expected {work.nodes}")
+    t0 = time.perf_counter()
+    tape, output = build_tape(work)
+    t_build_flat = time.perf_counter() - t0
+
+    micro_leaves = work.micrograd_leaves()
+    times: dict[str, list[float]] = {"ours": [], "micrograd": [], "flat": []}
+    micro_failed = False
+    micro_values = 0
+    for r in range(repeats):
+        dt, trace = timed(lambda: run_ours(graph, values))
+        times["ours"].append(dt)
+        dt, (vals, grads) = timed(lambda: tape_run(tape, work.values, output))
+        times["flat"].append(dt)
+        reference = ours_result(work, trace) if r == 0 else None
+        if reference is not None:
+            check(work, reference, tape_result(tape, output, vals, grads), "flat tape")
+        trace = vals = grads = None
+        if micro_failed:
+            continue
+        dt, out = timed_micrograd(work, micro_leaves)
+        if isinstance(out, RecursionError):
+            micro_failed = True
+            continue
+        times["micrograd"].append(dt)
+        if reference is not None:
+            micro_values = count_values(out)
+            result = Result(float(out.data), [float(v.grad) for v in micro_leaves])
+            check(work, reference, result, "micrograd")
+        out = None
+    n = work.nodes
+    return Row(
+        work.name, n,
+        f"ours {len(graph) - n}, micrograd {micro_values - n if micro_values else '-'}",
+        repeats,
+        min(times["ours"]) / n * 1e6,
+        None if micro_failed else min(times["micrograd"]) / n * 1e6,
+        min(times["flat"]) / n * 1e6,
+        t_build_ours / n * 1e6,
+        t_build_flat / n * 1e6,
+        None, None, None,
+    )
+
+
+def measure(work: Workload, repeats: int, with_memory: bool) -> Row:
+    row = time_engines(work, repeats)
+    if with_memory:
+        ours, micro, flat = memory(work)
+        row.bytes_ours = ours // work.nodes
+        row.bytes_micrograd = micro // work.nodes
+        row.bytes_flat = flat // work.nodes
+    return row
+
+
+# --- output ----------------------------------------------------------------------
+
+
+def fmt(x: float) -> str:
+    return f"{x:.3g}" if x < 100 else f"{x:.0f}"
+
+
+def table(rows: list[Row]) -> str:
+    head = ("| workload | nodes | repeats | ours µs/node | micrograd µs/node | flat tape µs/node "
+            "| micrograd/ours | ours/flat | build µs/node (ours / flat) "
+            "| bytes/node (ours / micrograd / flat) | targets (≥5x micrograd, ≤1.5x flat) |")
+    lines = [head, "|" + "---|" * head.count(" | ") + "---|"]
+    for row in rows:
+        ratio = row.ours / row.flat
+        if row.micrograd is None:
+            micro, speedup, five = "failed (RecursionError)", "-", "n/a"
+        else:
+            micro, speedup = fmt(row.micrograd), f"{row.micrograd / row.ours:.1f}x"
+            five = "met" if row.micrograd / row.ours >= 5 else "MISSED"
+        memory = " / ".join("-" if x is None else str(x)
+                            for x in (row.bytes_ours, row.bytes_micrograd, row.bytes_flat))
+        lines.append(
+            f"| {row.workload} | {row.nodes:,} | {row.repeats} | {fmt(row.ours)} | {micro} | {fmt(row.flat)} "
+            f"| {speedup} | {ratio:.2f}x | {fmt(row.build_ours)} / {fmt(row.build_flat)} | {memory} "
+            f"| 5x {five}, 1.5x {'met' if ratio <= 1.5 else 'MISSED'} |"
+        )
+    return "\n".join(lines)
+
+
+def profile_ours(sizes: Sequence[int]) -> None:
+    """cProfile of our forward+backward on each workload (at most 10^5 nodes), top functions."""
+    n = min(sizes[-1], 10**5)
+    for work in (chain_workload(n), sum_workload(n), mlp_workload()):
+        graph, values = build_ours(work)
+        run_ours(graph, values)
+        profiler = cProfile.Profile()
+        profiler.enable()
+        run_ours(graph, values)
+        profiler.disable()
+        print(f"\n### cProfile of gg.backward: {work.name}, {len(graph):,} nodes (incl. leaves)\n")
+        pstats.Stats(profiler, stream=sys.stdout).sort_stats("tottime").print_stats(10)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="sizes up to 10^4 only")
+    parser.add_argument("--out", type=Path, help="also write the Markdown report to this file")
+    parser.add_argument("--no-memory", action="store_true", help="skip the tracemalloc runs")
+    parser.add_argument("--profile", action="store_true", help="also print a cProfile of our engine")
+    args = parser.parse_args(argv)
+    sys.setrecursionlimit(RECURSION_LIMIT)
+    sizes = QUICK_SIZES if args.quick else SIZES
+    command = "python " + " ".join([Path(sys.argv[0]).as_posix(), *(argv or sys.argv[1:])])
+    header = (f"Python {platform.python_version()} ({platform.python_implementation()}), "
+              f"{platform.machine()}, {platform.system()}\n\nCommand: `{command}`\n")
+    print(header, flush=True)
+
+    started = time.perf_counter()
+    rows: list[Row] = []
+    plan = [*((chain_workload, n) for n in sizes), *((sum_workload, n) for n in sizes)]
+    for make, n in plan:
+        rows.append(measure(make(n), REPEATS[n], not args.no_memory))
+        print(f"  done: {rows[-1].workload} {n:,} ({time.perf_counter() - started:.0f} s)",
+              file=sys.stderr, flush=True)
+    rows.append(measure(mlp_workload(), REPEATS[10**4], not args.no_memory))
+    elapsed = time.perf_counter() - started
+
+    leaves = "\n".join(f"- {row.workload} {row.nodes:,}: leaves (inputs + constants) {row.leaves}"
+                       for row in rows)
+    report = (f"{table(rows)}\n\n"
+              "Times are the best of the repeats; all columns are per operation node of our graph. "
+              "Leaf nodes beyond those:\n\n"
+              f"{leaves}\n\nTotal run time: {elapsed:.0f} s\n")
+    print(report)
+    if args.out:
+        args.out.write_text(f"{header}\n{report}", encoding="utf-8")
+    if args.profile:
+        profile_ours(sizes)
+
+
+if __name__ == "__main__":
+    main()
