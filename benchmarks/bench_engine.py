@@ -344,8 +344,13 @@ def freeze(expr: gg.Expr) -> gg.Graph:
     return graph
 
 
-def build_ours(work: Workload) -> tuple[gg.Graph, dict[str, float]]:
-    return freeze(ours_expr(work)), dict(zip(work.names, work.values, strict=True))
+VALUES_AS_LIST = False  # --values-as-list: pass ours a list in graph.inputs order, as the tape gets
+
+
+def build_ours(work: Workload) -> tuple[gg.Graph, Any]:
+    graph = freeze(ours_expr(work))
+    values = dict(zip(work.names, work.values, strict=True))
+    return graph, [values[name] for name in graph.inputs] if VALUES_AS_LIST else values
 
 
 def build_tape(work: Workload) -> tuple[Tape, int]:
@@ -355,7 +360,7 @@ def build_tape(work: Workload) -> tuple[Tape, int]:
     return tape, out.slot
 
 
-def run_ours(graph: gg.Graph, values: dict[str, float]) -> gg.Trace:
+def run_ours(graph: gg.Graph, values: Any) -> gg.Trace:
     return gg.backward(graph, values)
 
 
@@ -621,9 +626,16 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, help="also write the Markdown report to this file")
     parser.add_argument("--no-memory", action="store_true", help="skip the tracemalloc runs")
     parser.add_argument("--profile", action="store_true", help="also print a cProfile of our engine")
+    parser.add_argument("--values-as-list", action="store_true",
+                        help="give our engine the input values as a list (default: a dict by name)")
+    parser.add_argument("--workloads", default="chain,sum,mlp", help="comma-separated subset to run")
+    parser.add_argument("--sizes", help="comma-separated node counts (default: 10^3..10^6)")
     args = parser.parse_args(argv)
+    global VALUES_AS_LIST
+    VALUES_AS_LIST = args.values_as_list
+    wanted = set(args.workloads.split(","))
     sys.setrecursionlimit(RECURSION_LIMIT)
-    sizes = QUICK_SIZES if args.quick else SIZES
+    sizes = [int(n) for n in args.sizes.split(",")] if args.sizes else QUICK_SIZES if args.quick else SIZES
     command = "python " + " ".join([Path(sys.argv[0]).as_posix(), *(argv or sys.argv[1:])])
     header = (f"Python {platform.python_version()} ({platform.python_implementation()}), "
               f"{platform.machine()}, {platform.system()}\n\nCommand: `{command}`\n")
@@ -631,12 +643,14 @@ def main(argv: Sequence[str] | None = None) -> None:
 
     started = time.perf_counter()
     rows: list[Row] = []
-    plan = [*((chain_workload, n) for n in sizes), *((sum_workload, n) for n in sizes)]
+    plan = [(make, n) for name, make in (("chain", chain_workload), ("sum", sum_workload))
+            if name in wanted for n in sizes]
     for make, n in plan:
-        rows.append(measure(make(n), REPEATS[n], not args.no_memory))
+        rows.append(measure(make(n), REPEATS.get(n, 3), not args.no_memory))
         print(f"  done: {rows[-1].workload} {n:,} ({time.perf_counter() - started:.0f} s)",
               file=sys.stderr, flush=True)
-    rows.append(measure(mlp_workload(), REPEATS[10**4], not args.no_memory))
+    if "mlp" in wanted:
+        rows.append(measure(mlp_workload(), REPEATS[10**4], not args.no_memory))
     elapsed = time.perf_counter() - started
 
     leaves = "\n".join(f"- {row.workload} {row.nodes:,}: leaves (inputs + constants) {row.leaves}"
