@@ -187,6 +187,9 @@ def forward(graph: Graph, values: Mapping[str, Any] | Sequence[Any]) -> tuple[fl
 def backward(graph: Graph, values: Mapping[str, Any] | Sequence[Any], *, strict: bool = False) -> Trace:
     """Run the forward and the reverse pass and return the `Trace`.
 
+    ``values`` maps input names to numbers, or lists them in ``graph.inputs`` order
+    (faster when there are very many inputs).
+
     With ``strict=True`` a non-finite value or gradient raises `NumericError`
     naming the node, its op and its inputs, instead of being marked by a status.
     """
