@@ -62,7 +62,7 @@ class Step:
 
 
 # How the backward pass gets an operation's partials: by calling its rule with one or two
-# arguments, or by taking its constant partials.
+# arguments, by taking its constant partials, or (a product) by reading the other argument.
 _UNARY, _BINARY, _FIXED_UNARY, _FIXED_BINARY, _SWAPPED = range(5)
 
 
@@ -136,7 +136,9 @@ def _start(graph: Graph, program: _Program, values: Mapping[str, Any] | Sequence
         try:
             given = list(map(values.__getitem__, names))
         except KeyError as missing:
-            raise InputValueError(f"missing a value for input {missing.args[0]!r}") from None
+            extra = [key for key in values if key not in graph.input_set]
+            also = f" ({extra[0]!r} is not an input)" if extra else ""
+            raise InputValueError(f"missing a value for input {missing.args[0]!r}{also}") from None
     else:
         given = list(values)
         if len(given) != len(names):

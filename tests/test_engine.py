@@ -169,6 +169,7 @@ def test_forward_values_and_sequence_form():
 @pytest.mark.parametrize(("values", "message"), [
     ({"x": 1.0}, "missing a value for input 'y'"),
     ({"x": 1.0, "y": 2.0, "q": 3.0}, "'q' is not an input"),
+    ({"x": 1.0, "q": 3.0}, r"missing a value for input 'y' \('q' is not an input\)"),
     ({"x": 1.0, "y": "2"}, "must be a real number"),
     ({"x": 1.0, "y": True}, "must be a real number"),
     ({"x": 1.0, "y": None}, "must be a real number"),
