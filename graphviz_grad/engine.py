@@ -102,8 +102,8 @@ def _program(graph: Graph) -> _Program:
         elif node.op == CONST:
             initial[i] = node.value  # type: ignore[assignment]
         else:
-            depends[i] = any(depends[a] for a in args[i])
-            a, b = (args[i] + (-1,))[:2]
+            a, b = args[i] if len(args[i]) == 2 else (args[i][0], -1)
+            depends[i] = depends[a] or (b >= 0 and depends[b])
             forward.append((i, OPS[node.op].forward, a, b))
     live = tuple(r and d for r, d in zip(reaches, depends, strict=True))
     backward = []

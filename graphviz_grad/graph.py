@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import operator
 from collections.abc import Iterable, Iterator, Sequence
 from numbers import Real
 from typing import Any, NamedTuple
@@ -112,7 +113,8 @@ class Graph:
             seen: set[str] = set()
             twice = next(n.name for n in graph.nodes if n.name in seen or seen.add(n.name))  # type: ignore[func-returns-value]
             raise GraphError(f"two nodes are named {twice!r}")
-        graph._finish(index, [tuple(index[arg] for arg in node.inputs) for node in graph.nodes], output)
+        position_of = index.__getitem__
+        graph._finish(index, [tuple(map(position_of, node.inputs)) for node in graph.nodes], output)
         return graph
 
     def _finish(self, index: dict[str, int], args: list[tuple[int, ...]], output: str) -> None:
@@ -436,8 +438,10 @@ def build(output: Expr, *, inputs: Sequence[Expr | str] | None = None,
         if not isinstance(expr, Expr):
             raise GraphError(f"'also' takes expressions, not {type(expr).__name__}")
     everything = _collect([output, *extra])
-    operations = sorted((e for e in everything if e.args), key=lambda e: e._seq)
-    roots = sorted({*(e for e in operations if e.name), output, *extra}, key=lambda e: e._seq)
+    creation = operator.attrgetter("_seq")
+    operations = sorted((e for e in everything if e.args), key=creation)
+    named = [e for e in operations if e.name is not None]
+    roots = sorted({*named, output, *extra}, key=creation)
     leaves = _leaves_in_reading_order(roots)
 
     input_names = _input_order(leaves, inputs)
@@ -456,23 +460,26 @@ def build(output: Expr, *, inputs: Sequence[Expr | str] | None = None,
     if clash:
         raise GraphError(f"an input is named {sorted(clash)[0]!r}, which is the name of a constant")
     in_use = set(input_names) | set(constants)
-    for expr in operations:
-        if expr.name is not None:
-            if expr.name in in_use:
-                raise GraphError(f"two nodes are named {expr.name!r}")
-            in_use.add(expr.name)
+    for expr in named:
+        if expr.name in in_use:
+            raise GraphError(f"two nodes are named {expr.name!r}")
+        in_use.add(expr.name)
     if output.args and output.name is None and OUTPUT_NAME not in in_use:
         names[output] = OUTPUT_NAME  # like the formula's bare last expression
         in_use.add(OUTPUT_NAME)
-    fresh = (f"z{k}" for k in itertools.count(1))
     nodes = [Node(name, INPUT) for name in input_names]
     nodes += [Node(name, CONST, value=value) for name, value in constants.items()]
+    make = tuple.__new__  # Node(...) without the keyword handling: a million nodes add up
+    count = 0
     for expr in operations:
-        name = expr.name or names.get(expr)
+        name = expr.name or names.get(expr)  # the user's name, or "L" for the output
         if name is None:
-            name = next(candidate for candidate in fresh if candidate not in in_use)
+            count += 1
+            while f"z{count}" in in_use:
+                count += 1
+            name = f"z{count}"
         names[expr] = name
-        nodes.append(Node(name, expr.op, tuple(names[arg] for arg in expr.args)))
+        nodes.append(make(Node, (name, expr.op, tuple(map(names.__getitem__, expr.args)), None)))
     return Graph._built(nodes, names[output])
 
 
