@@ -62,6 +62,9 @@ def grad(formula: str | Graph, values: Any = None, /, *, strict: bool = False, *
         if named:
             raise InputValueError("give values either as a sequence or by name, not both")
         return backward(graph, values, strict=strict)
+    twice = set(values or ()) & set(named)
+    if twice:
+        raise InputValueError(f"{sorted(twice)[0]!r} is given both in values and as a keyword")
     return backward(graph, {**(values or {}), **named}, strict=strict)
 
 

@@ -174,8 +174,9 @@ def _protect_formula(argv: list[str], parser: argparse.ArgumentParser) -> list[s
     for position, argument in enumerate(protected[1:], 1):
         if argument == "--":
             break
-        if (argument.startswith("-") and argument != "-" and argument.split("=")[0] not in options
-                and protected[position - 1] not in with_value):
+        looks_like_option = re.fullmatch(r"--[A-Za-z][-A-Za-z0-9]*(=.*)?", argument) is not None
+        if (argument.startswith("-") and argument != "-" and not looks_like_option
+                and argument not in options and protected[position - 1] not in with_value):
             protected[position] = " " + argument
             break
     return protected
@@ -186,7 +187,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] in _commands(parser):
         argv = _protect_formula(argv, _commands(parser)[argv[0]])
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as stop:  # usage errors, --help and --version: return the code, don't raise
+        return stop.code if isinstance(stop.code, int) else 2
     if args.command is None:
         print(f"graphviz-grad: error: choose a command: {', '.join(_commands(parser))} (see --help)",
               file=sys.stderr)

@@ -16,11 +16,13 @@ or ``domain`` (the nan was born here: ``log(-1)``, ``0/0``, ``inf - inf``).
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
+from numbers import Real
 from typing import Any
 
-from .errors import InputValueError, NumericError
+from .errors import GraphError, InputValueError, NumericError
 from .graph import CONST, INPUT, Graph
 from .ops import OPS
 
@@ -81,6 +83,8 @@ class _Program:
 
 
 def _program(graph: Graph) -> _Program:
+    if not isinstance(graph, Graph):
+        raise GraphError(f"expected a Graph (from parse or build), not {type(graph).__name__}")
     cached = graph._cache.get("engine")
     if cached is not None:
         return cached
@@ -129,6 +133,10 @@ def _start(graph: Graph, program: _Program, values: Mapping[str, Any] | Sequence
     """Every node's starting value: the constants, and the inputs taken from ``values``."""
     names = graph.inputs
     if isinstance(values, Mapping):
+        if type(values) is not dict:  # a defaultdict or Counter would invent missing values
+            absent = next((name for name in names if name not in values), None)
+            if absent is not None:
+                raise InputValueError(f"missing a value for input {absent!r}")
         if len(values) != len(names):
             extra = [key for key in values if key not in graph.input_set]
             if extra:
@@ -140,6 +148,9 @@ def _start(graph: Graph, program: _Program, values: Mapping[str, Any] | Sequence
             also = f" ({extra[0]!r} is not an input)" if extra else ""
             raise InputValueError(f"missing a value for input {missing.args[0]!r}{also}") from None
     else:
+        if isinstance(values, (str, bytes, bytearray, set, frozenset)) or not isinstance(values, Iterable):
+            raise InputValueError("values must be a mapping of input names to numbers, or a sequence "
+                                  f"in input order, not {type(values).__name__}")
         given = list(values)
         if len(given) != len(names):
             raise InputValueError(f"expected {len(names)} values (for {_listing(names)}), got {len(given)}")
@@ -160,13 +171,13 @@ def _listing(names: Sequence[str], most: int = 8) -> str:
 
 
 def _real(name: str, value: Any) -> float:
-    """A float from anything real: int, float, Fraction, Decimal, numpy scalars."""
-    if not isinstance(value, (bool, str, bytes, complex)):
+    """A float from anything real: int, float, Fraction, Decimal, numpy real scalars."""
+    if isinstance(value, Real | Decimal) and not isinstance(value, bool):
         try:
             return float(value)
         except OverflowError:
             return math.inf if value > 0 else -math.inf
-        except (TypeError, ValueError):
+        except ValueError:  # a signalling Decimal nan
             pass
     raise InputValueError(f"the value of {name!r} must be a real number, not {value!r}")
 

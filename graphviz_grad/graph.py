@@ -81,8 +81,9 @@ def _check_name(name: object) -> str:
 class Graph:
     """Named nodes in topological order and the name of the output node.
 
-    Inputs come first (in order of first appearance), then constants, then the
-    operations in evaluation order. A graph validates itself and never changes.
+    Any topological order is valid; `build` and `parse` put the inputs first (in order of
+    first appearance), then constants, then the operations in evaluation order. A graph
+    validates itself and never changes.
 
     >>> g = Graph([Node("a", "input"), Node("b", "input"), Node("c", "add", ("a", "b"))], "c")
     >>> g.inputs, g["c"].op, len(g)
@@ -92,6 +93,10 @@ class Graph:
     __slots__ = ("__weakref__", "_args", "_cache", "_index", "input_set", "inputs", "nodes", "output")
 
     def __init__(self, nodes: Iterable[Node], output: str):
+        if not isinstance(nodes, Iterable) or isinstance(nodes, (str, bytes)):
+            raise GraphError(f"a Graph needs an iterable of Node objects, not {type(nodes).__name__}")
+        if not isinstance(output, str):
+            raise GraphError(f"the output must be a node name, not {output!r}")
         index: dict[str, int] = {}
         args: list[tuple[int, ...]] = []
         checked: list[Node] = []
@@ -143,7 +148,11 @@ class Graph:
             raise GraphError(f"node {name!r}: inputs must be a tuple of node names")
         if node.op == CONST:
             value = node.value
-            if isinstance(value, bool) or not isinstance(value, Real) or not math.isfinite(value):
+            try:
+                finite = not isinstance(value, bool) and isinstance(value, Real) and math.isfinite(value)
+            except OverflowError:
+                finite = False
+            if not finite:
                 raise GraphError(f"constant {name!r} needs a finite real value, not {value!r}")
             if node.inputs:
                 raise GraphError(f"constant {name!r} cannot have arguments")
@@ -340,6 +349,8 @@ def inputs(names: str | Sequence[str]) -> tuple[Expr, ...]:
     >>> [x.name for x in inputs("x y")]
     ['x', 'y']
     """
+    if not isinstance(names, str) and not (isinstance(names, Sequence) and not isinstance(names, bytes)):
+        raise GraphError(f"inputs takes a string of names or a sequence of names, not {names!r}")
     listed = names.split() if isinstance(names, str) else names
     return tuple(Expr(INPUT, name=_check_name(name)) for name in listed)
 
@@ -350,7 +361,7 @@ def apply(op: str, *args: Any) -> Expr:
     >>> apply("max", inputs("a")[0], 0).op
     'max'
     """
-    rule = OPS.get(op)
+    rule = OPS.get(op) if isinstance(op, str) else None
     if rule is None:
         raise GraphError(f"unknown op {op!r}")
     if len(args) != rule.arity:
@@ -433,6 +444,8 @@ def build(output: Expr, *, inputs: Sequence[Expr | str] | None = None,
     """
     if not isinstance(output, Expr):
         raise GraphError(f"build needs an Expr, not {type(output).__name__}")
+    if isinstance(also, Expr) or not isinstance(also, Sequence | None):
+        raise GraphError(f"'also' takes a sequence of expressions, not {type(also).__name__}")
     extra = list(also or ())
     for expr in extra:
         if not isinstance(expr, Expr):
@@ -489,6 +502,8 @@ def _input_order(leaves: list[Expr], given: Sequence[Expr | str] | None) -> list
         return read  # type: ignore[return-value]
     if isinstance(given, str):
         given = given.split()
+    if isinstance(given, Expr) or not isinstance(given, Sequence):
+        raise GraphError(f"'inputs' takes a sequence of inputs or names, not {type(given).__name__}")
     for item in given:
         if isinstance(item, Expr) and item.op != INPUT:
             raise GraphError(f"'inputs' lists an {item.op} node; it takes inputs or their names")

@@ -81,7 +81,7 @@ def _odd_integer(b: float) -> bool:
 
 
 def _pow(a: float, b: float) -> float:
-    if a < 0 and math.isfinite(b) and b != math.floor(b):
+    if -INF < a < 0 and math.isfinite(b) and b != math.floor(b):
         return NAN  # a negative base with a non-integer exponent has no real value
     try:
         result = a**b

@@ -241,3 +241,46 @@ def test_grad_shortcut_takes_keywords_a_mapping_or_a_sequence():
     assert gg.grad("L = strict*2", {"strict": 1.0}).gradients == {"strict": 2.0}
     with pytest.raises(InputValueError, match="not both"):
         gg.grad("L = x*y", [2], y=3)
+
+
+def test_mappings_that_invent_values_do_not_hide_missing_inputs():
+    import collections
+
+    graph = parse("L = x*y")
+    with pytest.raises(InputValueError, match="missing a value for input 'y'"):
+        backward(graph, collections.defaultdict(float, x=3.0))
+    with pytest.raises(InputValueError, match="missing a value for input 'y'"):
+        backward(graph, collections.Counter(x=1, q=2))
+
+
+@pytest.mark.parametrize("values", [3, 3.0, None, "12", b"12", {1.0, 2.0}])
+def test_values_of_the_wrong_kind_are_refused(values):
+    with pytest.raises(InputValueError, match="values must be a mapping"):
+        backward(parse("L = x*y"), values)
+
+
+def test_numpy_and_other_real_types():
+    np = pytest.importorskip("numpy")
+    graph = parse("L = x*y")
+    assert backward(graph, np.array([2.0, 3.0])).gradients == {"x": 3.0, "y": 2.0}
+    assert backward(graph, {"x": np.float32(2), "y": np.int64(3)}).gradients == {"x": 3.0, "y": 2.0}
+    for bad in (np.bool_(True), np.complex64(1 + 2j)):
+        with pytest.raises(InputValueError, match="real number"):
+            backward(graph, {"x": 1.0, "y": bad})
+
+
+def test_backward_needs_a_graph():
+    with pytest.raises(gg.GraphError, match="expected a Graph"):
+        backward("L = x*2", {"x": 1.0})
+    with pytest.raises(gg.GraphError, match="expected a Graph"):
+        forward(None, {})
+
+
+def test_negative_infinity_to_a_fractional_power_follows_ieee():
+    assert run("L = x**0.5", x=-INF).output_value == INF
+    assert run("L = x**y", x=-INF, y=-0.5).output_value == 0.0
+
+
+def test_a_value_given_twice_to_grad_is_refused():
+    with pytest.raises(InputValueError, match="given both"):
+        gg.grad("L = x*2", {"x": 1.0}, x=2.0)

@@ -195,3 +195,20 @@ def test_str_is_a_program_that_parses_back_to_the_same_graph():
     for text in [SEED, "c = a + b; d = b + 1; e = c*d", "L = -x**2 + 2**-1 * max(x, -y) / exp(-x)"]:
         graph = parse(text)
         assert parse(str(graph)) == graph
+
+
+@pytest.mark.parametrize("call", [
+    lambda: inputs(5),
+    lambda: inputs(None),
+    lambda: build(inputs("x")[0] * 2, inputs=5),
+    lambda: build(inputs("x")[0] * 2, inputs=inputs("x")[0]),
+    lambda: build(inputs("x")[0] * 2, also=inputs("x")[0] * 3),
+    lambda: gg.apply(["neg"], inputs("x")[0]),
+    lambda: Graph(5, "x"),
+    lambda: Graph(None, "x"),
+    lambda: Graph([Node("x", "input")], ["x"]),
+    lambda: Graph([Node("c", "const", value=10**400)], "c"),
+])
+def test_builder_and_graph_misuse_is_a_graph_error(call):
+    with pytest.raises(GraphError):
+        call()
