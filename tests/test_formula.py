@@ -4,7 +4,7 @@ import math
 import os
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 import graphviz_grad as gg
@@ -278,3 +278,42 @@ def test_parser_and_builder_build_the_same_graph(tree):
     if not isinstance(expr, gg.Expr) or expr.op in ("input", "const"):
         return  # a bare leaf or a folded number: nothing to compare
     assert parse(text) == build(expr.named("L"))
+
+
+# --- property: multi-statement programs, including dead statements and names like z1 --
+
+STATEMENT_NAMES = ["p", "z1", "q", "z3", "r"]
+
+
+@st.composite
+def programs(draw):
+    count = draw(st.integers(1, 4))
+    names = draw(st.permutations(STATEMENT_NAMES))[:count]
+    statements = []
+    for k, name in enumerate(names):
+        leaves = st.sampled_from(["a", "b", "c", "2", *names[:k]])
+        tree = draw(st.recursive(leaves, lambda inner: st.one_of(
+            st.tuples(UNARY, inner), st.tuples(BINARY, inner, inner)), max_leaves=5))
+        statements.append((name, tree))
+    return statements, draw(st.booleans())
+
+
+@settings(max_examples=150, deadline=None)
+@given(programs())
+def test_programs_parse_to_what_the_builder_makes(program):
+    statements, bare_last = program
+    lines, made = [], {}
+    leaves = dict(zip("abc", inputs("a b c")))
+    for k, (name, tree) in enumerate(statements):
+        expr = to_expr(tree, {**leaves, **made})
+        # an assignment without an operation of its own is an error, tested elsewhere
+        assume(isinstance(expr, gg.Expr) and expr.op not in ("input", "const") and expr.name is None)
+        last = k == len(statements) - 1
+        if last and bare_last:
+            lines.append(to_text(tree))
+            expr.named("L")
+        else:
+            lines.append(f"{name} = {to_text(tree)}")
+            made[name] = expr.named(name)
+    exprs = [*made.values(), expr]
+    assert parse("\n".join(lines)) == build(exprs[-1], also=exprs[:-1])
