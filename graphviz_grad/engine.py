@@ -142,7 +142,9 @@ def _start(graph: Graph, program: _Program, values: Mapping[str, Any] | Sequence
             if extra:
                 raise InputValueError(f"{extra[0]!r} is not an input (inputs: {_listing(names)})")
         try:
-            given = list(map(values.__getitem__, names))
+            # keys in input order (the usual dict): read the values in one sweep, no look-ups
+            in_order = tuple(values) == names
+            given = list(values.values()) if in_order else list(map(values.__getitem__, names))
         except KeyError as missing:
             extra = [key for key in values if key not in graph.input_set]
             also = f" ({extra[0]!r} is not an input)" if extra else ""
