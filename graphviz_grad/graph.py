@@ -114,10 +114,8 @@ class Graph:
         graph = cls.__new__(cls)
         graph.nodes = tuple(nodes)
         index = {node.name: position for position, node in enumerate(graph.nodes)}
-        if len(index) != len(graph.nodes):
-            seen: set[str] = set()
-            twice = next(n.name for n in graph.nodes if n.name in seen or seen.add(n.name))  # type: ignore[func-returns-value]
-            raise GraphError(f"two nodes are named {twice!r}")
+        if len(index) != len(graph.nodes):  # build() keeps names unique; this guards the promise
+            raise GraphError("two nodes share a name")
         position_of = index.__getitem__
         graph._finish(index, [tuple(map(position_of, node.inputs)) for node in graph.nodes], output)
         return graph
@@ -463,11 +461,12 @@ def build(output: Expr, *, inputs: Sequence[Expr | str] | None = None,
     for leaf in leaves:
         if leaf.op == INPUT:
             names[leaf] = leaf.name  # type: ignore[assignment]
-        elif leaf.value:  # 0.0 and -0.0 are equal keys but different names: never memoised
-            names[leaf] = constant_names.get(leaf.value) or constant_names.setdefault(
-                leaf.value, constant_name(leaf.value))  # type: ignore[arg-type]
         else:
-            names[leaf] = constant_name(leaf.value)  # type: ignore[arg-type]
+            value: float = leaf.value  # type: ignore[assignment]
+            name = constant_names.get(value) if value else None  # 0.0 == -0.0, names differ
+            if name is None:
+                name = constant_names[value] = constant_name(value)
+            names[leaf] = name
     constants = {names[e]: e.value for e in leaves if e.op == CONST}
     clash = set(input_names) & set(constants)
     if clash:
