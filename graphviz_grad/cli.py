@@ -16,6 +16,7 @@ import math
 import os
 import re
 import sys
+import tempfile
 from collections.abc import Sequence
 from typing import NoReturn
 
@@ -140,6 +141,105 @@ def _grad_command(args: argparse.Namespace) -> int:
     return 0
 
 
+_SUFFIXES = {".svg": "svg", ".png": "png", ".pdf": "pdf", ".dot": "dot", ".gv": "dot", ".gif": "gif",
+             ".html": "html", ".htm": "html"}
+_STEP_FORMATS = ("svg", "png", "dot")
+
+
+def _render_command(args: argparse.Namespace) -> int:
+    from .display import describe
+    from .dot import to_dot
+    from .frames import render_frames, to_gif
+    from .layout import render
+    from .player import player_html
+
+    fmt = args.format or _format_from_suffix(args.output)
+    if args.output == "-" and args.steps and fmt in _STEP_FORMATS:
+        raise UsageError(f"--steps with --format {fmt} writes one file per frame: give -o FILE, not -")
+    if args.steps and fmt == "pdf":
+        raise UsageError("--steps writes svg, png or dot files, an animated gif or an html player, not pdf")
+    graph = parse(read_formula(args.formula))
+    trace = backward(graph, parse_values(args.at, graph))
+    options = {"digits": args.digits, "rankdir": args.rankdir, "compact": args.compact,
+               "symbolic": args.symbolic, "legend": not args.no_legend}
+    if fmt == "html":
+        pictures = render_frames(trace, "svg", backend=args.backend, **options)
+        outputs = [player_html(trace, pictures, title=describe(graph)).encode("utf-8")]
+    elif fmt == "gif":
+        outputs = [to_gif(render_frames(trace, "png", backend=args.backend, **options))]
+    elif args.steps:
+        outputs = render_frames(trace, fmt, backend=args.backend, **options)
+    else:
+        outputs = [render(to_dot(trace, **options), fmt, backend=args.backend)]
+    if args.output == "-":
+        sys.stdout.buffer.write(outputs[0])
+        sys.stdout.buffer.flush()
+        return 0
+    paths = [args.output] if (len(outputs) == 1 and not args.steps) or fmt in ("html", "gif") else \
+        _numbered(args.output, len(outputs))
+    write_files(dict(zip(paths, outputs, strict=True)))
+    stale = _stale_frames(args.output, len(outputs)) if len(paths) > 1 else []
+    for path in stale:
+        os.remove(path)
+    print(paths[0] if len(paths) == 1 else f"{len(paths)} frames: {paths[0]} ... {paths[-1]}")
+    return 0
+
+
+def _format_from_suffix(output: str) -> str:
+    if output == "-":
+        return "svg"
+    suffix = os.path.splitext(output)[1].lower()
+    if suffix not in _SUFFIXES:
+        known = ", ".join(sorted(_SUFFIXES))
+        raise UsageError(f"cannot tell the format from {output!r}: use a suffix ({known}) or --format")
+    return _SUFFIXES[suffix]
+
+
+def _numbered(output: str, count: int) -> list[str]:
+    """``out/seed.svg`` → ``out/seed-01.svg``, ``out/seed-02.svg``, ... (zero-padded to the count)."""
+    stem, suffix = os.path.splitext(output)
+    width = max(2, len(str(count)))
+    return [f"{stem}-{number:0{width}d}{suffix}" for number in range(1, count + 1)]
+
+
+def _stale_frames(output: str, count: int) -> list[str]:
+    """Numbered frames of an earlier, longer run of the same command, which would mislead."""
+    stem, suffix = os.path.splitext(output)
+    pattern = re.compile(re.escape(os.path.basename(stem)) + r"-(\d{2,})" + re.escape(suffix))
+    folder = os.path.dirname(output) or "."
+    width = max(2, len(str(count)))
+    stale = []
+    for name in sorted(os.listdir(folder)):
+        match = pattern.fullmatch(name)
+        if match and (int(match.group(1)) > count or len(match.group(1)) != width):
+            stale.append(os.path.join(folder, name))
+    return stale
+
+
+def write_files(contents: dict[str, bytes]) -> None:
+    """Write every file or none: each goes to a temporary file beside it, then all are renamed."""
+    temporary: list[tuple[str, str]] = []
+    try:
+        for path, data in contents.items():
+            folder = os.path.dirname(path) or "."
+            if not os.path.isdir(folder):
+                raise UsageError(f"cannot write {path!r}: the folder {folder!r} does not exist")
+            handle, temp = tempfile.mkstemp(dir=folder, prefix=".graphviz-grad-", suffix=".tmp")
+            temporary.append((temp, path))
+            with os.fdopen(handle, "wb") as file:
+                file.write(data)
+            os.chmod(temp, 0o644)
+        for temp, path in temporary:
+            os.replace(temp, path)
+    except OSError as error:
+        target = error.filename or "the output"
+        raise UsageError(f"cannot write {target!r}: {error.strerror or error}") from None
+    finally:
+        for temp, _ in temporary:
+            if os.path.exists(temp):
+                os.remove(temp)
+
+
 def _add_values_options(command: argparse.ArgumentParser) -> None:
     command.add_argument("formula", metavar="FORMULA",
                          help="the formula text, '-' to read standard input, or @FILE to read a file")
@@ -161,6 +261,30 @@ def make_parser() -> argparse.ArgumentParser:
     grad.add_argument("--digits", type=int, default=10, choices=range(1, 18), metavar="N",
                       help="significant digits in the table (1-17, default 10)")
     grad.set_defaults(run=_grad_command)
+
+    render = commands.add_parser(
+        "render", help="draw the annotated graph, or the backward pass step by step",
+        description="Draw FORMULA's graph at the given point: every node with its value and gradient, "
+                    "every edge with its local derivative. html (a player) and gif are step by step.")
+    _add_values_options(render)
+    render.add_argument("-o", "--output", required=True, metavar="FILE",
+                        help="where to write; '-' for standard output. With --steps, svg/png/dot frames "
+                             "go to FILE-01.svg, FILE-02.svg, ...")
+    render.add_argument("--format", choices=["svg", "png", "pdf", "dot", "gif", "html"],
+                        help="output format (default: from the suffix of FILE)")
+    render.add_argument("--steps", action="store_true",
+                        help="one frame per forward and chain-rule step (always on for html and gif)")
+    render.add_argument("--rankdir", choices=["LR", "TB"], default="LR", help="layout direction (default LR)")
+    render.add_argument("--digits", type=int, default=4, choices=range(1, 18), metavar="N",
+                        help="significant digits on the diagram (1-17, default 4)")
+    render.add_argument("--compact", action="store_true", default=None,
+                        help="small nodes, no edge labels (default for graphs over 60 nodes)")
+    render.add_argument("--symbolic", action="store_true",
+                        help="write each edge's local derivative as a formula too (∂L/∂z4 = 2·z4 = 4)")
+    render.add_argument("--no-legend", action="store_true", help="leave out the colour legend")
+    render.add_argument("--backend", choices=["system", "pure"],
+                        help="Graphviz binaries or pip's graphviz-pure (default: the first found)")
+    render.set_defaults(run=_render_command)
     return parser
 
 

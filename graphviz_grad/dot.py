@@ -1,0 +1,328 @@
+"""DOT text for a graph or a trace: the annotated diagram as pure, deterministic text.
+
+>>> import graphviz_grad as gg
+>>> trace = gg.grad("L = (x*W1 + y*W2 - B)**2", x=5, y=10, W1=0.1, W2=0.2, B=0.5)
+>>> source = to_dot(trace)
+>>> source.splitlines()[0]
+'digraph "L" {'
+>>> print(next(line for line in source.splitlines() if line.startswith('  "z3" ->')))
+  "z3" -> "z4" [id="e9_0" label="∂z4/∂z3 = 1"];
+
+Every node shows its name, what it computes, its value and its gradient dL/dnode;
+every edge its local derivative. The fill colour encodes the gradient's sign (red
+positive, blue negative) and its size relative to the largest gradient; a legend
+says so. Node ids are the node names, quoted so that no name can change the DOT
+structure; all label text is escaped. The same trace gives the same bytes every run.
+No process is started here: `graphviz_grad.layout` turns the text into pictures.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from html import escape
+
+from .engine import Trace
+from .graph import CONST, INPUT, Graph
+from .ops import OPS
+
+FONT = "Helvetica,Arial,sans-serif"
+COMPACT_AT = 60
+"""Graphs with more nodes than this are drawn compactly unless told otherwise."""
+RANKDIRS = ("LR", "TB", "RL", "BT")
+
+POSITIVE = ("#fde0d2", "#fbb499", "#f07457", "#c9252b")
+"""Fills for dL/dnode > 0, from a small share of the largest gradient to the largest."""
+NEGATIVE = ("#dfeaf6", "#b0cde6", "#6aa3d2", "#2666a8")
+"""Fills for dL/dnode < 0."""
+SHARES = (0.01, 0.1, 0.5)
+"""Thresholds of |grad| / max |grad| between the four shades."""
+ZERO_FILL = "#ffffff"
+UNKNOWN_FILL = "#eeeeee"
+FAULT_FILL = "#ffe08a"
+FAULT_BORDER = "#b30000"
+CURRENT_COLOR = "#ff7f0e"
+EDGE_COLOR = "#555555"
+
+_WARNINGS = {
+    "inf": "⚠ inf: overflow or a pole",
+    "nan": "⚠ nan: from a nan argument",
+    "domain": "⚠ nan born here: outside the domain",
+}
+
+
+@dataclass(frozen=True)
+class View:
+    """What one frame of a step-by-step picture shows.
+
+    ``values`` and ``grads`` are the names whose value and gradient are known so far
+    (``None``: all of them); ``current`` is the highlighted node, ``edges`` the
+    highlighted edges as ``(target, slot)`` pairs, ``caption`` the text under the graph.
+    """
+
+    values: frozenset[str] | None = None
+    grads: frozenset[str] | None = None
+    current: str | None = None
+    edges: frozenset[tuple[str, int]] = frozenset()
+    caption: str = ""
+
+
+@dataclass(frozen=True)
+class Pins:
+    """Fixed coordinates from an earlier layout, so that every frame keeps its nodes in place.
+
+    ``objects`` maps the DOT ``id`` of a node (``n3``) or an edge (``e11_0``: into node 11,
+    argument 0) to its layout attributes (``pos``, ``width``, ``height``, ``lp``);
+    ``graph`` holds the graph's (``bb``, ``lp``). `graphviz_grad.layout.pin` makes them.
+    """
+
+    objects: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    graph: Mapping[str, str] = field(default_factory=dict)
+
+
+def quote(name: str) -> str:
+    """A DOT id for a node name that cannot change the DOT structure.
+
+    Names without a backslash become quoted strings; a backslash cannot be written in one
+    (``\\"`` would end the string early), so such names become HTML-like strings. ``&`` is
+    written as ``&amp;``, which the SVG output shows as ``&``.
+
+    >>> print(quote('z1'), quote('say "hi"'), quote('a\\\\'), quote('<b>'))
+    "z1" "say \\"hi\\"" <a\\> "<b>"
+    """
+    text = name.replace("&", "&amp;")
+    if "\\" in name:
+        return "<" + text.replace("<", "&lt;").replace(">", "&gt;") + ">"
+    return '"' + text.replace('"', '\\"') + '"'
+
+
+def format_number(value: float | None, digits: int = 4) -> str:
+    """A number with ``digits`` significant digits, as the diagrams and tables show it.
+
+    >>> format_number(0.1 + 0.2), format_number(float("-inf")), format_number(2.0), format_number(None)
+    ('0.3', '-inf', '2', '?')
+    """
+    if value is None:
+        return "?"
+    text = f"{value:.{digits}g}"
+    return "0" if text == "-0" else text
+
+
+def fill(grad: float, largest: float) -> str:
+    """The fill colour for gradient ``grad`` when the largest finite |gradient| is ``largest``.
+
+    >>> fill(4.0, 40.0), fill(-40.0, 40.0), fill(0.0, 40.0)
+    ('#f07457', '#2666a8', '#ffffff')
+    """
+    if grad == 0 or grad != grad:
+        return ZERO_FILL
+    palette = POSITIVE if grad > 0 else NEGATIVE
+    share = 1.0 if math.isinf(grad) or largest == 0 else abs(grad) / largest
+    return palette[sum(share >= threshold for threshold in SHARES)]
+
+
+def to_dot(
+    subject: Trace | Graph,
+    *,
+    digits: int = 4,
+    rankdir: str = "LR",
+    compact: bool | None = None,
+    edge_labels: bool = True,
+    symbolic: bool = False,
+    legend: bool = True,
+    view: View | None = None,
+    pins: Pins | None = None,
+) -> str:
+    """DOT source for a trace (values and gradients shown) or a bare graph (structure only).
+
+    ``digits`` significant digits; ``rankdir`` ``LR`` or ``TB`` (also ``RL``, ``BT``);
+    ``compact`` small nodes and no edge labels (default: when the graph has more than
+    `COMPACT_AT` nodes); ``symbolic`` writes each local derivative's formula too
+    (``∂L/∂z4 = 2·z4 = 4``); ``view`` shows one frame of a step-by-step sequence and
+    ``pins`` fixes every coordinate (both from `graphviz_grad.frames`).
+
+    >>> import graphviz_grad as gg
+    >>> for line in to_dot(gg.parse("y = -x")).splitlines():
+    ...     print(line[:72])
+    digraph "y" {
+      graph [rankdir=LR fontname="Helvetica,Arial,sans-serif" bgcolor="white
+      node [shape=plain fontname="Helvetica,Arial,sans-serif" fontsize=12]
+      edge [fontname="Helvetica,Arial,sans-serif" fontsize=10 color="#555555
+      "x" [id="n0" label=<<TABLE BORDER="1" CELLBORDER="0" CELLSPACING="0" C
+      "y" [id="n1" label=<<TABLE BORDER="2" CELLBORDER="0" CELLSPACING="0" C
+      "x" -> "y" [id="e1_0"];
+    }
+    """
+    trace = subject if isinstance(subject, Trace) else None
+    graph = subject.graph if isinstance(subject, Trace) else subject
+    if not isinstance(graph, Graph):
+        raise TypeError(f"to_dot needs a Trace or a Graph, not {type(subject).__name__}")
+    if rankdir not in RANKDIRS:
+        raise ValueError(f"rankdir must be one of {', '.join(RANKDIRS)}, not {rankdir!r}")
+    if not 1 <= digits <= 17:
+        raise ValueError(f"digits must be between 1 and 17, not {digits!r}")
+    if compact is None:
+        compact = len(graph) > COMPACT_AT
+    view = view or View()
+    pins = pins or Pins()
+    writer = _Writer(graph, trace, digits, compact, view, pins, symbolic and trace is not None)
+    spacing = "nodesep=0.15 ranksep=0.3" if compact else "nodesep=0.3 ranksep=0.5"
+    graph_attributes = f'rankdir={rankdir} fontname="{FONT}" bgcolor="white" {spacing}'
+    footer = _footer(view.caption, graph.output if legend and trace is not None else None, compact)
+    if footer:
+        graph_attributes += f" label=<{footer}> labelloc=b labeljust=l"
+    graph_attributes += _pinned(pins.graph)
+    fontsize = 9 if compact else 12
+    lines = [
+        f"digraph {quote(graph.output)} {{",
+        f"  graph [{graph_attributes}]",
+        f'  node [shape=plain fontname="{FONT}" fontsize={fontsize}]',
+        f'  edge [fontname="{FONT}" fontsize={fontsize - 2} color="{EDGE_COLOR}" arrowsize=0.7]',
+    ]
+    lines += (f"  {quote(node.name)} [{writer.node(i)}{_pinned(pins.objects.get(f'n{i}', {}))}];"
+              for i, node in enumerate(graph.nodes))
+    for target, node in enumerate(graph.nodes):
+        for slot, source in enumerate(node.inputs):
+            attributes = writer.edge(target, slot, edge_labels and not compact)
+            attributes += _pinned(pins.objects.get(f"e{target}_{slot}", {}))
+            lines.append(f"  {quote(source)} -> {quote(node.name)} [{attributes}];")
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+def _pinned(attributes: Mapping[str, str]) -> str:
+    return "".join(f' {key}="{value}"' for key, value in sorted(attributes.items()))
+
+
+def _html(text: str) -> str:
+    """Text for an HTML-like label: every markup character escaped."""
+    return escape(text, quote=True)
+
+
+class _Writer:
+    """Node and edge attributes for one picture."""
+
+    def __init__(self, graph: Graph, trace: Trace | None, digits: int, compact: bool, view: View,
+                 pins: Pins, symbolic: bool):
+        self.graph, self.trace, self.digits, self.compact = graph, trace, digits, compact
+        self.view, self.pins = view, pins
+        self.edges = {(edge.target, edge.slot): edge for edge in trace.edges} if trace else {}
+        grads = [g for g in (trace.grads if trace else ()) if math.isfinite(g)]
+        self.largest = max(map(abs, grads), default=0.0)
+        self.symbolic = _local_formulas(graph) if symbolic else {}
+
+    def number(self, value: float | None) -> str:
+        return format_number(value, self.digits)
+
+    def node(self, i: int) -> str:
+        node = self.graph.nodes[i]
+        name = node.name
+        if node.op == CONST:
+            return (f'id="n{i}" shape=ellipse style=filled fillcolor="#f2f2f2" color="#999999" '
+                    f'fontsize={8 if self.compact else 10} margin="0.02,0.01" label=<{_html(name)}>')
+        trace, view = self.trace, self.view
+        header = f"<B>{_html(name)}</B>"
+        if node.op == INPUT:
+            header += "  input"
+        else:
+            header += " = " + _html(OPS[node.op].text.format(*node.inputs))
+        rows = [header]
+        colour, border, border_colour = ZERO_FILL, 1, "black"
+        if trace is not None:
+            value_known = view.values is None or name in view.values
+            grad_known = view.grads is None or name in view.grads
+            value = trace.values[i] if value_known else None
+            grad = trace.grads[i] if grad_known else None
+            if self.compact:
+                rows.append(f"{self.number(value)} | ∇ {self.number(grad)}")
+            else:
+                rows += [f"value = {self.number(value)}", f"grad = {self.number(grad)}"]
+            status = trace.status(name)
+            if value_known and status != "ok":
+                rows.append(_html(_WARNINGS[status]))
+                colour, border_colour = FAULT_FILL, FAULT_BORDER
+            elif grad is None:
+                colour = UNKNOWN_FILL
+            else:
+                colour = fill(grad, self.largest)
+        if name == self.graph.output:
+            border = 2
+        if name == view.current:
+            border, border_colour = 3, CURRENT_COLOR
+        text_colour = "white" if colour in (POSITIVE[-1], NEGATIVE[-1]) else "black"
+        cells = "".join(f'<TR><TD><FONT COLOR="{text_colour}">{row}</FONT></TD></TR>'
+                        if text_colour != "black" else f"<TR><TD>{row}</TD></TR>" for row in rows)
+        table_colour = "" if border_colour == "black" else f' COLOR="{border_colour}"'
+        padding = 2 if self.compact else 4
+        return (f'id="n{i}" label=<<TABLE BORDER="{border}" CELLBORDER="0" CELLSPACING="0" '
+                f'CELLPADDING="{padding}" BGCOLOR="{colour}"{table_colour}{self.size(i)}>{cells}</TABLE>>')
+
+    def size(self, i: int) -> str:
+        """A pinned node's box keeps the size of the first layout, whatever its text now."""
+        pinned = self.pins.objects.get(f"n{i}", {})
+        if "width" not in pinned or "height" not in pinned:
+            return ""
+        width, height = (round(float(pinned[key]) * 72) for key in ("width", "height"))
+        return f' FIXEDSIZE="TRUE" WIDTH="{width}" HEIGHT="{height}"'
+
+    def edge(self, target: int, slot: int, labelled: bool) -> str:
+        node = self.graph.nodes[target]
+        attributes = f'id="e{target}_{slot}"'
+        edge = self.edges.get((node.name, slot))
+        if labelled and edge is not None and edge.local is not None:
+            label = f"∂{node.name}/∂{edge.source} = "
+            formula = self.symbolic.get((node.name, slot))
+            if formula is not None and formula != self.number(edge.local):
+                label += f"{formula} = "
+            attributes += f' label="{_label_string(label + self.number(edge.local))}"'
+        if (node.name, slot) in self.view.edges:
+            attributes += f' color="{CURRENT_COLOR}" penwidth=3'
+        return attributes
+
+
+def _label_string(text: str) -> str:
+    """Text for a quoted DOT label: quotes and backslashes escaped (``\\N`` and friends too)."""
+    return text.replace("\\", "\\\\").replace('"', '\\"')
+
+
+def _footer(caption: str, output: str | None, compact: bool) -> str:
+    """The graph's label under the drawing: the frame's caption, then the colour legend."""
+    rows = []
+    if caption:
+        rows.append(f'<TR><TD ALIGN="LEFT"><FONT POINT-SIZE="14">{_html(caption)}</FONT></TD></TR>')
+    if output is not None:
+        rows.append(f'<TR><TD ALIGN="LEFT">{_legend(output, compact)}</TD></TR>')
+    if not rows:
+        return ""
+    return f'<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="2">{"".join(rows)}</TABLE>'
+
+
+def _legend(output: str, compact: bool) -> str:
+    """One line: what the fill colours mean, with swatches."""
+    size = 8 if compact else 10
+
+    def text(words: str) -> str:
+        return f'<TD><FONT POINT-SIZE="{size}">{words}</FONT></TD>'
+
+    def swatch(colour: str) -> str:
+        return f'<TD BGCOLOR="{colour}" FIXEDSIZE="TRUE" WIDTH="12" HEIGHT="12" BORDER="1"></TD>'
+
+    cells = [text(f"fill = d{_html(output)}/dnode:")]
+    for colour, meaning in ((POSITIVE[-1], "&gt; 0"), (NEGATIVE[-1], "&lt; 0"), (ZERO_FILL, "= 0"),
+                            (UNKNOWN_FILL, "not yet known"), (FAULT_FILL, "inf or nan")):
+        cells += [swatch(colour), text(meaning)]
+    shades = [text("darker = larger |grad|, as a share of the largest:")]
+    for colour, share in zip(POSITIVE, ("&lt;1%", "1-10%", "10-50%", "≥50%"), strict=True):
+        shades += [swatch(colour), text(share)]
+    rows = "".join(f'<TR><TD ALIGN="LEFT"><TABLE BORDER="0" CELLBORDER="0" CELLSPACING="2" CELLPADDING="1">'
+                   f'<TR>{"".join(line)}</TR></TABLE></TD></TR>' for line in (cells, shades))
+    return f'<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="0" CELLPADDING="0">{rows}</TABLE>'
+
+
+def _local_formulas(graph: Graph) -> dict[tuple[str, int], str]:
+    """Each edge's local derivative as a formula in the names of the node's arguments."""
+    from .symbolic import local_derivative_texts
+
+    return local_derivative_texts(graph)
+

@@ -1,0 +1,157 @@
+"""The forward and backward passes as a sequence of frames, one computation or chain-rule step each.
+
+>>> import graphviz_grad as gg
+>>> trace = gg.grad("L = (x*W1 + y*W2 - B)**2", x=5, y=10, W1=0.1, W2=0.2, B=0.5)
+>>> for frame in frames(trace)[6:9]:
+...     print(frame.caption)
+Backward pass: dL/dL = 1
+dL/dz4 = dL/dL · ∂L/∂z4 = 1 · 4 = 4
+dL/dz3 = dL/dz4 · ∂z4/∂z3 = 4 · 1 = 4
+
+At a node read by several others, the contributions are summed:
+
+>>> trace = gg.grad("e = (a+b)*(b+1)", a=2, b=1)
+>>> print(frames(trace, forward=False)[-2].caption)
+dL/db = de/dz1 · ∂z1/∂b + de/dz2 · ∂z2/∂b = 2 · 1 + 3 · 1 = 5
+
+Every frame is drawn on the same layout (`render_frames`), so nodes never move.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from .dot import View, format_number, to_dot
+from .engine import Edge, Trace
+from .graph import CONST, INPUT
+from .layout import LayoutError, pin, render_many
+from .ops import OPS
+
+FORWARD, BACKWARD, DONE = "forward", "backward", "done"
+
+
+@dataclass(frozen=True)
+class Frame:
+    """One picture of the sequence: its ``phase`` (forward, backward, done) and what it shows.
+
+    In Jupyter a frame displays as its diagram, captioned.
+    """
+
+    index: int
+    phase: str
+    view: View
+    trace: Trace = field(repr=False, compare=False)
+
+    @property
+    def caption(self) -> str:
+        return self.view.caption
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
+        from .display import frame_diagram
+
+        return frame_diagram(self.trace, self.view)._repr_mimebundle_(include, exclude)
+
+
+def frames(trace: Trace, *, forward: bool = True, backward: bool = True, digits: int = 4) -> list[Frame]:
+    """The frames of the forward pass (one per operation) and of the backward pass (one per
+    chain-rule step, then one with every gradient)."""
+    if not isinstance(trace, Trace):
+        raise TypeError(f"frames need a Trace (from grad or backward), not {type(trace).__name__}")
+    views = (_forward_views(trace, digits) if forward else []) + (
+        _backward_views(trace, digits) if backward else [])
+    return [Frame(i, phase, view, trace) for i, (phase, view) in enumerate(views)]
+
+
+def _number(value: float | None, digits: int) -> str:
+    text = format_number(value, digits)
+    return f"({text})" if text.startswith("-") else text
+
+
+def _forward_views(trace: Trace, digits: int) -> list[tuple[str, View]]:
+    graph = trace.graph
+    leaves = [node.name for node in graph if node.op in (INPUT, CONST)]
+    known = set(leaves)
+    shown = ", ".join(f"{name} = {format_number(trace.value(name), digits)}" for name in graph.inputs)
+    views = [(FORWARD, View(values=frozenset(known), grads=frozenset(),
+                            caption=f"Forward pass: the inputs {shown}" if shown else "Forward pass"))]
+    for target, node in enumerate(graph.nodes):
+        if node.op in (INPUT, CONST):
+            continue
+        known.add(node.name)
+        args = [_number(trace.value(name), digits) for name in node.inputs]
+        formula = OPS[node.op].text.format(*node.inputs)
+        computed = OPS[node.op].text.format(*args)
+        caption = f"{node.name} = {formula} = {computed} = {format_number(trace.values[target], digits)}"
+        views.append((FORWARD, View(values=frozenset(known), grads=frozenset(), current=node.name,
+                                    edges=frozenset((node.name, slot) for slot in range(len(node.inputs))),
+                                    caption=caption)))
+    return views
+
+
+def _backward_views(trace: Trace, digits: int) -> list[tuple[str, View]]:
+    output = trace.output
+    done: set[str] = set()
+    views = []
+    for step in trace.steps:
+        done.add(step.node)
+        if not step.received:
+            caption = f"Backward pass: d{output}/d{step.node} = 1"
+        else:
+            caption = _chain_rule(trace, step.node, step.received, digits)
+        views.append((BACKWARD, View(grads=frozenset(done), current=step.node,
+                                     edges=frozenset((edge.target, edge.slot) for edge in step.received),
+                                     caption=caption)))
+    gradients = ", ".join(f"d{output}/d{name} = {format_number(grad, digits)}"
+                          for name, grad in trace.gradients.items())
+    views.append((DONE, View(caption=f"Done: {gradients}" if gradients else "Done")))
+    return views
+
+
+def _chain_rule(trace: Trace, name: str, received: Sequence[Edge], digits: int) -> str:
+    """``dL/dz3 = dL/dz4 · ∂z4/∂z3 = 4 · 1 = 4``, with one term per edge out of the node."""
+    output = trace.output
+    symbols = " + ".join(f"d{output}/d{edge.target} · ∂{edge.target}/∂{name}" for edge in received)
+    numbers = " + ".join(f"{_number(trace.grad(edge.target), digits)} · {_number(edge.local, digits)}"
+                         for edge in received)
+    return f"d{output}/d{name} = {symbols} = {numbers} = {format_number(trace.grad(name), digits)}"
+
+
+def render_frames(trace: Trace, fmt: str = "svg", *, sequence: Sequence[Frame] | None = None,
+                  backend: str | None = None, **options: Any) -> list[bytes]:
+    """Every frame (default: all of `frames`) as ``fmt`` bytes (svg, png or dot), laid out
+    once so that no node moves. ``options`` go to `graphviz_grad.dot.to_dot`."""
+    sequence = list(sequence) if sequence is not None else frames(trace)
+    widest = max(sequence, key=lambda frame: len(frame.caption), default=None)
+    full = to_dot(trace, view=View(caption=widest.caption if widest else ""), **options)
+    pins = pin(full, backend=backend) if fmt != "dot" else None
+    sources = [to_dot(trace, view=frame.view, pins=pins, **options) for frame in sequence]
+    return render_many(sources, fmt, backend=backend, pinned=True)
+
+
+GIF_FRAME_MS = 1200
+GIF_LAST_MS = 4000
+
+
+def to_gif(pngs: Sequence[bytes], *, frame_ms: int = GIF_FRAME_MS, last_ms: int = GIF_LAST_MS) -> bytes:
+    """An animated GIF (looping) from PNG frames of equal size; needs Pillow."""
+    try:
+        from PIL import Image
+    except ImportError:
+        raise LayoutError("an animated GIF needs Pillow: pip install 'graphviz-grad[gif]'") from None
+    if not pngs:
+        raise LayoutError("an animated GIF needs at least one frame")
+    images = [Image.open(io.BytesIO(png)).convert("RGB") for png in pngs]
+    size = (max(image.width for image in images), max(image.height for image in images))
+    canvas = []
+    for image in images:
+        page = Image.new("RGB", size, "white")
+        page.paste(image, (0, 0))
+        canvas.append(page.quantize(colors=255, method=Image.Quantize.MEDIANCUT))
+    durations = [frame_ms] * (len(canvas) - 1) + [last_ms]
+    buffer = io.BytesIO()
+    canvas[0].save(buffer, format="GIF", save_all=True, append_images=canvas[1:], duration=durations,
+                   loop=0, disposal=1)
+    return buffer.getvalue()

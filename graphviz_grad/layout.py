@@ -1,0 +1,165 @@
+"""DOT text to pictures (SVG, PNG, PDF): the only module that runs Graphviz.
+
+>>> svg = render('digraph { a -> b }', "svg")  # doctest: +SKIP
+>>> svg[:5]  # doctest: +SKIP
+b'<?xml'
+
+Two backends: the system Graphviz binaries (``dot``, run through the ``graphviz``
+package; every format) and, when they are missing, the pip-installable pure-Python
+port ``graphviz-pure`` (SVG and PNG). With neither, `BackendMissing` says how to
+install Graphviz. ``dot`` output needs no backend at all.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Sequence
+
+from .dot import Pins
+from .errors import GraphvizGradError
+
+FORMATS = ("svg", "png", "pdf", "dot")
+SYSTEM, PURE = "system", "pure"
+BACKENDS = (SYSTEM, PURE)
+INSTALL_HINT = (
+    "install Graphviz (Debian/Ubuntu: sudo apt-get install graphviz; macOS: brew install graphviz; "
+    "Windows: winget install graphviz) or the pure-Python fallback: pip install graphviz-pure"
+)
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+class LayoutError(GraphvizGradError):
+    """Graphviz could not turn the DOT text into a picture."""
+
+
+class BackendMissing(LayoutError):
+    """No way to lay out a graph is installed."""
+
+
+def available() -> tuple[str, ...]:
+    """The backends that can run here, preferred first."""
+    found = []
+    if shutil.which("dot"):
+        found.append(SYSTEM)
+    if _pure_module() is not None:
+        found.append(PURE)
+    return tuple(found)
+
+
+def choose(fmt: str, backend: str | None = None) -> str:
+    """The backend to use for ``fmt``: ``backend`` if given (checked), else the best available."""
+    if fmt not in FORMATS:
+        raise LayoutError(f"unknown format {fmt!r}: choose one of {', '.join(FORMATS)}")
+    if backend is not None and backend not in BACKENDS:
+        raise LayoutError(f"unknown backend {backend!r}: choose one of {', '.join(BACKENDS)}")
+    here = available()
+    candidates = [backend] if backend else list(here)
+    for name in candidates:
+        if name not in here:
+            raise BackendMissing(f"the {name} Graphviz backend is not installed: {INSTALL_HINT}")
+        if fmt == "pdf" and name == PURE:
+            if backend:
+                raise LayoutError("the graphviz-pure backend cannot write PDF: install Graphviz for PDF")
+            continue
+        return name
+    if fmt == "pdf" and here:
+        raise BackendMissing(f"PDF needs the Graphviz binaries: {INSTALL_HINT}")
+    raise BackendMissing(f"Graphviz is not installed: {INSTALL_HINT}")
+
+
+def render(source: str, fmt: str = "svg", *, backend: str | None = None, pinned: bool = False) -> bytes:
+    """One DOT graph as ``fmt`` bytes. ``pinned`` keeps the positions written in the
+    DOT (``neato -n2``) instead of laying the graph out again."""
+    if fmt == "dot":
+        return source.encode()
+    return render_many([source], fmt, backend=backend, pinned=pinned)[0]
+
+
+def render_many(sources: Sequence[str], fmt: str = "svg", *, backend: str | None = None,
+                pinned: bool = False) -> list[bytes]:
+    """Several DOT graphs as ``fmt`` bytes each, with one run of the layout engine."""
+    if fmt == "dot":
+        return [source.encode() for source in sources]
+    name = choose(fmt, backend)
+    if not sources:
+        return []
+    if name == SYSTEM:
+        output = _system("\n".join(sources), fmt, pinned)
+    else:
+        output = b"".join(_pure(source, fmt, pinned) for source in sources)
+    pictures = _split(output, fmt)
+    if len(pictures) != len(sources):
+        raise LayoutError(f"Graphviz returned {len(pictures)} pictures for {len(sources)} graphs")
+    return pictures
+
+
+def pin(source: str, *, backend: str | None = None) -> Pins:
+    """Lay ``source`` out once and return its coordinates, to be written into later frames.
+
+    Nodes and edges are identified by their DOT ``id`` attribute (see `graphviz_grad.dot`).
+    """
+    name = choose("svg", backend)
+    data = json.loads(_system(source, "json", False) if name == SYSTEM else _pure(source, "json", False))
+    objects: dict[str, dict[str, str]] = {}
+    for item in data.get("objects", []):
+        if "id" in item and "pos" in item:
+            objects[item["id"]] = {key: item[key] for key in ("pos", "width", "height") if key in item}
+    for item in data.get("edges", []):
+        if "id" in item and "pos" in item:
+            objects[item["id"]] = {key: item[key] for key in ("pos", "lp") if key in item}
+    graph = {key: data[key] for key in ("bb", "lp") if key in data}
+    return Pins(objects, graph)
+
+
+def _system(source: str, fmt: str, pinned: bool) -> bytes:
+    import graphviz
+
+    try:
+        return graphviz.pipe("neato" if pinned else "dot", fmt, source.encode(),
+                             neato_no_op=2 if pinned else None, quiet=True)
+    except graphviz.ExecutableNotFound:
+        raise BackendMissing(f"Graphviz is not installed: {INSTALL_HINT}") from None
+    except graphviz.CalledProcessError as error:
+        message = (error.stderr or b"").decode(errors="replace").strip().splitlines()
+        raise LayoutError(f"Graphviz failed: {message[0] if message else error}") from None
+
+
+def _pure_module():
+    try:
+        import graphviz_pure  # type: ignore[import-not-found]
+    except ImportError:
+        return None
+    return graphviz_pure
+
+
+def _pure(source: str, fmt: str, pinned: bool) -> bytes:
+    raise BackendMissing(f"Graphviz is not installed: {INSTALL_HINT}")
+
+
+def _split(output: bytes, fmt: str) -> list[bytes]:
+    """Split the output of several graphs into one picture each."""
+    if fmt == "svg":
+        marker = b"<?xml"
+        parts = output.split(marker)
+        return [marker + part for part in parts[1:]]
+    if fmt == "png":
+        return list(_png_files(output))
+    return [output]
+
+
+def _png_files(data: bytes):
+    """Walk concatenated PNG files chunk by chunk (a signature can occur inside image data)."""
+    start = 0
+    while start < len(data):
+        if not data.startswith(_PNG_SIGNATURE, start):
+            raise LayoutError("Graphviz returned a PNG that cannot be read")
+        position = start + len(_PNG_SIGNATURE)
+        while True:
+            length = int.from_bytes(data[position:position + 4], "big")
+            kind = data[position + 4:position + 8]
+            position += 12 + length
+            if kind == b"IEND" or position >= len(data):
+                break
+        yield data[start:position]
+        start = position
