@@ -11,8 +11,8 @@ dL/dz3 = dL/dz4 · ∂z4/∂z3 = 4 · 1 = 4
 At a node read by several others, the contributions are summed:
 
 >>> trace = gg.grad("e = (a+b)*(b+1)", a=2, b=1)
->>> print(frames(trace, forward=False)[-2].caption)
-dL/db = de/dz1 · ∂z1/∂b + de/dz2 · ∂z2/∂b = 2 · 1 + 3 · 1 = 5
+>>> print(frames(trace, forward=False)[-3].caption)
+de/db = de/dz1 · ∂z1/∂b + de/dz2 · ∂z2/∂b = 2 · 1 + 3 · 1 = 5
 
 Every frame is drawn on the same layout (`render_frames`), so nodes never move.
 """
