@@ -27,7 +27,9 @@ from .engine import Trace
 from .graph import CONST, INPUT, Graph
 from .ops import OPS
 
-FONT = "Helvetica,Arial,sans-serif"
+FONT = "Helvetica"
+"""One font name: graphviz-pure measures a list of names wrongly; SVG output gets fallbacks
+(`graphviz_grad.layout`)."""
 COMPACT_AT = 60
 """Graphs with more nodes than this are drawn compactly unless told otherwise."""
 RANKDIRS = ("LR", "TB", "RL", "BT")
@@ -146,9 +148,9 @@ def to_dot(
     >>> for line in to_dot(gg.parse("y = -x")).splitlines():
     ...     print(line[:72])
     digraph "y" {
-      graph [rankdir=LR fontname="Helvetica,Arial,sans-serif" bgcolor="white
-      node [shape=plain fontname="Helvetica,Arial,sans-serif" fontsize=12]
-      edge [fontname="Helvetica,Arial,sans-serif" fontsize=10 color="#555555
+      graph [rankdir=LR fontname="Helvetica" bgcolor="white" nodesep=0.3 ran
+      node [shape=plain fontname="Helvetica" fontsize=12]
+      edge [fontname="Helvetica" fontsize=10 color="#555555" arrowsize=0.7]
       "x" [id="n0" label=<<TABLE BORDER="1" CELLBORDER="0" CELLSPACING="0" C
       "y" [id="n1" label=<<TABLE BORDER="2" CELLBORDER="0" CELLSPACING="0" C
       "x" -> "y" [id="e1_0"];
@@ -220,7 +222,7 @@ class _Writer:
         name = node.name
         if node.op == CONST:
             return (f'id="n{i}" shape=ellipse style=filled fillcolor="#f2f2f2" color="#999999" '
-                    f'fontsize={8 if self.compact else 10} margin="0.02,0.01" label=<{_html(name)}>')
+                    f'fontsize={8 if self.compact else 10} width=0 height=0 margin="0.06,0.03" label=<{_html(name)}>')
         trace, view = self.trace, self.view
         header = f"<B>{_html(name)}</B>"
         if node.op == INPUT:

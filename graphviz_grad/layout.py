@@ -13,7 +13,10 @@ install Graphviz. ``dot`` output needs no backend at all.
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import subprocess
+import sysconfig
 from collections.abc import Sequence
 
 from .dot import Pins
@@ -27,6 +30,8 @@ INSTALL_HINT = (
     "Windows: winget install graphviz) or the pure-Python fallback: pip install graphviz-pure"
 )
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+TIMEOUT = 120
+"""Seconds a pip-installed graphviz-pure run may take."""
 
 
 class LayoutError(GraphvizGradError):
@@ -42,7 +47,7 @@ def available() -> tuple[str, ...]:
     found = []
     if shutil.which("dot"):
         found.append(SYSTEM)
-    if _pure_module() is not None:
+    if pure_executable() is not None:
         found.append(PURE)
     return tuple(found)
 
@@ -84,10 +89,8 @@ def render_many(sources: Sequence[str], fmt: str = "svg", *, backend: str | None
     name = choose(fmt, backend)
     if not sources:
         return []
-    if name == SYSTEM:
-        output = _system("\n".join(sources), fmt, pinned)
-    else:
-        output = b"".join(_pure(source, fmt, pinned) for source in sources)
+    runner = _system if name == SYSTEM else _pure
+    output = runner("\n".join(sources), fmt, pinned)
     pictures = _split(output, fmt)
     if len(pictures) != len(sources):
         raise LayoutError(f"Graphviz returned {len(pictures)} pictures for {len(sources)} graphs")
@@ -125,24 +128,36 @@ def _system(source: str, fmt: str, pinned: bool) -> bytes:
         raise LayoutError(f"Graphviz failed: {message[0] if message else error}") from None
 
 
-def _pure_module():
-    try:
-        import graphviz_pure  # type: ignore[import-not-found]
-    except ImportError:
-        return None
-    return graphviz_pure
+def pure_executable() -> str | None:
+    """Where graphviz-pure's ``dot`` port is: beside this Python's scripts, else on the PATH."""
+    name = "graphviz-pure.exe" if os.name == "nt" else "graphviz-pure"
+    beside = os.path.join(sysconfig.get_path("scripts"), name)
+    return beside if os.path.isfile(beside) else shutil.which(name)
 
 
 def _pure(source: str, fmt: str, pinned: bool) -> bytes:
-    raise BackendMissing(f"Graphviz is not installed: {INSTALL_HINT}")
+    executable = pure_executable()
+    if executable is None:
+        raise BackendMissing(f"graphviz-pure is not installed: {INSTALL_HINT}")
+    flags = ["-Kneato", "-n2"] if pinned else ["-Kdot"]
+    try:
+        done = subprocess.run([executable, *flags, f"-T{fmt}"], input=source.encode(), capture_output=True,
+                              timeout=TIMEOUT, check=False)
+    except subprocess.TimeoutExpired:
+        raise LayoutError(f"graphviz-pure took longer than {TIMEOUT} s") from None
+    if done.returncode != 0:
+        lines = [line for line in done.stderr.decode(errors="replace").splitlines()
+                 if not line.startswith("Warning:")]
+        raise LayoutError(f"graphviz-pure failed: {lines[0] if lines else f'exit code {done.returncode}'}")
+    return done.stdout
 
 
 def _split(output: bytes, fmt: str) -> list[bytes]:
     """Split the output of several graphs into one picture each."""
     if fmt == "svg":
         marker = b"<?xml"
-        parts = output.split(marker)
-        return [marker + part for part in parts[1:]]
+        parts = output.replace(b'font-family="Helvetica"', b'font-family="Helvetica,Arial,sans-serif"')
+        return [marker + part for part in parts.split(marker)[1:]]
     if fmt == "png":
         return list(_png_files(output))
     return [output]
