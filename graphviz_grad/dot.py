@@ -28,8 +28,8 @@ from .graph import CONST, INPUT, Graph
 from .ops import OPS
 
 FONT = "Helvetica"
-"""One font name: graphviz-pure measures a list of names wrongly; SVG output gets fallbacks
-(`graphviz_grad.layout`)."""
+"""One PostScript font name: both backends measure it right and write SVG with a fallback
+(``font-family="Helvetica,sans-Serif"``); graphviz-pure measures a list of names wrongly."""
 COMPACT_AT = 60
 """Graphs with more nodes than this are drawn compactly unless told otherwise."""
 RANKDIRS = ("LR", "TB", "RL", "BT")

@@ -156,8 +156,7 @@ def _split(output: bytes, fmt: str) -> list[bytes]:
     """Split the output of several graphs into one picture each."""
     if fmt == "svg":
         marker = b"<?xml"
-        parts = output.replace(b'font-family="Helvetica"', b'font-family="Helvetica,Arial,sans-serif"')
-        return [marker + part for part in parts.split(marker)[1:]]
+        return [marker + part for part in output.split(marker)[1:]]
     if fmt == "png":
         return list(_png_files(output))
     return [output]
