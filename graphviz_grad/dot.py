@@ -222,7 +222,8 @@ class _Writer:
         name = node.name
         if node.op == CONST:
             return (f'id="n{i}" shape=ellipse style=filled fillcolor="#f2f2f2" color="#999999" '
-                    f'fontsize={8 if self.compact else 10} width=0 height=0 margin="0.06,0.03" label=<{_html(name)}>')
+                    f'fontsize={8 if self.compact else 10} width=0 height=0 margin="0.06,0.03" '
+                    f"label=<{_html(name)}>")
         trace, view = self.trace, self.view
         header = f"<B>{_html(name)}</B>"
         if node.op == INPUT:
