@@ -171,10 +171,11 @@ def to_dot(
     writer = _Writer(graph, trace, digits, compact, view, pins, symbolic and trace is not None)
     spacing = "nodesep=0.15 ranksep=0.3" if compact else "nodesep=0.3 ranksep=0.5"
     graph_attributes = f'rankdir={rankdir} fontname="{FONT}" bgcolor="white" {spacing}'
-    footer = _footer(view.caption, graph.output if legend and trace is not None else None, compact)
+    footer = _footer(view.caption, graph.output if legend and trace is not None else None, compact,
+                     _points(pins.graph, "lwidth", "lheight"))
     if footer:
         graph_attributes += f" label=<{footer}> labelloc=b labeljust=l"
-    graph_attributes += _pinned(pins.graph)
+    graph_attributes += _pinned({key: value for key, value in pins.graph.items() if key in ("bb", "lp")})
     fontsize = 9 if compact else 12
     lines = [
         f"digraph {quote(graph.output)} {{",
@@ -263,11 +264,7 @@ class _Writer:
 
     def size(self, i: int) -> str:
         """A pinned node's box keeps the size of the first layout, whatever its text now."""
-        pinned = self.pins.objects.get(f"n{i}", {})
-        if "width" not in pinned or "height" not in pinned:
-            return ""
-        width, height = (round(float(pinned[key]) * 72) for key in ("width", "height"))
-        return f' FIXEDSIZE="TRUE" WIDTH="{width}" HEIGHT="{height}"'
+        return _points(self.pins.objects.get(f"n{i}", {}), "width", "height")
 
     def edge(self, target: int, slot: int, labelled: bool) -> str:
         node = self.graph.nodes[target]
@@ -289,8 +286,17 @@ def _label_string(text: str) -> str:
     return text.replace("\\", "\\\\").replace('"', '\\"')
 
 
-def _footer(caption: str, output: str | None, compact: bool) -> str:
-    """The graph's label under the drawing: the frame's caption, then the colour legend."""
+def _points(attributes: Mapping[str, str], width: str, height: str) -> str:
+    """``FIXEDSIZE`` table attributes for a size given in inches, or nothing."""
+    if width not in attributes or height not in attributes:
+        return ""
+    wide, high = (round(float(attributes[key]) * 72) for key in (width, height))
+    return f' FIXEDSIZE="TRUE" WIDTH="{wide}" HEIGHT="{high}"'
+
+
+def _footer(caption: str, output: str | None, compact: bool, size: str = "") -> str:
+    """The graph's label under the drawing: the frame's caption, then the colour legend.
+    ``size`` fixes its box (pinned frames), so a shorter caption moves nothing."""
     rows = []
     if caption:
         rows.append(f'<TR><TD ALIGN="LEFT"><FONT POINT-SIZE="14">{_html(caption)}</FONT></TD></TR>')
@@ -298,7 +304,7 @@ def _footer(caption: str, output: str | None, compact: bool) -> str:
         rows.append(f'<TR><TD ALIGN="LEFT">{_legend(output, compact)}</TD></TR>')
     if not rows:
         return ""
-    return f'<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="2">{"".join(rows)}</TABLE>'
+    return f'<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="2"{size}>{"".join(rows)}</TABLE>'
 
 
 def _legend(output: str, compact: bool) -> str:

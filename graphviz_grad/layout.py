@@ -111,7 +111,7 @@ def pin(source: str, *, backend: str | None = None) -> Pins:
     for item in data.get("edges", []):
         if "id" in item and "pos" in item:
             objects[item["id"]] = {key: item[key] for key in ("pos", "lp") if key in item}
-    graph = {key: data[key] for key in ("bb", "lp") if key in data}
+    graph = {key: data[key] for key in ("bb", "lp", "lwidth", "lheight") if key in data}
     return Pins(objects, graph)
 
 

@@ -37,6 +37,7 @@ h1 { font-size: 1.2rem; margin: 0 0 8px; overflow-wrap: anywhere; }
 .controls button:focus-visible, #slider:focus-visible { outline: 3px solid #ff7f0e; }
 #slider { flex: 1 1 200px; min-height: 44px; }
 #counter { font-variant-numeric: tabular-nums; min-width: 5em; text-align: right; }
+@media (max-width: 700px) { #stage svg { max-width: none; } }
 """
 
 _SCRIPT = """
@@ -127,11 +128,11 @@ def player_html(trace: Trace, svgs: Sequence[bytes], *, title: str | None = None
 <div id="stage" aria-label="computational graph"></div>
 <p id="caption" aria-live="polite"><span id="phase"></span><span id="caption-text"></span></p>
 <div class="controls">
-<button id="first" type="button" title="first frame (Home)" aria-label="first frame">⏮</button>
+<button id="first" type="button" title="first frame (Home)" aria-label="first frame">|◀</button>
 <button id="prev" type="button" title="previous frame (←)" aria-label="previous frame">◀</button>
 <button id="play" type="button" title="play or pause">Play</button>
 <button id="next" type="button" title="next frame (→)" aria-label="next frame">▶</button>
-<button id="last" type="button" title="last frame (End)" aria-label="last frame">⏭</button>
+<button id="last" type="button" title="last frame (End)" aria-label="last frame">▶|</button>
 <input id="slider" type="range" min="0" max="0" value="0" step="1" aria-label="frame">
 <span id="counter"></span>
 </div>

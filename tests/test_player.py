@@ -1,0 +1,158 @@
+"""The HTML player: self-contained, escaped, and driven in headless Chromium (Playwright)."""
+
+import json
+import re
+
+import pytest
+
+import graphviz_grad as gg
+from graphviz_grad.frames import frames, render_frames
+from graphviz_grad.player import player_html
+
+from .conftest import EXAMPLE_1, SEED
+from .test_frames import SEED_CAPTIONS
+
+CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+def fake_svgs(trace):
+    return [f'<svg xmlns="http://www.w3.org/2000/svg"><text>{i}</text></svg>'.encode()
+            for i in range(len(frames(trace)))]
+
+
+def test_page_is_self_contained():
+    trace = gg.grad(SEED, EXAMPLE_1)
+    page = player_html(trace, fake_svgs(trace))
+    assert page.count('<template class="gg-frame">') == 17
+    assert "default-src 'none'" in page  # the browser may fetch nothing
+    assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", page)
+    data = json.loads(re.search(r'<script type="application/json" id="gg-frames">(.*?)</script>', page, re.S)[1])
+    assert [item["caption"] for item in data] == SEED_CAPTIONS
+    assert data[8] == {"caption": SEED_CAPTIONS[8], "phase": "backward", "node": "z3"}
+
+
+def test_user_text_cannot_close_the_script_or_inject_markup():
+    (a,) = gg.inputs(["</script><script>alert(1)</script>"])
+    trace = gg.grad(gg.build((a * 2).named("<img src=x onerror=alert(1)>")), [1.0])
+    page = player_html(trace, fake_svgs(trace))
+    assert "<script>alert(1)" not in page and "<img src=x" not in page
+    assert page.count("</script>") == 2  # the data block and the player's own script
+
+
+def test_picture_count_must_match():
+    trace = gg.grad("y = x*2", x=1)
+    with pytest.raises(ValueError, match="pictures"):
+        player_html(trace, [b"<svg/>"])
+
+
+def test_xml_prologue_is_dropped():
+    trace = gg.grad("y = x*2", x=1)
+    svgs = [b'<?xml version="1.0"?>\n<!DOCTYPE svg PUBLIC "x" "y">\n<!-- made -->\n<svg/>'] * len(frames(trace))
+    page = player_html(trace, svgs)
+    assert "<?xml" not in page and "<!DOCTYPE svg" not in page and '<template class="gg-frame"><svg/>' in page
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_FLAGS)
+        yield chromium
+        chromium.close()
+
+
+def open_player(browser, tmp_path, trace, width=1000):
+    path = tmp_path / "player.html"
+    path.write_text(player_html(trace, render_frames(trace, "svg")), encoding="utf-8")
+    page = browser.new_page(viewport={"width": width, "height": 900})
+    requests = []
+    page.on("request", lambda request: requests.append(request.url))
+    page.goto(path.as_uri())
+    return page, requests
+
+
+def highlighted(page):
+    """The id of the node drawn with the highlight colour in the stage's SVG."""
+    return page.evaluate("""() => {
+        const marked = [...document.querySelectorAll('#stage g.node')]
+            .filter(g => g.querySelector('[stroke="#ff7f0e"]'));
+        return marked.map(g => g.querySelector('title').textContent);
+    }""")
+
+
+@pytest.mark.browser
+@pytest.mark.dot
+def test_player_steps_through_the_backward_pass(browser, tmp_path):
+    page, requests = open_player(browser, tmp_path, gg.grad(SEED, EXAMPLE_1))
+    assert page.inner_text("#caption-text") == SEED_CAPTIONS[0]
+    assert page.inner_text("#counter") == "1 / 17"
+    for index in range(1, 9):
+        page.click("#next")
+        assert page.inner_text("#caption-text") == SEED_CAPTIONS[index]
+    assert page.get_attribute("#player", "data-node") == "z3" and highlighted(page) == ["z3"]
+    page.click("#next")
+    assert page.get_attribute("#player", "data-node") == "z2" and highlighted(page) == ["z2"]
+    page.click("#prev")
+    assert highlighted(page) == ["z3"]
+    page.click("#last")
+    assert page.inner_text("#caption-text") == SEED_CAPTIONS[-1]
+    stage = page.inner_text("#stage")
+    assert "?" not in stage
+    for gradient in ("grad = 0.4", "grad = 20", "grad = 0.8", "grad = 40", "grad = -4", "grad = 1"):
+        assert gradient in stage
+    page.click("#first")
+    assert page.inner_text("#caption-text") == SEED_CAPTIONS[0]
+    assert all(url.startswith("file://") for url in requests) and len(requests) == 1
+
+
+@pytest.mark.browser
+@pytest.mark.dot
+def test_keys_slider_and_play(browser, tmp_path):
+    page, _ = open_player(browser, tmp_path, gg.grad(SEED, EXAMPLE_1))
+    page.keyboard.press("ArrowRight")
+    page.keyboard.press("ArrowRight")
+    assert page.inner_text("#caption-text") == SEED_CAPTIONS[2]
+    page.keyboard.press("ArrowLeft")
+    assert page.inner_text("#caption-text") == SEED_CAPTIONS[1]
+    page.keyboard.press("End")
+    assert page.inner_text("#counter") == "17 / 17"
+    page.fill("#slider", "7")
+    assert page.inner_text("#caption-text") == SEED_CAPTIONS[7]
+    page.click("#play")
+    assert page.inner_text("#play") == "Pause"
+    page.wait_for_timeout(1500)  # one frame every 1.2 s
+    assert page.get_attribute("#player", "data-frame") != "7"
+    page.click("#play")
+    assert page.inner_text("#play") == "Play"
+
+
+@pytest.mark.browser
+@pytest.mark.dot
+def test_readable_at_phone_width(browser, tmp_path):
+    page, _ = open_player(browser, tmp_path, gg.grad(SEED, EXAMPLE_1), width=375)
+    assert page.evaluate("document.documentElement.scrollWidth") <= 375
+    for button in ("#first", "#prev", "#play", "#next", "#last"):
+        box = page.locator(button).bounding_box()
+        assert box["width"] >= 44 and box["height"] >= 44 and box["x"] + box["width"] <= 375
+    assert float(page.evaluate("getComputedStyle(document.getElementById('caption')).fontSize")[:-2]) >= 16
+    # the diagram keeps its natural size and scrolls inside its box instead of shrinking to illegibility
+    stage = page.evaluate("[document.getElementById('stage').scrollWidth, "
+                          "document.getElementById('stage').clientWidth]")
+    assert stage[0] > stage[1]
+
+
+@pytest.mark.browser
+@pytest.mark.dot
+def test_hostile_names_show_literally_and_run_nothing(browser, tmp_path):
+    name = "<img src=x onerror=alert(1)>"
+    (a,) = gg.inputs([name])
+    trace = gg.grad(gg.build((a * 2).named("</script><b>y")), [1.0])
+    page, requests = open_player(browser, tmp_path, trace)
+    dialogs = []
+    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    page.click("#last")
+    assert name in page.inner_text("#stage") and "</script><b>y" in page.inner_text("#caption-text")
+    assert page.evaluate("document.querySelectorAll('#stage img, #stage script, body > b').length") == 0
+    assert not dialogs and len(requests) == 1
