@@ -1,0 +1,128 @@
+"""`graphviz-grad render`: formats, step frames, stdout, atomic replacement and failures."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from graphviz_grad import layout
+from graphviz_grad.cli import main
+
+from .conftest import SEED
+from .test_cli import AT, run
+
+pytestmark = pytest.mark.dot
+
+
+@pytest.mark.parametrize(("suffix", "magic"), [(".svg", b"<?xml"), (".png", b"\x89PNG"), (".pdf", b"%PDF"),
+                                               (".dot", b'digraph "L"'), (".gv", b'digraph "L"'),
+                                               (".gif", b"GIF89a"), (".html", b"<!DOCTYPE html>")])
+def test_format_from_the_suffix(capsys, tmp_path, suffix, magic):
+    target = tmp_path / f"seed{suffix}"
+    code, out, err = run(capsys, "render", SEED, "--at", AT, "-o", str(target))
+    assert (code, err, out) == (0, "", f"{target}\n")
+    assert target.read_bytes().startswith(magic)
+    assert [path.name for path in tmp_path.iterdir()] == [target.name]  # no temporary files left
+
+
+def test_format_option_beats_the_suffix(capsys, tmp_path):
+    target = tmp_path / "picture.out"
+    assert run(capsys, "render", SEED, "--at", AT, "-o", str(target), "--format", "dot")[0] == 0
+    assert target.read_text().startswith('digraph "L"')
+
+
+def test_html_player_steps_through_the_whole_backward_pass(capsys, tmp_path):
+    target = tmp_path / "seed.html"
+    assert run(capsys, "render", SEED, "--at", AT, "-o", str(target), "--steps")[0] == 0
+    page = target.read_text(encoding="utf-8")
+    assert page.count('<template class="gg-frame">') == 17
+    assert "dL/dx = dL/dz1 · ∂z1/∂x = 4 · 0.1 = 0.4" in page
+
+
+def test_numbered_frames_and_stale_ones_removed(capsys, tmp_path):
+    target = tmp_path / "frame.svg"
+    code, out, _ = run(capsys, "render", SEED, "--at", AT, "-o", str(target), "--steps")
+    names = sorted(path.name for path in tmp_path.iterdir())
+    assert code == 0 and names == [f"frame-{i:02d}.svg" for i in range(1, 18)]
+    assert out == f"17 frames: {tmp_path / 'frame-01.svg'} ... {tmp_path / 'frame-17.svg'}\n"
+    (tmp_path / "frame-notes.svg").write_text("mine")
+    assert run(capsys, "render", "y = x*2", "--at", "x=1", "-o", str(target), "--steps")[0] == 0
+    names = sorted(path.name for path in tmp_path.iterdir())
+    assert names == [f"frame-0{i}.svg" for i in range(1, 6)] + ["frame-notes.svg"]
+
+
+def test_stdout(capsysbinary):
+    assert main(["render", SEED, "--at", AT, "-o", "-"]) == 0
+    assert capsysbinary.readouterr().out.startswith(b"<?xml")
+    assert main(["render", SEED, "--at", AT, "-o", "-", "--format", "dot"]) == 0
+    assert capsysbinary.readouterr().out.startswith(b'digraph "L"')
+
+
+def test_options_reach_the_picture(capsys, tmp_path):
+    target = tmp_path / "seed.dot"
+    argv = ["render", SEED, "--at", AT, "-o", str(target), "--rankdir", "TB", "--digits", "2", "--no-legend"]
+    assert run(capsys, *argv)[0] == 0
+    source = target.read_text()
+    assert "rankdir=TB" in source and "fill =" not in source
+    assert run(capsys, "render", SEED, "--at", AT, "-o", str(target), "--compact")[0] == 0
+    assert "value =" not in target.read_text()
+
+
+@pytest.mark.pure
+def test_pure_backend(capsys, tmp_path):
+    target = tmp_path / "seed.html"
+    assert run(capsys, "render", SEED, "--at", AT, "-o", str(target), "--backend", "pure")[0] == 0
+    assert target.read_text(encoding="utf-8").count("<svg") == 17
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["-o", "seed.txt"], "cannot tell the format from 'seed.txt'"),
+    (["-o", "-", "--steps"], "--steps with --format svg writes one file per frame"),
+    (["-o", "seed.pdf", "--steps"], "--steps writes svg, png or dot files"),
+    (["-o", "no/such/folder/seed.svg"], "the folder 'no/such/folder' does not exist"),
+    (["-o", "seed.svg", "--format", "jpg"], "argument --format: invalid choice: 'jpg'"),
+])
+def test_bad_usage(capsys, tmp_path, monkeypatch, argv, message):
+    monkeypatch.chdir(tmp_path)
+    code, out, err = run(capsys, "render", SEED, "--at", AT, *argv)
+    assert code == 2 and out == "" and message in err and err.count("\n") == 1
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_failed_render_leaves_the_old_file_and_no_partial_one(capsys, tmp_path, monkeypatch):
+    target = tmp_path / "seed.svg"
+    target.write_text("old picture")
+    monkeypatch.setattr(layout, "available", lambda: ())
+    code, _, err = run(capsys, "render", SEED, "--at", AT, "-o", str(target))
+    assert code == 2 and "Graphviz is not installed" in err and "apt-get install graphviz" in err
+    assert target.read_text() == "old picture" and [path.name for path in tmp_path.iterdir()] == ["seed.svg"]
+
+
+def test_a_write_error_mid_way_leaves_nothing(capsys, tmp_path, monkeypatch):
+    target = tmp_path / "frame.svg"
+    real_replace = os.replace
+    calls = []
+
+    def failing_replace(source, destination):
+        calls.append(destination)
+        if len(calls) == 1:
+            raise PermissionError(13, "Permission denied", destination)
+        real_replace(source, destination)
+
+    monkeypatch.setattr(os, "replace", failing_replace)
+    code, _, err = run(capsys, "render", SEED, "--at", AT, "-o", str(target), "--steps")
+    assert code == 2 and "Permission denied" in err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_bad_formula_writes_nothing(capsys, tmp_path):
+    code, _, err = run(capsys, "render", "L = (x*", "--at", "x=1", "-o", str(tmp_path / "a.svg"))
+    assert code == 2 and "line 1" in err and list(tmp_path.iterdir()) == []
+
+
+def test_runs_as_a_program(tmp_path):
+    target = tmp_path / "seed.svg"
+    done = subprocess.run([sys.executable, "-m", "graphviz_grad", "render", SEED, "--at", AT, "-o", str(target)],
+                          capture_output=True, text=True)
+    assert done.returncode == 0 and target.read_bytes().startswith(b"<?xml")
