@@ -27,7 +27,7 @@ SYSTEM, PURE = "system", "pure"
 BACKENDS = (SYSTEM, PURE)
 INSTALL_HINT = (
     "install Graphviz (Debian/Ubuntu: sudo apt-get install graphviz; macOS: brew install graphviz; "
-    "Windows: winget install graphviz) or the pure-Python fallback: pip install graphviz-pure"
+    "Windows: winget install graphviz) or the pip-installable fallback: pip install graphviz-pure"
 )
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 TIMEOUT = 120

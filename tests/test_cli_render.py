@@ -126,3 +126,21 @@ def test_runs_as_a_program(tmp_path):
     done = subprocess.run([sys.executable, "-m", "graphviz_grad", "render", SEED, "--at", AT, "-o", str(target)],
                           capture_output=True, text=True)
     assert done.returncode == 0 and target.read_bytes().startswith(b"<?xml")
+
+
+@pytest.mark.pure
+def test_without_the_system_binaries(tmp_path):
+    """A venv with only pip packages: svg and html still work, pdf says what to install."""
+    bin_dir = tmp_path / "bin"  # an empty PATH: no dot, but this venv's python and its scripts
+    bin_dir.mkdir()
+    env = {**os.environ, "PATH": str(bin_dir)}
+    for name in ("seed.svg", "seed.html", "seed.png"):
+        done = subprocess.run([sys.executable, "-m", "graphviz_grad", "render", SEED, "--at", AT,
+                               "-o", str(tmp_path / name)], capture_output=True, text=True, env=env)
+        assert done.returncode == 0, done.stderr
+    assert "grad = 20" in (tmp_path / "seed.svg").read_text() and "graphviz-pure" in (tmp_path / "seed.svg").read_text()
+    assert (tmp_path / "seed.html").read_text().count("<svg") == 17
+    done = subprocess.run([sys.executable, "-m", "graphviz_grad", "render", SEED, "--at", AT,
+                           "-o", str(tmp_path / "seed.pdf")], capture_output=True, text=True, env=env)
+    assert done.returncode == 2 and "PDF needs the Graphviz binaries" in done.stderr
+    assert not (tmp_path / "seed.pdf").exists()
