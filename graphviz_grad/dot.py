@@ -19,7 +19,7 @@ No process is started here: `graphviz_grad.layout` turns the text into pictures.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from html import escape
 
@@ -156,6 +156,29 @@ def to_dot(
       "x" -> "y" [id="e1_0"];
     }
     """
+    return to_dot_frames(subject, [view or View()], digits=digits, rankdir=rankdir, compact=compact,
+                         edge_labels=edge_labels, symbolic=symbolic, legend=legend, pins=pins)[0]
+
+
+def to_dot_frames(
+    subject: Trace | Graph,
+    views: Sequence[View],
+    *,
+    digits: int = 4,
+    rankdir: str = "LR",
+    compact: bool | None = None,
+    edge_labels: bool = True,
+    symbolic: bool = False,
+    legend: bool = True,
+    pins: Pins | None = None,
+) -> list[str]:
+    """`to_dot` for many views of one subject at once (what is shared is computed once).
+
+    >>> import graphviz_grad as gg
+    >>> first, last = to_dot_frames(gg.grad("y = x*2", x=1), [View(grads=frozenset()), View()])
+    >>> "grad = ?" in first, "grad = ?" in last
+    (True, False)
+    """
     trace = subject if isinstance(subject, Trace) else None
     graph = subject.graph if isinstance(subject, Trace) else subject
     if not isinstance(graph, Graph):
@@ -166,32 +189,41 @@ def to_dot(
         raise ValueError(f"digits must be between 1 and 17, not {digits!r}")
     if compact is None:
         compact = len(graph) > COMPACT_AT
-    view = view or View()
-    pins = pins or Pins()
-    writer = _Writer(graph, trace, digits, compact, view, pins, symbolic and trace is not None)
+    writer = _Writer(graph, trace, digits, compact, pins or Pins(), symbolic and trace is not None)
     spacing = "nodesep=0.15 ranksep=0.3" if compact else "nodesep=0.3 ranksep=0.5"
-    graph_attributes = f'rankdir={rankdir} fontname="{FONT}" bgcolor="white" {spacing}'
-    footer = _footer(view.caption, graph.output if legend and trace is not None else None, compact,
-                     _points(pins.graph, "lwidth", "lheight"))
-    if footer:
-        graph_attributes += f" label=<{footer}> labelloc=b labeljust=l"
-    graph_attributes += _pinned({key: value for key, value in pins.graph.items() if key in ("bb", "lp")})
     fontsize = 9 if compact else 12
-    lines = [
-        f"digraph {quote(graph.output)} {{",
-        f"  graph [{graph_attributes}]",
+    head = [
+        "",
         f'  node [shape=plain fontname="{FONT}" fontsize={fontsize}]',
         f'  edge [fontname="{FONT}" fontsize={fontsize - 2} color="{EDGE_COLOR}" arrowsize=0.7]',
     ]
-    lines += (f"  {quote(node.name)} [{writer.node(i)}{_pinned(pins.objects.get(f'n{i}', {}))}];"
-              for i, node in enumerate(graph.nodes))
-    for target, node in enumerate(graph.nodes):
-        for slot, source in enumerate(node.inputs):
-            attributes = writer.edge(target, slot, edge_labels and not compact)
-            attributes += _pinned(pins.objects.get(f"e{target}_{slot}", {}))
-            lines.append(f"  {quote(source)} -> {quote(node.name)} [{attributes}];")
-    lines.append("}")
-    return "\n".join(lines) + "\n"
+    pinned_graph = _pinned({key: value for key, value in writer.pins.graph.items() if key in ("bb", "lp")})
+    footer_size = _points(writer.pins.graph, "lwidth", "lheight")
+    sources = []
+    for view in views:
+        writer.view = view
+        graph_attributes = f'rankdir={rankdir} fontname="{FONT}" bgcolor="white" {spacing}'
+        footer = _footer(view.caption, graph.output if legend and trace is not None else None, compact,
+                         footer_size)
+        if footer:
+            graph_attributes += f" label=<{footer}> labelloc=b labeljust=l"
+        head[0] = f"digraph {writer.ids[graph.output]} {{\n  graph [{graph_attributes}{pinned_graph}]"
+        lines = head + [f"  {writer.ids[node.name]} [{writer.node(i)}{writer.placed[f'n{i}']}];"
+                        for i, node in enumerate(graph.nodes)]
+        for target, node in enumerate(graph.nodes):
+            for slot, source in enumerate(node.inputs):
+                attributes = writer.edge(target, slot, edge_labels and not compact)
+                lines.append(f"  {writer.ids[source]} -> {writer.ids[node.name]} "
+                             f"[{attributes}{writer.placed[f'e{target}_{slot}']}];")
+        lines.append("}")
+        sources.append("\n".join(lines) + "\n")
+    return sources
+
+
+def _ids(graph: Graph) -> list[str]:
+    """The DOT ``id`` of every node (``n3``) and edge (``e11_0``) of the graph."""
+    return [f"n{i}" for i in range(len(graph))] + [
+        f"e{target}_{slot}" for target, node in enumerate(graph.nodes) for slot in range(len(node.inputs))]
 
 
 def _pinned(attributes: Mapping[str, str]) -> str:
@@ -206,11 +238,15 @@ def _html(text: str) -> str:
 class _Writer:
     """Node and edge attributes for one picture."""
 
-    def __init__(self, graph: Graph, trace: Trace | None, digits: int, compact: bool, view: View,
-                 pins: Pins, symbolic: bool):
+    def __init__(self, graph: Graph, trace: Trace | None, digits: int, compact: bool, pins: Pins,
+                 symbolic: bool):
         self.graph, self.trace, self.digits, self.compact = graph, trace, digits, compact
-        self.view, self.pins = view, pins
+        self.view, self.pins = View(), pins
+        self.ids = {node.name: quote(node.name) for node in graph.nodes}
+        self.placed = {key: _pinned(pins.objects.get(key, {})) for key in _ids(graph)}
+        self.statuses = [trace.status(node.name) for node in graph.nodes] if trace else []
         self.edges = {(edge.target, edge.slot): edge for edge in trace.edges} if trace else {}
+        self.looks: dict[tuple[int, bool, bool, bool], str] = {}
         grads = [g for g in (trace.grads if trace else ()) if math.isfinite(g)]
         self.largest = max(map(abs, grads), default=0.0)
         self.symbolic = _local_formulas(graph) if symbolic else {}
@@ -219,13 +255,23 @@ class _Writer:
         return format_number(value, self.digits)
 
     def node(self, i: int) -> str:
+        """Node ``i``'s attributes in the current view (a node has a few looks; each is made once)."""
+        view, name = self.view, self.graph.nodes[i].name
+        look = (i, view.values is None or name in view.values, view.grads is None or name in view.grads,
+                name == view.current)
+        text = self.looks.get(look)
+        if text is None:
+            text = self.looks[look] = self._node(*look)
+        return text
+
+    def _node(self, i: int, value_known: bool, grad_known: bool, current: bool) -> str:
         node = self.graph.nodes[i]
         name = node.name
         if node.op == CONST:
             return (f'id="n{i}" shape=ellipse style=filled fillcolor="#f2f2f2" color="#999999" '
                     f'fontsize={8 if self.compact else 10} width=0 height=0 margin="0.06,0.03" '
                     f"label=<{_html(name)}>")
-        trace, view = self.trace, self.view
+        trace = self.trace
         header = f"<B>{_html(name)}</B>"
         if node.op == INPUT:
             header += "  input"
@@ -234,15 +280,13 @@ class _Writer:
         rows = [header]
         colour, border, border_colour = ZERO_FILL, 1, "black"
         if trace is not None:
-            value_known = view.values is None or name in view.values
-            grad_known = view.grads is None or name in view.grads
             value = trace.values[i] if value_known else None
             grad = trace.grads[i] if grad_known else None
             if self.compact:
                 rows.append(f"{self.number(value)} | ∇ {self.number(grad)}")
             else:
                 rows += [f"value = {self.number(value)}", f"grad = {self.number(grad)}"]
-            status = trace.status(name)
+            status = self.statuses[i]
             if value_known and status != "ok":
                 rows.append(_html(_WARNINGS[status]))
                 colour, border_colour = FAULT_FILL, FAULT_BORDER
@@ -252,7 +296,7 @@ class _Writer:
                 colour = fill(grad, self.largest)
         if name == self.graph.output:
             border = 2
-        if name == view.current:
+        if current:
             border, border_colour = 3, CURRENT_COLOR
         text_colour = "white" if colour in (POSITIVE[-1], NEGATIVE[-1]) else "black"
         cells = "".join(f'<TR><TD><FONT COLOR="{text_colour}">{row}</FONT></TD></TR>'

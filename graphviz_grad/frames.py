@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from .dot import View, format_number, to_dot
+from .dot import View, format_number, to_dot, to_dot_frames
 from .engine import Edge, Trace
 from .graph import CONST, INPUT
 from .layout import LayoutError, pin, render_many
@@ -127,7 +127,7 @@ def render_frames(trace: Trace, fmt: str = "svg", *, sequence: Sequence[Frame] |
     widest = max(sequence, key=lambda frame: len(frame.caption), default=None)
     full = to_dot(trace, view=View(caption=widest.caption if widest else ""), **options)
     pins = pin(full, backend=backend) if fmt != "dot" else None
-    sources = [to_dot(trace, view=frame.view, pins=pins, **options) for frame in sequence]
+    sources = to_dot_frames(trace, [frame.view for frame in sequence], pins=pins, **options)
     return render_many(sources, fmt, backend=backend, pinned=True)
 
 
