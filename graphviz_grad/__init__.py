@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from .display import Diagram, diagram, register_ipython
 from .engine import Edge, Step, Trace, backward, forward
 from .errors import FormulaError, GraphError, GraphvizGradError, InputValueError, NumericError
 from .formula import parse
@@ -68,8 +69,11 @@ def grad(formula: str | Graph, values: Any = None, /, *, strict: bool = False, *
     return backward(graph, {**(values or {}), **named}, strict=strict)
 
 
+register_ipython()  # in a running IPython, traces and graphs display as diagrams
+
 __all__ = [
     "OPS",
+    "Diagram",
     "Edge",
     "Expr",
     "FormulaError",
@@ -87,6 +91,7 @@ __all__ = [
     "build",
     "const",
     "cos",
+    "diagram",
     "exp",
     "forward",
     "grad",
