@@ -11,10 +11,13 @@ Exit codes: 0 success, 1 a check found a disagreement, 2 bad usage or bad input
 from __future__ import annotations
 
 import argparse
+import contextlib
+import itertools
 import json
 import math
 import os
 import re
+import shutil
 import sys
 import tempfile
 from collections.abc import Sequence
@@ -177,10 +180,11 @@ def _render_command(args: argparse.Namespace) -> int:
         return 0
     paths = [args.output] if (len(outputs) == 1 and not args.steps) or fmt in ("html", "gif") else \
         _numbered(args.output, len(outputs))
-    write_files(dict(zip(paths, outputs, strict=True)))
     stale = _stale_frames(args.output, len(outputs)) if len(paths) > 1 else []
+    write_files(dict(zip(paths, outputs, strict=True)))
     for path in stale:
-        os.remove(path)
+        with contextlib.suppress(OSError):
+            os.remove(path)
     print(paths[0] if len(paths) == 1 else f"{len(paths)} frames: {paths[0]} ... {paths[-1]}")
     return 0
 
@@ -203,41 +207,62 @@ def _numbered(output: str, count: int) -> list[str]:
 
 
 def _stale_frames(output: str, count: int) -> list[str]:
-    """Numbered frames of an earlier, longer run of the same command, which would mislead."""
+    """Numbered frames left by an earlier, longer run of the same command: the files numbered
+    ``count + 1``, ``count + 2``, ... with the same width, up to the first number missing."""
     stem, suffix = os.path.splitext(output)
-    pattern = re.compile(re.escape(os.path.basename(stem)) + r"-(\d{2,})" + re.escape(suffix))
-    folder = os.path.dirname(output) or "."
     width = max(2, len(str(count)))
     stale = []
-    for name in sorted(os.listdir(folder)):
-        match = pattern.fullmatch(name)
-        if match and (int(match.group(1)) > count or len(match.group(1)) != width):
-            stale.append(os.path.join(folder, name))
+    for number in itertools.count(count + 1):
+        path = f"{stem}-{number:0{width}d}{suffix}"
+        if len(str(number)) > width or not os.path.isfile(path) or os.path.islink(path):
+            return stale
+        stale.append(path)
     return stale
 
 
 def write_files(contents: dict[str, bytes]) -> None:
-    """Write every file or none: each goes to a temporary file beside it, then all are renamed."""
-    temporary: list[tuple[str, str]] = []
+    """Write every file or none: each goes to a temporary file beside it, then all are moved
+    into place; if one move fails, the files already moved are put back as they were."""
+    staged: list[tuple[str, str]] = []  # (temporary, target)
+    moved: list[tuple[str, str | None]] = []  # (target, its previous version or None)
+    current = ""
     try:
         for path, data in contents.items():
+            current = path
             folder = os.path.dirname(path) or "."
             if not os.path.isdir(folder):
                 raise UsageError(f"cannot write {path!r}: the folder {folder!r} does not exist")
+            if os.path.isdir(path):
+                raise UsageError(f"cannot write {path!r}: it is a folder")
             handle, temp = tempfile.mkstemp(dir=folder, prefix=".graphviz-grad-", suffix=".tmp")
-            temporary.append((temp, path))
+            staged.append((temp, path))
             with os.fdopen(handle, "wb") as file:
                 file.write(data)
             os.chmod(temp, 0o644)
-        for temp, path in temporary:
-            os.replace(temp, path)
+        for temp, path in staged:
+            current = path
+            backup = None
+            if os.path.isfile(path):  # keep the old version until every file is in place
+                backup = temp + ".old"
+                try:
+                    os.link(path, backup)
+                except OSError:
+                    shutil.copy2(path, backup)
+            moved.append((path, backup))
+            os.replace(temp, path)  # atomic: readers see the old file or the new one
     except OSError as error:
-        target = error.filename or "the output"
-        raise UsageError(f"cannot write {target!r}: {error.strerror or error}") from None
+        for path, backup in reversed(moved):
+            with contextlib.suppress(OSError):
+                if backup is not None:
+                    os.replace(backup, path)
+                elif os.path.lexists(path):
+                    os.remove(path)
+        raise UsageError(f"cannot write {current!r}: {error.strerror or error}") from None
     finally:
-        for temp, _ in temporary:
-            if os.path.exists(temp):
-                os.remove(temp)
+        for temp, _ in staged:
+            for leftover in (temp, temp + ".old"):
+                with contextlib.suppress(OSError):
+                    os.remove(leftover)
 
 
 def _add_values_options(command: argparse.ArgumentParser) -> None:

@@ -6,7 +6,7 @@
 >>> source.splitlines()[0]
 'digraph "L" {'
 >>> print(next(line for line in source.splitlines() if line.startswith('  "z3" ->')))
-  "z3" -> "z4" [id="e9_0" label="∂z4/∂z3 = 1"];
+  "z3" -> "z4" [id="e9_0" label=<∂z4/∂z3 = 1>];
 
 Every node shows its name, what it computes, its value and its gradient dL/dnode;
 every edge its local derivative. The fill colour encodes the gradient's sign (red
@@ -19,6 +19,7 @@ No process is started here: `graphviz_grad.layout` turns the text into pictures.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from html import escape
@@ -46,6 +47,10 @@ FAULT_FILL = "#ffe08a"
 FAULT_BORDER = "#b30000"
 CURRENT_COLOR = "#ff7f0e"
 EDGE_COLOR = "#555555"
+WORD_JOINER = "\u2060"
+"""An invisible character: put before a name that starts with ``%`` (which Graphviz would
+not keep) and after a backslash that Graphviz would expand (``\\N``)."""
+_GRAPHVIZ_ESCAPE = re.compile(r"\\(?=[GNEHTL])")
 
 _WARNINGS = {
     "inf": "⚠ inf: overflow or a pole",
@@ -88,12 +93,16 @@ def quote(name: str) -> str:
 
     Names without a backslash become quoted strings; a backslash cannot be written in one
     (``\\"`` would end the string early), so such names become HTML-like strings. ``&`` is
-    written as ``&amp;``, which the SVG output shows as ``&``.
+    written as ``&amp;``, which the SVG output shows as ``&``. Graphviz treats an id that
+    starts with ``%`` as its own anonymous name, so such a name gets an invisible word joiner
+    (U+2060) in front.
 
     >>> print(quote('z1'), quote('say "hi"'), quote('a\\\\'), quote('<b>'))
     "z1" "say \\"hi\\"" <a\\> "<b>"
     """
     text = name.replace("&", "&amp;")
+    if text.startswith("%"):  # Graphviz reserves ids that start with % for anonymous objects
+        text = WORD_JOINER + text
     if "\\" in name:
         return "<" + text.replace("<", "&lt;").replace(">", "&gt;") + ">"
     return '"' + text.replace('"', '\\"') + '"'
@@ -171,8 +180,10 @@ def to_dot_frames(
     symbolic: bool = False,
     legend: bool = True,
     pins: Pins | None = None,
+    room: Sequence[str] = (),
 ) -> list[str]:
     """`to_dot` for many views of one subject at once (what is shared is computed once).
+    ``room``: captions the caption box must fit, for the layout that frames are pinned to.
 
     >>> import graphviz_grad as gg
     >>> first, last = to_dot_frames(gg.grad("y = x*2", x=1), [View(grads=frozenset()), View()])
@@ -204,7 +215,7 @@ def to_dot_frames(
         writer.view = view
         graph_attributes = f'rankdir={rankdir} fontname="{FONT}" bgcolor="white" {spacing}'
         footer = _footer(view.caption, graph.output if legend and trace is not None else None, compact,
-                         footer_size)
+                         footer_size, room)
         if footer:
             graph_attributes += f" label=<{footer}> labelloc=b labeljust=l"
         head[0] = f"digraph {writer.ids[graph.output]} {{\n  graph [{graph_attributes}{pinned_graph}]"
@@ -231,8 +242,14 @@ def _pinned(attributes: Mapping[str, str]) -> str:
 
 
 def _html(text: str) -> str:
-    """Text for an HTML-like label: every markup character escaped."""
-    return escape(text, quote=True)
+    r"""Text for an HTML-like label: every markup character escaped. Graphviz replaces
+    ``\G``, ``\N``, ``\E``, ``\H``, ``\T`` and ``\L`` with names even inside such labels
+    (after decoding entities), so an invisible word joiner goes between the two characters.
+
+    >>> _html('<b> & "x"'), _html("\\N") == "\\" + WORD_JOINER + "N"
+    ('&lt;b&gt; &amp; &quot;x&quot;', True)
+    """
+    return _GRAPHVIZ_ESCAPE.sub("\\\\" + WORD_JOINER, escape(text, quote=True))
 
 
 class _Writer:
@@ -290,6 +307,9 @@ class _Writer:
             if value_known and status != "ok":
                 rows.append(_html(_WARNINGS[status]))
                 colour, border_colour = FAULT_FILL, FAULT_BORDER
+            elif grad is not None and not math.isfinite(grad):
+                rows.append(_html(f"⚠ gradient is {format_number(grad)}"))
+                colour, border_colour = FAULT_FILL, FAULT_BORDER
             elif grad is None:
                 colour = UNKNOWN_FILL
             else:
@@ -314,20 +334,16 @@ class _Writer:
         node = self.graph.nodes[target]
         attributes = f'id="e{target}_{slot}"'
         edge = self.edges.get((node.name, slot))
-        if labelled and edge is not None and edge.local is not None:
+        known = self.view.values is None or node.name in self.view.values
+        if labelled and known and edge is not None and edge.local is not None:
             label = f"∂{node.name}/∂{edge.source} = "
             formula = self.symbolic.get((node.name, slot))
             if formula is not None and formula != self.number(edge.local):
                 label += f"{formula} = "
-            attributes += f' label="{_label_string(label + self.number(edge.local))}"'
+            attributes += f" label=<{_html(label + self.number(edge.local))}>"
         if (node.name, slot) in self.view.edges:
             attributes += f' color="{CURRENT_COLOR}" penwidth=3'
         return attributes
-
-
-def _label_string(text: str) -> str:
-    """Text for a quoted DOT label: quotes and backslashes escaped (``\\N`` and friends too)."""
-    return text.replace("\\", "\\\\").replace('"', '\\"')
 
 
 def _points(attributes: Mapping[str, str], width: str, height: str) -> str:
@@ -338,12 +354,54 @@ def _points(attributes: Mapping[str, str], width: str, height: str) -> str:
     return f' FIXEDSIZE="TRUE" WIDTH="{wide}" HEIGHT="{high}"'
 
 
-def _footer(caption: str, output: str | None, compact: bool, size: str = "") -> str:
+CAPTION_POINTS = 14
+CAPTION_LINE = 100
+"""Captions wrap at about this many characters."""
+_NARROW, _WIDE = set(" .,:;'|!ijlIft()[]-"), set("mwMW@%")
+
+
+def wrap(caption: str, width: int = CAPTION_LINE) -> list[str]:
+    """A caption's lines: broken at spaces, before ``width`` characters where possible.
+
+    >>> wrap("dL/db = dL/dc · ∂c/db + dL/dd · ∂d/db = 1 · 2 + 1 · 3 = 5", 30)
+    ['dL/db = dL/dc · ∂c/db + dL/dd', '· ∂d/db = 1 · 2 + 1 · 3 = 5']
+    """
+    lines: list[str] = []
+    for word in caption.split(" "):
+        if lines and len(lines[-1]) + 1 + len(word) <= width:
+            lines[-1] += " " + word
+        else:
+            lines.append(word)
+    return lines
+
+
+def text_width(text: str, points: float = CAPTION_POINTS) -> float:
+    """A generous estimate of the width of ``text`` in points (sans-serif: DejaVu Sans is
+    wider than Helvetica); only used to reserve room, never to place anything."""
+    units = sum(0.34 if char in _NARROW else 0.95 if char in _WIDE else
+                0.72 if char.isupper() else 0.64 if char.isascii() else 1.0 for char in text)
+    return units * points
+
+
+def _footer(caption: str, output: str | None, compact: bool, size: str = "", room: Sequence[str] = ()) -> str:
     """The graph's label under the drawing: the frame's caption, then the colour legend.
-    ``size`` fixes its box (pinned frames), so a shorter caption moves nothing."""
+    ``size`` fixes its box (pinned frames), so a shorter caption moves nothing; ``room``
+    lists captions the box must be wide and tall enough for (the layout before pinning)."""
     rows = []
+    lines = wrap(caption)
+    if room:
+        reserved = [wrap(other) for other in room]
+        width = max(text_width(line) for other in reserved for line in other) + 8
+        height = max(map(len, reserved)) * (CAPTION_POINTS + 3) + 4
+        size = f' WIDTH="{round(width)}"'
+        cell = f' HEIGHT="{round(height)}"'
+    else:
+        cell = ""
     if caption:
-        rows.append(f'<TR><TD ALIGN="LEFT"><FONT POINT-SIZE="14">{_html(caption)}</FONT></TD></TR>')
+        text = '<BR ALIGN="LEFT"/>'.join(map(_html, lines))
+        rows.append(f'<TR><TD ALIGN="LEFT"{cell}><FONT POINT-SIZE="{CAPTION_POINTS}">{text}</FONT></TD></TR>')
+    elif room:
+        rows.append(f'<TR><TD ALIGN="LEFT"{cell}> </TD></TR>')
     if output is not None:
         rows.append(f'<TR><TD ALIGN="LEFT">{_legend(output, compact)}</TD></TR>')
     if not rows:

@@ -24,10 +24,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from .dot import View, format_number, to_dot, to_dot_frames
+from .dot import View, format_number, to_dot_frames
 from .engine import Edge, Trace
 from .graph import CONST, INPUT
-from .layout import LayoutError, pin, render_many
+from .layout import LayoutError, available, pin, render_many
 from .ops import OPS
 
 FORWARD, BACKWARD, DONE = "forward", "backward", "done"
@@ -65,26 +65,38 @@ def frames(trace: Trace, *, forward: bool = True, backward: bool = True, digits:
     return [Frame(i, phase, view, trace) for i, (phase, view) in enumerate(views)]
 
 
+LISTED = 8
+"""Captions that list the inputs or the gradients name at most this many."""
+
+
 def _number(value: float | None, digits: int) -> str:
     text = format_number(value, digits)
     return f"({text})" if text.startswith("-") else text
+
+
+def _listing(items: list[str]) -> str:
+    """``a, b, c`` with at most `LISTED` items, then how many more there are."""
+    shown = ", ".join(items[:LISTED])
+    return shown + (f" and {len(items) - LISTED} more" if len(items) > LISTED else "")
 
 
 def _forward_views(trace: Trace, digits: int) -> list[tuple[str, View]]:
     graph = trace.graph
     leaves = [node.name for node in graph if node.op in (INPUT, CONST)]
     known = set(leaves)
-    shown = ", ".join(f"{name} = {format_number(trace.value(name), digits)}" for name in graph.inputs)
+    shown = _listing([f"{name} = {format_number(trace.value(name), digits)}" for name in graph.inputs])
     views = [(FORWARD, View(values=frozenset(known), grads=frozenset(),
                             caption=f"Forward pass: the inputs {shown}" if shown else "Forward pass"))]
     for target, node in enumerate(graph.nodes):
         if node.op in (INPUT, CONST):
             continue
         known.add(node.name)
-        args = [_number(trace.value(name), digits) for name in node.inputs]
-        formula = OPS[node.op].text.format(*node.inputs)
-        computed = OPS[node.op].text.format(*args)
-        caption = f"{node.name} = {formula} = {computed} = {format_number(trace.values[target], digits)}"
+        op = OPS[node.op]
+        number = _number if op.operator else format_number  # x*(-1) and -(-1), but log(-1)
+        formula = op.text.format(*node.inputs)
+        computed = op.text.format(*(number(trace.value(name), digits) for name in node.inputs))
+        steps = [formula] + ([computed] if computed != formula else [])
+        caption = f"{node.name} = {' = '.join(steps)} = {format_number(trace.values[target], digits)}"
         views.append((FORWARD, View(values=frozenset(known), grads=frozenset(), current=node.name,
                                     edges=frozenset((node.name, slot) for slot in range(len(node.inputs))),
                                     caption=caption)))
@@ -104,8 +116,8 @@ def _backward_views(trace: Trace, digits: int) -> list[tuple[str, View]]:
         views.append((BACKWARD, View(grads=frozenset(done), current=step.node,
                                      edges=frozenset((edge.target, edge.slot) for edge in step.received),
                                      caption=caption)))
-    gradients = ", ".join(f"d{output}/d{name} = {format_number(grad, digits)}"
-                          for name, grad in trace.gradients.items())
+    gradients = _listing([f"d{output}/d{name} = {format_number(grad, digits)}"
+                          for name, grad in trace.gradients.items()])
     views.append((DONE, View(caption=f"Done: {gradients}" if gradients else "Done")))
     return views
 
@@ -124,9 +136,11 @@ def render_frames(trace: Trace, fmt: str = "svg", *, sequence: Sequence[Frame] |
     """Every frame (default: all of `frames`) as ``fmt`` bytes (svg, png or dot), laid out
     once so that no node moves. ``options`` go to `graphviz_grad.dot.to_dot`."""
     sequence = list(sequence) if sequence is not None else frames(trace)
-    widest = max(sequence, key=lambda frame: len(frame.caption), default=None)
-    full = to_dot(trace, view=View(caption=widest.caption if widest else ""), **options)
-    pins = pin(full, backend=backend) if fmt != "dot" else None
+    captions = [frame.caption for frame in sequence]
+    pins = None
+    if fmt != "dot" or available():  # dot frames are pinned too when a backend can lay them out
+        (full,) = to_dot_frames(trace, [View()], room=captions, **options)
+        pins = pin(full, backend=backend)
     sources = to_dot_frames(trace, [frame.view for frame in sequence], pins=pins, **options)
     return render_many(sources, fmt, backend=backend, pinned=True)
 

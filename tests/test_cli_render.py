@@ -52,6 +52,51 @@ def test_numbered_frames_and_stale_ones_removed(capsys, tmp_path):
     assert names == [f"frame-0{i}.svg" for i in range(1, 6)] + ["frame-notes.svg"]
 
 
+def test_only_our_own_stale_frames_are_removed(capsys, tmp_path):
+    target = tmp_path / "a.svg"
+    assert run(capsys, "render", SEED, "--at", AT, "-o", str(target), "--steps")[0] == 0  # a-01 .. a-17
+    for name in ("a-2024.svg", "a-٠٧.svg", "a-019.svg", "a-19.svg"):  # not ours: a gap, other digits
+        (tmp_path / name).write_text("keep")
+    (tmp_path / "a-18.svg").mkdir()  # a folder is never removed
+    assert run(capsys, "render", "y = x*2", "--at", "x=1", "-o", str(target), "--steps")[0] == 0
+    names = sorted(path.name for path in tmp_path.iterdir())
+    assert names == sorted([f"a-0{i}.svg" for i in range(1, 6)] + ["a-18.svg", "a-2024.svg", "a-٠٧.svg",
+                                                                     "a-019.svg", "a-19.svg"])
+
+
+def test_several_files_are_all_or_nothing(capsys, tmp_path):
+    target = tmp_path / "a.svg"
+    (tmp_path / "a-01.svg").write_text("old")
+    (tmp_path / "a-03.svg").mkdir()
+    code, _, err = run(capsys, "render", "y = x*2", "--at", "x=1", "-o", str(target), "--steps")
+    assert code == 2 and f"cannot write '{tmp_path / 'a-03.svg'}': it is a folder" in err
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["a-01.svg", "a-03.svg"]
+    assert (tmp_path / "a-01.svg").read_text() == "old"
+
+
+def test_a_failed_move_puts_the_old_files_back(capsys, tmp_path, monkeypatch):
+    (tmp_path / "a-01.svg").write_text("old")
+    real_replace = os.replace
+    moves = []
+
+    def replace(source, destination):
+        if str(destination).endswith("a-03.svg"):
+            raise OSError(28, "No space left on device")
+        moves.append(destination)
+        real_replace(source, destination)
+
+    monkeypatch.setattr(os, "replace", replace)
+    code, _, err = run(capsys, "render", "y = x*2", "--at", "x=1", "-o", str(tmp_path / "a.svg"), "--steps")
+    assert code == 2 and "a-03.svg" in err and "No space left on device" in err
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["a-01.svg"]
+    assert (tmp_path / "a-01.svg").read_text() == "old"
+
+
+def test_output_that_is_a_folder(capsys, tmp_path):
+    code, _, err = run(capsys, "render", SEED, "--at", AT, "-o", str(tmp_path), "--format", "svg")
+    assert code == 2 and err == f"graphviz-grad: error: cannot write '{tmp_path}': it is a folder\n"
+
+
 def test_stdout(capsysbinary):
     assert main(["render", SEED, "--at", AT, "-o", "-"]) == 0
     assert capsysbinary.readouterr().out.startswith(b"<?xml")
@@ -106,13 +151,13 @@ def test_a_write_error_mid_way_leaves_nothing(capsys, tmp_path, monkeypatch):
 
     def failing_replace(source, destination):
         calls.append(destination)
-        if len(calls) == 1:
+        if len(calls) == 3:
             raise PermissionError(13, "Permission denied", destination)
         real_replace(source, destination)
 
     monkeypatch.setattr(os, "replace", failing_replace)
     code, _, err = run(capsys, "render", SEED, "--at", AT, "-o", str(target), "--steps")
-    assert code == 2 and "Permission denied" in err
+    assert code == 2 and f"cannot write '{tmp_path / 'frame-03.svg'}': Permission denied" in err
     assert list(tmp_path.iterdir()) == []
 
 

@@ -68,10 +68,10 @@ def test_node_shows_name_op_value_and_gradient():
 
 def test_edge_labels_are_local_derivatives():
     source = to_dot(seed_trace())
-    assert '"W1" -> "z1" [id="e6_1" label="∂z1/∂W1 = 5"]' in source
-    assert '"z4" -> "L" [id="e10_0" label="∂L/∂z4 = 4"]' in source
+    assert '"W1" -> "z1" [id="e6_1" label=<∂z1/∂W1 = 5>]' in source
+    assert '"z4" -> "L" [id="e10_0" label=<∂L/∂z4 = 4>]' in source
     assert '"2" -> "L" [id="e10_1"]' in source  # no derivative into a constant
-    assert "label=\"∂" not in to_dot(seed_trace(), edge_labels=False)
+    assert "label=<∂" not in to_dot(seed_trace(), edge_labels=False)
 
 
 def test_constants_are_compact_ellipses():
@@ -93,7 +93,7 @@ def test_rankdir_and_compact():
     with pytest.raises(ValueError, match="rankdir"):
         to_dot(trace, rankdir="XY")
     compact = to_dot(trace, compact=True)
-    assert "label=\"∂" not in compact and "value =" not in compact and "0.5 | ∇ 4" in compact
+    assert "label=<∂" not in compact and "value =" not in compact and "0.5 | ∇ 4" in compact
 
 
 def test_large_graphs_are_compact_by_default():
@@ -131,6 +131,12 @@ def test_faulty_nodes_are_marked():
     assert "⚠ inf: overflow or a pole" in to_dot(gg.grad("y = 1/x", x=0))
 
 
+def test_non_finite_gradients_are_marked():
+    source = to_dot(gg.grad("L = sqrt(x)*x", x=0))  # value 0 is fine, dL/dx = 0*inf = nan
+    x = next(line for line in source.splitlines() if line.startswith('  "x" ['))
+    assert "⚠ gradient is nan" in x and 'BGCOLOR="#ffe08a"' in x
+
+
 def test_graph_without_values_shows_structure():
     source = to_dot(gg.parse(SEED))
     assert "value =" not in source and "grad =" not in source and "<B>z4</B> = z3 - B" in source
@@ -144,8 +150,9 @@ def test_view_hides_unknown_numbers_and_highlights():
     z2 = next(line for line in source.splitlines() if line.startswith('  "z2" ['))
     assert "value = 0.5" in z1 and "grad = ?" in z1 and 'COLOR="#ff7f0e"' in z1 and 'BORDER="3"' in z1
     assert "value = ?" in z2 and f'BGCOLOR="{UNKNOWN_FILL}"' in z2
-    assert '"x" -> "z1" [id="e6_0" label="∂z1/∂x = 0.1" color="#ff7f0e" penwidth=3]' in source
+    assert '"x" -> "z1" [id="e6_0" label=<∂z1/∂x = 0.1> color="#ff7f0e" penwidth=3]' in source
     assert "z1 = x*W1 = 5*0.1 = 0.5" in source and "labelloc=b" in source
+    assert "∂L/∂z4" not in source  # a local derivative appears once its node's value is known
 
 
 def test_pins_fix_positions_and_sizes():
@@ -178,6 +185,7 @@ def test_quote():
     assert quote("a\\") == "<a\\>"
     assert quote("<b>\\") == "<&lt;b&gt;\\>"
     assert quote("a&b") == '"a&amp;b"'
+    assert quote("%1") == '"\u2060%1"'  # Graphviz keeps ids starting with % for itself
 
 
 def test_format_number():
@@ -187,3 +195,14 @@ def test_format_number():
 def test_rejects_other_objects():
     with pytest.raises(TypeError, match="Trace or a Graph"):
         to_dot("L = x")
+
+
+def test_captions_wrap_and_reserve_room():
+    from graphviz_grad.dot import text_width, to_dot_frames, wrap
+
+    caption = " + ".join(["dL/dz1 · ∂z1/∂b"] * 12)
+    assert all(len(line) <= 100 for line in wrap(caption)) and " ".join(wrap(caption)) == caption
+    (source,) = to_dot_frames(seed_trace(), [View()], room=["short", caption])
+    width = int(re.search(r'CELLSPACING="2" WIDTH="(\d+)"', source)[1])
+    assert width >= max(text_width(line) for line in wrap(caption))
+    assert text_width("WWW") > text_width("iii") and text_width("∂") >= text_width("a")

@@ -78,6 +78,21 @@ def test_negative_numbers_are_parenthesised_and_digits_apply():
     assert "y = x/3 = (-1)/3 = -0.333" in captions
 
 
+def test_function_arguments_are_not_parenthesised_twice():
+    captions = [frame.caption for frame in frames(gg.grad("y = log(x) + max(x, -x)*2*3", x=-1))]
+    assert "z1 = log(x) = log(-1) = nan" in captions and "z2 = -x = -(-1) = 1" in captions
+    assert "z3 = max(x, z2) = max(-1, 1) = 1" in captions
+    assert "z1 = 2*3 = 6" in [frame.caption for frame in frames(gg.grad("n = 2*3 + x", x=1))]
+
+
+def test_long_lists_in_captions_are_cut():
+    names = [f"w{i}" for i in range(20)]
+    trace = gg.grad(" + ".join(names), dict.fromkeys(names, 1.0))
+    sequence = frames(trace)
+    assert sequence[0].caption.endswith("w7 = 1 and 12 more")
+    assert sequence[-1].caption.endswith("dL/dw7 = 1 and 12 more")
+
+
 def test_inputs_that_do_not_reach_the_output_get_no_step():
     sequence = frames(gg.grad("u = a*2; y = b*3", a=1, b=1), forward=False)
     assert [frame.view.current for frame in sequence] == ["y", "b", None]
@@ -127,9 +142,20 @@ def test_frame_pictures_show_the_frame(backend):
     assert any(element.get("stroke") == "#ff7f0e" for element in highlighted.iter())
 
 
-def test_dot_frames_need_no_backend():
+def test_dot_frames_need_no_backend(monkeypatch):
+    from graphviz_grad import layout
+
+    monkeypatch.setattr(layout, "available", lambda: ())
+    monkeypatch.setattr("graphviz_grad.frames.available", lambda: ())
     sources = render_frames(seed_trace(), "dot")
     assert len(sources) == 17 and all(source.startswith(b'digraph "L"') for source in sources)
+    assert b" pos=" not in sources[0]
+
+
+@pytest.mark.dot
+def test_dot_frames_are_pinned_when_graphviz_is_there():
+    sources = render_frames(seed_trace(), "dot")
+    assert all(b' pos="' in source for source in sources)
 
 
 @pytest.mark.parametrize("backend", BACKENDS)

@@ -14,7 +14,8 @@ from .conftest import EXAMPLE_1, SEED
 SVG = "{http://www.w3.org/2000/svg}"
 BACKENDS = [pytest.param("system", marks=pytest.mark.dot), pytest.param("pure", marks=pytest.mark.pure)]
 HOSTILE = ["<b>", "a|b", "{x}", '"', "\\", "javascript:alert(1)", 'a\\"b', "x&amp;y", "]; evil [", "-> z",
-           "<script>alert(1)</script>", "a&b"]
+           "<script>alert(1)</script>", "a&b", "&amp;", "&lt;b&gt;", "&#60;", "&#xD800;", "&nbsp;", "%1",
+           "]]>", "<!--", "\\N\\G\\l"]
 
 
 def svg_tree(data):
@@ -26,7 +27,8 @@ def titles(tree, kind):
 
 
 def texts(tree):
-    return [element.text for element in tree.iter(f"{SVG}text")]
+    """The SVG's texts as a reader sees them (without the invisible word joiners of dot._html)."""
+    return [(element.text or "").replace("\u2060", "") for element in tree.iter(f"{SVG}text")]
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
@@ -49,10 +51,12 @@ def test_hostile_names_render_literally(backend, name):
     trace = gg.grad(gg.build((a * 2).named(output)), {name: 3.0})
     data = render(to_dot(trace), "svg", backend=backend)
     tree = svg_tree(data)  # well-formed XML: nothing broke out of an attribute or a text node
-    assert sorted(titles(tree, "node")) == sorted([name, "2", output])
+    shown = [title.removeprefix("\u2060") for title in titles(tree, "node")]  # see dot.quote
+    assert sorted(shown) == sorted([name, "2", output])
     assert len(titles(tree, "edge")) == 2
-    words = "".join(text or "" for text in texts(tree))
+    words = "".join(texts(tree))
     assert name in words and output in words
+    assert f"∂{output}/∂{name} = 2" in texts(tree)  # edge labels are literal too
     tags = {element.tag for element in tree.iter()}
     assert f"{SVG}script" not in tags and f"{SVG}a" not in tags and f"{SVG}foreignObject" not in tags
     assert b"href" not in data
