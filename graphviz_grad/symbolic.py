@@ -27,6 +27,7 @@ from fractions import Fraction
 from functools import cached_property
 from typing import Any
 
+import mpmath
 import sympy as sp
 
 from .engine import Trace
@@ -188,8 +189,18 @@ def _fold(op: str, args: Sequence[sp.Expr], numeric: Sequence[sp.Expr]) -> sp.Ex
         elif (op == "pow" and args[1].is_Integer and args[0] != 0
               and _bits(args[0]) * abs(int(args[1])) <= EXACT_BITS):
             return args[0] ** args[1]
-    generic = _generic(op)
-    return _real_or_nan(generic.at(generic.expr, [_number(a) for a in numeric]))
+    return _at_point(op, [_number(a) for a in numeric])
+
+
+def _at_point(op: str, args: Sequence[sp.Expr]) -> sp.Expr:
+    """The op's SymPy constructor applied to numbers, reduced by `_real_or_nan`. SymPy's
+    number classes raise where an expression would give nan (``Float(0)/Float(0)``); then
+    the op is applied to symbols and the numbers substituted, which gives SymPy's value."""
+    try:
+        return _real_or_nan(OPS[op].sympy(sp, *args))
+    except (ArithmeticError, TypeError, ValueError):
+        generic = _generic(op)
+        return _real_or_nan(generic.at(generic.expr, args))
 
 
 def _is_number(expr: sp.Expr) -> bool:
@@ -598,8 +609,7 @@ class _Checker:
             elif node.op == CONST:
                 values.append(_number(exact(node.value)))  # type: ignore[arg-type]
             else:
-                generic = _generic(node.op)
-                values.append(_real_or_nan(generic.at(generic.expr, [values[a] for a in self.args[i]])))
+                values.append(_at_point(node.op, [values[a] for a in self.args[i]]))
         return values
 
     def run(self) -> CheckReport:
@@ -781,14 +791,19 @@ class _Checker:
                    value)
 
     def _compare(self, engine: float, value: sp.Expr, rtol: float | None = None) -> tuple[float, float, bool]:
+        """Absolute and relative error of a float against a finite SymPy number, and whether
+        ``|engine - value| <= atol + rtol*|value|`` (mpmath at `DIGITS` digits: SymPy's own
+        arithmetic is a hundred times slower)."""
         if not math.isfinite(engine):
             return math.inf, math.inf, False
-        difference = abs(sp.Float(engine, DIGITS) - value)
-        abs_error = float(difference)
-        magnitude = abs(value)
-        rel_error = float(difference / magnitude) if magnitude != 0 else (0.0 if abs_error == 0 else math.inf)
-        rtol = self.rtol if rtol is None else rtol
-        return abs_error, rel_error, bool(difference <= self.atol + rtol * magnitude)
+        with mpmath.workdps(DIGITS):
+            exact_value = value._to_mpmath(mpmath.mp.prec)
+            difference = abs(mpmath.mpf(engine) - exact_value)
+            magnitude = abs(exact_value)
+            abs_error = float(difference)
+            rel_error = float(difference / magnitude) if magnitude else (0.0 if not difference else math.inf)
+            rtol = self.rtol if rtol is None else rtol
+            return abs_error, rel_error, bool(difference <= self.atol + rtol * magnitude)
 
     def _forward_mismatch(self, i: int) -> str:
         """The node's forward rule on the engine's own argument values, against the same op at
@@ -800,8 +815,7 @@ class _Checker:
         args = [self.trace.values[a] for a in self.args[i]]
         if not all(math.isfinite(a) for a in args):
             return ""  # IEEE arithmetic on inf and nan: nothing for SymPy to say
-        generic = _generic(node.op)
-        value = _real_or_nan(generic.at(generic.expr, [sp.Float(a, DIGITS) for a in args]))
+        value = _at_point(node.op, [sp.Float(a, DIGITS) for a in args])
         if value is sp.nan:
             agree = math.isnan(engine)
         elif value is sp.zoo or value in (sp.oo, -sp.oo) or abs(value) > _FLOAT_MAX:
