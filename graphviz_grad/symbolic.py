@@ -60,6 +60,7 @@ EXACT_BITS = 4096
 """A constant subexpression is folded exactly (as a SymPy Rational) up to this many bits;
 beyond, or for transcendental results, its high-precision value is used (``9**9**9`` never hangs)."""
 
+_STATUSES = ("agree", "disagree", "kink", "undefined", "infinite", "overflow")
 _EPS = 2.0**-52
 _FLOAT_MAX = sp.Float(1.7976931348623157e308, DIGITS)
 _KINK_CONVENTIONS = {
@@ -424,11 +425,17 @@ class CheckReport:
         return self.ok
 
     def summary(self) -> str:
+        """One line: the point, the verdict with a count per status, the tolerances, the worst errors.
+
+        >>> check("L = relu(x)*y", x=0, y=2).summary()  # doctest: +ELLIPSIS
+        'check of L at x=0, y=2: ok (3 agree, 1 kink) ...'
+        """
         point = ", ".join(f"{name}={_fmt(value)}" for name, value in self.point.items())
-        verdict = ("all agree" if self.ok else
-                   f"{len(self.failures)} of {len(self.rows)} disagree: "
-                   + ", ".join(row.wrt for row in self.failures[:8])
-                   + (", ..." if len(self.failures) > 8 else ""))
+        counts = {status: sum(1 for row in self.rows if row.status == status) for status in _STATUSES}
+        listed = ", ".join(f"{count} {status}" for status, count in counts.items() if count)
+        failed = "".join(f" {row.wrt}" for row in self.failures[:8])
+        failed += " ..." if len(self.failures) > 8 else ""
+        verdict = f"ok ({listed or 'no rows'})" if self.ok else f"FAILED ({listed}; failing:{failed})"
         return (f"check of {self.graph.output} at {point or 'no inputs'}: {verdict} "
                 f"(rtol {self.rtol:g}, atol {self.atol:g}; worst abs error {self.worst_abs_error:.3g}, "
                 f"worst rel error {self.worst_rel_error:.3g})")
