@@ -605,6 +605,9 @@ class _Checker:
                                                   else (self.args[i][0], -1)))
                       for i, node in enumerate(graph.nodes) if node.op not in (INPUT, CONST)]
         self.step_positions = [step[0] for step in self.steps]
+        self.branches = [(i, node.op, self.args[i][0], self.args[i][-1])
+                         for i, node in enumerate(graph.nodes) if node.op in _BRANCHING]
+        self.branch_positions = [branch[0] for branch in self.branches]
 
     def reference_values(self) -> list[sp.Expr]:
         """Every node's value at the point with `DIGITS` digits, node by node through the op
@@ -833,18 +836,23 @@ class _Checker:
         return (f"forward value differs: the engine computes {self.graph.statement(node.name)} = {engine!r} "
                 f"from its arguments, SymPy {_digits_text(value)}")
 
-    def _evaluate(self, k: int, value: float, base: list[float]) -> float:
-        """The output with node k set to ``value`` and every later node recomputed."""
+    def _evaluate(self, k: int, value: float, base: list[float]) -> tuple[float, int | None]:
+        """The output with node k set to ``value`` and every later node recomputed, and the
+        first later node whose side of a kink or domain edge (`_side`) differs from the unperturbed pass."""
         vals = list(base)
         vals[k] = value
         for i, rule, a, b in self.steps[bisect_right(self.step_positions, k):]:
             vals[i] = rule(vals[a]) if b < 0 else rule(vals[a], vals[b])
-        return vals[self.out]
+        for i, op, a, b in self.branches[bisect_right(self.branch_positions, k):]:
+            if _side(op, vals[a], vals[b]) != _side(op, base[a], base[b]):
+                return vals[self.out], i
+        return vals[self.out], None
 
     def _finite_difference(self, k: int, value: sp.Expr) -> tuple[float | None, float | None,
                                                                    float | None, str]:
         """Central difference with step h = eps**(1/3)*max(1, |v|) and its error estimate
-        (the gap to the 2h difference plus the rounding bound)."""
+        (the gap to the 2h difference plus the rounding bound). A step that moves a later
+        non-smooth node to another branch (relu's argument across 0, ...) gives no estimate."""
         base = list(self.trace.values)
         v = base[k]
         if not math.isfinite(v):
@@ -857,7 +865,13 @@ class _Checker:
         estimates, scale = [], abs(base[self.out])
         for step in (h, 2 * h):
             up, down = v + step, v - step
-            f_up, f_down = self._evaluate(k, up, base), self._evaluate(k, down, base)
+            (f_up, crossed_up), (f_down, crossed_down) = (self._evaluate(k, up, base),
+                                                          self._evaluate(k, down, base))
+            crossed = crossed_up if crossed_up is not None else crossed_down
+            if crossed is not None:
+                node = self.graph.nodes[crossed]
+                return None, h, None, (f"no finite difference: a step of {h:.3g} moves node {node.name} "
+                                       f"({node.op}) across a kink or domain edge")
             scale = max(scale, abs(f_up), abs(f_down))
             estimates.append((f_up - f_down) / (up - down))
         fd, coarse = estimates
@@ -867,6 +881,19 @@ class _Checker:
         tolerance = 4 * abs(fd - coarse) + 8 * _EPS * scale / h + 1e-6 * reference + self.atol
         return fd, h, tolerance, ""
 
+
+def _side(op: str, a: float, b: float) -> tuple[int, ...]:
+    """Which side of its kinks and domain edges an op's arguments are on (`_BRANCHING` ops)."""
+    if op in ("max", "min"):
+        return ((a > b) - (a < b),)
+    if op == "div":
+        return ((b > 0) - (b < 0),)
+    if op == "pow":
+        return ((a > 0) - (a < 0), int(math.isfinite(b) and b == math.floor(b)))
+    return ((a > 0) - (a < 0),)  # relu, abs, sqrt, log
+
+
+_BRANCHING = frozenset({"relu", "abs", "sqrt", "log", "max", "min", "div", "pow"})
 
 _SLOTS: dict[int, tuple[sp.Dummy, ...]] = {}
 _LOCALS: dict[tuple[str, tuple[sp.Expr | None, ...]], tuple[sp.Expr | None, ...]] = {}

@@ -77,5 +77,5 @@ def test_engine_matches_sympy_and_finite_differences(tree, point):
     assert report.ok, report.to_text()
     assert {row.status for row in report.rows} == {"agree"}, report.to_text()
     assert [row.wrt for row in report.rows][:3] == list(NAMES)
-    for row in report.rows:
-        assert row.finite_difference is not None, row
+    for row in report.rows:  # a finite difference is left out only when its steps cross a kink or edge
+        assert row.finite_difference is not None or "across a kink" in row.note, row

@@ -214,6 +214,12 @@ def test_kinks_are_notes_not_failures(formula, values, wrt, convention):
     assert row.status == "kink" and "not differentiable here" in row.note and convention in row.note
 
 
+def test_a_finite_difference_across_a_nearby_kink_is_left_out_not_failed():
+    report = check("L = relu(x)*y", x=1e-7, y=2)  # the step (6e-6) reaches past relu's kink
+    assert report.ok and report["x"].status == "agree" and report["x"].finite_difference is None
+    assert "moves node z1 (relu) across a kink" in report["x"].note
+
+
 def test_kinks_only_mark_rows_whose_gradient_passes_them():
     report = check("a = relu(x); L = a*y + y", x=0, y=2)
     assert report["x"].status == "kink"
