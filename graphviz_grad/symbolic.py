@@ -141,11 +141,10 @@ def _to_float(value: sp.Expr) -> float:
 
 @dataclass(frozen=True)
 class _Generic:
-    """An op applied to fresh symbols, with its derivative with respect to each of them."""
+    """An op applied to fresh symbols: substituting numbers gives SymPy's value of the op."""
 
     expr: sp.Expr
     symbols: tuple[sp.Symbol, ...]
-    partials: tuple[sp.Expr, ...]
 
     def at(self, expr: sp.Expr, args: Sequence[sp.Expr]) -> sp.Expr:
         return _substitute(expr, dict(zip(self.symbols, args, strict=True)))
@@ -159,7 +158,7 @@ def _generic(op: str) -> _Generic:
     if rule is None:
         symbols = tuple(sp.Dummy(f"a{k}", real=True) for k in range(OPS[op].arity))
         expr = OPS[op].sympy(sp, *symbols)
-        rule = _GENERIC[op] = _Generic(expr, symbols, tuple(sp.diff(expr, s) for s in symbols))
+        rule = _GENERIC[op] = _Generic(expr, symbols)
     return rule
 
 
