@@ -73,7 +73,7 @@ def test_engine_matches_sympy_and_finite_differences(tree, point):
     assume(all(math.isfinite(g) and abs(g) < 1e6 for g in trace.gradients.values()))
 
     # the public helper: SymPy closed forms, the engine and central finite differences
-    report = gg.check(trace, rtol=1e-8, atol=1e-9)
+    report = gg.check(trace, rtol=1e-8, atol=1e-9, simplify=False)  # simplify only changes the display
     assert report.ok, report.to_text()
     assert {row.status for row in report.rows} == {"agree"}, report.to_text()
     assert [row.wrt for row in report.rows][:3] == list(NAMES)

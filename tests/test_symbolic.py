@@ -88,6 +88,13 @@ def test_subjects_formula_graph_expr_trace_and_values_forms():
     assert reports[5]["a"].symbolic == "b"
 
 
+def test_simplify_changes_the_display_not_the_numbers():
+    simplified, plain = check("L = sigmoid(x)*x", x=0.3), check("L = sigmoid(x)*x", x=0.3, simplify=False)
+    assert simplified["x"].form == "simplified" and plain["x"].form == "factored"
+    assert sympy.simplify((simplified["x"].expr - plain["x"].expr).rewrite(sympy.exp)) == 0
+    assert simplified["x"].symbolic_value == plain["x"].symbolic_value
+
+
 def test_bad_arguments_are_clean_errors():
     with pytest.raises(CheckError, match="rtol"):
         check(SEED, EXAMPLE_1, rtol=-1)
