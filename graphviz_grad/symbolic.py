@@ -183,13 +183,22 @@ def _fold(op: str, args: Sequence[sp.Expr], numeric: Sequence[sp.Expr]) -> sp.Ex
     otherwise its high-precision value (so ``9**9**9`` or ``exp(exp(9))`` never hang)."""
     if all(arg.is_Rational for arg in args):
         if op in ("add", "sub", "mul", "neg") or (op == "div" and args[1] != 0):
-            result = OPS[op].sympy(sp, *args)
+            result = _construct(op, args)
             if result.is_Rational and _bits(result) <= EXACT_BITS:
                 return result
         elif (op == "pow" and args[1].is_Integer and args[0] != 0
               and _bits(args[0]) * abs(int(args[1])) <= EXACT_BITS):
             return args[0] ** args[1]
     return _at_point(op, [_number(a) for a in numeric])
+
+
+def _construct(op: str, args: Sequence[sp.Expr]) -> sp.Expr:
+    """The op table's SymPy constructor; where SymPy refuses (``Min(x, nan)`` raises "not
+    comparable"), the value is undefined: nan."""
+    try:
+        return OPS[op].sympy(sp, *args)
+    except (ArithmeticError, TypeError, ValueError):
+        return sp.nan
 
 
 def _at_point(op: str, args: Sequence[sp.Expr]) -> sp.Expr:
@@ -212,7 +221,7 @@ def _apply(op: str, args: Sequence[sp.Expr]) -> sp.Expr:
     automatic simplification can turn ``(x*0 + 9)**(9**9)`` into an exact power of 9."""
     if all(_is_number(arg) for arg in args):
         return _fold(op, args, args)
-    return OPS[op].sympy(sp, *args)
+    return _construct(op, args)
 
 
 def _bits(value: sp.Rational) -> int:
@@ -246,7 +255,7 @@ def to_sympy(graph: Graph, replace: Mapping[str, sp.Symbol] | None = None) -> di
                 numeric = [values.get(name, arg) for name, arg in zip(node.inputs, args, strict=True)]
                 exprs[node.name] = values[node.name] = _fold(node.op, args, numeric)
             else:
-                exprs[node.name] = OPS[node.op].sympy(sp, *args)
+                exprs[node.name] = _construct(node.op, args)
     return exprs
 
 
@@ -632,6 +641,7 @@ class _Checker:
         self.ref = self.reference_values()
         self.kinks = self._kinks()
         self.undefined = self._undefined()
+        self.infinite = self._undefined(infinite=True)
         wrts = [i for i, node in enumerate(graph.nodes)
                 if node.op == INPUT or (node.op != CONST and self.depends[i])]
         if self.full:
@@ -735,20 +745,26 @@ class _Checker:
         """Base 0 is smooth for a constant exponent that is 0 or at least 1, a kink otherwise."""
         return self.depends[self.args[k][1]] or not (exponent == 0 or exponent >= 1)
 
-    def _undefined(self) -> dict[int, str]:
-        """Rows whose gradient passes a node with no real value at the point (0/0, log(-1)):
-        SymPy may have simplified such a node away (x/x -> 1), so its closed form is no reference.
-        The reason names the most upstream such node; one sweep from the output back."""
+    def _undefined(self, infinite: bool = False) -> dict[int, str]:
+        """Rows whose derivative is taken where the function has no real value: the node itself
+        or a node downstream of it has none (0/0, log(-1), or a nan from a constant
+        subexpression). SymPy may have simplified such a value away (x/x -> 1, d(nan)/dx = 0),
+        so its closed form is no reference there. With ``infinite``, the same for nodes whose
+        value is infinite (log(0*x): SymPy's 0*x -> 0 hides the pole). The reason names the
+        most upstream such node; one sweep from the output back."""
         reasons: dict[int, str] = {}
         for j in range(self.n - 1, -1, -1):
             if not self.live[j]:
                 continue
             reason = reasons.get(j)
-            born = all(self.ref[a] is not sp.nan for a in self.args[j])  # not inherited from an argument
-            if self.ref[j] is sp.nan and born and self.graph.nodes[j].op not in (INPUT, CONST):
-                statement = self.graph.statement(self.graph.nodes[j].name)
-                reason = f"node {self.graph.nodes[j].name} has no real value here ({statement})"
-            if reason is not None:  # the gradient of every node upstream passes through j
+            value = self.ref[j]
+            if value is sp.nan or (infinite and (value is sp.zoo or value in (sp.oo, -sp.oo))):
+                node = self.graph.nodes[j]  # the most upstream one wins: it is met last
+                statement = f" ({self.graph.statement(node.name)})" if node.inputs else ""
+                reason = (f"node {node.name} is {value} here{statement}" if infinite and value is not sp.nan
+                          else f"node {node.name} has no real value here{statement}")
+            if reason is not None:  # the gradient of j and of every node upstream passes here
+                reasons[j] = reason
                 for a in self.args[j]:
                     if self.live[a]:
                         reasons[a] = reason
@@ -795,6 +811,9 @@ class _Checker:
                 ok, status = False, "disagree"
                 notes.append(f"the finite difference is off SymPy's value by more than its error "
                              f"estimate {fd_tol:.3g}: the forward pass may be wrong")
+        if not ok and i in self.infinite:  # a pole on the way: SymPy may have simplified it away
+            status, ok, abs_error, rel_error = "undefined", True, None, None
+            notes[:] = ["no finite derivative here: " + self.infinite[i]]
         forward = self._forward_mismatch(i)
         if forward:
             ok, status = False, "disagree"

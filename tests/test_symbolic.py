@@ -157,8 +157,17 @@ def test_automatic_simplification_x_over_x_is_not_a_false_pass_or_alarm():
 def test_complex_results_are_no_real_value():
     report = check("z = log(x); L = z*y", x=-1, y=2)
     assert report.ok
-    assert report["x"].status == "undefined" and report["y"].status == "undefined"
-    assert report["z"].status == "agree" and report["z"].symbolic_value == 2.0  # dL/dz = y is fine
+    assert {row.status for row in report.rows} == {"undefined"}  # L has no real value here
+    assert "node z has no real value here (z = log(x))" in report["x"].note
+    assert report["y"].symbolic_value != report["y"].symbolic_value  # log(-1) = i*pi: nan
+    report = check("z = log(x); L = z*y + y", x=1, y=2)
+    assert report.ok and {row.status for row in report.rows} == {"agree"}
+
+
+def test_a_nan_from_a_constant_subexpression_is_undefined_not_a_false_alarm():
+    # SymPy: min(x, nan) raises, and d(nan + x)/dx is 0; the engine: nan. No real value here.
+    report = check("c = log(-1.5); L = min(x, c) + abs(c - x*y)", x=1, y=2)
+    assert report.ok and {row.status for row in report.rows} == {"undefined"}
 
 
 def test_heaviside_at_zero_is_neither_an_alarm_nor_a_pass():
@@ -195,6 +204,11 @@ def test_substitution_is_simultaneous():
 def test_poles_compare_as_infinities():
     report = check("L = 1/x", x=0)
     assert report.ok and report["x"].status == "infinite" and report["x"].engine == float("-inf")
+
+
+def test_a_pole_simplified_away_by_sympy_is_undefined_not_a_false_alarm():
+    report = check("z1 = min(b, a); z2 = 0*z1; L = log(z2)", a=-1, b=-1)  # SymPy: 0*z1 -> 0
+    assert report.ok and report["z1"].status == "undefined" and "node L is zoo here (L = log(z2))" in report["z1"].note
 
 
 def test_an_engine_overflow_against_a_finite_exact_value_is_loud():
