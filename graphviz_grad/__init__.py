@@ -71,8 +71,32 @@ def grad(formula: str | Graph, values: Any = None, /, *, strict: bool = False, *
 
 register_ipython()  # in a running IPython, traces and graphs display as diagrams
 
+
+def check(subject: Any, values: Any = None, /, **options: Any) -> Any:
+    """Check the engine's gradients against SymPy and finite differences; returns a
+    `graphviz_grad.symbolic.CheckReport` (``ok``, ``rows``, renderings). SymPy is imported on
+    the first call, not with the package. See `graphviz_grad.symbolic.check`.
+
+    >>> report = check("L = (x*W1 + y*W2 - B)**2", x=5, y=10, W1=0.1, W2=0.2, B=0.5)
+    >>> report.ok, report["B"].symbolic_nodes
+    (True, '-2*z4')
+    """
+    from .symbolic import check as run
+
+    return run(subject, values, **options)
+
+
+def __getattr__(name: str) -> Any:
+    if name == "CheckReport":  # lazily, so that importing the package does not import SymPy
+        from .symbolic import CheckReport
+
+        return CheckReport
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 __all__ = [
     "OPS",
+    "CheckReport",
     "Diagram",
     "Edge",
     "Expr",
@@ -89,6 +113,7 @@ __all__ = [
     "apply",
     "backward",
     "build",
+    "check",
     "const",
     "cos",
     "diagram",

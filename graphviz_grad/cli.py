@@ -263,6 +263,20 @@ def write_files(contents: dict[str, bytes]) -> None:
             for leftover in (temp, temp + ".old"):
                 with contextlib.suppress(OSError):
                     os.remove(leftover)
+def _tolerance(text: str) -> float:
+    """An argparse type: a finite number >= 0."""
+    if not _NUMBER.fullmatch(text.strip()) or not math.isfinite(float(text)) or float(text) < 0:
+        raise argparse.ArgumentTypeError(f"expected a finite number >= 0, got {text!r}")
+    return float(text)
+
+
+def _check_command(args: argparse.Namespace) -> int:
+    from .symbolic import check  # SymPy is imported only by this command
+
+    graph = parse(read_formula(args.formula))
+    report = check(graph, parse_values(args.at, graph), rtol=args.rtol, atol=args.atol)
+    print(report.to_json() if args.json else report.to_text(args.digits))
+    return 0 if report.ok else 1
 
 
 def _add_values_options(command: argparse.ArgumentParser) -> None:
@@ -310,6 +324,20 @@ def make_parser() -> argparse.ArgumentParser:
     render.add_argument("--backend", choices=["system", "pure"],
                         help="Graphviz binaries or pip's graphviz-pure (default: the first found)")
     render.set_defaults(run=_render_command)
+    check = commands.add_parser(
+        "check", help="cross-check every gradient against SymPy and finite differences",
+        description="Derive every dL/dinput and dL/dnode with SymPy, evaluate them at the point and compare "
+                    "with the engine and with central finite differences. Exit code 0 when all agree, "
+                    "1 when any disagrees.")
+    _add_values_options(check)
+    check.add_argument("--json", action="store_true", help="print the report as JSON: ok, rows, ...")
+    check.add_argument("--rtol", type=_tolerance, default=1e-7, metavar="R",
+                       help="relative tolerance of engine vs SymPy (default 1e-7)")
+    check.add_argument("--atol", type=_tolerance, default=1e-10, metavar="A",
+                       help="absolute tolerance of engine vs SymPy (default 1e-10)")
+    check.add_argument("--digits", type=int, default=10, choices=range(1, 18), metavar="N",
+                       help="significant digits in the table (1-17, default 10)")
+    check.set_defaults(run=_check_command)
     return parser
 
 

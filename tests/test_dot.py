@@ -206,3 +206,11 @@ def test_captions_wrap_and_reserve_room():
     width = int(re.search(r'CELLSPACING="2" WIDTH="(\d+)"', source)[1])
     assert width >= max(text_width(line) for line in wrap(caption))
     assert text_width("WWW") > text_width("iii") and text_width("∂") >= text_width("a")
+
+
+def test_symbolic_edge_labels():
+    source = to_dot(seed_trace(), symbolic=True)
+    assert '"z4" -> "L" [id="e10_0" label=<∂L/∂z4 = 2·z4 = 4>]' in source
+    assert '"W1" -> "z1" [id="e6_1" label=<∂z1/∂W1 = x = 5>]' in source
+    assert '"z3" -> "z4" [id="e9_0" label=<∂z4/∂z3 = 1>]' in source  # no "1 = 1"
+    assert "·" not in to_dot(seed_trace())  # only on request (it imports SymPy)
