@@ -45,10 +45,10 @@ ATOL = 1e-10
 """Default absolute tolerance of engine vs SymPy."""
 FULL_NODES = 60
 """Graphs with at most this many operation nodes get full closed forms; larger ones the node form."""
-SIMPLIFY_OPS = 40
+SIMPLIFY_OPS = 30
 """`sympy.simplify` runs only on a closed form with at most this many operations (`count_ops`) ..."""
-SIMPLIFY_ROWS = 16
-"""... and on at most this many rows of one check (it takes up to ~0.1 s a row); later rows are
+SIMPLIFY_ROWS = 8
+"""... and on at most this many rows of one check (it takes up to ~0.5 s a row); later rows are
 factored only. A count, not a time, so the same check always prints the same forms."""
 FULL_TREE = 400
 """... and whose output expression, written out as a tree, has at most this many nodes."""
@@ -353,22 +353,22 @@ class Row:
     @property
     def symbolic_nodes(self) -> str:
         """`in_nodes` as plain text (the closed form itself when no node appears whole)."""
-        return sp.sstr(self.expr if self.in_nodes is None else self.in_nodes)
+        return _print(sp.sstr, self.expr if self.in_nodes is None else self.in_nodes)
 
     @property
     def symbolic(self) -> str:
         """The closed form as plain text."""
-        return sp.sstr(self.expr)
+        return _print(sp.sstr, self.expr)
 
     @cached_property
     def pretty(self) -> str:
         """The closed form as SymPy's Unicode pretty text."""
-        return sp.pretty(self.expr, use_unicode=True)
+        return _print(lambda expr: sp.pretty(expr, use_unicode=True), self.expr)
 
     @cached_property
     def latex(self) -> str:
         """The closed form in LaTeX."""
-        return sp.latex(self.expr)
+        return _print(sp.latex, self.expr)
 
     @property
     def label(self) -> str:
@@ -385,6 +385,15 @@ class Row:
             "rel_error": json_number(self.rel_error), "ok": self.ok, "status": self.status,
             "note": self.note,
         }
+
+
+def _print(printer: Any, expr: sp.Expr) -> str:
+    """A SymPy printer's text; SymPy's printers can raise on odd forms (LaTeX of
+    ``Max(2, zoo**b)`` does), then the plain ``str``."""
+    try:
+        return printer(expr)
+    except Exception:  # any printer bug: fall back to the plainest form
+        return str(expr)
 
 
 def _digits_text(value: sp.Expr) -> str:
@@ -731,9 +740,14 @@ class _Checker:
                 where = f"{node.op} of a tie (node {node.name}: {names[0]} = {names[1]} = {_fmt(args[0])})"
             elif node.op == "pow" and (args[0] == 0 or exact_args[0] == 0) and self._pow_kink(k, args[1]):
                 where = f"pow with base 0 (node {node.name}: {names[0]} = 0)"
+            elif node.op == "pow" and args[0] < 0 and self.depends[self.args[k][1]]:
+                where = (f"pow with a negative base and a variable exponent (node {node.name}: "
+                         f"{names[0]} = {_fmt(args[0])}), real only at integer exponents")
             if where is None:
                 continue
-            note = f"not differentiable here: {where}; the engine uses {_KINK_CONVENTIONS[node.op]} (PyTorch)"
+            convention = (_KINK_CONVENTIONS[node.op] + " (PyTorch)" if node.op != "pow" or args[0] == 0
+                          else "d/db a**b = a**b*log(a), which is nan for a < 0")
+            note = f"not differentiable here: {where}; the engine uses {convention}"
             stack = list(self.args[k])
             while stack:
                 a = stack.pop()
@@ -960,11 +974,20 @@ def _tree_size(graph: Graph) -> int:
     return sizes[graph.index(graph.output)]
 
 
+_PIECEWISE = (sp.Max, sp.Min, sp.Abs, sp.Heaviside, sp.sign)
+
+
 def _worth_simplifying(expr: sp.Expr) -> bool:
     """`sympy.simplify` is slow; polynomials and quotients of them gain nothing from it
-    that `factor_terms` does not give, so it runs only on forms with functions in them."""
-    return any(isinstance(sub, sp.Function) or (isinstance(sub, sp.Pow) and not sub.exp.is_Integer)
-               for sub in sp.preorder_traversal(expr))
+    that `factor_terms` does not give, so it runs only on forms with functions in them, and
+    not on forms with Max/Min/Abs/Heaviside/sign (measured: seconds per form, spent
+    comparing their arguments)."""
+    worth = False
+    for sub in sp.preorder_traversal(expr):
+        if isinstance(sub, _PIECEWISE):
+            return False
+        worth = worth or isinstance(sub, sp.Function) or (isinstance(sub, sp.Pow) and not sub.exp.is_Integer)
+    return worth
 
 
 # --- local derivatives as text, for the diagrams' edge labels ----------------------

@@ -227,6 +227,7 @@ def test_an_engine_overflow_against_a_finite_exact_value_is_loud():
     ("L = sqrt(x)", {"x": 0}, "x", "sqrt'(0) = +inf"),
     ("L = x**y", {"x": 0, "y": 2}, "y", "a = 0"),
     ("L = relu(x*y)*y", {"x": 0, "y": 3}, "y", "relu'(0) = 0"),
+    ("L = 0/tanh((-0.5)**c)", {"c": 0}, "c", "real only at integer exponents"),
 ])
 def test_kinks_are_notes_not_failures(formula, values, wrt, convention):
     report = check(formula, **values)
