@@ -63,6 +63,11 @@ _SCRIPT = """
     counter.textContent = (current + 1) + " / " + templates.length;
     player.dataset.frame = String(current);
     player.dataset.node = data[current].node;
+    var shown = data[current].target ? stage.querySelector("g#" + data[current].target) : null;
+    if (shown && stage.scrollWidth > stage.clientWidth) {  // narrow screen: bring the step into view
+      var box = shown.getBoundingClientRect(), frame = stage.getBoundingClientRect();
+      stage.scrollLeft += box.left + box.width / 2 - (frame.left + frame.width / 2);
+    }
   }
   function stop() { if (timer !== null) { clearInterval(timer); timer = null; play.textContent = "Play"; } }
   function step(delta) { stop(); show(current + delta); }
@@ -109,7 +114,8 @@ def player_html(trace: Trace, svgs: Sequence[bytes], *, title: str | None = None
     if len(sequence) != len(svgs):
         raise ValueError(f"{len(svgs)} pictures for {len(sequence)} frames")
     heading = title if title is not None else str(trace.graph).replace("\n", "; ")
-    data = [{"caption": frame.caption, "phase": frame.phase, "node": frame.view.current or ""}
+    data = [{"caption": frame.caption, "phase": frame.phase, "node": frame.view.current or "",
+             "target": f"n{trace.graph.index(frame.view.current)}" if frame.view.current else ""}
             for frame in sequence]
     templates = "\n".join(f'<template class="gg-frame">{_inline_svg(svg)}</template>' for svg in svgs)
     return f"""<!DOCTYPE html>

@@ -29,7 +29,7 @@ def test_page_is_self_contained():
     assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", page)
     data = json.loads(re.search(r'<script type="application/json" id="gg-frames">(.*?)</script>', page, re.S)[1])
     assert [item["caption"] for item in data] == SEED_CAPTIONS
-    assert data[8] == {"caption": SEED_CAPTIONS[8], "phase": "backward", "node": "z3"}
+    assert data[8] == {"caption": SEED_CAPTIONS[8], "phase": "backward", "node": "z3", "target": "n8"}
 
 
 def test_user_text_cannot_close_the_script_or_inject_markup():
@@ -141,6 +141,15 @@ def test_readable_at_phone_width(browser, tmp_path):
     stage = page.evaluate("[document.getElementById('stage').scrollWidth, "
                           "document.getElementById('stage').clientWidth]")
     assert stage[0] > stage[1]
+    page.click("#last")
+    page.click("#prev")  # dL/dx: the node x, at the far left
+    left = page.evaluate("document.getElementById('stage').scrollLeft")
+    page.click("#first")
+    for _ in range(5):
+        page.click("#next")  # the forward step of L, at the far right
+    assert page.evaluate("document.getElementById('stage').scrollLeft") > left + 100
+    box = page.locator("#stage g#n10").bounding_box()
+    assert box["x"] >= 0 and box["x"] + box["width"] <= 375  # the current node is on screen
 
 
 @pytest.mark.browser
