@@ -977,15 +977,33 @@ def _tree_size(graph: Graph) -> int:
 _PIECEWISE = (sp.Max, sp.Min, sp.Abs, sp.Heaviside, sp.sign)
 
 
+SIMPLIFY_FUNCTIONS = 2
+"""... and only on forms with at most this many distinct function applications (measured: 0.5-1 s
+a form with four, ``exp(-x)``, ``exp(-cos(y))``, ``sin(z)``, ``cos(y)``)."""
+SIMPLIFY_NUMBER = 1000
+"""... and only on forms whose numbers are integers or fractions with numerator and denominator
+at most this big (``cos(1000000*x)`` sends trigsimp into a search that grows with the number),
+and no Floats (folded transcendental constants)."""
+
+
 def _worth_simplifying(expr: sp.Expr) -> bool:
     """`sympy.simplify` is slow; polynomials and quotients of them gain nothing from it
     that `factor_terms` does not give, so it runs only on forms with functions in them, and
     not on forms with Max/Min/Abs/Heaviside/sign (measured: seconds per form, spent
-    comparing their arguments)."""
+    comparing their arguments), with more than `SIMPLIFY_FUNCTIONS` distinct functions, or with
+    large or inexact numbers (`SIMPLIFY_NUMBER`). Structural rules, not a timer: the same form
+    is always shown the same way."""
     worth = False
+    functions: set[sp.Expr] = set()
     for sub in sp.preorder_traversal(expr):
-        if isinstance(sub, _PIECEWISE):
+        if isinstance(sub, _PIECEWISE) or sub.is_Float:
             return False
+        if sub.is_Rational and (abs(sub.p) > SIMPLIFY_NUMBER or sub.q > SIMPLIFY_NUMBER):
+            return False
+        if isinstance(sub, sp.Function):
+            functions.add(sub)
+            if len(functions) > SIMPLIFY_FUNCTIONS:
+                return False
         worth = worth or isinstance(sub, sp.Function) or (isinstance(sub, sp.Pow) and not sub.exp.is_Integer)
     return worth
 
