@@ -203,10 +203,38 @@ def _construct(op: str, args: Sequence[sp.Expr]) -> sp.Expr:
         return sp.nan
 
 
+_TRANSCENDENTAL = frozenset({"exp", "sigmoid", "tanh", "sin", "cos"})
+
+
+def _huge(value: sp.Expr) -> bool:
+    """A finite number beyond float64's range: exp/sin/... of it must not be evaluated (SymPy's
+    ``exp(Float(1e500000))`` never returns; its argument reduction needs that many digits)."""
+    return bool(value.is_Number) and value.is_finite is not False and abs(value) > _FLOAT_MAX
+
+
+def _far_limit(op: str, argument: sp.Expr, derivative: bool = False) -> sp.Expr:
+    """exp/sigmoid/tanh/sin/cos (or their derivative) at an argument beyond float64, as float64
+    sees it: exp -> oo or 0, sigmoid -> 1 or 0, tanh -> +-1 (derivatives oo or 0, 0, 0); sin and
+    cos of such an argument have no checkable value (nan: ``undefined``)."""
+    positive = argument > 0
+    if op == "exp":
+        return sp.oo if positive else sp.Integer(0)
+    if op in ("sin", "cos"):
+        return sp.nan
+    if derivative:
+        return sp.Integer(0)
+    if op == "sigmoid":
+        return sp.Integer(1 if positive else 0)
+    return sp.Integer(1 if positive else -1)  # tanh
+
+
 def _at_point(op: str, args: Sequence[sp.Expr]) -> sp.Expr:
     """The op's SymPy constructor applied to numbers, reduced by `_real_or_nan`. SymPy's
     number classes raise where an expression would give nan (``Float(0)/Float(0)``); then
-    the op is applied to symbols and the numbers substituted, which gives SymPy's value."""
+    the op is applied to symbols and the numbers substituted, which gives SymPy's value.
+    exp/sigmoid/tanh/sin/cos of a number beyond float64 take their float64 limit (`_far_limit`)."""
+    if op in _TRANSCENDENTAL and _huge(args[0]):
+        return _far_limit(op, args[0])
     try:
         return _real_or_nan(OPS[op].sympy(sp, *args))
     except (ArithmeticError, TypeError, ValueError):
@@ -665,11 +693,16 @@ class _Checker:
                 if node.op not in (INPUT, CONST) and i != self.out and self.depends[i] and expr.args:
                     names.setdefault(expr, sp.Symbol(node.name, real=True))
                     names.setdefault(-expr, -sp.Symbol(node.name, real=True))
+            # exp(x**x) at x = 100000: substituting the point into a closed form would build
+            # exp(Float(1e500000)), which never returns; the node form's values are guarded
+            far = self._far_nodes()
+            chain_values = self._chain()[1] if far else None
             rows = []
             for i in wrts:
                 node = graph.nodes[i]
                 form = sp.diff(output, exprs[node.name]) if node.op == INPUT else _adjoint(graph, exprs, i)
-                value = _real_or_nan(_substitute(form, point))
+                value = (chain_values[i] if chain_values is not None
+                         else _real_or_nan(_substitute(form, point)))
                 row = self._row(i, *self._shape(form), value)
                 row.in_nodes = row.expr.xreplace(names)
                 rows.append(row)
@@ -677,6 +710,11 @@ class _Checker:
             expressions, values = self._chain()
             rows = [self._row(i, expressions[i], "nodes", values[i]) for i in wrts]
         return CheckReport(graph, self.point, rows, rtol=self.rtol, atol=self.atol, full=self.full)
+
+    def _far_nodes(self) -> list[int]:
+        """The live exp/sigmoid/tanh/sin/cos nodes whose argument is beyond float64 (`_huge`)."""
+        return [i for i, node in enumerate(self.graph.nodes)
+                if self.live[i] and node.op in _TRANSCENDENTAL and _huge(self.ref[self.args[i][0]])]
 
     def _shape(self, expr: sp.Expr) -> tuple[sp.Expr, str]:
         """The closed form to show: simplified within the budget, else factored, else as derived."""
@@ -716,7 +754,10 @@ class _Checker:
                 if partial is None or not self.live[a]:
                     continue
                 dummies = _slot_symbols(len(args))
-                at_point = _substitute(partial, {d: ref[b] for d, b in zip(dummies, args, strict=True)})
+                if node.op in _TRANSCENDENTAL and _huge(ref[args[0]]):
+                    at_point = _far_limit(node.op, ref[args[0]], derivative=True)
+                else:
+                    at_point = _substitute(partial, {d: ref[b] for d, b in zip(dummies, args, strict=True)})
                 values[a] = values[a] + upstream * _real_or_nan(at_point)
                 terms[a].append(adjoint[i] * partial.xreplace(
                     {d: symbols[b] for d, b in zip(dummies, args, strict=True)}))
@@ -779,6 +820,9 @@ class _Checker:
                 statement = f" ({self.graph.statement(node.name)})" if node.inputs else ""
                 reason = (f"node {node.name} is {value} here{statement}" if infinite and value is not sp.nan
                           else f"node {node.name} has no real value here{statement}")
+                if node.op in ("sin", "cos") and _huge(self.ref[self.args[j][0]]):
+                    reason = (f"node {node.name} is {node.op} of an argument beyond float64{statement}: "
+                              "no checkable value")
             if reason is not None:  # the gradient of j and of every node upstream passes here
                 reasons[j] = reason
                 for a in self.args[j]:
