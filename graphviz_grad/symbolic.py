@@ -678,7 +678,12 @@ class _Checker:
     def run(self) -> CheckReport:
         graph = self.graph
         self.ref = self.reference_values()
+        self.conventions: dict[int, tuple[sp.Expr, ...]] = {}
+        self.uncompared: set[int] = set()
         self.kinks = self._kinks()
+        # at a kink the engine is compared with its documented convention there and SymPy's
+        # local derivatives elsewhere, through the chain rule node by node
+        self.expected = self._chain(self.conventions)[1] if self.kinks else []
         self.undefined = self._undefined()
         self.infinite = self._undefined(infinite=True)
         wrts = [i for i, node in enumerate(graph.nodes)
@@ -731,10 +736,13 @@ class _Checker:
             return sp.factor_terms(expr), "factored"
         return expr, "derived"
 
-    def _chain(self) -> tuple[dict[int, sp.Expr], list[sp.Expr]]:
+    def _chain(self, conventions: Mapping[int, tuple[sp.Expr, ...]] | None = None
+               ) -> tuple[dict[int, sp.Expr], list[sp.Expr]]:
         """Node form for large graphs: dL/dz = sum over z's consumers c of dL/dc * dc/dz, each
         local derivative by `sympy.diff` of the node's own expression, written with node symbols
-        and evaluated at high precision node by node (linear in the graph's size)."""
+        and evaluated at high precision node by node (linear in the graph's size). With
+        ``conventions``, those nodes' local derivatives take the given values (kinks)."""
+        conventions = conventions or {}
         graph, ref = self.graph, self.ref
         symbols = [sp.Symbol(node.name, real=True) if self.depends[i] else ref[i]
                    for i, node in enumerate(graph.nodes)]
@@ -754,7 +762,9 @@ class _Checker:
                 if partial is None or not self.live[a]:
                     continue
                 dummies = _slot_symbols(len(args))
-                if node.op in _TRANSCENDENTAL and _huge(ref[args[0]]):
+                if i in conventions:
+                    at_point = conventions[i][slot]
+                elif node.op in _TRANSCENDENTAL and _huge(ref[args[0]]):
                     at_point = _far_limit(node.op, ref[args[0]], derivative=True)
                 else:
                     at_point = _substitute(partial, {d: ref[b] for d, b in zip(dummies, args, strict=True)})
@@ -789,14 +799,47 @@ class _Checker:
             convention = (_KINK_CONVENTIONS[node.op] + " (PyTorch)" if node.op != "pow" or args[0] == 0
                           else "d/db a**b = a**b*log(a), which is nan for a < 0")
             note = f"not differentiable here: {where}; the engine uses {convention}"
-            stack = list(self.args[k])
-            while stack:
-                a = stack.pop()
-                if a in notes or not self.live[a]:
-                    continue
-                notes[a] = note
-                stack.extend(self.args[a])
+            local = self._convention(node.op, args, exact_args)
+            if local is None:
+                self.uncompared.update(self._upstream(k))
+            else:
+                self.conventions[k] = local
+            for a in self._upstream(k):
+                notes.setdefault(a, note)
         return notes
+
+    def _upstream(self, k: int) -> set[int]:
+        """The live nodes node k's gradient flows to (its arguments, theirs, ...)."""
+        seen: set[int] = set()
+        stack = list(self.args[k])
+        while stack:
+            a = stack.pop()
+            if a in seen or not self.live[a]:
+                continue
+            seen.add(a)
+            stack.extend(self.args[a])
+        return seen
+
+    @staticmethod
+    def _convention(op: str, args: Sequence[float], exact_args: Sequence[sp.Expr]) -> tuple[sp.Expr, ...] | None:
+        """The engine's documented local derivatives at a kink (`_KINK_CONVENTIONS`), when both
+        the engine's arguments and the exact ones are at the kink; else ``None`` (not compared:
+        the engine took a side of the kink that the exact point does not, or the convention is
+        nan, as for a negative base with a variable exponent)."""
+        if op in ("relu", "abs", "sqrt"):
+            if args[0] != 0 or not exact_args[0].is_zero:  # Float(0) == 0 is False in SymPy
+                return None
+            return (sp.oo,) if op == "sqrt" else (sp.Integer(0),)
+        if op in ("max", "min"):
+            if args[0] != args[1] or not (exact_args[0] - exact_args[1]).is_zero:
+                return None
+            return sp.Rational(1, 2), sp.Rational(1, 2)
+        if op == "pow" and args[0] == 0 and exact_args[0].is_zero and exact_args[1].is_finite:
+            b = exact_args[1]  # d/da = b*0**(b-1) (0 when b = 0); d/db = 0**b*log(0): 0 for b >= 0
+            power = sp.Integer(0) if b > 1 else (sp.Integer(1) if (b - 1).is_zero else sp.oo)
+            d_base = sp.Integer(0) if b.is_zero else b * power
+            return d_base, (sp.Integer(0) if b >= 0 else -sp.oo)
+        return None
 
     def _pow_kink(self, k: int, exponent: float) -> bool:
         """Base 0 is smooth for a constant exponent that is 0 or at least 1, a kink otherwise."""
@@ -843,6 +886,10 @@ class _Checker:
             notes.append(self.kinks[i])
             if any(isinstance(sub, sp.Heaviside) for sub in sp.preorder_traversal(expr)) or form == "nodes":
                 notes.append("SymPy's value is not a reference here (it takes Heaviside(0) = 1/2)")
+            if i not in self.uncompared:
+                ok, abs_error, rel_error, note = self._kink_compare(engine, self.expected[i])
+                status = "kink" if ok else "disagree"
+                notes.append(note)
         elif value is sp.nan or i in self.undefined:
             status, ok = "undefined", True
             notes.append("no real derivative here: " + self.undefined.get(i, "SymPy's value is not real"))
@@ -884,6 +931,22 @@ class _Checker:
         return Row(node.name, "input" if node.op == INPUT else "node", expr, form, reference, engine, fd,
                    step, fd_tol, abs_error, rel_error, ok, status, "; ".join(notes), self.graph.output,
                    value)
+
+    def _kink_compare(self, engine: float, expected: sp.Expr) -> tuple[bool, float | None, float | None, str]:
+        """A kink row against the convention's value: ok, errors and a note."""
+        text = _digits_text(expected)
+        where = "the convention at the kink and SymPy's local derivatives elsewhere"
+        if expected is sp.nan:
+            return True, None, None, f"not compared: {where} give no real value"
+        if expected is sp.zoo or expected in (sp.oo, -sp.oo) or abs(expected) > _FLOAT_MAX:
+            ok = math.isinf(engine) and (expected is sp.zoo or (engine > 0) == (expected > 0))
+            errors = (0.0, 0.0) if ok else (None, None)
+        else:
+            abs_error, rel_error, ok = self._compare(engine, expected)
+            errors = (abs_error, rel_error)
+        if ok:
+            return True, *errors, f"the engine agrees with {where} ({text})"
+        return False, *errors, f"the engine gives {engine!r}, but {where} give {text}"
 
     def _compare(self, engine: float, value: sp.Expr, rtol: float | None = None) -> tuple[float, float, bool]:
         """Absolute and relative error of a float against a finite SymPy number, and whether

@@ -170,13 +170,13 @@ def test_a_nan_from_a_constant_subexpression_is_undefined_not_a_false_alarm():
     assert report.ok and {row.status for row in report.rows} == {"undefined"}
 
 
-def test_heaviside_at_zero_is_neither_an_alarm_nor_a_pass():
+def test_heaviside_at_zero_is_not_the_reference_the_convention_is():
     report = check("L = relu(x)*y", x=0, y=2)
     row = report["x"]
     assert report.ok and row.status == "kink" and row.engine == 0.0
     assert row.symbolic_value == 1.0  # SymPy's Heaviside(0) = 1/2: shown, not trusted
     assert "relu'(0) = 0" in row.note and "Heaviside(0) = 1/2" in row.note
-    assert row.abs_error is None and report.worst_abs_error == 0.0
+    assert row.abs_error == 0.0 and report.worst_abs_error == 0.0  # against relu'(0) = 0
 
 
 def test_exact_powers_of_huge_integers_do_not_hang():
@@ -378,3 +378,29 @@ def test_transcendentals_beyond_float64_take_their_limit_instead_of_hanging():
 def test_a_finite_difference_off_sympy_is_a_note_when_the_engine_agrees(formula, values):
     report = check(formula, **values)
     assert report.ok, report.to_text()
+
+
+def _patched(monkeypatch, op, partials):
+    monkeypatch.setattr(engine, "OPS", {**OPS, op: dataclasses.replace(OPS[op], partials=partials)})
+
+
+@pytest.mark.parametrize(("op", "partials", "formula", "values", "wrt"), [
+    ("relu", lambda a, out: (123.0 if a == 0 else float(a > 0),), "L = relu(x)*y", {"x": 0, "y": 2}, "x"),
+    ("abs", lambda a, out: (float("nan") if a == 0 else (a > 0) - (a < 0),), "L = abs(x)*y", {"x": 0, "y": 2}, "x"),
+    ("max", lambda a, b, out: (1.0, 1.0) if a == b else (float(a > b), float(a < b)), "L = max(x, y)",
+     {"x": 1, "y": 1}, "y"),
+    ("sin", lambda a, out: (2.0,), "L = relu(x) + sin(x)", {"x": 0}, "x"),
+])
+def test_a_broken_rule_at_a_kink_is_caught(monkeypatch, op, partials, formula, values, wrt):
+    assert check(formula, **values)[wrt].status == "kink"  # correct rules: the kink row passes
+    _patched(monkeypatch, op, partials)
+    report = check(formula, **values)
+    assert not report.ok and report[wrt].status == "disagree", report.to_text()
+    assert "the convention at the kink" in report[wrt].note
+
+
+def test_correct_kinks_agree_with_the_convention():
+    report = check("L = relu(x)*y + max(x, z) + abs(x)", x=0, y=2, z=0)
+    assert report.ok and report["x"].status == "kink" and report["x"].abs_error == 0.0
+    assert "the engine agrees with the convention" in report["x"].note
+    assert check("L = sqrt(x)*y", x=0, y=3)["x"].status == "kink"
