@@ -821,7 +821,8 @@ class _Checker:
         return seen
 
     @staticmethod
-    def _convention(op: str, args: Sequence[float], exact_args: Sequence[sp.Expr]) -> tuple[sp.Expr, ...] | None:
+    def _convention(op: str, args: Sequence[float],
+                    exact_args: Sequence[sp.Expr]) -> tuple[sp.Expr, ...] | None:
         """The engine's documented local derivatives at a kink (`_KINK_CONVENTIONS`), when both
         the engine's arguments and the exact ones are at the kink; else ``None`` (not compared:
         the engine took a side of the kink that the exact point does not, or the convention is
