@@ -404,3 +404,10 @@ def test_correct_kinks_agree_with_the_convention():
     assert report.ok and report["x"].status == "kink" and report["x"].abs_error == 0.0
     assert "the engine agrees with the convention" in report["x"].note
     assert check("L = sqrt(x)*y", x=0, y=3)["x"].status == "kink"
+
+
+def test_a_pole_in_another_summand_leaves_the_row_compared(monkeypatch):
+    assert check("L = sin(x) + 1/y", x=0.3, y=0)["x"].status == "agree"
+    _patched(monkeypatch, "sin", lambda a, out: (5.0,))
+    report = check("L = sin(x) + 1/y", x=0.3, y=0)
+    assert not report.ok and report["x"].status == "disagree"
