@@ -658,7 +658,8 @@ class _Checker:
                                                   else (self.args[i][0], -1)))
                       for i, node in enumerate(graph.nodes) if node.op not in (INPUT, CONST)]
         self.step_positions = [step[0] for step in self.steps]
-        self.branches = [(i, node.op, self.args[i][0], self.args[i][-1])
+        self.branches = [(i, "pow_constant" if node.op == "pow" and not self.depends[self.args[i][1]]
+                          else node.op, self.args[i][0], self.args[i][-1])
                          for i, node in enumerate(graph.nodes) if node.op in _BRANCHING]
         self.branch_positions = [branch[0] for branch in self.branches]
 
@@ -1053,8 +1054,10 @@ def _side(op: str, a: float, b: float) -> tuple[int, ...]:
         return ((a > b) - (a < b),)
     if op == "div":
         return ((b > 0) - (b < 0),)
-    if op == "pow":
-        return ((a > 0) - (a < 0), int(math.isfinite(b) and b == math.floor(b)))
+    if op == "pow_constant" and math.isfinite(b) and b == math.floor(b) and b >= 0:
+        return ()  # a**2: smooth through base 0, on either side
+    if op in ("pow", "pow_constant"):  # a negative base is real only at integer exponents
+        return ((a > 0) - (a < 0), int(a < 0 and math.isfinite(b) and b == math.floor(b)))
     return ((a > 0) - (a < 0),)  # relu, abs, sqrt, log
 
 

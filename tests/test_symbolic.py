@@ -411,3 +411,11 @@ def test_a_pole_in_another_summand_leaves_the_row_compared(monkeypatch):
     _patched(monkeypatch, "sin", lambda a, out: (5.0,))
     report = check("L = sin(x) + 1/y", x=0.3, y=0)
     assert not report.ok and report["x"].status == "disagree"
+
+
+def test_a_constant_integer_exponent_is_smooth_for_finite_differences():
+    report = check(SEED, **EXAMPLE_2)  # z4 = 0: the base of **2 is at 0
+    assert report.ok and all(row.finite_difference is not None for row in report.rows), report.to_text()
+    assert check("L = x**2", x=0)["x"].finite_difference == pytest.approx(0, abs=1e-9)
+    assert check("L = x**y", x=2, y=3)["y"].finite_difference == pytest.approx(8 * 0.6931471805599453, rel=1e-7)
+    assert check("L = x**0.5", x=1e-7)["x"].finite_difference is None  # the step leaves the domain
