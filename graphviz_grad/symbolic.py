@@ -681,6 +681,11 @@ class _Checker:
         self.ref = self.reference_values()
         self.conventions: dict[int, tuple[sp.Expr, ...]] = {}
         self.uncompared: set[int] = set()
+        # arguments SymPy found constant (v*0 -> 0): a kink fed only by them is no kink for any row
+        self.flat = [False] * self.n
+        if self.full:
+            for i, expr in enumerate(to_sympy(graph).values()):
+                self.flat[i] = self.depends[i] and _is_number(expr)
         self.kinks = self._kinks()
         # at a kink the engine is compared with its documented convention there and SymPy's
         # local derivatives elsewhere, through the chain rule node by node
@@ -801,11 +806,16 @@ class _Checker:
                           else "d/db a**b = a**b*log(a), which is nan for a < 0")
             note = f"not differentiable here: {where}; the engine uses {convention}"
             local = self._convention(node.op, args, exact_args)
+            upstream = self._upstream(k)
+            if all(self.flat[a] or not self.depends[a] for a in self.args[k]):
+                # relu(v*0): the kink's argument does not move with any input, so no input's
+                # derivative meets it (intermediate nodes, varied alone, still do)
+                upstream = {a for a in upstream if self.graph.nodes[a].op != INPUT}
             if local is None:
-                self.uncompared.update(self._upstream(k))
+                self.uncompared.update(upstream)
             else:
                 self.conventions[k] = local
-            for a in self._upstream(k):
+            for a in upstream:
                 notes.setdefault(a, note)
         return notes
 

@@ -419,3 +419,9 @@ def test_a_constant_integer_exponent_is_smooth_for_finite_differences():
     assert check("L = x**2", x=0)["x"].finite_difference == pytest.approx(0, abs=1e-9)
     assert check("L = x**y", x=2, y=3)["y"].finite_difference == pytest.approx(8 * 0.6931471805599453, rel=1e-7)
     assert check("L = x**0.5", x=1e-7)["x"].finite_difference is None  # the step leaves the domain
+
+
+def test_flat_points_are_not_kinks():
+    report = check("L = relu(v*0) + v", v=2)
+    assert report.ok and report["v"].status == "agree" and report["z1"].status == "kink"
+    assert check("L = max(x, v*0)", x=0, v=1)["x"].status == "kink"  # x itself meets the tie
