@@ -395,8 +395,10 @@ class Row:
 
     @cached_property
     def latex(self) -> str:
-        """The closed form in LaTeX."""
-        return _print(sp.latex, self.expr)
+        """The closed form in LaTeX (names that are not plain identifiers as escaped text)."""
+        names = {symbol: _latex_name(symbol.name) for symbol in self.expr.free_symbols
+                 if isinstance(symbol, sp.Symbol) and not _IDENTIFIER.fullmatch(symbol.name)}
+        return _print(lambda expr: sp.latex(expr, symbol_names=names), self.expr)
 
     @property
     def label(self) -> str:
@@ -521,19 +523,23 @@ class CheckReport:
                 f"{len(self.failures)} disagree, worst rel error {self.worst_rel_error:.3g}>")
 
     def to_markdown(self, digits: int = 10) -> str:
-        """The report as a Markdown table (closed forms in backticks, user text escaped for tables)."""
+        """The report as a Markdown table (closed forms in backticks, user text escaped for tables;
+        outside the code spans ``<``, ``>`` and ``&`` as HTML entities, so no raw HTML gets through)."""
         def cell(text: str) -> str:
             return text.replace("\\", "\\\\").replace("|", "\\|").replace("`", "'").replace("\n", " ")
 
+        def prose(text: str) -> str:  # outside code spans Markdown passes raw HTML: entities
+            return cell(text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;"))
+
         header = ["derivative", "closed form", "SymPy", "engine", "finite diff", "step", "abs error",
                   "rel error", "status"]
-        lines = [f"**{cell(self.summary())}**", "", "| " + " | ".join(header) + " |",
+        lines = [f"**{prose(self.summary())}**", "", "| " + " | ".join(header) + " |",
                  "|" + "---|" * len(header)]
         for row, values in zip(self.rows, self._cells(digits)[1:], strict=True):
-            lines.append("| " + " | ".join([cell(row.label), f"`{cell(row.symbolic)}`", *values[2:]]) + " |")
+            lines.append("| " + " | ".join([prose(row.label), f"`{cell(row.symbolic)}`", *values[2:]]) + " |")
         notes = self._notes()
         if notes:
-            lines += ["", *(f"- {cell(note)}" for note in notes)]
+            lines += ["", *(f"- {prose(note)}" for note in notes)]
         return "\n".join(lines)
 
     def to_latex(self, digits: int = 10) -> str:
@@ -578,8 +584,15 @@ class CheckReport:
         return json.dumps(self.to_dict(), **kwargs)
 
 
+_IDENTIFIER = re.compile(r"[A-Za-z][A-Za-z0-9]*(_[A-Za-z0-9]+)?")
+
+
 def _latex_name(name: str) -> str:
-    return sp.latex(sp.Symbol(name))
+    """A name in LaTeX: SymPy's rendering for plain identifiers (``W_{1}``), otherwise upright
+    text with LaTeX's special characters escaped (``50%``, ``a&b``, ``{y}``)."""
+    if _IDENTIFIER.fullmatch(name):
+        return sp.latex(sp.Symbol(name))
+    return rf"\text{{{_latex_text(name)}}}"
 
 
 def _latex_text(text: str) -> str:

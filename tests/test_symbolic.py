@@ -259,7 +259,7 @@ def test_renderings_escape_user_text():
     page = report._repr_html_()
     assert "<b>" not in page.replace("<b>check", "") and html.escape("<b>") in page
     assert "&lt;b&gt;" in page
-    assert "<b>" in report.to_text() and "dL/d<b>" in report.to_markdown()
+    assert "<b>" in report.to_text() and "dL/d&lt;b&gt;" in report.to_markdown()
     assert "|" not in report["<b>"].symbolic
     latex = report.to_latex()
     assert latex.startswith(r"\begin{align*}") and latex.endswith(r"\end{align*}")
@@ -425,3 +425,23 @@ def test_flat_points_are_not_kinks():
     report = check("L = relu(v*0) + v", v=2)
     assert report.ok and report["v"].status == "agree" and report["z1"].status == "kink"
     assert check("L = max(x, v*0)", x=0, v=1)["x"].status == "kink"  # x itself meets the tie
+
+
+def test_markdown_passes_no_raw_html():
+    name = "<img src=x onerror=alert(1)>"
+    a, = gg.inputs([name])
+    markdown = check((a * 2 + 1).named("L"), {name: 3}).to_markdown()
+    outside_code = "".join(markdown.split("`")[::2])
+    assert "<img" not in outside_code and "&lt;img src=x onerror=alert(1)&gt;" in markdown
+
+
+def test_latex_escapes_names():
+    names = ["50%", "a&b", "#h", "$x$", "a\\b", "{y}", "~t", "W1"]
+    product = gg.inputs(names)[0]
+    for factor in gg.inputs(names)[1:]:
+        product = product * factor
+    latex = check(product.named("L"), dict.fromkeys(names, 2.0)).to_latex()
+    for escaped in (r"\text{50\%}", r"\text{a\&b}", r"\text{\#h}", r"\text{\$x\$}", r"\text{a\textbackslash{}b}",
+                    r"\text{\{y\}}", r"\text{\~{}t}", "W_{1}"):
+        assert escaped in latex
+    assert "{50%}" not in latex and " a&b" not in latex
