@@ -445,3 +445,9 @@ def test_latex_escapes_names():
                     r"\text{\{y\}}", r"\text{\~{}t}", "W_{1}"):
         assert escaped in latex
     assert "{50%}" not in latex and " a&b" not in latex
+
+
+def test_an_ill_conditioned_row_may_agree_at_the_exact_binary_inputs():
+    report = check("L = sin(x)", x=1e300)  # 1e300 as a double is not the decimal 10**300
+    assert report.ok and report["x"].status == "agree" and "exact binary values" in report["x"].note
+    assert "exact binary" not in check(SEED, **EXAMPLE_1).to_text()  # only consulted on a disagreement
