@@ -941,6 +941,12 @@ class _Checker:
             if agree:
                 abs_error = rel_error = 0.0
             notes.append(f"SymPy's value is {value}" + ("" if agree else f" but the engine gives {engine!r}"))
+            signed = self._signed_pole(i) if value is sp.zoo else None
+            if signed is not None:  # shown with its sign; IEEE's signed zeros may give the other one
+                value, reference = signed, _to_float(signed)
+                notes.append(f"its limit approaching the point along every input at once, from both sides, "
+                             f"is {signed}" + ("" if (engine > 0) == (signed is sp.oo) or not agree
+                                               else f" (the engine's {engine!r} has the other sign)"))
         elif abs(value) > _FLOAT_MAX:
             agree = math.isinf(engine) and (engine > 0) == (value > 0)
             status, ok = ("overflow", True) if agree else ("disagree", False)
@@ -981,6 +987,28 @@ class _Checker:
         return Row(node.name, "input" if node.op == INPUT else "node", expr, form, reference, engine, fd,
                    step, fd_tol, abs_error, rel_error, ok, status, "; ".join(notes), self.graph.output,
                    value)
+
+    def _signed_pole(self, i: int) -> sp.Expr | None:
+        """The sign of a ``zoo`` (SymPy's unsigned infinity, ``-1/y**2`` at 0): the limit of
+        row i's closed form as every input approaches the point together from above and from
+        below (inputs + t and - t, t -> 0+), when both give the same signed infinity. Only small
+        forms without Max/Min/Abs/Heaviside/sign (`sympy.limit` is slow on large ones)."""
+        form = self.forms.get(i)
+        if form is None or self.binary_point is None or sp.count_ops(form) > SIMPLIFY_OPS or any(
+                isinstance(sub, _PIECEWISE) or sub.is_Float for sub in sp.preorder_traversal(form)):
+            return None
+        t = sp.Dummy("t", positive=True)
+        limits = set()
+        for direction in (1, -1):
+            shifted = _substitute(form, {symbol: exact(value) + direction * t
+                                         for symbol, value in zip(self.binary_point, self.point.values(),
+                                                                  strict=True)})
+            try:
+                limits.add(sp.limit(shifted, t, 0, "+"))
+            except Exception:  # SymPy's limit raises NotImplementedError and worse on odd forms
+                return None
+        (limit,) = limits if len(limits) == 1 else (None,)
+        return limit if limit in (sp.oo, -sp.oo) else None
 
     def _at_binary_point(self, i: int) -> sp.Expr | None:
         """Row i's closed form at the float inputs' exact binary values (full closed forms only)."""

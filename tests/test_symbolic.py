@@ -451,3 +451,10 @@ def test_an_ill_conditioned_row_may_agree_at_the_exact_binary_inputs():
     report = check("L = sin(x)", x=1e300)  # 1e300 as a double is not the decimal 10**300
     assert report.ok and report["x"].status == "agree" and "exact binary values" in report["x"].note
     assert "exact binary" not in check(SEED, **EXAMPLE_1).to_text()  # only consulted on a disagreement
+
+
+def test_a_pole_with_a_sign_shows_it():
+    report = check("L = x/y", x=1, y=0)
+    assert report.ok and report["y"].symbolic_value == -float("inf") and report["y"].status == "infinite"
+    assert "-oo" in report["y"].note
+    assert "its limit" not in report["x"].note  # 1/y: +oo from above, -oo from below: no sign
