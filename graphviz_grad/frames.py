@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from .dot import View, format_number, to_dot_frames
+from .dot import Pins, View, format_number, to_dot_frames
 from .engine import Edge, Trace
 from .graph import CONST, INPUT
 from .layout import LayoutError, available, pin, render_many
@@ -140,7 +140,7 @@ def render_frames(trace: Trace, fmt: str = "svg", *, sequence: Sequence[Frame] |
     pins = None
     if fmt != "dot" or available():  # dot frames are pinned too when a backend can lay them out
         (full,) = to_dot_frames(trace, [View()], room=captions, **options)
-        pins = pin(full, backend=backend)
+        pins = Pins(*pin(full, backend=backend))
     sources = to_dot_frames(trace, [frame.view for frame in sequence], pins=pins, **options)
     return render_many(sources, fmt, backend=backend, pinned=True)
 

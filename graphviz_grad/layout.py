@@ -21,7 +21,6 @@ import sysconfig
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 
-from .dot import Pins
 from .errors import GraphvizGradError
 
 FORMATS = ("svg", "png", "pdf", "dot")
@@ -109,11 +108,11 @@ def render_many(sources: Sequence[str], fmt: str = "svg", *, backend: str | None
     return pictures
 
 
-def pin(source: str, *, backend: str | None = None) -> Pins:
-    """Lay ``source`` out once and return its coordinates, to be written into later frames.
-
-    Nodes and edges are identified by their DOT ``id`` attribute (see `graphviz_grad.dot`).
-    """
+def pin(source: str, *, backend: str | None = None) -> tuple[dict[str, dict[str, str]], dict[str, str]]:
+    """Lay ``source`` out once and return its coordinates, to be written into later frames:
+    per DOT ``id`` attribute of a node or edge its ``pos``, ``width``, ``height`` (nodes) or
+    ``pos``, ``lp`` (edges), and the graph's ``bb``, ``lp``, ``lwidth``, ``lheight``
+    (the fields of `graphviz_grad.dot.Pins`: this module imports only the package's errors)."""
     name = choose("svg", backend)
     data = json.loads(_system(source, "json", False) if name == SYSTEM else _pure(source, "json", False))
     objects: dict[str, dict[str, str]] = {}
@@ -124,7 +123,7 @@ def pin(source: str, *, backend: str | None = None) -> Pins:
         if "id" in item and "pos" in item:
             objects[item["id"]] = {key: item[key] for key in ("pos", "lp") if key in item}
     graph = {key: data[key] for key in ("bb", "lp", "lwidth", "lheight") if key in data}
-    return Pins(objects, graph)
+    return objects, graph
 
 
 def _system(source: str, fmt: str, pinned: bool) -> bytes:

@@ -134,10 +134,10 @@ def test_several_graphs_in_one_run(backend, fmt):
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_pin_reads_every_node_and_edge(backend):
     trace = gg.grad(SEED, EXAMPLE_1)
-    pins = pin(to_dot(trace), backend=backend)
-    assert {f"n{i}" for i in range(11)} <= set(pins.objects)
-    assert {"e6_0", "e6_1", "e10_0", "e10_1"} <= set(pins.objects)
-    assert set(pins.objects["n0"]) == {"pos", "width", "height"} and "bb" in pins.graph
+    objects, graph = pin(to_dot(trace), backend=backend)
+    assert {f"n{i}" for i in range(11)} <= set(objects)
+    assert {"e6_0", "e6_1", "e10_0", "e10_1"} <= set(objects)
+    assert set(objects["n0"]) == {"pos", "width", "height"} and "bb" in graph
 
 
 def test_png_splitting_walks_chunks():
