@@ -178,9 +178,9 @@ def _render_command(args: argparse.Namespace) -> int:
         sys.stdout.buffer.write(outputs[0])
         sys.stdout.buffer.flush()
         return 0
-    paths = [args.output] if (len(outputs) == 1 and not args.steps) or fmt in ("html", "gif") else \
-        _numbered(args.output, len(outputs))
-    stale = _stale_frames(args.output, len(outputs)) if len(paths) > 1 else []
+    numbered = args.steps and fmt in _STEP_FORMATS  # html and gif hold every frame in one file
+    paths = _numbered(args.output, len(outputs)) if numbered else [args.output]
+    stale = _stale_frames(args.output, len(outputs)) if numbered else []
     write_files(dict(zip(paths, outputs, strict=True)))
     for path in stale:
         with contextlib.suppress(OSError):
