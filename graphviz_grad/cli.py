@@ -12,20 +12,18 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import itertools
 import json
 import math
 import os
 import re
-import shutil
 import sys
-import tempfile
 from collections.abc import Sequence
 from typing import NoReturn
 
 from . import __version__
 from .engine import backward
 from .errors import GraphvizGradError
+from .files import numbered, stale_frames, write_files
 from .formula import MAX_LENGTH, parse
 from .graph import CONST, INPUT, Graph
 from .serialize import trace_to_dict
@@ -178,9 +176,9 @@ def _render_command(args: argparse.Namespace) -> int:
         sys.stdout.buffer.write(outputs[0])
         sys.stdout.buffer.flush()
         return 0
-    numbered = args.steps and fmt in _STEP_FORMATS  # html and gif hold every frame in one file
-    paths = _numbered(args.output, len(outputs)) if numbered else [args.output]
-    stale = _stale_frames(args.output, len(outputs)) if numbered else []
+    one_per_frame = args.steps and fmt in _STEP_FORMATS  # html and gif hold every frame in one file
+    paths = numbered(args.output, len(outputs)) if one_per_frame else [args.output]
+    stale = stale_frames(args.output, len(outputs)) if one_per_frame else []
     write_files(dict(zip(paths, outputs, strict=True)))
     for path in stale:
         with contextlib.suppress(OSError):
@@ -199,70 +197,6 @@ def _format_from_suffix(output: str) -> str:
     return _SUFFIXES[suffix]
 
 
-def _numbered(output: str, count: int) -> list[str]:
-    """``out/seed.svg`` → ``out/seed-01.svg``, ``out/seed-02.svg``, ... (zero-padded to the count)."""
-    stem, suffix = os.path.splitext(output)
-    width = max(2, len(str(count)))
-    return [f"{stem}-{number:0{width}d}{suffix}" for number in range(1, count + 1)]
-
-
-def _stale_frames(output: str, count: int) -> list[str]:
-    """Numbered frames left by an earlier, longer run of the same command: the files numbered
-    ``count + 1``, ``count + 2``, ... with the same width, up to the first number missing."""
-    stem, suffix = os.path.splitext(output)
-    width = max(2, len(str(count)))
-    stale = []
-    for number in itertools.count(count + 1):
-        path = f"{stem}-{number:0{width}d}{suffix}"
-        if len(str(number)) > width or not os.path.isfile(path) or os.path.islink(path):
-            return stale
-        stale.append(path)
-    return stale
-
-
-def write_files(contents: dict[str, bytes]) -> None:
-    """Write every file or none: each goes to a temporary file beside it, then all are moved
-    into place; if one move fails, the files already moved are put back as they were."""
-    staged: list[tuple[str, str]] = []  # (temporary, target)
-    moved: list[tuple[str, str | None]] = []  # (target, its previous version or None)
-    current = ""
-    try:
-        for path, data in contents.items():
-            current = path
-            folder = os.path.dirname(path) or "."
-            if not os.path.isdir(folder):
-                raise UsageError(f"cannot write {path!r}: the folder {folder!r} does not exist")
-            if os.path.isdir(path):
-                raise UsageError(f"cannot write {path!r}: it is a folder")
-            handle, temp = tempfile.mkstemp(dir=folder, prefix=".graphviz-grad-", suffix=".tmp")
-            staged.append((temp, path))
-            with os.fdopen(handle, "wb") as file:
-                file.write(data)
-            os.chmod(temp, 0o644)
-        for temp, path in staged:
-            current = path
-            backup = None
-            if os.path.isfile(path):  # keep the old version until every file is in place
-                backup = temp + ".old"
-                try:
-                    os.link(path, backup)
-                except OSError:
-                    shutil.copy2(path, backup)
-            moved.append((path, backup))
-            os.replace(temp, path)  # atomic: readers see the old file or the new one
-    except OSError as error:
-        for path, backup in reversed(moved):
-            with contextlib.suppress(OSError):
-                if backup is not None:
-                    os.replace(backup, path)
-                elif os.path.lexists(path):
-                    os.remove(path)
-        raise UsageError(f"cannot write {current!r}: {error.strerror or error}") from None
-    finally:
-        for temp, _ in staged:
-            for leftover in (temp, temp + ".old"):
-                with contextlib.suppress(OSError):
-                    os.remove(leftover)
 def _tolerance(text: str) -> float:
     """An argparse type: a finite number >= 0."""
     if not _NUMBER.fullmatch(text.strip()) or not math.isfinite(float(text)) or float(text) < 0:

@@ -42,3 +42,7 @@ class NumericError(GraphvizGradError, ArithmeticError):
         self.op = op
         self.inputs = inputs
         super().__init__(message)
+
+
+class OutputError(GraphvizGradError):
+    """An output file that cannot be written (missing folder, no permission, disk full)."""
