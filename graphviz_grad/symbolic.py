@@ -406,7 +406,7 @@ class Row:
     @cached_property
     def latex(self) -> str:
         """The closed form in LaTeX (names that are not plain identifiers as escaped text)."""
-        names = {symbol: _latex_name(symbol.name) for symbol in self.expr.free_symbols
+        names = {symbol: latex_name(symbol.name) for symbol in self.expr.free_symbols
                  if isinstance(symbol, sp.Symbol) and not _IDENTIFIER.fullmatch(symbol.name)}
         return _print(lambda expr: sp.latex(expr, symbol_names=names), self.expr)
 
@@ -560,7 +560,7 @@ class CheckReport:
         lines = [r"\begin{align*}"]
         for row in self.rows:
             lines.append(
-                rf"\frac{{\partial {_latex_name(self.graph.output)}}}{{\partial {_latex_name(row.wrt)}}} "
+                rf"\frac{{\partial {latex_name(self.graph.output)}}}{{\partial {latex_name(row.wrt)}}} "
                 rf"&= {row.latex} && \text{{{text(_fmt(row.symbolic_value, digits))}; engine "
                 rf"{text(_fmt(row.engine, digits))}; {text(row.status)}}} \\")
         lines.append(r"\end{align*}")
@@ -597,7 +597,7 @@ class CheckReport:
 _IDENTIFIER = re.compile(r"[A-Za-z][A-Za-z0-9]*(_[A-Za-z0-9]+)?")
 
 
-def _latex_name(name: str) -> str:
+def latex_name(name: str) -> str:
     """A name in LaTeX: SymPy's rendering for plain identifiers (``W_{1}``), otherwise upright
     text with LaTeX's special characters escaped (``50%``, ``a&b``, ``{y}``)."""
     if _IDENTIFIER.fullmatch(name):
@@ -1220,9 +1220,10 @@ def _worth_simplifying(expr: sp.Expr) -> bool:
 # --- local derivatives as text, for the diagrams' edge labels ----------------------
 
 
-def local_derivative_texts(graph: Graph) -> dict[tuple[str, int], str]:
+def local_derivative_texts(graph: Graph, *, latex: bool = False) -> dict[tuple[str, int], str]:
     """Each edge's local derivative as a formula in the names of its node's arguments,
-    keyed by ``(node name, argument slot)``; an edge from a constant has none.
+    keyed by ``(node name, argument slot)``; an edge from a constant has none. Plain text
+    writes a product with ``·``; ``latex=True`` gives LaTeX.
 
     >>> from graphviz_grad import parse
     >>> texts = local_derivative_texts(parse("L = (x*W1 + y*W2 - B)**2"))
@@ -1230,22 +1231,53 @@ def local_derivative_texts(graph: Graph) -> dict[tuple[str, int], str]:
     ('2·z4', 'x', '-1', '1')
     >>> local_derivative_texts(parse("y = x*x"))["y", 1]  # one slot at a time: d(a*b)/db = a
     'x'
+    >>> local_derivative_texts(parse("y = exp(2*W1)"), latex=True)["y", 0]
+    'e^{z_{1}}'
     """
-    slots = [sp.Symbol(f"_gg_slot{slot}", real=True) for slot in range(2)]
-    marks = [sp.Symbol(f"\x00{slot}\x00") for slot in range(2)]  # printed, then replaced by names
     texts: dict[tuple[str, int], str] = {}
     for node in graph.nodes:
         if node.op in (INPUT, CONST):
             continue
-        arguments = [exact(graph[name].value) if graph[name].op == CONST else slots[slot]
-                     for slot, name in enumerate(node.inputs)]
-        expression = OPS[node.op].sympy(sp, *arguments)
+        expression = _slotted(graph, node)
         for slot, name in enumerate(node.inputs):
-            if graph[name].op == CONST:
-                continue
-            local = sp.diff(expression, slots[slot]).xreplace(dict(zip(slots, marks, strict=False)))
-            text = _PRODUCT.sub("·", sp.sstr(local))
-            for mark, argument in zip(marks, node.inputs, strict=False):
-                text = text.replace(mark.name, argument)
-            texts[node.name, slot] = text
+            if graph[name].op != CONST:
+                texts[node.name, slot] = _written(sp.diff(expression, _ARGS[slot]), node.inputs, latex)
     return texts
+
+
+def operation_latex(graph: Graph) -> dict[str, str]:
+    """Each operation node's formula in LaTeX, in the names of its arguments.
+
+    >>> from graphviz_grad import parse
+    >>> forms = operation_latex(parse("L = (x*W1 + y*W2 - B)**2"))
+    >>> forms["z1"], forms["z4"], forms["L"]
+    ('x \\\\cdot W_{1}', 'z_{3} - B', 'z_{4}^{2}')
+    """
+    return {node.name: _written(_slotted(graph, node), node.inputs, latex=True)
+            for node in graph.nodes if node.op not in (INPUT, CONST)}
+
+
+_ARGS = tuple(sp.Symbol(f"_gg_slot{slot}", real=True) for slot in range(2))
+
+
+def _slotted(graph: Graph, node: Any) -> sp.Expr:
+    """The node's operation on slot symbols, with constant arguments as exact numbers."""
+    arguments = [exact(graph[name].value) if graph[name].op == CONST else _ARGS[slot]
+                 for slot, name in enumerate(node.inputs)]
+    return OPS[node.op].sympy(sp, *arguments)
+
+
+def _written(expr: sp.Expr, names: Sequence[str], latex: bool) -> str:
+    """``expr`` over slot symbols, printed with each slot replaced by its argument's name."""
+    marks = [f"\x00{slot}\x00" for slot in range(len(names))]
+    if latex:
+        text = _print(lambda e: sp.latex(e, mul_symbol="dot", symbol_names=dict(zip(_ARGS, marks,
+                                                                                      strict=False))), expr)
+        shown = [latex_name(name) for name in names]
+    else:
+        marked = expr.xreplace({slot: sp.Symbol(mark) for slot, mark in zip(_ARGS, marks, strict=False)})
+        text = _PRODUCT.sub("·", sp.sstr(marked))
+        shown = list(names)
+    for mark, name in zip(marks, shown, strict=True):
+        text = text.replace(mark, name)
+    return text

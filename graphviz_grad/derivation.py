@@ -1,0 +1,220 @@
+"""The worked derivation of a trace: the forward pass and every chain-rule step, with numbers,
+as plain text, Markdown or LaTeX. Generated from the trace, so it works for any graph.
+
+>>> import graphviz_grad as gg
+>>> trace = gg.grad("L = (x*W1 + y*W2 - B)**2", x=5, y=10, W1=0.1, W2=0.2, B=0.5)
+>>> print(derive(trace).to_text())  # doctest: +ELLIPSIS
+Forward pass
+  z1 = x·W1 = 0.5
+  z2 = y·W2 = 2
+  z3 = z1 + z2 = 2.5
+  z4 = z3 - B = 2
+  L = z4**2 = 4
+Backward pass
+  dL/dL = 1
+  dL/dz4 = 2·z4 = 4
+  dL/dz3 = dL/dz4 · 1 = 4
+  ...
+  dL/dB = dL/dz4 · (-1) = -4
+  ...
+  dL/dW1 = dL/dz1 · x = 20
+  dL/dx = dL/dz1 · W1 = 0.4
+
+Each backward line multiplies the gradient of every node that reads this one by the local
+derivative along that edge (as a formula in the argument names, from SymPy); a node read by
+several others sums the terms:
+
+>>> print(derive(gg.grad("e = (a+b)*(b+1)", a=2, b=1)).backward[-2].text)
+de/db = de/dz1 · 1 + de/dz2 · 1 = 5
+
+A line's ``numbers`` holds the same step with the values substituted (``4 · 5`` for dL/dW1).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from .dot import format_number
+from .engine import Trace
+from .graph import CONST, INPUT
+from .ops import OPS
+from .serialize import json_number
+
+FORWARD, BACKWARD = "forward", "backward"
+DIGITS = 10
+"""Significant digits of the numbers in a derivation, unless told otherwise."""
+
+_PRODUCT = re.compile(r"(?<!\*)\*(?!\*)")  # a single * in an op's text (not the power **)
+
+
+@dataclass(frozen=True)
+class Line:
+    """One line of the derivation: ``lhs = formula = value``.
+
+    For the forward pass ``lhs`` is the node (``z1``) and ``formula`` its operation (``x·W1``);
+    for the backward pass ``lhs`` is the gradient (``dL/dz1``) and ``formula`` the chain rule
+    (``dL/dz3 · 1``). ``numbers`` is ``formula`` with values in place of names, ``latex`` the
+    line in LaTeX.
+    """
+
+    phase: str
+    node: str
+    lhs: str
+    formula: str
+    numbers: str
+    value: float
+    text: str
+    latex: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"phase": self.phase, "node": self.node, "lhs": self.lhs, "formula": self.formula,
+                "numbers": self.numbers, "value": json_number(self.value), "text": self.text,
+                "latex": self.latex}
+
+
+@dataclass(frozen=True)
+class Derivation:
+    """The forward and backward lines of one trace, and their renderings."""
+
+    trace: Trace
+    forward: tuple[Line, ...]
+    backward: tuple[Line, ...]
+
+    @property
+    def lines(self) -> tuple[Line, ...]:
+        return self.forward + self.backward
+
+    def to_text(self) -> str:
+        """Two headed sections, one indented line per step."""
+        return "\n".join(["Forward pass", *(f"  {line.text}" for line in self.forward),
+                          "Backward pass", *(f"  {line.text}" for line in self.backward)])
+
+    __str__ = to_text
+
+    def to_markdown(self) -> str:
+        """Two headed numbered lists, each line a code span (user text cannot become Markdown or HTML)."""
+        def section(title: str, lines: tuple[Line, ...]) -> list[str]:
+            return [f"**{title}**", "", *(f"{k}. {code_span(line.text)}" for k, line in enumerate(lines, 1))]
+
+        return "\n".join([*section("Forward pass", self.forward), "",
+                          *section("Backward pass", self.backward)])
+
+    def to_latex(self) -> str:
+        """An ``align*`` environment: the forward pass, then the backward pass."""
+        rows = [line.latex for line in self.lines]
+        body = " \\\\\n".join(rows)
+        return "\\begin{align*}\n" + body + ("\n" if body else "") + "\\end{align*}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"forward": [line.to_dict() for line in self.forward],
+                "backward": [line.to_dict() for line in self.backward]}
+
+    def to_json(self, **kwargs: Any) -> str:
+        return json.dumps(self.to_dict(), **kwargs)
+
+    def _repr_markdown_(self) -> str:
+        return self.to_markdown()
+
+
+def code_span(text: str) -> str:
+    """``text`` as a Markdown code span, fenced by more backticks than it contains in a row.
+
+    >>> code_span("a`b"), code_span("x·W1")
+    ('`` a`b ``', '`x·W1`')
+    """
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    fence = "`" * (longest + 1)
+    padded = f" {text} " if longest or text.startswith(" ") or text.endswith(" ") else text
+    return f"{fence}{padded}{fence}"
+
+
+def derive(trace: Trace, *, digits: int = DIGITS) -> Derivation:
+    """The worked derivation of ``trace`` (numbers with ``digits`` significant digits)."""
+    if not isinstance(trace, Trace):
+        raise TypeError(f"derive needs a Trace (from grad or backward), not {type(trace).__name__}")
+    from .symbolic import latex_name, local_derivative_texts, operation_latex  # SymPy: on demand
+
+    graph = trace.graph
+    local_text = local_derivative_texts(graph)
+    local_latex = local_derivative_texts(graph, latex=True)
+    op_latex = operation_latex(graph)
+
+    def number(value: float | None) -> str:
+        return format_number(value, digits)
+
+    forward = []
+    for node in graph.nodes:
+        if node.op in (INPUT, CONST):
+            continue
+        op = OPS[node.op]
+        names = [_operand(name, graph[name].op == CONST) for name in node.inputs]
+        formula = _PRODUCT.sub("·", op.text).format(*names)
+        numbers = _PRODUCT.sub("·", op.text).format(*(_operand(number(trace.value(name)), bool(op.operator))
+                                                       for name in node.inputs))
+        value = number(trace.value(node.name))
+        forward.append(Line(FORWARD, node.name, node.name, formula, numbers, trace.value(node.name),
+                            f"{node.name} = {formula} = {value}",
+                            f"{latex_name(node.name)} &= {op_latex[node.name]} = {_latex_number(value)}"))
+
+    output = graph.output
+    backward = []
+    for step in trace.steps:
+        lhs = f"d{output}/d{step.node}"
+        lhs_latex = _partial(latex_name(output), latex_name(step.node))
+        if not step.received:  # the output itself
+            backward.append(Line(BACKWARD, step.node, lhs, "", "", step.grad, f"{lhs} = 1",
+                                 f"{lhs_latex} &= 1"))
+            continue
+        terms, numbers, latex_terms = [], [], []
+        for edge in step.received:
+            local = local_text[edge.target, edge.slot]
+            local_tex = local_latex[edge.target, edge.slot]
+            if edge.target == output:  # dL/dL = 1: the local derivative alone
+                terms.append(local)
+                numbers.append(_operand(number(edge.local), True))
+                latex_terms.append(local_tex)
+            else:
+                terms.append(f"d{output}/d{edge.target} · {_operand(local, _compound(local))}")
+                numbers.append(f"{_operand(number(trace.grad(edge.target)), True)} · "
+                               f"{_operand(number(edge.local), True)}")
+                tex = f"\\left({local_tex}\\right)" if _compound(local) else local_tex
+                latex_terms.append(f"{_partial(latex_name(output), latex_name(edge.target))} \\cdot {tex}")
+        formula, worked = " + ".join(terms), " + ".join(numbers)
+        result = number(step.grad)
+        backward.append(Line(BACKWARD, step.node, lhs, formula, worked, step.grad,
+                             f"{lhs} = {formula}" + (f" = {result}" if formula != result else ""),
+                             f"{lhs_latex} &= {' + '.join(latex_terms)} = {_latex_number(result)}"))
+    return Derivation(trace, tuple(forward), tuple(backward))
+
+
+def _operand(text: str, parenthesize: bool) -> str:
+    """A name or number as an operand: a negative one in parentheses, ``(-1)``."""
+    return f"({text})" if parenthesize and text.startswith("-") else text
+
+
+def _compound(formula: str) -> bool:
+    """Whether a local derivative needs parentheses after ``·``: a sum, a difference or a sign."""
+    depth = 0
+    for position, char in enumerate(formula):
+        depth += char == "("
+        depth -= char == ")"
+        if depth == 0 and char in "+-" and (position == 0 or formula[position - 1] == " "):
+            return True
+    return False
+
+
+def _partial(output: str, name: str) -> str:
+    return f"\\frac{{\\partial {output}}}{{\\partial {name}}}"
+
+
+def _latex_number(text: str) -> str:
+    """A formatted number in LaTeX: ``1e-05`` as ``1 \\times 10^{-5}``, ``inf`` as ``\\infty``."""
+    if text in ("inf", "-inf"):
+        return text.replace("inf", "\\infty")
+    if text == "nan":
+        return "\\mathrm{nan}"
+    mantissa, e, exponent = text.partition("e")
+    return f"{mantissa} \\times 10^{{{int(exponent)}}}" if e else text
