@@ -1220,6 +1220,15 @@ def _worth_simplifying(expr: sp.Expr) -> bool:
 # --- local derivatives as text, for the diagrams' edge labels ----------------------
 
 
+def product_dots(text: str) -> str:
+    """SymPy's plain text with ``·`` for a product (``**``, the power, stays).
+
+    >>> product_dots("2*x*z4**2")
+    '2·x·z4**2'
+    """
+    return _PRODUCT.sub("·", text)
+
+
 def local_derivative_texts(graph: Graph, *, latex: bool = False) -> dict[tuple[str, int], str]:
     """Each edge's local derivative as a formula in the names of its node's arguments,
     keyed by ``(node name, argument slot)``; an edge from a constant has none. Plain text

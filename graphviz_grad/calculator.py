@@ -1,0 +1,452 @@
+"""The gradient calculator: the seed page's results for L = (x·W1 + y·W2 - B)², or for any formula.
+
+>>> result = calculate()  # the seed page's defaults, Example 1
+>>> result.loss, result.gradients["W1"], result.gradients["W2"], result.gradients["B"]
+(4.0, 20.0, 40.0, -4.0)
+>>> print(result.copy_text())
+Loss: L = 4
+Gradients: dL/dW1 = 20, dL/dW2 = 40, dL/dB = -4
+Inputs: x = 5, y = 10, W1 = 0.1, W2 = 0.2, B = 0.5
+>>> calculate(**EXAMPLE_2).loss  # Example 2: the model fits exactly
+0.0
+
+Any formula works the same way; its parameters (``wrt``) default to all its inputs:
+
+>>> calculate("y = sin(a)*b", a=0, b=2).gradients
+{'a': 2.0, 'b': 0.0}
+
+A `Calculation` has the table, the chart, the formulas (SymPy), the worked derivation, what the
+gradients' signs mean and one gradient-descent step, as text, Markdown, LaTeX or JSON.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from functools import cached_property
+from types import MappingProxyType
+from typing import Any
+
+from .charts import bar_chart, text_bars
+from .derivation import DIGITS, Derivation, code_span, derive
+from .dot import format_number
+from .engine import Trace, backward, forward
+from .errors import InputValueError
+from .formula import parse
+from .graph import Graph
+from .serialize import json_number
+
+SEED_FORMULA = "L = (x*W1 + y*W2 - B)**2"
+"""The seed page's loss: a linear model's squared error."""
+EXAMPLE_1: Mapping[str, float] = MappingProxyType({"x": 5.0, "y": 10.0, "W1": 0.1, "W2": 0.2, "B": 0.5})
+"""The page's first worked example and its defaults: L = 4, dL/dW1 = 20, dL/dW2 = 40, dL/dB = -4."""
+EXAMPLE_2: Mapping[str, float] = MappingProxyType({"x": 5.0, "y": 10.0, "W1": 0.2, "W2": 0.3, "B": 4.0})
+"""The page's second worked example: the prediction equals B, so L and every gradient are 0."""
+EXAMPLES: Mapping[int, Mapping[str, float]] = MappingProxyType({1: EXAMPLE_1, 2: EXAMPLE_2})
+DEFAULTS = EXAMPLE_1
+SEED_PARAMETERS = ("W1", "W2", "B")
+"""The seed's trainable parameters; x and y are the data."""
+FIELDS: Mapping[str, str] = MappingProxyType({
+    "x": "first input feature",
+    "y": "second input feature",
+    "W1": "weight of x",
+    "W2": "weight of y",
+    "B": "bias, subtracted from the weighted sum",
+})
+"""The seed's inputs in the page's order, with their help text."""
+LEARNING_RATE = 0.001
+"""The default step of the gradient-descent update. The seed's loss has curvature
+2·(x² + y² + 1) = 252 along its steepest direction at Example 1, so a step above 2/252 ≈ 0.0079
+would overshoot and raise the loss."""
+
+_SEED_GRAPH: list[Graph] = []
+
+
+def seed_graph() -> Graph:
+    """The seed formula's graph (parsed once)."""
+    if not _SEED_GRAPH:
+        _SEED_GRAPH.append(parse(SEED_FORMULA))
+    return _SEED_GRAPH[0]
+
+
+@dataclass(frozen=True)
+class Row:
+    """One line of the table: an input, whether it is a trained parameter, its value and dL/d it."""
+
+    name: str
+    role: str
+    """``parameter`` (updated by gradient descent) or ``input`` (data, held fixed)."""
+    value: float
+    gradient: float
+
+
+@dataclass(frozen=True)
+class Update:
+    """One gradient-descent step ``p ← p - lr·dL/dp`` on the parameters, and the loss after it."""
+
+    lr: float
+    before: Mapping[str, float]
+    gradients: Mapping[str, float]
+    after: Mapping[str, float]
+    loss_before: float
+    loss_after: float
+
+    @property
+    def verdict(self) -> str:
+        """``lower``, ``higher``, ``unchanged`` or ``not finite``."""
+        if not math.isfinite(self.loss_after):
+            return "not finite"
+        if self.loss_after < self.loss_before:
+            return "lower"
+        return "higher" if self.loss_after > self.loss_before else "unchanged"
+
+
+class Calculation:
+    """The calculator's result for one formula at one point (see `calculate`)."""
+
+    def __init__(self, trace: Trace, formula: str, parameters: Sequence[str], order: Sequence[str],
+                 lr: float, digits: int):
+        self.trace = trace
+        self.graph = trace.graph
+        self.formula = formula
+        """The formula as the user wrote it (or the graph as a program)."""
+        self.parameters = tuple(parameters)
+        self.order = tuple(order)
+        """The inputs in display order (the seed page's x, y, W1, W2, B for the seed)."""
+        self.lr = lr
+        self.digits = digits
+        self.output = self.graph.output
+        self.loss = trace.output_value
+        gradients = trace.gradients
+        self.gradients = {name: gradients[name] for name in self.order}
+        self.values = {name: trace.value(name) for name in self.order}
+        self.update = self._update()
+
+    def number(self, value: float | None) -> str:
+        return format_number(value, self.digits)
+
+    def _update(self) -> Update:
+        after = {name: self.values[name] - self.lr * self.gradients[name] for name in self.parameters}
+        new_values = {**self.values, **after}
+        loss_after = forward(self.graph, new_values)[self.graph.index(self.output)]
+        return Update(self.lr, MappingProxyType({name: self.values[name] for name in self.parameters}),
+                      MappingProxyType({name: self.gradients[name] for name in self.parameters}),
+                      MappingProxyType(after), self.loss, loss_after)
+
+    # --- the parts of the page -----------------------------------------------------------
+
+    @property
+    def rows(self) -> tuple[Row, ...]:
+        """The table: every input with its role, value and gradient, in display order."""
+        return tuple(Row(name, "parameter" if name in self.parameters else "input", self.values[name],
+                         self.gradients[name]) for name in self.order)
+
+    @cached_property
+    def derivation(self) -> Derivation:
+        return derive(self.trace, digits=self.digits)
+
+    @cached_property
+    def report(self) -> Any:
+        """The SymPy cross-check (`graphviz_grad.symbolic.CheckReport`); SymPy loads on first use."""
+        from .symbolic import check
+
+        return check(self.trace)
+
+    @property
+    def formulas(self) -> list[tuple[str, str, str]]:
+        """``(label, closed form, form in node names)`` for dL/dinput, from SymPy.
+
+        >>> calculate().formulas[1]
+        ('dL/dW1', '2·x·(-B + W1·x + W2·y)', '2·x·z4')
+        """
+        return [(row.label, _dotted(row.symbolic, row.expr), _dotted(row.symbolic_nodes, row.expr))
+                for row in self.report.rows if row.kind == "input"]
+
+    def interpretation(self) -> list[str]:
+        """What the sign of each parameter's gradient means, and which parameter matters most."""
+        lines = []
+        out = self.output
+        for name in self.parameters:
+            g = self.gradients[name]
+            label = f"d{out}/d{name} = {self.number(g)}"
+            if g > 0:
+                lines.append(f"{label} > 0: increasing {name} increases {out}, so gradient descent "
+                             f"lowers {name}.")
+            elif g < 0:
+                lines.append(f"{label} < 0: increasing {name} decreases {out}, so gradient descent "
+                             f"raises {name}.")
+            elif g == 0:
+                lines.append(f"{label}: a small change of {name} leaves {out} unchanged (to first "
+                             f"order), so gradient descent keeps {name}.")
+            else:
+                lines.append(f"{label}: the slope is not finite here, so it gives no direction and "
+                             f"gradient descent cannot use it.")
+        finite = [(abs(self.gradients[name]), name) for name in self.parameters
+                  if math.isfinite(self.gradients[name]) and self.gradients[name] != 0]
+        if len(finite) > 1:
+            size, name = max(finite, key=lambda pair: pair[0])
+            lines.append(f"{out} is most sensitive to {name} (|d{out}/d{name}| = {self.number(size)} "
+                         f"is the largest).")
+        elif not finite and self.parameters and all(self.gradients[n] == 0 for n in self.parameters):
+            lines.append(f"Every gradient is 0: this point is a stationary point of {out}, and "
+                         f"gradient descent stays here.")
+        return lines
+
+    def update_lines(self) -> list[str]:
+        """``W1 ← W1 - lr·dL/dW1 = 0.1 - 0.001·20 = 0.08`` per parameter, then the new loss."""
+        update = self.update
+        out = self.output
+        lines = []
+        for name in self.parameters:
+            old, g, new = update.before[name], update.gradients[name], update.after[name]
+            lines.append(f"{name} ← {name} - lr·d{out}/d{name} = {self.number(old)} - "
+                         f"{self.number(self.lr)}·{_paren(self.number(g))} = {self.number(new)}")
+        verdict = update.verdict
+        advice = {"higher": ": the step overshoots; try a smaller learning rate",
+                  "not finite": ": the step is unusable here"}.get(verdict, "")
+        lines.append(f"{out}: {self.number(update.loss_before)} → {self.number(update.loss_after)} "
+                     f"({verdict}{advice})")
+        return lines
+
+    def chart_items(self) -> list[tuple[str, float]]:
+        return [(f"d{self.output}/d{name}", self.gradients[name]) for name in self.order]
+
+    def chart_text(self, width: int = 40) -> str:
+        """|dL/dinput| as text bars, sign in front."""
+        return text_bars(self.chart_items(), width=width, digits=min(self.digits, 6))
+
+    def chart(self, fmt: str = "svg") -> bytes:
+        """|dL/dinput| as an image (svg, png or pdf; needs matplotlib)."""
+        point = ", ".join(f"{name} = {self.number(self.values[name])}" for name in self.order[:6])
+        more = ", ..." if len(self.order) > 6 else ""
+        return bar_chart(self.chart_items(), fmt, title=f"gradients of {self.output} at {point}{more}",
+                         digits=min(self.digits, 6))
+
+    def copy_text(self) -> str:
+        """The "Copy results" block: the loss, the parameters' gradients, the input values."""
+        gradients = ", ".join(f"d{self.output}/d{name} = {self.number(self.gradients[name])}"
+                              for name in self.parameters)
+        inputs = ", ".join(f"{name} = {self.number(self.values[name])}" for name in self.order)
+        return "\n".join([f"Loss: {self.output} = {self.number(self.loss)}",
+                          f"Gradients: {gradients}" if gradients else "Gradients: none",
+                          f"Inputs: {inputs}" if inputs else "Inputs: none"])
+
+    # --- renderings --------------------------------------------------------------------
+
+    def _table(self) -> list[list[str]]:
+        header = ["name", "role", "value", f"d{self.output}/dname"]
+        return [header, *([row.name, row.role, self.number(row.value), self.number(row.gradient)]
+                          for row in self.rows)]
+
+    def check_line(self) -> str:
+        report = self.report
+        if report.ok:
+            return (f"SymPy agrees: all {len(report.rows)} derivatives match "
+                    f"(worst relative error {report.worst_rel_error:.2g}).")
+        failing = ", ".join(row.label for row in report.failures[:8])
+        return (f"SymPy DISAGREES on {len(report.failures)} derivative(s): {failing}. "
+                "See graphviz-grad check.")
+
+    def to_text(self) -> str:
+        """The whole page as plain text."""
+        loss = f"{self.output} = {self.number(self.loss)}"
+        key = ", ".join(f"d{self.output}/d{name} = {self.number(self.gradients[name])}"
+                        for name in self.parameters)
+        cells = self._table()
+        widths = [max(len(row[c]) for row in cells) for c in range(len(cells[0]))]
+        table = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
+                 for row in cells]
+        formulas = [f"{label} = {closed}" + (f" = {nodes}" if nodes != closed else "")
+                    for label, closed, nodes in self.formulas]
+        sections = [
+            [f"Gradient calculator: {self.formula}",
+             "at " + (", ".join(f"{name} = {self.number(v)}" for name, v in self.values.items())
+                      or "no inputs")],
+            ["╔" + "═" * (len(loss) + 4) + "╗", f"║  {loss}  ║", "╚" + "═" * (len(loss) + 4) + "╝",
+             *([key] if key else [])],
+            ["Table", *table],
+            [f"Gradient magnitudes |d{self.output}/dname| (sign in front)", self.chart_text()],
+            ["Formulas (SymPy)", f"{self.formula}", *formulas, self.check_line()],
+            ["Derivation", self.derivation.to_text()],
+            ["What the signs mean", *self.interpretation()],
+            [f"Gradient-descent update (lr = {self.number(self.lr)})", *self.update_lines()],
+            ["Copy", self.copy_text()],
+        ]
+        return "\n\n".join("\n".join(section) for section in sections)
+
+    __str__ = to_text
+
+    def to_markdown(self) -> str:
+        """The whole page as Markdown; names and formulas sit in code spans, so no user text
+        becomes Markdown or HTML."""
+        def row(cells: Sequence[str]) -> str:
+            return "| " + " | ".join(code_span(cell) if cell else "" for cell in cells) + " |"
+
+        cells = self._table()
+        table = ["| " + " | ".join(cells[0][:3]) + f" | {code_span(cells[0][3])} |",
+                 "|---|---|---:|---:|", *(row(line) for line in cells[1:])]
+        formulas = [f"- {code_span(f'{label} = {closed}')}"
+                    + (f" = {code_span(nodes)}" if nodes != closed else "")
+                    for label, closed, nodes in self.formulas]
+        parts = [
+            f"## Gradient calculator: {code_span(self.formula)}",
+            f"**Loss: {code_span(f'{self.output} = {self.number(self.loss)}')}**",
+            "### Table", "\n".join(table),
+            "### Gradient magnitudes", "```text\n" + self.chart_text() + "\n```",
+            "### Formulas (SymPy)", "\n".join(formulas) if formulas else "(no inputs)",
+            code_span(self.check_line()),
+            "### Derivation", self.derivation.to_markdown(),
+            "### What the signs mean", "\n".join(f"- {code_span(line)}" for line in self.interpretation()),
+            f"### Gradient-descent update (lr = {self.number(self.lr)})",
+            "\n".join(f"- {code_span(line)}" for line in self.update_lines()),
+            "### Copy", "```text\n" + self.copy_text() + "\n```",
+        ]
+        return "\n\n".join(parts)
+
+    def _repr_markdown_(self) -> str:
+        return self.to_markdown()
+
+    def to_latex(self) -> str:
+        """The formulas and the derivation as LaTeX ``align*`` environments."""
+        from .symbolic import latex_name
+
+        out = latex_name(self.output)
+        rows = [f"\\frac{{\\partial {out}}}{{\\partial {latex_name(row.wrt)}}} &= {row.latex}"
+                for row in self.report.rows if row.kind == "input"]
+        body = " \\\\\n".join(rows)
+        return ("\\begin{align*}\n" + body + ("\n" if body else "") + "\\end{align*}\n\n"
+                + self.derivation.to_latex())
+
+    def to_dict(self) -> dict[str, Any]:
+        """Everything as JSON-ready data; numbers that are not finite as ``"inf"``, ``"nan"``."""
+        update = self.update
+        return {
+            "formula": self.formula,
+            "output": self.output,
+            "loss": json_number(self.loss),
+            "inputs": {name: json_number(value) for name, value in self.values.items()},
+            "parameters": list(self.parameters),
+            "gradients": {name: json_number(g) for name, g in self.gradients.items()},
+            "table": [{"name": r.name, "role": r.role, "value": json_number(r.value),
+                       "gradient": json_number(r.gradient)} for r in self.rows],
+            "chart": [{"name": name, "label": label, "gradient": json_number(g),
+                       "magnitude": json_number(abs(g)), "sign": _sign(g)}
+                      for name, (label, g) in zip(self.order, self.chart_items(), strict=True)],
+            "formulas": [{"label": label, "closed_form": closed, "in_nodes": nodes}
+                         for label, closed, nodes in self.formulas],
+            "check": {"ok": self.report.ok, "summary": self.report.summary(), "text": self.check_line()},
+            "derivation": self.derivation.to_dict(),
+            "interpretation": self.interpretation(),
+            "update": {"lr": update.lr, "verdict": update.verdict,
+                       "parameters": [{"name": name, "value": json_number(update.before[name]),
+                                       "gradient": json_number(update.gradients[name]),
+                                       "new_value": json_number(update.after[name])}
+                                      for name in self.parameters],
+                       "loss": json_number(update.loss_before), "new_loss": json_number(update.loss_after),
+                       "lines": self.update_lines()},
+            "copy": self.copy_text(),
+        }
+
+    def to_json(self, **kwargs: Any) -> str:
+        return json.dumps(self.to_dict(), **kwargs)
+
+    def __repr__(self) -> str:
+        return (f"<Calculation {self.output} = {self.number(self.loss)}: "
+                + ", ".join(f"d{self.output}/d{n} = {self.number(self.gradients[n])}"
+                            for n in self.parameters) + ">")
+
+
+def _paren(text: str) -> str:
+    return f"({text})" if text.startswith("-") else text
+
+
+def _sign(value: float) -> str:
+    return "+" if value > 0 else "-" if value < 0 else "0" if value == 0 else "nan"
+
+
+def _dotted(text: str, expr: Any) -> str:
+    """SymPy's text with ``·`` for a product, unless a name itself holds a ``*``."""
+    from .symbolic import product_dots
+
+    if any("*" in str(symbol) for symbol in expr.free_symbols):
+        return text
+    return product_dots(text)
+
+
+def calculate(formula: str | Graph | None = None, values: Mapping[str, float] | None = None, /, *,
+              wrt: Sequence[str] | str | None = None, lr: float = LEARNING_RATE, digits: int = DIGITS,
+              **named: float) -> Calculation:
+    """The calculator's result for ``formula`` (default: the seed) at ``values``.
+
+    For the seed formula, values that are not given take the defaults (Example 1) and ``wrt``
+    defaults to W1, W2, B; any other formula needs a value for every input, and ``wrt`` (the
+    parameters that the interpretation and the update are about) defaults to all inputs.
+    """
+    graph = seed_graph() if formula is None else formula if isinstance(formula, Graph) else parse(formula)
+    text = SEED_FORMULA if formula is None else formula if isinstance(formula, str) else str(graph)
+    seed = graph == seed_graph()
+    given = dict(values or {})
+    twice = set(given) & set(named)
+    if twice:
+        raise InputValueError(f"{sorted(twice)[0]!r} is given both in values and as a keyword")
+    point = {**(dict(DEFAULTS) if seed else {}), **given, **named}
+    order = list(FIELDS) if seed else list(graph.inputs)
+    parameters = _parameters(graph, SEED_PARAMETERS if seed and wrt is None else wrt)
+    if not (isinstance(lr, int | float) and not isinstance(lr, bool) and math.isfinite(lr) and lr > 0):
+        raise InputValueError(f"the learning rate must be a finite number > 0, not {lr!r}")
+    if not (isinstance(digits, int) and 1 <= digits <= 17):
+        raise InputValueError(f"digits must be an integer from 1 to 17, not {digits!r}")
+    trace = backward(graph, point)
+    return Calculation(trace, text.strip(), [name for name in order if name in parameters], order,
+                       float(lr), digits)
+
+
+def _parameters(graph: Graph, wrt: Sequence[str] | str | None) -> set[str]:
+    if wrt is None:
+        return set(graph.inputs)
+    names = [name.strip() for name in wrt.split(",")] if isinstance(wrt, str) else list(wrt)
+    for name in names:
+        if name not in graph.input_set:
+            raise InputValueError(f"{name!r} is not an input, so it cannot be a parameter "
+                                  f"(inputs: {', '.join(graph.inputs) or 'none'})")
+    if len(set(names)) != len(names):
+        raise InputValueError("a parameter is named twice")
+    return set(names)
+
+
+class Calculator:
+    """The seed page as an object: its inputs, changed one at a time, and a way back to the defaults.
+
+    >>> page = Calculator()
+    >>> page.set(W1=0.3).loss
+    9.0
+    >>> page.values["W1"], page.reset().loss, page.values["W1"]
+    (0.3, 4.0, 0.1)
+    """
+
+    def __init__(self, formula: str | Graph | None = None, defaults: Mapping[str, float] | None = None, *,
+                 wrt: Sequence[str] | str | None = None, lr: float = LEARNING_RATE, digits: int = DIGITS):
+        self.formula = formula
+        self.wrt = wrt
+        self.lr = lr
+        self.digits = digits
+        self.result = calculate(formula, defaults or {}, wrt=wrt, lr=lr, digits=digits)
+        self.defaults = dict(self.result.values)
+        self.values = dict(self.defaults)
+
+    def set(self, **values: float) -> Calculation:
+        """Change some inputs and recalculate; on bad input nothing changes and the error says why."""
+        unknown = [name for name in values if name not in self.values]
+        if unknown:
+            raise InputValueError(f"{unknown[0]!r} is not an input (inputs: {', '.join(self.values)})")
+        result = calculate(self.result.graph, {**self.values, **values}, wrt=self.result.parameters,
+                           lr=self.lr, digits=self.digits)
+        result.formula = self.result.formula
+        self.values, self.result = dict(result.values), result
+        return result
+
+    def reset(self) -> Calculation:
+        """Back to the defaults (for the seed: Example 1)."""
+        return self.set(**self.defaults)
