@@ -31,6 +31,7 @@ from typing import Any
 
 from .charts import bar_chart, text_bars
 from .derivation import DIGITS, Derivation, code_span, derive
+from .descent import parameter_names
 from .dot import format_number
 from .engine import Trace, backward, forward
 from .errors import InputValueError
@@ -393,7 +394,7 @@ def calculate(formula: str | Graph | None = None, values: Mapping[str, float] | 
         raise InputValueError(f"{sorted(twice)[0]!r} is given both in values and as a keyword")
     point = {**(dict(DEFAULTS) if seed else {}), **given, **named}
     order = list(FIELDS) if seed else list(graph.inputs)
-    parameters = _parameters(graph, SEED_PARAMETERS if seed and wrt is None else wrt)
+    parameters = parameter_names(graph, SEED_PARAMETERS if seed and wrt is None else wrt)
     if not (isinstance(lr, int | float) and not isinstance(lr, bool) and math.isfinite(lr) and lr > 0):
         raise InputValueError(f"the learning rate must be a finite number > 0, not {lr!r}")
     if not (isinstance(digits, int) and 1 <= digits <= 17):
@@ -401,19 +402,6 @@ def calculate(formula: str | Graph | None = None, values: Mapping[str, float] | 
     trace = backward(graph, point)
     return Calculation(trace, text.strip(), [name for name in order if name in parameters], order,
                        float(lr), digits)
-
-
-def _parameters(graph: Graph, wrt: Sequence[str] | str | None) -> set[str]:
-    if wrt is None:
-        return set(graph.inputs)
-    names = [name.strip() for name in wrt.split(",")] if isinstance(wrt, str) else list(wrt)
-    for name in names:
-        if name not in graph.input_set:
-            raise InputValueError(f"{name!r} is not an input, so it cannot be a parameter "
-                                  f"(inputs: {', '.join(graph.inputs) or 'none'})")
-    if len(set(names)) != len(names):
-        raise InputValueError("a parameter is named twice")
-    return set(names)
 
 
 class Calculator:

@@ -17,7 +17,7 @@ import math
 import os
 import re
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import NoReturn
 
 from . import __version__
@@ -77,8 +77,10 @@ def _decode(data: bytes, source: str) -> str:
         raise UsageError(f"{source} is not UTF-8 text") from None
 
 
-def parse_values(items: Sequence[str], graph: Graph) -> dict[str, float]:
-    """``--at`` arguments (``x=5`` or ``x=5,y=10``, repeatable) checked against the inputs.
+def parse_values(items: Sequence[str], graph: Graph, defaults: Mapping[str, float] | None = None
+                 ) -> dict[str, float]:
+    """``--at`` arguments (``x=5`` or ``x=5,y=10``, repeatable) checked against the inputs;
+    an input not given takes its value from ``defaults`` if it is there.
 
     >>> parse_values(["x=5,y=1e-3"], parse("L = x*y"))
     {'x': 5.0, 'y': 0.001}
@@ -90,24 +92,43 @@ def parse_values(items: Sequence[str], graph: Graph) -> dict[str, float]:
             raise UsageError(f"--at expects NAME=VALUE, got {item.strip()!r}")
         if name in values:
             raise UsageError(f"--at gives {name!r} twice")
-        if not _NUMBER.fullmatch(text):
-            raise UsageError(f"--at {name!r}: the value {text!r} is not a number")
-        value = float(text)
-        if not math.isfinite(value):
-            raise UsageError(f"--at {name!r}: the value {text} is too large for float64")
-        if value == 0 and any(digit in text.lower().partition("e")[0] for digit in "123456789"):
-            raise UsageError(f"--at {name!r}: the value {text} is too small for float64 (it would be 0)")
-        values[name] = value
+        values[name] = parse_number(text, f"--at {name!r}")
     names = graph.inputs
     known = graph.input_set
     for name in values:
         if name not in known:
             listed = ", ".join(names) or "none"
             raise UsageError(f"--at gives {name!r}, which is not an input (inputs: {listed})")
+    defaults = defaults or {}
     for name in names:
         if name not in values:
-            raise UsageError(f"missing a value for input {name!r}: add --at {name}=...")
-    return values
+            if name not in defaults:
+                raise UsageError(f"missing a value for input {name!r}: add --at {name}=...")
+            values[name] = defaults[name]
+    return {name: values[name] for name in names}
+
+
+def parse_number(text: str, label: str) -> float:
+    """A finite float64 from a decimal number, or a `UsageError` that names ``label``.
+
+    >>> parse_number("1e-3", "--x")
+    0.001
+    >>> parse_number("inf", "--x")
+    Traceback (most recent call last):
+    ...
+    graphviz_grad.cli.UsageError: --x: the value 'inf' is not a finite number
+    """
+    text = text.strip()
+    if text.lower().lstrip("+-") in ("inf", "infinity", "nan"):
+        raise UsageError(f"{label}: the value {text!r} is not a finite number")
+    if not _NUMBER.fullmatch(text):
+        raise UsageError(f"{label}: the value {text!r} is not a number")
+    value = float(text)
+    if not math.isfinite(value):
+        raise UsageError(f"{label}: the value {text} is too large for float64")
+    if value == 0 and any(digit in text.lower().partition("e")[0] for digit in "123456789"):
+        raise UsageError(f"{label}: the value {text} is too small for float64 (it would be 0)")
+    return value
 
 
 def format_number(value: float, digits: int = 10) -> str:
@@ -213,6 +234,173 @@ def _check_command(args: argparse.Namespace) -> int:
     return 0 if report.ok else 1
 
 
+def _seed_or_formula(args: argparse.Namespace, seed_flags: dict[str, float | None] | None = None
+                     ) -> tuple[str | None, Graph, dict[str, float]]:
+    """The formula (None for the seed) and the point: for the seed, Example 1's values
+    (or ``--example N``'s) with ``--at`` and the per-input flags on top; otherwise ``--at``."""
+    from .calculator import EXAMPLES, seed_graph
+
+    flags = {name: value for name, value in (seed_flags or {}).items() if value is not None}
+    if args.formula is None:
+        base = dict(EXAMPLES[args.example or 1])
+        graph = seed_graph()
+        values = parse_values(args.at, graph, base)
+        return None, graph, {**values, **flags}
+    if flags:
+        raise UsageError(f"--{next(iter(flags)).lower()} sets the seed's input; with a formula use --at")
+    if args.example:
+        raise UsageError("--example picks one of the seed's worked examples: leave out the formula")
+    text = read_formula(args.formula)
+    graph = parse(text)
+    return text, graph, parse_values(args.at, graph)
+
+
+_TEXT_SUFFIX = ".txt"
+
+
+def _chart_file(path: str, draw: object, text: str) -> dict[str, bytes]:
+    """The chart for ``--chart FILE``: the text bars for .txt, else an image of that format."""
+    from .charts import format_from_path
+
+    fmt = format_from_path(path)
+    data = (text + "\n").encode("utf-8") if fmt == "txt" else draw(fmt)  # type: ignore[operator]
+    return {path: data}
+
+
+def _calc_command(args: argparse.Namespace) -> int:
+    from .calculator import calculate
+
+    seed = {"x": args.x, "y": args.y, "W1": args.w1, "W2": args.w2, "B": args.b}
+    formula, graph, values = _seed_or_formula(args, seed)
+    result = calculate(graph if formula is not None else None, values, wrt=args.wrt, lr=args.lr,
+                       digits=args.digits)
+    if formula is not None:
+        result.formula = formula.strip()
+    outputs = _chart_file(args.chart, result.chart, result.chart_text()) if args.chart else {}
+    if args.copy:
+        text = result.copy_text()
+    elif args.json:
+        text = result.to_json()
+    elif args.markdown:
+        text = result.to_markdown()
+    elif args.latex:
+        text = result.to_latex()
+    else:
+        text = result.to_text()
+    write_files(outputs)
+    print(text)
+    if args.chart:
+        print(f"chart: {args.chart}", file=sys.stderr)
+    if not args.copy and not result.report.ok:
+        print(f"graphviz-grad: {result.check_line()}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _descend_command(args: argparse.Namespace) -> int:
+    from .calculator import SEED_PARAMETERS
+    from .descent import descend
+
+    formula, graph, values = _seed_or_formula(args)
+    wrt = args.wrt if args.wrt is not None else SEED_PARAMETERS if formula is None else None
+    run = descend(graph, values, wrt=wrt, lr=args.lr, steps=args.steps, tol=args.tol,
+                  patience=args.patience)
+    outputs: dict[str, bytes] = {}
+    if args.csv:
+        outputs[args.csv] = run.to_csv().encode("utf-8")
+    if args.chart:
+        from .charts import sparkline
+
+        outputs.update(_chart_file(args.chart, run.chart, sparkline([p.loss for p in run.history])))
+    frames = _descent_frames(run, args) if args.frames else {}
+    write_files({**outputs, **frames})
+    if args.frames:
+        _remove_stale_steps(args.frames, frames)
+    print(json.dumps(run.to_dict()) if args.json else run.to_table(digits=min(args.digits, 10)))
+    written = list(outputs) + ([f"{len(frames)} diagrams in {args.frames}"] if args.frames else [])
+    if written:
+        print("wrote " + ", ".join(written), file=sys.stderr)
+    if not run.ok:
+        print(f"graphviz-grad: {run.message}", file=sys.stderr)
+        return 1
+    return 0
+
+
+_STEP_FILE = re.compile(r"step-[0-9]+\.svg")
+
+
+def _descent_frames(run: object, args: argparse.Namespace) -> dict[str, bytes]:
+    """The annotated graph at every ``--every``-th point of the run and at the last one."""
+    from .dot import to_dot
+    from .layout import render_many
+
+    history = run.history  # type: ignore[attr-defined]
+    every = args.every or max(1, -(-(len(history) - 1) // 10))
+    picked = sorted({*range(0, len(history), every), len(history) - 1})
+    if not os.path.isdir(args.frames):
+        if os.path.exists(args.frames):
+            raise UsageError(f"--frames {args.frames!r} is not a folder")
+        try:
+            os.makedirs(args.frames)
+        except OSError as error:
+            raise UsageError(f"cannot make the folder {args.frames!r}: {error.strerror or error}") from None
+    width = max(3, len(str(history[-1].step)))
+    sources = [to_dot(run.trace_at(history[k]), digits=4) for k in picked]  # type: ignore[attr-defined]
+    pictures = render_many(sources, "svg", backend=args.backend)
+    return {os.path.join(args.frames, f"step-{history[k].step:0{width}d}.svg"): picture
+            for k, picture in zip(picked, pictures, strict=True)}
+
+
+def _remove_stale_steps(folder: str, written: Mapping[str, bytes]) -> None:
+    """Diagrams of an earlier run in the same folder (``step-NNN.svg``) that this run did not write."""
+    for name in os.listdir(folder):
+        path = os.path.join(folder, name)
+        if _STEP_FILE.fullmatch(name) and path not in written and os.path.isfile(path) \
+                and not os.path.islink(path):
+            with contextlib.suppress(OSError):
+                os.remove(path)
+
+
+def _demo_command(args: argparse.Namespace) -> int:
+    from .demo import write_demo
+
+    written = write_demo(args.output, backend=args.backend)
+    for path in written.paths:
+        print(path)
+    for note in written.notes:
+        print(f"note: {note}", file=sys.stderr)
+    print(written.check_summary)
+    return 0 if written.check_ok else 1
+
+
+def _number_option(text: str) -> float:
+    """An argparse type: a finite decimal number."""
+    try:
+        return parse_number(text, "value")
+    except UsageError as error:
+        raise argparse.ArgumentTypeError(str(error).removeprefix("value: ")) from None
+
+
+def _positive_option(text: str) -> float:
+    value = _number_option(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text!r}")
+    return value
+
+
+def _count_option(text: str) -> int:
+    if not re.fullmatch(r"[0-9]{1,7}", text.strip()):
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {text!r}")
+    return int(text)
+
+
+def _every_option(text: str) -> int:
+    value = _count_option(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}")
+    return value
+
+
 def _add_values_options(command: argparse.ArgumentParser) -> None:
     command.add_argument("formula", metavar="FORMULA",
                          help="the formula text, '-' to read standard input, or @FILE to read a file")
@@ -272,7 +460,105 @@ def make_parser() -> argparse.ArgumentParser:
     check.add_argument("--digits", type=int, default=10, choices=range(1, 18), metavar="N",
                        help="significant digits in the table (1-17, default 10)")
     check.set_defaults(run=_check_command)
+    _add_calc(commands)
+    _add_descend(commands)
+    demo = commands.add_parser(
+        "demo", help="the main job: the seed example drawn, stepped, checked, calculated and trained",
+        description="Write the seed example's annotated graph (SVG, PNG, DOT), its step-by-step HTML "
+                    "player, the SymPy check report, the calculator's page, table and charts, and a "
+                    "gradient-descent run into one folder, and list what was written.")
+    demo.add_argument("-o", "--output", default="graphviz-grad-demo", metavar="DIR",
+                      help="the folder to write (made if missing; default graphviz-grad-demo)")
+    demo.add_argument("--backend", choices=["system", "pure"],
+                      help="Graphviz binaries or pip's graphviz-pure (default: the first found)")
+    demo.set_defaults(run=_demo_command)
     return parser
+
+
+def _add_seed_options(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--at", action="append", default=[], metavar="NAME=VALUE[,NAME=VALUE...]",
+                         help="input values (repeatable); for the seed, the ones not given keep their "
+                              "default")
+    command.add_argument("--example", type=int, choices=[1, 2],
+                         help="start from the seed page's worked example 1 (the default: x=5, y=10, "
+                              "W1=0.1, W2=0.2, B=0.5) or 2 (W1=0.2, W2=0.3, B=4)")
+    command.add_argument("--wrt", metavar="NAMES",
+                         help="the parameters, comma-separated (default: W1,W2,B for the seed, every "
+                              "input for a formula)")
+
+
+def _add_calc(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    from .calculator import FIELDS, LEARNING_RATE
+
+    calc = commands.add_parser(
+        "calc", help="the gradient calculator: loss, gradients, table, chart, derivation, update",
+        description="The seed page's calculator for L = (x*W1 + y*W2 - B)**2 (defaults: Example 1), or "
+                    "any formula with --formula: the loss, every gradient, a table, a chart of "
+                    "gradient magnitudes, the SymPy formulas, the worked chain-rule derivation, what "
+                    "the signs mean and one gradient-descent update. Run with no values to get the "
+                    "defaults back. Exit code 1 if SymPy disagrees with the engine.")
+    for name, help_text in FIELDS.items():
+        flags = [f"--{name.lower()}"] + ([f"--{name}"] if name != name.lower() else [])
+        calc.add_argument(*flags, dest=name.lower(), type=_number_option, metavar=name,
+                          help=f"{help_text} (default {_default(name)})")
+    calc.add_argument("--formula", metavar="FORMULA",
+                      help="calculate this formula instead of the seed (text, '-' or @FILE); give its "
+                           "inputs with --at")
+    _add_seed_options(calc)
+    calc.add_argument("--lr", type=_positive_option, default=LEARNING_RATE, metavar="RATE",
+                      help=f"learning rate of the update shown (default {LEARNING_RATE:g})")
+    shown = calc.add_mutually_exclusive_group()
+    shown.add_argument("--json", action="store_true", help="everything as one JSON object")
+    shown.add_argument("--markdown", action="store_true", help="the page as Markdown")
+    shown.add_argument("--latex", action="store_true", help="the formulas and the derivation as LaTeX")
+    shown.add_argument("--copy", action="store_true",
+                       help="only the copy block: the loss, the parameters' gradients, the inputs")
+    calc.add_argument("--chart", metavar="FILE",
+                      help="also write the gradient chart: .svg, .png or .pdf (needs matplotlib: "
+                           "pip install 'graphviz-grad[plot]'), or .txt for the text bars")
+    calc.add_argument("--digits", type=int, default=10, choices=range(1, 18), metavar="N",
+                      help="significant digits (1-17, default 10)")
+    calc.set_defaults(run=_calc_command)
+
+
+def _default(name: str) -> str:
+    from .calculator import DEFAULTS
+
+    return format_number(DEFAULTS[name])
+
+
+def _add_descend(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    from .descent import LEARNING_RATE, PATIENCE, STEPS
+
+    descend = commands.add_parser(
+        "descend", help="gradient descent on chosen inputs: the trajectory, a loss chart, diagrams",
+        description="Run gradient descent p <- p - lr*dL/dp on the parameters from the given point "
+                    "and print the trajectory (step, loss, parameters, gradients). FORMULA defaults "
+                    "to the seed at Example 1. A run that diverges (the loss grows --patience steps "
+                    "in a row, or becomes inf or nan) stops with a message and exit code 1.")
+    descend.add_argument("formula", nargs="?", metavar="FORMULA",
+                         help="the formula text, '-' to read standard input, or @FILE (default: the seed)")
+    _add_seed_options(descend)
+    descend.add_argument("--lr", type=_positive_option, default=LEARNING_RATE, metavar="RATE",
+                         help=f"learning rate (default {LEARNING_RATE:g})")
+    descend.add_argument("--steps", type=_count_option, default=STEPS, metavar="N",
+                         help=f"number of updates (default {STEPS})")
+    descend.add_argument("--tol", type=_tolerance, default=0.0, metavar="T",
+                         help="stop when every |dL/dparameter| <= T (default 0: only at an exact zero)")
+    descend.add_argument("--patience", type=_count_option, default=PATIENCE, metavar="K",
+                         help=f"call it divergence when the loss grows K steps in a row (default {PATIENCE})")
+    descend.add_argument("--csv", metavar="FILE", help="write every step to a CSV file")
+    descend.add_argument("--chart", metavar="FILE",
+                         help="write the loss curve: .svg, .png or .pdf (needs matplotlib), or .txt")
+    descend.add_argument("--frames", metavar="DIR",
+                         help="write the annotated graph every --every steps to DIR/step-NNN.svg")
+    descend.add_argument("--every", type=_every_option, metavar="K",
+                         help="steps between diagrams (default: about 10 diagrams in all)")
+    descend.add_argument("--backend", choices=["system", "pure"], help="Graphviz backend for --frames")
+    descend.add_argument("--json", action="store_true", help="the run as JSON")
+    descend.add_argument("--digits", type=int, default=6, choices=range(1, 18), metavar="N",
+                         help="significant digits in the table (default 6)")
+    descend.set_defaults(run=_descend_command)
 
 
 def _protect_formula(argv: list[str], parser: argparse.ArgumentParser) -> list[str]:

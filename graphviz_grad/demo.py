@@ -1,0 +1,111 @@
+"""The main job: the seed example rendered, checked, calculated and trained, written to one folder.
+
+`write_demo` builds every file in memory first and then writes them all or none
+(`graphviz_grad.files.write_files`); running it again replaces them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from typing import Any
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from .calculator import DEFAULTS, SEED_FORMULA, SEED_PARAMETERS, calculate
+from .charts import ChartError
+from .descent import descend
+from .errors import OutputError
+from .files import write_files
+
+DIRECTORY = "graphviz-grad-demo"
+"""Where ``graphviz-grad demo`` writes when no folder is given."""
+
+OPTIONAL = ("seed.png", "gradients.svg", "gradients.png", "loss.svg", "loss.png")
+"""Files written only when their tool is there: PNG diagrams need a Graphviz backend that makes
+PNG, the image charts need matplotlib."""
+
+
+@dataclass(frozen=True)
+class Demo:
+    """What `write_demo` wrote: the paths, notes on optional files left out, the check's verdict."""
+
+    paths: tuple[str, ...]
+    notes: tuple[str, ...]
+    check_ok: bool
+    check_summary: str
+
+
+def demo_files(*, backend: str | None = None) -> tuple[dict[str, bytes], list[str], Any]:
+    """Every demo file by name, notes on what was left out (a missing optional tool), and the
+    SymPy check report."""
+    from .display import describe
+    from .dot import to_dot
+    from .frames import render_frames
+    from .layout import LayoutError, render
+    from .player import player_html
+
+    result = calculate()
+    trace = result.trace
+    files: dict[str, bytes] = {}
+    notes: list[str] = []
+    dot = to_dot(trace, symbolic=True)
+    files["seed.dot"] = dot.encode("utf-8")
+    files["seed.svg"] = render(dot, "svg", backend=backend)
+    try:
+        files["seed.png"] = render(dot, "png", backend=backend)
+    except LayoutError as error:
+        notes.append(f"seed.png left out: {error}")
+    pictures = render_frames(trace, "svg", backend=backend, symbolic=True)
+    files["seed-steps.html"] = player_html(trace, pictures, title=describe(trace)).encode("utf-8")
+    report = result.report
+    files["check.txt"] = (report.to_text() + "\n").encode("utf-8")
+    files["check.md"] = (report.to_markdown() + "\n").encode("utf-8")
+    files["calculator.txt"] = (result.to_text() + "\n").encode("utf-8")
+    files["calculator.md"] = (result.to_markdown() + "\n").encode("utf-8")
+    files["calculator.json"] = (result.to_json(indent=2) + "\n").encode("utf-8")
+    files["derivation.tex"] = (result.to_latex() + "\n").encode("utf-8")
+    files["gradients.txt"] = (result.chart_text() + "\n").encode("utf-8")
+    run = descend(SEED_FORMULA, dict(DEFAULTS), wrt=SEED_PARAMETERS, lr=result.lr, steps=100)
+    files["descent.csv"] = run.to_csv().encode("utf-8")
+    files["descent.txt"] = (run.to_table() + "\n").encode("utf-8")
+    charts: dict[str, Callable[[str], bytes]] = {"gradients": result.chart, "loss": run.chart}
+    try:
+        for stem, draw in charts.items():
+            for fmt in ("svg", "png"):
+                files[f"{stem}.{fmt}"] = draw(fmt)
+    except ChartError as error:
+        for stem in charts:
+            for fmt in ("svg", "png"):
+                files.pop(f"{stem}.{fmt}", None)
+        notes.append(f"image charts left out: {error}")
+    return files, notes, report
+
+
+def write_demo(directory: str = DIRECTORY, *, backend: str | None = None) -> Demo:
+    """Write the demo into ``directory`` (made if missing) and say what was written.
+
+    Optional files of an earlier run that this run could not make are removed, so the folder
+    always shows one run.
+    """
+    files, notes, report = demo_files(backend=backend)
+    made = not os.path.isdir(directory)
+    if made:
+        try:
+            os.makedirs(directory)
+        except OSError as error:
+            raise OutputError(f"cannot make the folder {directory!r}: {error.strerror or error}") from None
+    paths = {os.path.join(directory, name): data for name, data in files.items()}
+    try:
+        write_files(paths)
+    except OutputError:
+        if made:
+            with contextlib.suppress(OSError):
+                os.rmdir(directory)
+        raise
+    for name in OPTIONAL:
+        stale = os.path.join(directory, name)
+        if name not in files and os.path.isfile(stale) and not os.path.islink(stale):
+            with contextlib.suppress(OSError):
+                os.remove(stale)
+    return Demo(tuple(paths), tuple(notes), report.ok, report.summary())
