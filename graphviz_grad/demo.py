@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import contextlib
 import os
-from typing import Any
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from .calculator import DEFAULTS, SEED_FORMULA, SEED_PARAMETERS, calculate
 from .charts import ChartError
