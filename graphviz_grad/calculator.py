@@ -172,18 +172,18 @@ class Calculation:
         for name in self.parameters:
             g = self.gradients[name]
             label = f"d{out}/d{name} = {self.number(g)}"
-            if g > 0:
+            if not math.isfinite(g):
+                lines.append(f"{label}: the slope is not finite here, so it gives no direction and "
+                             f"gradient descent cannot use it.")
+            elif g > 0:
                 lines.append(f"{label} > 0: increasing {name} increases {out}, so gradient descent "
                              f"lowers {name}.")
             elif g < 0:
                 lines.append(f"{label} < 0: increasing {name} decreases {out}, so gradient descent "
                              f"raises {name}.")
-            elif g == 0:
+            else:
                 lines.append(f"{label}: a small change of {name} leaves {out} unchanged (to first "
                              f"order), so gradient descent keeps {name}.")
-            else:
-                lines.append(f"{label}: the slope is not finite here, so it gives no direction and "
-                             f"gradient descent cannot use it.")
         finite = [(abs(self.gradients[name]), name) for name in self.parameters
                   if math.isfinite(self.gradients[name]) and self.gradients[name] != 0]
         if len(finite) > 1:

@@ -40,6 +40,8 @@ class _Parser(argparse.ArgumentParser):
 
     def __init__(self, **kwargs: object) -> None:
         super().__init__(allow_abbrev=False, **kwargs)  # type: ignore[arg-type]
+        # argparse takes -1e-3 for an option; a number in any decimal form is a value
+        self._negative_number_matcher = re.compile(r"^-(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?$")
 
     def error(self, message: str) -> NoReturn:
         self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
@@ -116,11 +118,11 @@ def parse_number(text: str, label: str) -> float:
     >>> parse_number("inf", "--x")
     Traceback (most recent call last):
     ...
-    graphviz_grad.cli.UsageError: --x: the value 'inf' is not a finite number
+    graphviz_grad.cli.UsageError: --x: the value 'inf' is not a number (values must be finite)
     """
     text = text.strip()
     if text.lower().lstrip("+-") in ("inf", "infinity", "nan"):
-        raise UsageError(f"{label}: the value {text!r} is not a finite number")
+        raise UsageError(f"{label}: the value {text!r} is not a number (values must be finite)")
     if not _NUMBER.fullmatch(text):
         raise UsageError(f"{label}: the value {text!r} is not a number")
     value = float(text)

@@ -89,8 +89,9 @@ class Derivation:
 
     def to_text(self) -> str:
         """Two headed sections, one indented line per step."""
+        backward = [f"  {line.text}" for line in self.backward] or ["  (no inputs: nothing to differentiate)"]
         return "\n".join(["Forward pass", *(f"  {line.text}" for line in self.forward),
-                          "Backward pass", *(f"  {line.text}" for line in self.backward)])
+                          "Backward pass", *backward])
 
     __str__ = to_text
 
