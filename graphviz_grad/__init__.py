@@ -5,6 +5,11 @@
 >>> trace.output_value, trace.gradients["W1"]
 (4.0, 20.0)
 
+The seed page's calculator, and the worked derivation behind it:
+
+>>> gg.calculate().copy_text().splitlines()[1]
+'Gradients: dL/dW1 = 20, dL/dW2 = 40, dL/dB = -4'
+
 The same graph, built with Python operators:
 
 >>> x, y, W1, W2, B = gg.inputs("x y W1 W2 B")
@@ -17,6 +22,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from .calculator import Calculation, Calculator, calculate
+from .derivation import Derivation, derive
+from .descent import Descent, descend
 from .display import Diagram, diagram, register_ipython
 from .engine import Edge, Step, Trace, backward, forward
 from .errors import FormulaError, GraphError, GraphvizGradError, InputValueError, NumericError
@@ -96,7 +104,11 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "OPS",
+    "Calculation",
+    "Calculator",
     "CheckReport",
+    "Derivation",
+    "Descent",
     "Diagram",
     "Edge",
     "Expr",
@@ -113,9 +125,12 @@ __all__ = [
     "apply",
     "backward",
     "build",
+    "calculate",
     "check",
     "const",
     "cos",
+    "derive",
+    "descend",
     "diagram",
     "exp",
     "forward",
