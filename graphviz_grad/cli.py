@@ -364,11 +364,12 @@ def _remove_stale_steps(folder: str, written: Mapping[str, bytes]) -> None:
 
 
 def _demo_command(args: argparse.Namespace) -> int:
-    from .demo import write_demo
+    from .demo import CONTENTS, write_demo
 
     written = write_demo(args.output, backend=args.backend)
+    width = max(len(path) for path in written.paths)
     for path in written.paths:
-        print(path)
+        print(f"{path.ljust(width)}  {CONTENTS[os.path.basename(path)]}")
     for note in written.notes:
         print(f"note: {note}", file=sys.stderr)
     print(written.check_summary)

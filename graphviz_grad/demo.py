@@ -21,6 +21,27 @@ from .files import write_files
 DIRECTORY = "graphviz-grad-demo"
 """Where ``graphviz-grad demo`` writes when no folder is given."""
 
+CONTENTS = {
+    "seed.dot": "the annotated graph as DOT text",
+    "seed.svg": "the annotated graph: values, gradients dL/dnode, local derivatives on the edges",
+    "seed.png": "the same, as PNG",
+    "seed-steps.html": "the step-by-step player: forward pass, then every chain-rule step",
+    "check.txt": "the SymPy cross-check: closed forms, engine vs SymPy vs finite differences",
+    "check.md": "the same, as Markdown",
+    "calculator.txt": "the calculator: loss, table, chart, formulas, derivation, signs, update, copy block",
+    "calculator.md": "the same, as Markdown",
+    "calculator.json": "the same, as JSON",
+    "derivation.tex": "the gradient formulas and the derivation in LaTeX",
+    "gradients.txt": "|dL/dparameter| as text bars",
+    "gradients.svg": "|dL/dparameter| as a bar chart",
+    "gradients.png": "the same, as PNG",
+    "descent.csv": "100 steps of gradient descent on W1, W2, B (lr 0.001): every step",
+    "descent.txt": "the same as a table, with the loss as a sparkline",
+    "loss.svg": "the loss per descent step (log scale)",
+    "loss.png": "the same, as PNG",
+}
+"""What each demo file shows."""
+
 OPTIONAL = ("seed.png", "gradients.svg", "gradients.png", "loss.svg", "loss.png")
 """Files written only when their tool is there: PNG diagrams need a Graphviz backend that makes
 PNG, the image charts need matplotlib."""

@@ -180,7 +180,9 @@ def test_demo_writes_every_artefact_and_replaces_them(capsys, tmp_path):
             "calculator.md", "calculator.json", "derivation.tex", "gradients.txt", "descent.csv",
             "descent.txt"} <= names
     assert out.splitlines()[-1].startswith("check of L at x=5, W1=0.1, y=10, W2=0.2, B=0.5: ok (10 agree)")
-    assert list(out.splitlines()[:-1]) == [str(folder / name) for name in _listed(out)]
+    listed = [line.split("  ")[0] for line in out.splitlines()[:-1]]
+    assert sorted(listed) == sorted(str(folder / name) for name in names)
+    assert "seed.svg  the annotated graph: values, gradients dL/dnode" in out
     svg = (folder / "seed.svg").read_text()
     assert "grad = 20" in svg and "∂L/∂z4 = 2·z4 = 4" in svg
     assert "<template" in (folder / "seed-steps.html").read_text()
@@ -192,10 +194,6 @@ def test_demo_writes_every_artefact_and_replaces_them(capsys, tmp_path):
     (folder / "seed.svg").write_text("old")
     assert run(capsys, "demo", "-o", str(folder))[0] == 0
     assert (folder / "seed.svg").read_text() == svg and (folder / "seed.svg").stat().st_mtime_ns >= first
-
-
-def _listed(out):
-    return [os.path.basename(line) for line in out.splitlines()[:-1]]
 
 
 def test_demo_image_charts_with_matplotlib(capsys, tmp_path):
