@@ -253,8 +253,9 @@ class Calculation:
     def to_text(self) -> str:
         """The whole page as plain text."""
         loss = f"{self.output} = {self.number(self.loss)}"
-        key = ", ".join(f"d{self.output}/d{name} = {self.number(self.gradients[name])}"
-                        for name in self.parameters)
+        key = [f"d{self.output}/d{name} = {self.number(self.gradients[name])}" for name in self.parameters]
+        held = ", ".join(f"d{self.output}/d{name} = {self.number(self.gradients[name])}"
+                         for name in self.order if name not in self.parameters)
         cells = self._table()
         widths = [max(len(row[c]) for row in cells) for c in range(len(cells[0]))]
         table = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
@@ -266,7 +267,7 @@ class Calculation:
              "at " + (", ".join(f"{name} = {self.number(v)}" for name, v in self.values.items())
                       or "no inputs")],
             ["╔" + "═" * (len(loss) + 4) + "╗", f"║  {loss}  ║", "╚" + "═" * (len(loss) + 4) + "╝",
-             *([key] if key else [])],
+             *key, *([f"(inputs held fixed: {held})"] if held else [])],
             ["Table", *table],
             [f"Gradient magnitudes |d{self.output}/dname| (sign in front)", self.chart_text()],
             ["Formulas (SymPy)", f"{self.formula}", *formulas, self.check_line()],

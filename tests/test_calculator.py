@@ -108,7 +108,8 @@ def test_the_update_step(page):
 def test_the_full_text_page_has_every_part(page):
     text = page.to_text()
     for part in ["Gradient calculator: L = (x*W1 + y*W2 - B)**2", "║  L = 4  ║",
-                 "dL/dW1 = 20, dL/dW2 = 40, dL/dB = -4", "W1    parameter  0.1    20",
+                 "╚═════════╝\ndL/dW1 = 20\ndL/dW2 = 40\ndL/dB = -4\n(inputs held fixed: dL/dx = 0.4, dL/dy = 0.8)",
+                 "W1    parameter  0.1    20",
                  "dL/dW2  +40   " + "█" * 40, "dL/dW1 = 2·x·(-B + W1·x + W2·y) = 2·x·z4",
                  "SymPy agrees: all 10 derivatives match", "  dL/dz4 = 2·z4 = 4",
                  "  dL/dB = dL/dz4 · (-1) = -4", "What the signs mean",

@@ -23,7 +23,8 @@ def run(capsys, *argv):
 def test_calc_prints_the_seed_pages_full_result(capsys):
     code, out, err = run(capsys, "calc")
     assert (code, err) == (0, "")
-    for part in ["║  L = 4  ║", "dL/dW1 = 20, dL/dW2 = 40, dL/dB = -4", "x     input      5      0.4",
+    for part in ["║  L = 4  ║", "dL/dW1 = 20\ndL/dW2 = 40\ndL/dB = -4\n", "dL/dx = 0.4, dL/dy = 0.8",
+                 "x     input      5      0.4",
                  "y     input      10     0.8", "B     parameter  0.5    -4", "dL/dB = 2·(B - W1·x - W2·y) = -2·z4",
                  "  z1 = x·W1 = 0.5", "  L = z4**2 = 4", "  dL/dz4 = 2·z4 = 4", "  dL/dB = dL/dz4 · (-1) = -4",
                  "increasing W1 increases L", "B ← B - lr·dL/dB = 0.5 - 0.001·(-4) = 0.504",
