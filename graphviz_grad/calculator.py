@@ -7,6 +7,7 @@
 Loss: L = 4
 Gradients: dL/dW1 = 20, dL/dW2 = 40, dL/dB = -4
 Inputs: x = 5, y = 10, W1 = 0.1, W2 = 0.2, B = 0.5
+>>> from graphviz_grad.seed import EXAMPLE_2
 >>> calculate(**EXAMPLE_2).loss  # Example 2: the model fits exactly
 0.0
 
@@ -30,47 +31,20 @@ from types import MappingProxyType
 from typing import Any
 
 from .charts import bar_chart, text_bars
-from .derivation import DIGITS, Derivation, code_span, derive
+from .derivation import DIGITS, Derivation, code_block, code_span, derive
 from .descent import parameter_names
 from .dot import format_number
 from .engine import Trace, backward, forward
 from .errors import InputValueError
 from .formula import parse
 from .graph import Graph
+from .seed import DEFAULTS, FIELDS, SEED_FORMULA, default_parameters, is_seed, seed_graph
 from .serialize import json_number
 
-SEED_FORMULA = "L = (x*W1 + y*W2 - B)**2"
-"""The seed page's loss: a linear model's squared error."""
-EXAMPLE_1: Mapping[str, float] = MappingProxyType({"x": 5.0, "y": 10.0, "W1": 0.1, "W2": 0.2, "B": 0.5})
-"""The page's first worked example and its defaults: L = 4, dL/dW1 = 20, dL/dW2 = 40, dL/dB = -4."""
-EXAMPLE_2: Mapping[str, float] = MappingProxyType({"x": 5.0, "y": 10.0, "W1": 0.2, "W2": 0.3, "B": 4.0})
-"""The page's second worked example: the prediction equals B, so L and every gradient are 0."""
-EXAMPLES: Mapping[int, Mapping[str, float]] = MappingProxyType({1: EXAMPLE_1, 2: EXAMPLE_2})
-DEFAULTS = EXAMPLE_1
-SEED_PARAMETERS = ("W1", "W2", "B")
-"""The seed's trainable parameters; x and y are the data."""
-FIELDS: Mapping[str, str] = MappingProxyType({
-    "x": "first input feature",
-    "y": "second input feature",
-    "W1": "weight of x",
-    "W2": "weight of y",
-    "B": "bias, subtracted from the weighted sum",
-})
-"""The seed's inputs in the page's order, with their help text."""
 LEARNING_RATE = 0.001
 """The default step of the gradient-descent update. The seed's loss has curvature
 2·(x² + y² + 1) = 252 along its steepest direction at Example 1, so a step above 2/252 ≈ 0.0079
 would overshoot and raise the loss."""
-
-_SEED_GRAPH: list[Graph] = []
-
-
-def seed_graph() -> Graph:
-    """The seed formula's graph (parsed once)."""
-    if not _SEED_GRAPH:
-        _SEED_GRAPH.append(parse(SEED_FORMULA))
-    return _SEED_GRAPH[0]
-
 
 @dataclass(frozen=True)
 class Row:
@@ -96,8 +70,10 @@ class Update:
 
     @property
     def verdict(self) -> str:
-        """``lower``, ``higher``, ``unchanged`` or ``not finite``."""
-        if not math.isfinite(self.loss_after):
+        """``lower``, ``higher``, ``unchanged`` or ``not finite`` (the loss before or after, or a
+        new parameter value, is inf or nan: the step means nothing)."""
+        numbers = [self.loss_before, self.loss_after, *self.after.values()]
+        if not all(math.isfinite(number) for number in numbers):
             return "not finite"
         if self.loss_after < self.loss_before:
             return "lower"
@@ -187,12 +163,18 @@ class Calculation:
         finite = [(abs(self.gradients[name]), name) for name in self.parameters
                   if math.isfinite(self.gradients[name]) and self.gradients[name] != 0]
         if len(finite) > 1:
-            size, name = max(finite, key=lambda pair: pair[0])
-            lines.append(f"{out} is most sensitive to {name} (|d{out}/d{name}| = {self.number(size)} "
-                         f"is the largest).")
+            size = max(pair[0] for pair in finite)
+            top = [name for magnitude, name in finite if magnitude == size]
+            if len(top) == 1:
+                lines.append(f"{out} is most sensitive to {top[0]} (|d{out}/d{top[0]}| = "
+                             f"{self.number(size)} is the largest).")
+            else:
+                lines.append(f"{out} is equally sensitive to {_and(top)} (each |gradient| = "
+                             f"{self.number(size)}).")
         elif not finite and self.parameters and all(self.gradients[n] == 0 for n in self.parameters):
-            lines.append(f"Every gradient is 0: this point is a stationary point of {out}, and "
-                         f"gradient descent stays here.")
+            lines.append("Every parameter's gradient is 0: gradient descent stays here (a stationary "
+                         "point in the parameters" + (")." if len(self.parameters) == len(self.order)
+                                                      else "; the other inputs are held fixed)."))
         return lines
 
     def update_lines(self) -> list[str]:
@@ -283,17 +265,18 @@ class Calculation:
     def to_markdown(self) -> str:
         """The whole page as Markdown; names and formulas sit in code spans, so no user text
         becomes Markdown or HTML."""
-        def row(cells: Sequence[str]) -> str:
-            return "| " + " | ".join(code_span(cell) if cell else "" for cell in cells) + " |"
+        def row(cells: Sequence[str]) -> str:  # a | splits a table cell even inside code: escaped
+            return "| " + " | ".join(code_span(cell).replace("|", "\\|") if cell else ""
+                                     for cell in cells) + " |"
 
         cells = self._table()
-        table = ["| " + " | ".join(cells[0][:3]) + f" | {code_span(cells[0][3])} |",
+        table = ["| " + " | ".join(cells[0][:3]) + f" | {row(cells[0][3:])[2:-2]} |",
                  "|---|---|---:|---:|", *(row(line) for line in cells[1:])]
         formulas = [f"- {code_span(f'{label} = {closed}')}"
                     + (f" = {code_span(nodes)}" if nodes != closed else "")
                     for label, closed, nodes in self.formulas]
         parts = [
-            f"## Gradient calculator: {code_span(self.formula)}",
+            "## Gradient calculator", code_block(self.formula),
             f"**Loss: {code_span(f'{self.output} = {self.number(self.loss)}')}**",
             "### Table", "\n".join(table),
             "### Gradient magnitudes", "```text\n" + self.chart_text() + "\n```",
@@ -360,6 +343,10 @@ class Calculation:
                             for n in self.parameters) + ">")
 
 
+def _and(names: Sequence[str]) -> str:
+    return ", ".join(names[:-1]) + f" and {names[-1]}" if len(names) > 1 else names[0]
+
+
 def _paren(text: str) -> str:
     return f"({text})" if text.startswith("-") else text
 
@@ -388,17 +375,18 @@ def calculate(formula: str | Graph | None = None, values: Mapping[str, float] | 
     """
     graph = seed_graph() if formula is None else formula if isinstance(formula, Graph) else parse(formula)
     text = SEED_FORMULA if formula is None else formula if isinstance(formula, str) else str(graph)
-    seed = graph == seed_graph()
+    seed = is_seed(graph)
     given = dict(values or {})
     twice = set(given) & set(named)
     if twice:
         raise InputValueError(f"{sorted(twice)[0]!r} is given both in values and as a keyword")
     point = {**(dict(DEFAULTS) if seed else {}), **given, **named}
     order = list(FIELDS) if seed else list(graph.inputs)
-    parameters = parameter_names(graph, SEED_PARAMETERS if seed and wrt is None else wrt)
+    parameters = (parameter_names(graph, wrt if wrt is not None else default_parameters(graph))
+                  if graph.inputs or wrt is not None else ())
     if not (isinstance(lr, int | float) and not isinstance(lr, bool) and math.isfinite(lr) and lr > 0):
         raise InputValueError(f"the learning rate must be a finite number > 0, not {lr!r}")
-    if not (isinstance(digits, int) and 1 <= digits <= 17):
+    if isinstance(digits, bool) or not (isinstance(digits, int) and 1 <= digits <= 17):
         raise InputValueError(f"digits must be an integer from 1 to 17, not {digits!r}")
     trace = backward(graph, point)
     return Calculation(trace, text.strip(), [name for name in order if name in parameters], order,
@@ -425,7 +413,7 @@ class Calculator:
         self.defaults = dict(self.result.values)
         self.values = dict(self.defaults)
 
-    def set(self, **values: float) -> Calculation:
+    def set(self, /, **values: float) -> Calculation:
         """Change some inputs and recalculate; on bad input nothing changes and the error says why."""
         unknown = [name for name in values if name not in self.values]
         if unknown:

@@ -240,13 +240,17 @@ def _seed_or_formula(args: argparse.Namespace, seed_flags: dict[str, float | Non
                      ) -> tuple[str | None, Graph, dict[str, float]]:
     """The formula (None for the seed) and the point: for the seed, Example 1's values
     (or ``--example N``'s) with ``--at`` and the per-input flags on top; otherwise ``--at``."""
-    from .calculator import EXAMPLES, seed_graph
+    from .seed import EXAMPLES, seed_graph
 
     flags = {name: value for name, value in (seed_flags or {}).items() if value is not None}
     if args.formula is None:
         base = dict(EXAMPLES[args.example or 1])
         graph = seed_graph()
         values = parse_values(args.at, graph, base)
+        at = {item.partition("=")[0].strip() for argument in args.at for item in argument.split(",")}
+        twice = [name for name in flags if name in at]
+        if twice:
+            raise UsageError(f"{twice[0]!r} is given twice: by --at and by --{twice[0].lower()}")
         return None, graph, {**values, **flags}
     if flags:
         raise UsageError(f"--{next(iter(flags)).lower()} sets the seed's input; with a formula use --at")
@@ -300,12 +304,10 @@ def _calc_command(args: argparse.Namespace) -> int:
 
 
 def _descend_command(args: argparse.Namespace) -> int:
-    from .calculator import SEED_PARAMETERS
     from .descent import descend
 
-    formula, graph, values = _seed_or_formula(args)
-    wrt = args.wrt if args.wrt is not None else SEED_PARAMETERS if formula is None else None
-    run = descend(graph, values, wrt=wrt, lr=args.lr, steps=args.steps, tol=args.tol,
+    _, graph, values = _seed_or_formula(args)
+    run = descend(graph, values, wrt=args.wrt, lr=args.lr, steps=args.steps, tol=args.tol,
                   patience=args.patience)
     outputs: dict[str, bytes] = {}
     if args.csv:
@@ -491,7 +493,8 @@ def _add_seed_options(command: argparse.ArgumentParser) -> None:
 
 
 def _add_calc(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    from .calculator import FIELDS, LEARNING_RATE
+    from .calculator import LEARNING_RATE
+    from .seed import FIELDS
 
     calc = commands.add_parser(
         "calc", help="the gradient calculator: loss, gradients, table, chart, derivation, update",
@@ -525,7 +528,7 @@ def _add_calc(commands: argparse._SubParsersAction) -> None:  # type: ignore[typ
 
 
 def _default(name: str) -> str:
-    from .calculator import DEFAULTS
+    from .seed import DEFAULTS
 
     return format_number(DEFAULTS[name])
 

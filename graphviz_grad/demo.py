@@ -12,11 +12,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from .calculator import DEFAULTS, SEED_FORMULA, SEED_PARAMETERS, calculate
+from .calculator import calculate
 from .charts import ChartError
 from .descent import descend
 from .errors import OutputError
 from .files import write_files
+from .seed import DEFAULTS, SEED_FORMULA, SEED_PARAMETERS
 
 DIRECTORY = "graphviz-grad-demo"
 """Where ``graphviz-grad demo`` writes when no folder is given."""

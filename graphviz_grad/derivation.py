@@ -132,6 +132,20 @@ def code_span(text: str) -> str:
     return f"{fence}{padded}{fence}"
 
 
+def code_block(text: str, info: str = "text") -> str:
+    """``text`` as a fenced Markdown code block, fenced by more backticks than it contains in a row.
+
+    >>> print(code_block("a = x*2\\nL = a*a"))
+    ```text
+    a = x*2
+    L = a*a
+    ```
+    """
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    fence = "`" * max(3, longest + 1)
+    return f"{fence}{info}\n{text}\n{fence}"
+
+
 def derive(trace: Trace, *, digits: int = DIGITS) -> Derivation:
     """The worked derivation of ``trace`` (numbers with ``digits`` significant digits)."""
     if not isinstance(trace, Trace):

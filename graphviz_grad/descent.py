@@ -30,6 +30,7 @@ from .engine import Trace, backward
 from .errors import InputValueError
 from .formula import parse
 from .graph import Graph
+from .seed import default_parameters
 
 LEARNING_RATE = 0.001
 STEPS = 100
@@ -143,13 +144,14 @@ def _spread(count: int, most: int) -> list[int]:
 def descend(subject: str | Graph, values: Mapping[str, float], /, *, wrt: Sequence[str] | str | None = None,
             lr: float = LEARNING_RATE, steps: int = STEPS, tol: float = 0.0,
             patience: int = PATIENCE) -> Descent:
-    """Run ``steps`` updates ``p ← p - lr·dL/dp`` on the inputs ``wrt`` (default: all inputs)
+    """Run ``steps`` updates ``p ← p - lr·dL/dp`` on the inputs ``wrt`` (default: W1, W2, B for
+    the seed, all inputs otherwise)
     from ``values``. The run stops early when every |dL/dp| ≤ ``tol`` (converged), or when the
     loss, a gradient or a parameter is no longer finite, or the loss grew ``patience`` steps
     in a row (diverged). The point where a divergence shows is kept in the history.
     """
     graph = subject if isinstance(subject, Graph) else parse(subject)
-    names = parameter_names(graph, wrt)
+    names = parameter_names(graph, default_parameters(graph) if wrt is None else wrt)
     lr = _positive("the learning rate", lr)
     tol = _positive("the tolerance", tol, zero=True)
     if isinstance(steps, bool) or not isinstance(steps, int) or not 0 <= steps <= MAX_STEPS:
@@ -173,6 +175,9 @@ def descend(subject: str | Graph, values: Mapping[str, float], /, *, wrt: Sequen
         else:
             growing = 0
         bad = _not_finite(out, loss, point, grads, names)
+        if bad and step == 0:
+            status, message = DIVERGED, f"cannot start: at the starting point {bad}"
+            break
         if bad:
             status, message = DIVERGED, f"diverged at step {step}: {bad}; {_advice(lr)}"
             break

@@ -7,16 +7,9 @@ import pytest
 import sympy as sp
 
 import graphviz_grad as gg
-from graphviz_grad.calculator import (
-    DEFAULTS,
-    EXAMPLE_1,
-    EXAMPLE_2,
-    FIELDS,
-    SEED_FORMULA,
-    Calculator,
-    calculate,
-)
+from graphviz_grad.calculator import Calculator, calculate
 from graphviz_grad.errors import FormulaError, InputValueError
+from graphviz_grad.seed import DEFAULTS, EXAMPLE_1, EXAMPLE_2, FIELDS, SEED_FORMULA
 
 from .conftest import EXAMPLE_1 as SEED_POINT
 from .conftest import SEED
@@ -45,7 +38,9 @@ def test_example_2_is_all_zero():
     result = calculate(**EXAMPLE_2)
     assert result.loss == 0.0
     assert all(g == 0.0 for g in result.gradients.values())
-    assert "Every gradient is 0" in result.interpretation()[-1]
+    assert result.interpretation()[-1] == ("Every parameter's gradient is 0: gradient descent stays here (a "
+                                           "stationary point in the parameters; the other inputs are held "
+                                           "fixed).")
     assert result.update.verdict == "unchanged" and result.update.loss_after == 0.0
 
 
@@ -83,8 +78,10 @@ def test_interpretation_of_the_signs(page):
     assert lines[3] == "L is most sensitive to W2 (|dL/dW2| = 40 is the largest)."
     flat = calculate("y = a*b", a=1, b=0, wrt="a").interpretation()
     assert flat == ["dy/da = 0: a small change of a leaves y unchanged (to first order), so gradient "
-                    "descent keeps a.", "Every gradient is 0: this point is a stationary point of y, and "
-                    "gradient descent stays here."]
+                    "descent keeps a.", "Every parameter's gradient is 0: gradient descent stays here (a "
+                    "stationary point in the parameters; the other inputs are held fixed)."]
+    assert calculate("y = a*b", a=1, b=1).interpretation()[-1] == (
+        "y is equally sensitive to a and b (each |gradient| = 1).")
     pole = calculate("y = 1/a", a=0).interpretation()
     assert pole == ["dy/da = -inf: the slope is not finite here, so it gives no direction and gradient "
                     "descent cannot use it."]

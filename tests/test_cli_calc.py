@@ -61,7 +61,7 @@ def test_calc_json_is_everything(capsys):
 
 def test_calc_markdown_latex_and_any_formula(capsys):
     code, out, _ = run(capsys, "calc", "--markdown")
-    assert code == 0 and out.startswith("## Gradient calculator: `L = (x*W1 + y*W2 - B)**2`")
+    assert code == 0 and out.startswith("## Gradient calculator\n\n```text\nL = (x*W1 + y*W2 - B)**2\n```")
     code, out, _ = run(capsys, "calc", "--latex")
     assert code == 0 and "\\begin{align*}" in out
     code, out, _ = run(capsys, "calc", "--formula", "e = (a+b)*(b+1)", "--at", "a=2,b=1", "--wrt", "b")
