@@ -55,9 +55,9 @@ class Line:
     """One line of the derivation: ``lhs = formula = value``.
 
     For the forward pass ``lhs`` is the node (``z1``) and ``formula`` its operation (``x·W1``);
-    for the backward pass ``lhs`` is the gradient (``dL/dz1``) and ``formula`` the chain rule
-    (``dL/dz3 · 1``). ``numbers`` is ``formula`` with values in place of names, ``latex`` the
-    line in LaTeX.
+    for the backward pass ``lhs`` is the gradient (``dL/dz1``), ``formula`` the chain rule
+    (``dL/dz3 · 1``) and ``terms`` its edges, ``(reader, argument slot)`` per term.
+    ``numbers`` is ``formula`` with values in place of names.
     """
 
     phase: str
@@ -67,12 +67,11 @@ class Line:
     numbers: str
     value: float
     text: str
-    latex: str
+    terms: tuple[tuple[str, int], ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return {"phase": self.phase, "node": self.node, "lhs": self.lhs, "formula": self.formula,
-                "numbers": self.numbers, "value": json_number(self.value), "text": self.text,
-                "latex": self.latex}
+                "numbers": self.numbers, "value": json_number(self.value), "text": self.text}
 
 
 @dataclass(frozen=True)
@@ -82,6 +81,7 @@ class Derivation:
     trace: Trace
     forward: tuple[Line, ...]
     backward: tuple[Line, ...]
+    digits: int = DIGITS
 
     @property
     def lines(self) -> tuple[Line, ...]:
@@ -104,9 +104,9 @@ class Derivation:
                           *section("Backward pass", self.backward)])
 
     def to_latex(self) -> str:
-        """An ``align*`` environment: the forward pass, then the backward pass."""
-        rows = [line.latex for line in self.lines]
-        body = " \\\\\n".join(rows)
+        """An ``align*`` environment: the forward pass, then the backward pass (made on demand:
+        LaTeX costs SymPy printing that text and JSON do not need)."""
+        body = " \\\\\n".join(_latex_lines(self))
         return "\\begin{align*}\n" + body + ("\n" if body else "") + "\\end{align*}"
 
     def to_dict(self) -> dict[str, Any]:
@@ -150,12 +150,10 @@ def derive(trace: Trace, *, digits: int = DIGITS) -> Derivation:
     """The worked derivation of ``trace`` (numbers with ``digits`` significant digits)."""
     if not isinstance(trace, Trace):
         raise TypeError(f"derive needs a Trace (from grad or backward), not {type(trace).__name__}")
-    from .symbolic import latex_name, local_derivative_texts, operation_latex  # SymPy: on demand
+    from .symbolic import local_derivative_texts  # SymPy: on demand
 
     graph = trace.graph
     local_text = local_derivative_texts(graph)
-    local_latex = local_derivative_texts(graph, latex=True)
-    op_latex = operation_latex(graph)
 
     def number(value: float | None) -> str:
         return format_number(value, digits)
@@ -165,44 +163,75 @@ def derive(trace: Trace, *, digits: int = DIGITS) -> Derivation:
         if node.op in (INPUT, CONST):
             continue
         op = OPS[node.op]
-        names = [_operand(name, graph[name].op == CONST) for name in node.inputs]
-        formula = _PRODUCT.sub("·", op.text).format(*names)
-        numbers = _PRODUCT.sub("·", op.text).format(*(_operand(number(trace.value(name)), bool(op.operator))
-                                                       for name in node.inputs))
-        value = number(trace.value(node.name))
-        forward.append(Line(FORWARD, node.name, node.name, formula, numbers, trace.value(node.name),
-                            f"{node.name} = {formula} = {value}",
-                            f"{latex_name(node.name)} &= {op_latex[node.name]} = {_latex_number(value)}"))
+        template = _PRODUCT.sub("·", op.text)
+        formula = template.format(*(_operand(name, graph[name].op == CONST) for name in node.inputs))
+        numbers = template.format(*(_operand(number(trace.value(name)), bool(op.operator))
+                                    for name in node.inputs))
+        value = trace.value(node.name)
+        forward.append(Line(FORWARD, node.name, node.name, formula, numbers, value,
+                            f"{node.name} = {formula} = {number(value)}"))
 
     output = graph.output
     backward = []
     for step in trace.steps:
         lhs = f"d{output}/d{step.node}"
-        lhs_latex = _partial(latex_name(output), latex_name(step.node))
         if not step.received:  # the output itself
-            backward.append(Line(BACKWARD, step.node, lhs, "", "", step.grad, f"{lhs} = 1",
-                                 f"{lhs_latex} &= 1"))
+            backward.append(Line(BACKWARD, step.node, lhs, "", "", step.grad, f"{lhs} = 1"))
             continue
-        terms, numbers, latex_terms = [], [], []
+        alone = len(step.received) == 1
+        terms, numbers = [], []
         for edge in step.received:
             local = local_text[edge.target, edge.slot]
-            local_tex = local_latex[edge.target, edge.slot]
             if edge.target == output:  # dL/dL = 1: the local derivative alone
-                terms.append(local)
-                numbers.append(_operand(number(edge.local), True))
-                latex_terms.append(local_tex)
+                terms.append(local if alone else _grouped(local))
+                numbers.append(_operand(number(edge.local), not alone))
             else:
-                terms.append(f"d{output}/d{edge.target} · {_operand(local, _compound(local))}")
+                terms.append(f"d{output}/d{edge.target} · {_grouped(local)}")
                 numbers.append(f"{_operand(number(trace.grad(edge.target)), True)} · "
                                f"{_operand(number(edge.local), True)}")
-                tex = f"\\left({local_tex}\\right)" if _compound(local) else local_tex
-                latex_terms.append(f"{_partial(latex_name(output), latex_name(edge.target))} \\cdot {tex}")
-        formula, worked = " + ".join(terms), " + ".join(numbers)
-        result = number(step.grad)
-        backward.append(Line(BACKWARD, step.node, lhs, formula, worked, step.grad,
+        formula, result = " + ".join(terms), number(step.grad)
+        backward.append(Line(BACKWARD, step.node, lhs, formula, " + ".join(numbers), step.grad,
                              f"{lhs} = {formula}" + (f" = {result}" if formula != result else ""),
-                             f"{lhs_latex} &= {' + '.join(latex_terms)} = {_latex_number(result)}"))
-    return Derivation(trace, tuple(forward), tuple(backward))
+                             tuple((edge.target, edge.slot) for edge in step.received)))
+    return Derivation(trace, tuple(forward), tuple(backward), digits)
+
+
+def _latex_lines(derivation: Derivation) -> list[str]:
+    """The derivation's lines in LaTeX, from SymPy's LaTeX printer."""
+    from .symbolic import latex_name, local_derivative_texts, operation_latex
+
+    graph = derivation.trace.graph
+    output = latex_name(graph.output)
+    operations = operation_latex(graph)
+    locals_ = local_derivative_texts(graph, latex=True)
+
+    def number(value: float) -> str:
+        return _latex_number(format_number(value, derivation.digits))
+
+    rows = [f"{latex_name(line.node)} &= {operations[line.node]}"
+            + (f" = {number(line.value)}" if operations[line.node] != number(line.value) else "")
+            for line in derivation.forward]
+    for line in derivation.backward:
+        lhs = _partial(output, latex_name(line.node))
+        if not line.terms:
+            rows.append(f"{lhs} &= 1")
+            continue
+        terms = []
+        for target, slot in line.terms:
+            local = locals_[target, slot]
+            grouped = f"\\left({local}\\right)" if _compound(local) else local
+            if target == graph.output:
+                terms.append(local if len(line.terms) == 1 else grouped)
+            else:
+                terms.append(f"{_partial(output, latex_name(target))} \\cdot {grouped}")
+        formula, result = " + ".join(terms), number(line.value)
+        rows.append(f"{lhs} &= {formula}" + (f" = {result}" if formula != result else ""))
+    return rows
+
+
+def _grouped(formula: str) -> str:
+    """A local derivative as a factor: in parentheses when it is a sum, a difference or negative."""
+    return f"({formula})" if _compound(formula) else formula
 
 
 def _operand(text: str, parenthesize: bool) -> str:

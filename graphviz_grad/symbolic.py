@@ -16,6 +16,7 @@ linear in the graph's size. This is the only module that imports SymPy at load t
 
 from __future__ import annotations
 
+import functools
 import html
 import json
 import math
@@ -597,6 +598,7 @@ class CheckReport:
 _IDENTIFIER = re.compile(r"[A-Za-z][A-Za-z0-9]*(_[A-Za-z0-9]+)?")
 
 
+@functools.lru_cache(maxsize=4096)
 def latex_name(name: str) -> str:
     """A name in LaTeX: SymPy's rendering for plain identifiers (``W_{1}``), otherwise upright
     text with LaTeX's special characters escaped (``50%``, ``a&b``, ``{y}``)."""
@@ -1247,46 +1249,78 @@ def local_derivative_texts(graph: Graph, *, latex: bool = False) -> dict[tuple[s
     for node in graph.nodes:
         if node.op in (INPUT, CONST):
             continue
-        expression = _slotted(graph, node)
-        for slot, name in enumerate(node.inputs):
-            if graph[name].op != CONST:
-                texts[node.name, slot] = _written(sp.diff(expression, _ARGS[slot]), node.inputs, latex)
+        constants = tuple(graph[name].value if graph[name].op == CONST else None for name in node.inputs)
+        templates = _local_templates(node.op, constants, latex)
+        for slot, template in enumerate(templates):
+            if template is not None:
+                texts[node.name, slot] = _named(template, node.inputs, latex)
     return texts
 
 
 def operation_latex(graph: Graph) -> dict[str, str]:
-    """Each operation node's formula in LaTeX, in the names of its arguments.
+    """Each operation node's formula in LaTeX, in the names of its arguments (a constant as
+    written, so ``2*3`` stays ``2 \\cdot 3``).
 
     >>> from graphviz_grad import parse
     >>> forms = operation_latex(parse("L = (x*W1 + y*W2 - B)**2"))
     >>> forms["z1"], forms["z4"], forms["L"]
     ('x \\\\cdot W_{1}', 'z_{3} - B', 'z_{4}^{2}')
     """
-    return {node.name: _written(_slotted(graph, node), node.inputs, latex=True)
-            for node in graph.nodes if node.op not in (INPUT, CONST)}
+    forms = {}
+    for node in graph.nodes:
+        if node.op not in (INPUT, CONST):
+            shown = [_latex_constant(graph[name].value) if graph[name].op == CONST else latex_name(name)
+                     for name in node.inputs]
+            forms[node.name] = _named(_operation_template(node.op), shown, latex=None)
+    return forms
 
 
 _ARGS = tuple(sp.Symbol(f"_gg_slot{slot}", real=True) for slot in range(2))
+_MARKS = tuple(f"\x00{slot}\x00" for slot in range(2))
 
 
-def _slotted(graph: Graph, node: Any) -> sp.Expr:
-    """The node's operation on slot symbols, with constant arguments as exact numbers."""
-    arguments = [exact(graph[name].value) if graph[name].op == CONST else _ARGS[slot]
-                 for slot, name in enumerate(node.inputs)]
-    return OPS[node.op].sympy(sp, *arguments)
+@functools.lru_cache(maxsize=1024)
+def _local_templates(op: str, constants: tuple[float | None, ...], latex: bool) -> tuple[str | None, ...]:
+    """The local derivatives of one operation, per slot, printed with marks for the argument
+    names (None for a constant's slot); the same for every node with this op and constants."""
+    arguments = [_ARGS[slot] if value is None else _shown_constant(value)
+                 for slot, value in enumerate(constants)]
+    expression = OPS[op].sympy(sp, *arguments)
+    return tuple(None if value is not None else _marked(sp.diff(expression, _ARGS[slot]), latex)
+                 for slot, value in enumerate(constants))
 
 
-def _written(expr: sp.Expr, names: Sequence[str], latex: bool) -> str:
-    """``expr`` over slot symbols, printed with each slot replaced by its argument's name."""
-    marks = [f"\x00{slot}\x00" for slot in range(len(names))]
+@functools.lru_cache(maxsize=64)
+def _operation_template(op: str) -> str:
+    return _marked(OPS[op].sympy(sp, *_ARGS[:OPS[op].arity]), latex=True)
+
+
+def _shown_constant(value: float) -> sp.Expr:
+    """A constant as a formula shows it: exact when it is a short decimal (0.1 as 1/10, so
+    derivatives stay exact), otherwise a float (1e308 is not printed with 309 digits)."""
+    if value == 0 or (len(repr(value)) <= 12 and 1e-6 <= abs(value) < 1e15):
+        return exact(value)
+    return sp.Float(value, 15)
+
+
+def _latex_constant(value: float) -> str:
+    text = sp.latex(_shown_constant(value))
+    return f"\\left({text}\\right)" if text.startswith("-") else text
+
+
+def _marked(expr: sp.Expr, latex: bool) -> str:
+    """``expr`` over the slot symbols, printed with a mark where each argument's name goes."""
     if latex:
-        text = _print(lambda e: sp.latex(e, mul_symbol="dot", symbol_names=dict(zip(_ARGS, marks,
-                                                                                      strict=False))), expr)
-        shown = [latex_name(name) for name in names]
-    else:
-        marked = expr.xreplace({slot: sp.Symbol(mark) for slot, mark in zip(_ARGS, marks, strict=False)})
-        text = _PRODUCT.sub("·", sp.sstr(marked))
-        shown = list(names)
-    for mark, name in zip(marks, shown, strict=True):
-        text = text.replace(mark, name)
-    return text
+        return _print(lambda e: sp.latex(e, mul_symbol="dot", symbol_names=dict(zip(_ARGS, _MARKS,
+                                                                                      strict=True))), expr)
+    marked = expr.xreplace({slot: sp.Symbol(mark) for slot, mark in zip(_ARGS, _MARKS, strict=True)})
+    return _PRODUCT.sub("·", sp.sstr(marked))
+
+
+def _named(template: str, names: Sequence[str], latex: bool | None) -> str:
+    """The template with each mark replaced by its argument's name (LaTeX names when ``latex``;
+    ``None``: the names are given ready)."""
+    shown = [latex_name(name) for name in names] if latex else names
+    for mark, name in zip(_MARKS, shown, strict=False):
+        template = template.replace(mark, name)
+    return template

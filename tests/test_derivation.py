@@ -104,8 +104,7 @@ def test_markdown_and_json(seed):
     data = json.loads(seed.to_json())
     assert [line["text"] for line in data["backward"]] == SEED_BACKWARD
     assert data["forward"][0] == {"phase": "forward", "node": "z1", "lhs": "z1", "formula": "x·W1",
-                                  "numbers": "5·0.1", "value": 0.5, "text": "z1 = x·W1 = 0.5",
-                                  "latex": "z_{1} &= x \\cdot W_{1} = 0.5"}
+                                  "numbers": "5·0.1", "value": 0.5, "text": "z1 = x·W1 = 0.5"}
     nan = json.loads(derive(gg.grad("y = log(x)", x=-1)).to_json())
     assert nan["forward"][0]["value"] == "nan"
 
@@ -167,3 +166,36 @@ def test_every_line_matches_the_trace(text, a, b, c):
             terms = [float(t.split(" · ")[-1].strip("()")) * (float(t.split(" · ")[0].strip("()"))
                      if " · " in t else 1.0) for t in line.numbers.split(" + ")]
             assert sum(terms) == pytest.approx(step.grad, rel=1e-12, abs=1e-12)
+
+
+def test_a_local_derivative_that_is_a_sum_is_grouped():
+    # review: "dL/dz1 · 1 - tanh(x)**2" read as written is another number
+    texts = {line.node: line.text for line in derive(gg.grad("L = 3*tanh(x)", x=1)).backward}
+    assert texts["x"] == "dL/dx = dL/dz1 · (1 - tanh(x)**2) = 1.259923025"
+    two = {line.node: line.text for line in derive(gg.grad("y = 1/x + x", x=2)).backward}
+    assert two["x"] == "dy/dx = dy/dz1 · (-1/x**2) + 1 = 0.75"
+    many = {line.node: line.text for line in derive(gg.grad("y = x*x - x", x=2)).backward}
+    assert many["x"] == "dy/dx = dy/dz1 · x + dy/dz1 · x + (-1) = 3"
+
+
+def test_latex_keeps_constant_operations_and_does_not_repeat_a_value():
+    latex = derive(gg.grad("L = 2*3")).to_latex()
+    assert "L &= 2 \\cdot 3 = 6" in latex
+    assert "&= 3 = 3" not in derive(gg.grad("L = 3*x", x=1)).to_latex()
+    assert "\\frac{\\partial L}{\\partial x} &= 3" in derive(gg.grad("L = 3*x", x=1)).to_latex()
+
+
+def test_huge_and_tiny_constants_print_as_floats():
+    texts = [line.text for line in derive(gg.grad("L = x*1e308*10", x=1e-300)).backward]
+    assert all(len(text) < 80 for text in texts), texts
+    assert "dL/dz1 = 10" in texts and any("1.0e+308" in text or "1.00000000000000e+308" in text
+                                          for text in texts)
+
+
+def test_a_large_graph_has_a_line_per_step():
+    # one SymPy derivative per (op, constants) pattern, not per node: 0.3 s for these 8,000 nodes
+    formula = " + ".join(f"w{k}*x{k}" for k in range(2000))
+    trace = gg.grad(gg.parse(f"L = {formula}"), [1.0] * 4000)
+    derivation = derive(trace)
+    assert len(derivation.backward) == len(trace.steps) == 7999
+    assert derivation.backward[-1].text == "dL/dw0 = dL/dz1 · x0 = 1"
