@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import io
 import math
+import warnings
 from collections.abc import Sequence
 
 from .dot import NEGATIVE, POSITIVE, format_number
@@ -51,7 +52,7 @@ def text_bars(items: Sequence[tuple[str, float]], *, width: int = 40, digits: in
         elif math.isinf(value):
             bar = "█" * width + "▶ (infinite)"
         else:
-            eighths = round(8 * width * abs(value) / largest) if largest else 0
+            eighths = round(8 * width * (abs(value) / largest)) if largest else 0  # no overflow near 1e308
             bar = "█" * (eighths // 8) + (_EIGHTHS[eighths % 8] if eighths % 8 else "")
         lines.append(f"{label.ljust(label_width)}  {number.ljust(number_width)}  {bar}".rstrip())
     return "\n".join(lines)
@@ -116,7 +117,9 @@ def _save(figure, fmt: str) -> bytes:  # type: ignore[no-untyped-def]
     buffer = io.BytesIO()
     metadata = {"svg": {"Date": None}, "pdf": {"CreationDate": None, "ModDate": None},
                 "png": {"Software": None}}[fmt]
-    with matplotlib.rc_context({"svg.hashsalt": "graphviz-grad", "svg.fonttype": "path"}):
+    with matplotlib.rc_context({"svg.hashsalt": "graphviz-grad", "svg.fonttype": "path"}), \
+            warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # numpy's overflow notes for ticks near 1e308
         figure.savefig(buffer, format=fmt, metadata=metadata)  # same data, same bytes
     return buffer.getvalue()
 
@@ -137,15 +140,19 @@ def bar_chart(items: Sequence[tuple[str, float]], fmt: str = "svg", *, title: st
     colours = [POSITIVE[-1] if value > 0 else NEGATIVE[-1] if value < 0 else "#999999"
                for _, value in items][::-1]
     positions = range(len(items))
-    axes.barh(list(positions), finite, color=colours)
     axes.set_yticks(list(positions), labels)
     largest = max(finite, default=0.0) or 1.0
+    scale = largest if largest > 1e300 else 1.0  # keep 1.25 * the largest bar finite
+    finite = [value / scale for value in finite]
+    largest /= scale
+    axes.barh(list(positions), finite, color=colours)
     for position, (_, value) in zip(positions, list(items)[::-1], strict=True):
         shown = _signed(value, digits) + ("" if math.isfinite(value) else " (no bar)")
-        axes.text(min(abs(value), largest) if math.isfinite(value) else 0.0, position, " " + shown,
+        axes.text(abs(value) / scale if math.isfinite(value) else 0.0, position, " " + shown,
                   va="center", fontsize=9)
     axes.set_xlim(0, largest * 1.25)
-    axes.set_xlabel("|gradient| (red: positive, blue: negative)")
+    axes.set_xlabel("|gradient|" + (f" / {format_number(scale, digits)}" if scale != 1.0 else "")
+                    + " (red: positive, blue: negative)")
     axes.spines[["top", "right"]].set_visible(False)
     if title:
         axes.set_title(_plain(title), fontsize=10)
@@ -159,9 +166,14 @@ def line_chart(values: Sequence[float], fmt: str = "svg", *, title: str = "", xl
     figure = _pyplot_free_figure(6.4, 3.6)
     axes = figure.add_subplot()
     points = [(k, value) for k, value in enumerate(values) if math.isfinite(value)]
+    positive = bool(points) and min(value for _, value in points) > 0
+    extreme = positive and not 1e-300 < min(v for _, v in points) <= max(v for _, v in points) < 1e300
+    if extreme:  # matplotlib's log axis overflows near float64's ends: plot the exponent itself
+        points = [(k, math.log10(value)) for k, value in points]
+        ylabel = f"log10 {ylabel}"
     axes.plot([k for k, _ in points], [value for _, value in points], color=NEGATIVE[-1], marker="."
               if len(points) <= 50 else None)
-    if points and min(value for _, value in points) > 0:
+    if positive and not extreme:
         axes.set_yscale("log")
     axes.set_xlabel(_plain(xlabel))
     axes.set_ylabel(_plain(ylabel))

@@ -23,7 +23,7 @@ from typing import NoReturn
 from . import __version__
 from .engine import backward
 from .errors import GraphvizGradError
-from .files import numbered, stale_frames, write_files
+from .files import make_folder, numbered, remove_if_empty, stale_frames, write_files
 from .formula import MAX_LENGTH, parse
 from .graph import CONST, INPUT, Graph
 from .serialize import trace_to_dict
@@ -309,6 +309,9 @@ def _descend_command(args: argparse.Namespace) -> int:
     _, graph, values = _seed_or_formula(args)
     run = descend(graph, values, wrt=args.wrt, lr=args.lr, steps=args.steps, tol=args.tol,
                   patience=args.patience)
+    if args.csv and args.chart and os.path.realpath(args.csv) == os.path.realpath(args.chart):
+        raise UsageError(f"--csv {args.csv!r} and --chart {args.chart!r} are the same file: give each "
+                         "its own")
     outputs: dict[str, bytes] = {}
     if args.csv:
         outputs[args.csv] = run.to_csv().encode("utf-8")
@@ -316,8 +319,14 @@ def _descend_command(args: argparse.Namespace) -> int:
         from .charts import sparkline
 
         outputs.update(_chart_file(args.chart, run.chart, sparkline([p.loss for p in run.history])))
-    frames = _descent_frames(run, args) if args.frames else {}
-    write_files({**outputs, **frames})
+    made = make_folder(args.frames, "--frames folder") if args.frames else False
+    try:
+        frames = _descent_frames(run, args) if args.frames else {}
+        write_files({**outputs, **frames})
+    except GraphvizGradError:
+        if made:
+            remove_if_empty(args.frames)
+        raise
     if args.frames:
         _remove_stale_steps(args.frames, frames)
     print(json.dumps(run.to_dict()) if args.json else run.to_table(digits=min(args.digits, 10)))
@@ -341,13 +350,6 @@ def _descent_frames(run: object, args: argparse.Namespace) -> dict[str, bytes]:
     history = run.history  # type: ignore[attr-defined]
     every = args.every or max(1, -(-(len(history) - 1) // 10))
     picked = sorted({*range(0, len(history), every), len(history) - 1})
-    if not os.path.isdir(args.frames):
-        if os.path.exists(args.frames):
-            raise UsageError(f"--frames {args.frames!r} is not a folder")
-        try:
-            os.makedirs(args.frames)
-        except OSError as error:
-            raise UsageError(f"cannot make the folder {args.frames!r}: {error.strerror or error}") from None
     width = max(3, len(str(history[-1].step)))
     sources = [to_dot(run.trace_at(history[k]), digits=4) for k in picked]  # type: ignore[attr-defined]
     pictures = render_many(sources, "svg", backend=args.backend)
@@ -578,8 +580,10 @@ def _protect_formula(argv: list[str], parser: argparse.ArgumentParser) -> list[s
         if argument == "--":
             break
         looks_like_option = re.fullmatch(r"--[A-Za-z][-A-Za-z0-9]*(=.*)?", argument) is not None
+        formula_value = protected[position - 1] == "--formula"  # calc --formula "-x**2"
         if (argument.startswith("-") and argument != "-" and not looks_like_option
-                and argument not in options and protected[position - 1] not in with_value):
+                and argument not in options
+                and (protected[position - 1] not in with_value or formula_value)):
             protected[position] = " " + argument
             break
     return protected

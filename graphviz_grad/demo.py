@@ -16,7 +16,7 @@ from .calculator import calculate
 from .charts import ChartError
 from .descent import descend
 from .errors import OutputError
-from .files import write_files
+from .files import make_folder, remove_if_empty, write_files
 from .seed import DEFAULTS, SEED_FORMULA, SEED_PARAMETERS
 
 DIRECTORY = "graphviz-grad-demo"
@@ -111,19 +111,13 @@ def write_demo(directory: str = DIRECTORY, *, backend: str | None = None) -> Dem
     always shows one run.
     """
     files, notes, report = demo_files(backend=backend)
-    made = not os.path.isdir(directory)
-    if made:
-        try:
-            os.makedirs(directory)
-        except OSError as error:
-            raise OutputError(f"cannot make the folder {directory!r}: {error.strerror or error}") from None
+    made = make_folder(directory, "demo folder")
     paths = {os.path.join(directory, name): data for name, data in files.items()}
     try:
         write_files(paths)
     except OutputError:
         if made:
-            with contextlib.suppress(OSError):
-                os.rmdir(directory)
+            remove_if_empty(directory)
         raise
     for name in OPTIONAL:
         stale = os.path.join(directory, name)

@@ -21,7 +21,7 @@ import csv
 import io
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from .charts import line_chart, sparkline
@@ -37,18 +37,32 @@ STEPS = 100
 PATIENCE = 10
 """A run whose loss grows this many steps in a row has diverged."""
 MAX_STEPS = 1_000_000
+WORK_BUDGET = 20_000_000
+"""At most this many steps times graph nodes in one run (the seed: about 1.8 million steps)."""
+HISTORY_BUDGET = 2_000_000
+"""At most this many steps times parameters kept in one run's history (memory stays bounded)."""
 
 FINISHED, CONVERGED, DIVERGED = "finished", "converged", "diverged"
 
 
 @dataclass(frozen=True)
 class Point:
-    """The state after ``step`` updates: the loss, the parameters and their gradients there."""
+    """The state after ``step`` updates: the loss, the parameters and their gradients there
+    (kept as tuples in the order of ``names``; `parameters` and `gradients` are dicts)."""
 
     step: int
     loss: float
-    parameters: Mapping[str, float]
-    gradients: Mapping[str, float]
+    names: tuple[str, ...] = field(repr=False)
+    parameter_values: tuple[float, ...] = field(repr=False)
+    gradient_values: tuple[float, ...] = field(repr=False)
+
+    @property
+    def parameters(self) -> dict[str, float]:
+        return dict(zip(self.names, self.parameter_values, strict=True))
+
+    @property
+    def gradients(self) -> dict[str, float]:
+        return dict(zip(self.names, self.gradient_values, strict=True))
 
 
 @dataclass(frozen=True)
@@ -113,8 +127,7 @@ class Descent:
 
     def _row(self, k: int) -> list[float]:
         point = self.history[k]
-        return [point.step, point.loss, *(point.parameters[n] for n in self.wrt),
-                *(point.gradients[n] for n in self.wrt)]
+        return [point.step, point.loss, *point.parameter_values, *point.gradient_values]
 
     def chart(self, fmt: str = "svg") -> bytes:
         """The loss per step as an image (svg, png or pdf; needs matplotlib)."""
@@ -156,6 +169,10 @@ def descend(subject: str | Graph, values: Mapping[str, float], /, *, wrt: Sequen
     tol = _positive("the tolerance", tol, zero=True)
     if isinstance(steps, bool) or not isinstance(steps, int) or not 0 <= steps <= MAX_STEPS:
         raise InputValueError(f"steps must be a whole number from 0 to {MAX_STEPS:,}, not {steps!r}")
+    most = min(MAX_STEPS, WORK_BUDGET // len(graph), HISTORY_BUDGET // len(names))
+    if steps > most:
+        raise InputValueError(f"{steps:,} steps is over the limit for this graph ({len(graph):,} nodes, "
+                              f"{len(names):,} parameters): at most {most:,} steps in one run")
     if isinstance(patience, bool) or not isinstance(patience, int) or patience < 1:
         raise InputValueError(f"patience must be a whole number >= 1, not {patience!r}")
     start = backward(graph, values)
@@ -169,7 +186,8 @@ def descend(subject: str | Graph, values: Mapping[str, float], /, *, wrt: Sequen
             trace = backward(graph, point)
         loss = trace.output_value
         grads = trace.gradients
-        history.append(Point(step, loss, {n: point[n] for n in names}, {n: grads[n] for n in names}))
+        history.append(Point(step, loss, names, tuple(point[n] for n in names),
+                             tuple(grads[n] for n in names)))
         if len(history) > 1 and loss > history[-2].loss:
             growing += 1
         else:

@@ -50,6 +50,12 @@ def stale_frames(output: str, count: int) -> list[str]:
 def write_files(contents: dict[str, bytes]) -> None:
     """Write every file or none: each goes to a temporary file beside it, then all are moved
     into place; if one move fails, the files already moved are put back as they were."""
+    seen: dict[str, str] = {}
+    for path in contents:
+        real = os.path.realpath(path)
+        if real in seen:
+            raise OutputError(f"{seen[real]!r} and {path!r} are the same file: give each output its own")
+        seen[real] = path
     staged: list[tuple[str, str]] = []  # (temporary, target)
     moved: list[tuple[str, str | None]] = []  # (target, its previous version or None)
     current = ""
@@ -90,3 +96,23 @@ def write_files(contents: dict[str, bytes]) -> None:
             for leftover in (temp, temp + ".old"):
                 with contextlib.suppress(OSError):
                     os.remove(leftover)
+
+
+def make_folder(path: str, what: str = "folder") -> bool:
+    """Make ``path`` (and its parents) unless it is a folder already; True if this call made it,
+    so a failed run can remove it again with `remove_if_empty`."""
+    if os.path.isdir(path):
+        return False
+    if os.path.exists(path):
+        raise OutputError(f"cannot use {path!r} as the {what}: it is a file")
+    try:
+        os.makedirs(path)
+    except OSError as error:
+        raise OutputError(f"cannot make the {what} {path!r}: {error.strerror or error}") from None
+    return True
+
+
+def remove_if_empty(path: str) -> None:
+    """Remove a folder a failed run made (and left empty)."""
+    with contextlib.suppress(OSError):
+        os.rmdir(path)

@@ -206,3 +206,21 @@ def test_calculator_set_and_reset():
     other = Calculator("y = a**2", {"a": 3})
     assert other.set(a=1).loss == 1.0 and other.reset().loss == 9.0
     assert other.result.formula == "y = a**2"
+
+
+def test_review_edge_cases():
+    with pytest.raises(InputValueError, match="digits must be an integer"):
+        calculate(digits=True)
+    page = Calculator("L = self*2", {"self": 1})
+    assert page.set(self=2).loss == 4.0  # an input may be called self
+    assert calculate("L = 2*3").parameters == () and calculate("L = 2*3").copy_text().endswith("Inputs: none")
+    infinite = calculate("L = sqrt(x)", x=0)
+    assert infinite.interpretation()[0].startswith("dL/dx = inf: the slope is not finite here")
+    assert infinite.update.verdict == "not finite"
+    assert calculate("L = 1/x", x=0).update.verdict == "not finite"
+    a, b = gg.inputs(["a|b", "q"])
+    table = calculate(gg.build((a * b).named("L")), {"a|b": 1, "q": 2}).to_markdown()
+    assert "| `a\\|b` | `parameter` | `1` | `2` |" in table
+    formula = "a = x*2\nL = a*a  # <img src=x onerror=alert(1)>"
+    markdown = calculate(formula, x=1).to_markdown()
+    assert "```text\n" + formula + "\n```" in markdown

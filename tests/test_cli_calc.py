@@ -221,7 +221,7 @@ def test_demo_into_a_file_fails_cleanly(capsys, tmp_path):
     target = tmp_path / "file"
     target.write_text("keep me")
     code, out, err = run(capsys, "demo", "-o", str(target))
-    assert code == 2 and out == "" and "cannot make the folder" in err and err.count("\n") == 1
+    assert code == 2 and out == "" and "as the demo folder: it is a file" in err and err.count("\n") == 1
     assert target.read_text() == "keep me" and os.listdir(tmp_path) == ["file"]
 
 
@@ -242,3 +242,53 @@ def test_demo_leaves_nothing_when_a_write_fails(capsys, tmp_path, monkeypatch):
     code, _out, err = run(capsys, "demo", "-o", str(folder))
     assert code == 2 and "No space left on device" in err
     assert not folder.exists()
+
+
+# --- review findings (hostile and edge-case input) ---------------------------------------
+
+def test_huge_gradients_draw_bars_instead_of_crashing(capsys, tmp_path):
+    code, _out, err = run(capsys, "calc", "--formula", "L = x*y", "--at", "x=1e306,y=1", "--copy",
+                         "--chart", str(tmp_path / "bars.txt"))
+    assert code == 0 and "Traceback" not in err and "█" * 40 in (tmp_path / "bars.txt").read_text()
+    pytest.importorskip("matplotlib")
+    from graphviz_grad import calculate
+
+    assert calculate("L = x*y", x=1.7e308, y=1).chart("svg").startswith(b"<?xml")
+
+
+def test_a_formula_starting_with_minus_after_formula(capsys):
+    assert run(capsys, "calc", "--formula", "-x**2", "--at", "x=3", "--copy")[1].startswith("Loss: L = -9\n")
+
+
+def test_a_formula_without_inputs(capsys):
+    code, out, _ = run(capsys, "calc", "--formula", "L = 2*3")
+    assert code == 0 and "║  L = 6  ║" in out and "(no inputs: nothing to differentiate)" in out
+
+
+def test_a_value_given_twice_is_an_error(capsys):
+    code, _, err = run(capsys, "calc", "--at", "W1=1", "--W1", "2")
+    assert code == 2 and "'W1' is given twice: by --at and by --w1" in err
+
+
+def test_two_outputs_to_the_same_file(capsys, tmp_path):
+    for chart in (str(tmp_path / "a.txt"), f"{tmp_path}/./a.txt"):
+        code, _, err = run(capsys, "descend", "--csv", str(tmp_path / "a.txt"), "--chart", chart)
+        assert code == 2 and "are the same file" in err and os.listdir(tmp_path) == []
+
+
+def test_a_failed_descend_removes_the_frames_folder_it_made(capsys, tmp_path):
+    code, _, _ = run(capsys, "descend", "--frames", str(tmp_path / "new"), "--csv", str(tmp_path / "no" / "a.csv"))
+    assert code == 2 and os.listdir(tmp_path) == []
+
+
+def test_a_start_that_is_not_finite_is_not_blamed_on_the_learning_rate(capsys):
+    code, _, err = run(capsys, "descend", "L = log(x)", "--at", "x=0")
+    assert code == 1 and err.splitlines()[-1] == "graphviz-grad: cannot start: at the starting point L is -inf"
+
+
+def test_descend_has_a_work_limit(capsys):
+    formula = "L = " + " + ".join(f"w{k}*x{k}" for k in range(100))
+    values = ",".join(f"w{k}=1,x{k}=1" for k in range(100))
+    code, out, err = run(capsys, "descend", formula, "--at", values, "--steps", "1000000")
+    assert code == 2 and out == "" and "1,000,000 steps is over the limit for this graph" in err
+    assert "at most 10,000 steps in one run" in err
