@@ -32,7 +32,7 @@ from typing import Any
 
 from .charts import bar_chart, text_bars
 from .derivation import DIGITS, Derivation, code_block, code_span, derive
-from .descent import parameter_names
+from .descent import LEARNING_RATE, parameter_names
 from .dot import format_number
 from .engine import Trace, backward, forward
 from .errors import InputValueError
@@ -41,10 +41,6 @@ from .graph import Graph
 from .seed import DEFAULTS, FIELDS, SEED_FORMULA, default_parameters, is_seed, seed_graph
 from .serialize import json_number
 
-LEARNING_RATE = 0.001
-"""The default step of the gradient-descent update. The seed's loss has curvature
-2·(x² + y² + 1) = 252 along its steepest direction at Example 1, so a step above 2/252 ≈ 0.0079
-would overshoot and raise the loss."""
 
 @dataclass(frozen=True)
 class Row:

@@ -495,7 +495,7 @@ def _add_seed_options(command: argparse.ArgumentParser) -> None:
 
 
 def _add_calc(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    from .calculator import LEARNING_RATE
+    from .descent import LEARNING_RATE
     from .seed import FIELDS
 
     calc = commands.add_parser(
