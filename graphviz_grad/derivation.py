@@ -68,10 +68,14 @@ class Line:
     value: float
     text: str
     terms: tuple[tuple[str, int], ...] = ()
+    note: str = ""
+    """Set where a term's local derivative is taken at a kink (relu at 0, a max tie): the
+    formula has no value there and the engine uses PyTorch's convention, which this names."""
 
     def to_dict(self) -> dict[str, Any]:
         return {"phase": self.phase, "node": self.node, "lhs": self.lhs, "formula": self.formula,
-                "numbers": self.numbers, "value": json_number(self.value), "text": self.text}
+                "numbers": self.numbers, "value": json_number(self.value), "text": self.text,
+                "note": self.note}
 
 
 @dataclass(frozen=True)
@@ -179,8 +183,12 @@ def derive(trace: Trace, *, digits: int = DIGITS) -> Derivation:
             backward.append(Line(BACKWARD, step.node, lhs, "", "", step.grad, f"{lhs} = 1"))
             continue
         alone = len(step.received) == 1
-        terms, numbers = [], []
+        terms, numbers, kinks = [], [], []
         for edge in step.received:
+            reader = OPS[graph[edge.target].op]
+            args = tuple(trace.value(name) for name in graph[edge.target].inputs)
+            if reader.kink is not None and reader.kink(edge.slot, args) and reader.convention not in kinks:
+                kinks.append(reader.convention)
             local = local_text[edge.target, edge.slot]
             if edge.target == output:  # dL/dL = 1: the local derivative alone
                 terms.append(local if alone else _grouped(local))
@@ -190,9 +198,11 @@ def derive(trace: Trace, *, digits: int = DIGITS) -> Derivation:
                 numbers.append(f"{_operand(number(trace.grad(edge.target)), True)} · "
                                f"{_operand(number(edge.local), True)}")
         formula, result = " + ".join(terms), number(step.grad)
+        note = f"not differentiable here; the engine's convention (PyTorch): {'; '.join(kinks)}" if kinks else ""
         backward.append(Line(BACKWARD, step.node, lhs, formula, " + ".join(numbers), step.grad,
-                             f"{lhs} = {formula}" + (f" = {result}" if formula != result else ""),
-                             tuple((edge.target, edge.slot) for edge in step.received)))
+                             f"{lhs} = {formula}" + (f" = {result}" if formula != result else "")
+                             + (f"  [{note}]" if note else ""),
+                             tuple((edge.target, edge.slot) for edge in step.received), note))
     return Derivation(trace, tuple(forward), tuple(backward), digits)
 
 

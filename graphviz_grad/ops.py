@@ -62,6 +62,11 @@ class Op:
     swapped_partials: bool = False
     """For a product, d/da = b and d/db = a: the engine reads them off the arguments
     instead of calling `partials` (which must return the same)."""
+    kink: Callable[[int, tuple[float, ...]], bool] | None = None
+    """``kink(slot, args)``: whether the derivative along argument ``slot`` is taken at a point
+    where the operation is not differentiable (relu at 0, a max tie, ...)."""
+    convention: str | None = None
+    """What the engine takes there (PyTorch's choice), in words: ``"relu'(0) = 0"``."""
 
 
 # --- IEEE-safe float helpers: Python raises where IEEE 754 returns inf or nan ---
@@ -184,6 +189,20 @@ def _sqrt_partials(a: float, out: float) -> tuple[float]:
     return (INF if out == 0 else _div(0.5, out),)
 
 
+def _at_zero(slot: int, args: tuple[float, ...]) -> bool:
+    return args[0] == 0
+
+
+def _tie(slot: int, args: tuple[float, ...]) -> bool:
+    return args[0] == args[1]
+
+
+def _pow_kink(slot: int, args: tuple[float, ...]) -> bool:
+    """Base 0: d/db = a**b*log(a) has no value; d/da = b*a**(b-1) is smooth only for b = 0 or b >= 1."""
+    a, b = args
+    return a == 0 and (slot == 1 or not (b == 0 or b >= 1))
+
+
 def _sigmoid_sympy(sp: Any, a: Any) -> Any:
     return 1 / (1 + sp.exp(-a))
 
@@ -198,7 +217,8 @@ _TABLE = (
     Op("div", 2, _div, lambda a, b, out: (_div(1.0, b), _div(_div(-a, b), b)),
        lambda sp, a, b: a / b, "{0}/{1}", "/", "/"),
     Op("pow", 2, _pow, _pow_partials,
-       lambda sp, a, b: a**b, "{0}**{1}", "**", "**"),
+       lambda sp, a, b: a**b, "{0}**{1}", "**", "**", kink=_pow_kink,
+       convention="d/da a**b = b*a**(b-1) and d/db a**b = 0 at a = 0 (0**0 = 1, both derivatives 0)"),
     Op("neg", 1, operator.neg, lambda a, out: (-1.0,),
        lambda sp, a: -a, "-{0}", "-", "-", (-1.0,)),
     Op("exp", 1, _exp, lambda a, out: (out,),
@@ -206,7 +226,7 @@ _TABLE = (
     Op("log", 1, _log, lambda a, out: (_div(1.0, a),),
        lambda sp, a: sp.log(a), "log({0})", "log"),
     Op("sqrt", 1, _sqrt, _sqrt_partials,
-       lambda sp, a: sp.sqrt(a), "sqrt({0})", "sqrt"),
+       lambda sp, a: sp.sqrt(a), "sqrt({0})", "sqrt", kink=_at_zero, convention="sqrt'(0) = +inf"),
     Op("sin", 1, _sin, lambda a, out: (_cos(a),),
        lambda sp, a: sp.sin(a), "sin({0})", "sin"),
     Op("cos", 1, _cos, lambda a, out: (-_sin(a),),
@@ -216,13 +236,15 @@ _TABLE = (
     Op("sigmoid", 1, _sigmoid, lambda a, out: (out * (1.0 - out),),
        _sigmoid_sympy, "sigmoid({0})", "sigmoid"),
     Op("relu", 1, _relu, lambda a, out: (_step(a),),
-       lambda sp, a: sp.Max(0, a), "relu({0})", "relu"),
+       lambda sp, a: sp.Max(0, a), "relu({0})", "relu", kink=_at_zero, convention="relu'(0) = 0"),
     Op("abs", 1, math.fabs, lambda a, out: (_sign(a),),
-       lambda sp, a: sp.Abs(a), "abs({0})", "abs"),
+       lambda sp, a: sp.Abs(a), "abs({0})", "abs", kink=_at_zero, convention="abs'(0) = 0"),
     Op("max", 2, _max, _max_partials,
-       lambda sp, a, b: sp.Max(a, b), "max({0}, {1})", "max"),
+       lambda sp, a, b: sp.Max(a, b), "max({0}, {1})", "max", kink=_tie,
+       convention="a tie splits the gradient 0.5/0.5"),
     Op("min", 2, _min, _min_partials,
-       lambda sp, a, b: sp.Min(a, b), "min({0}, {1})", "min"),
+       lambda sp, a, b: sp.Min(a, b), "min({0}, {1})", "min", kink=_tie,
+       convention="a tie splits the gradient 0.5/0.5"),
 )
 
 OPS: Mapping[str, Op] = MappingProxyType({op.name: op for op in _TABLE})

@@ -66,14 +66,6 @@ _STATUSES = ("agree", "disagree", "kink", "undefined", "infinite", "overflow")
 _EPS = 2.0**-52
 _PRODUCT = re.compile(r"(?<!\*)\*(?!\*)")  # a single * (multiplication), not ** (power)
 _FLOAT_MAX = sp.Float(1.7976931348623157e308, DIGITS)
-_KINK_CONVENTIONS = {
-    "relu": "relu'(0) = 0",
-    "abs": "abs'(0) = 0",
-    "max": "a tie splits the gradient 0.5/0.5",
-    "min": "a tie splits the gradient 0.5/0.5",
-    "sqrt": "sqrt'(0) = +inf",
-    "pow": "d/da a**b = b*a**(b-1) and d/db a**b = 0 at a = 0 (0**0 = 1, both derivatives 0)",
-}
 
 
 class CheckError(GraphvizGradError, ValueError):
@@ -834,7 +826,7 @@ class _Checker:
                          f"{names[0]} = {_fmt(args[0])}), real only at integer exponents")
             if where is None:
                 continue
-            convention = (_KINK_CONVENTIONS[node.op] + " (PyTorch)" if node.op != "pow" or args[0] == 0
+            convention = (OPS[node.op].convention + " (PyTorch)" if node.op != "pow" or args[0] == 0
                           else "d/db a**b = a**b*log(a), which is nan for a < 0")
             note = f"not differentiable here: {where}; the engine uses {convention}"
             local = self._convention(node.op, args, exact_args)
@@ -866,7 +858,7 @@ class _Checker:
     @staticmethod
     def _convention(op: str, args: Sequence[float],
                     exact_args: Sequence[sp.Expr]) -> tuple[sp.Expr, ...] | None:
-        """The engine's documented local derivatives at a kink (`_KINK_CONVENTIONS`), when both
+        """The engine's documented local derivatives at a kink (the op table's ``convention``), when both
         the engine's arguments and the exact ones are at the kink; else ``None`` (not compared:
         the engine took a side of the kink that the exact point does not, or the convention is
         nan, as for a negative base with a variable exponent)."""
