@@ -198,7 +198,8 @@ def derive(trace: Trace, *, digits: int = DIGITS) -> Derivation:
                 numbers.append(f"{_operand(number(trace.grad(edge.target)), True)} · "
                                f"{_operand(number(edge.local), True)}")
         formula, result = " + ".join(terms), number(step.grad)
-        note = f"not differentiable here; the engine's convention (PyTorch): {'; '.join(kinks)}" if kinks else ""
+        note = (f"not differentiable here; the engine's convention (PyTorch): {'; '.join(kinks)}"
+                if kinks else "")
         backward.append(Line(BACKWARD, step.node, lhs, formula, " + ".join(numbers), step.grad,
                              f"{lhs} = {formula}" + (f" = {result}" if formula != result else "")
                              + (f"  [{note}]" if note else ""),
