@@ -138,15 +138,30 @@ class Calculation:
                 for row in self.report.rows if row.kind == "input"]
 
     def interpretation(self) -> list[str]:
-        """What the sign of each parameter's gradient means, and which parameter matters most."""
-        lines = []
+        """What the sign of each parameter's gradient means, and which parameter matters most.
+
+        Where SymPy finds dL/dparameter is not differentiable at this point (a relu at 0, a max
+        tie), the line says so instead of reading a direction into the engine's convention.
+        """
         out = self.output
+        if not math.isfinite(self.loss):
+            return [f"{out} = {self.number(self.loss)} here, so the gradients describe no slope of a "
+                    f"finite loss: change the inputs first."]
+        kinks = self._kink_notes()
+        lines = []
         for name in self.parameters:
             g = self.gradients[name]
             label = f"d{out}/d{name} = {self.number(g)}"
-            if not math.isfinite(g):
-                lines.append(f"{label}: the slope is not finite here, so it gives no direction and "
-                             f"gradient descent cannot use it.")
+            if name in kinks:
+                lines.append(f"{label}, but {out} is not differentiable in {name} here: {kinks[name]}. "
+                             f"The value is the engine's convention; its sign says little about "
+                             f"either side.")
+            elif g != g:
+                lines.append(f"{label}: no slope here, so no direction; gradient descent cannot use it.")
+            elif math.isinf(g):
+                more = "increases" if g > 0 else "decreases"
+                lines.append(f"{label}: the slope is infinite or beyond float64; increasing {name} "
+                             f"{more} {out}, but a gradient-descent step would be infinite.")
             elif g > 0:
                 lines.append(f"{label} > 0: increasing {name} increases {out}, so gradient descent "
                              f"lowers {name}.")
@@ -157,7 +172,7 @@ class Calculation:
                 lines.append(f"{label}: a small change of {name} leaves {out} unchanged (to first "
                              f"order), so gradient descent keeps {name}.")
         finite = [(abs(self.gradients[name]), name) for name in self.parameters
-                  if math.isfinite(self.gradients[name]) and self.gradients[name] != 0]
+                  if math.isfinite(self.gradients[name]) and self.gradients[name] != 0 and name not in kinks]
         if len(finite) > 1:
             size = max(pair[0] for pair in finite)
             top = [name for magnitude, name in finite if magnitude == size]
@@ -167,11 +182,19 @@ class Calculation:
             else:
                 lines.append(f"{out} is equally sensitive to {_and(top)} (each |gradient| = "
                              f"{self.number(size)}).")
-        elif not finite and self.parameters and all(self.gradients[n] == 0 for n in self.parameters):
+        elif (self.parameters and not kinks and all(self.gradients[n] == 0 for n in self.parameters)):
             lines.append("Every parameter's gradient is 0: gradient descent stays here (a stationary "
                          "point in the parameters" + (")." if len(self.parameters) == len(self.order)
                                                       else "; the other inputs are held fixed)."))
         return lines
+
+    def _kink_notes(self) -> dict[str, str]:
+        """Parameter name → where the check found L not differentiable in it (its kink rows)."""
+        notes = {}
+        for row in self.report.rows:
+            if row.kind == "input" and row.wrt in self.parameters and row.status == "kink":
+                notes[row.wrt] = row.note.removeprefix("not differentiable here: ").split(";")[0]
+        return notes
 
     def update_lines(self) -> list[str]:
         """``W1 ← W1 - lr·dL/dW1 = 0.1 - 0.001·20 = 0.08`` per parameter, then the new loss."""
@@ -183,10 +206,12 @@ class Calculation:
             lines.append(f"{name} ← {name} - lr·d{out}/d{name} = {self.number(old)} - "
                          f"{self.number(self.lr)}·{_paren(self.number(g))} = {self.number(new)}")
         verdict = update.verdict
+        before, after = self.number(update.loss_before), self.number(update.loss_after)
+        if before == after and update.loss_before != update.loss_after:  # too few digits to see it
+            before, after = format_number(update.loss_before, 17), format_number(update.loss_after, 17)
         advice = {"higher": ": the step overshoots; try a smaller learning rate",
                   "not finite": ": the step is unusable here"}.get(verdict, "")
-        lines.append(f"{out}: {self.number(update.loss_before)} → {self.number(update.loss_after)} "
-                     f"({verdict}{advice})")
+        lines.append(f"{out}: {before} → {after} ({verdict}{advice})")
         return lines
 
     def chart_items(self) -> list[tuple[str, float]]:
@@ -205,10 +230,13 @@ class Calculation:
 
     def copy_text(self) -> str:
         """The "Copy results" block: the loss, the parameters' gradients, the input values."""
-        gradients = ", ".join(f"d{self.output}/d{name} = {self.number(self.gradients[name])}"
+        def exact(value: float) -> str:  # pasted numbers keep every digit (shortest exact text)
+            return format_number(value, 17)
+
+        gradients = ", ".join(f"d{self.output}/d{name} = {exact(self.gradients[name])}"
                               for name in self.parameters)
-        inputs = ", ".join(f"{name} = {self.number(self.values[name])}" for name in self.order)
-        return "\n".join([f"Loss: {self.output} = {self.number(self.loss)}",
+        inputs = ", ".join(f"{name} = {exact(self.values[name])}" for name in self.order)
+        return "\n".join([f"Loss: {self.output} = {exact(self.loss)}",
                           f"Gradients: {gradients}" if gradients else "Gradients: none",
                           f"Inputs: {inputs}" if inputs else "Inputs: none"])
 
@@ -220,13 +248,20 @@ class Calculation:
                           for row in self.rows)]
 
     def check_line(self) -> str:
+        """The SymPy verdict in one line: agreement, or the count of each status."""
         report = self.report
-        if report.ok:
+        counts = {status: sum(1 for row in report.rows if row.status == status)
+                  for status in ("agree", "disagree", "kink", "undefined", "infinite", "overflow")}
+        if not report.ok:
+            failing = ", ".join(row.label for row in report.failures[:8])
+            return (f"SymPy DISAGREES on {len(report.failures)} derivative(s): {failing}. "
+                    "See graphviz-grad check.")
+        if counts["agree"] == len(report.rows):
             return (f"SymPy agrees: all {len(report.rows)} derivatives match "
                     f"(worst relative error {report.worst_rel_error:.2g}).")
-        failing = ", ".join(row.label for row in report.failures[:8])
-        return (f"SymPy DISAGREES on {len(report.failures)} derivative(s): {failing}. "
-                "See graphviz-grad check.")
+        listed = ", ".join(f"{count} {status}" for status, count in counts.items() if count)
+        return (f"SymPy check ok, but not every derivative is an ordinary number here: {listed} "
+                "(graphviz-grad check explains each).")
 
     def to_text(self) -> str:
         """The whole page as plain text."""

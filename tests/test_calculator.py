@@ -83,8 +83,8 @@ def test_interpretation_of_the_signs(page):
     assert calculate("y = a*b", a=1, b=1).interpretation()[-1] == (
         "y is equally sensitive to a and b (each |gradient| = 1).")
     pole = calculate("y = 1/a", a=0).interpretation()
-    assert pole == ["dy/da = -inf: the slope is not finite here, so it gives no direction and gradient "
-                    "descent cannot use it."]
+    assert pole == ["y = inf here, so the gradients describe no slope of a finite loss: change the inputs "
+                    "first."]
 
 
 def test_the_update_step(page):
@@ -200,7 +200,7 @@ def test_calculator_set_and_reset():
     with pytest.raises(InputValueError, match="'Q' is not an input"):
         page.set(Q=1)
     with pytest.raises(InputValueError):
-        page.set(W2=float("nan") if False else "bad")
+        page.set(W2="bad")
     assert page.values["W1"] == 0.3 and page.result.loss == 9.0  # a bad change changes nothing
     assert page.reset().loss == 4.0 and page.values == dict(SEED_POINT)
     other = Calculator("y = a**2", {"a": 3})
@@ -215,7 +215,7 @@ def test_review_edge_cases():
     assert page.set(self=2).loss == 4.0  # an input may be called self
     assert calculate("L = 2*3").parameters == () and calculate("L = 2*3").copy_text().endswith("Inputs: none")
     infinite = calculate("L = sqrt(x)", x=0)
-    assert infinite.interpretation()[0].startswith("dL/dx = inf: the slope is not finite here")
+    assert infinite.interpretation()[0].startswith("dL/dx = inf, but L is not differentiable in x here")
     assert infinite.update.verdict == "not finite"
     assert calculate("L = 1/x", x=0).update.verdict == "not finite"
     a, b = gg.inputs(["a|b", "q"])
@@ -224,3 +224,35 @@ def test_review_edge_cases():
     formula = "a = x*2\nL = a*a  # <img src=x onerror=alert(1)>"
     markdown = calculate(formula, x=1).to_markdown()
     assert "```text\n" + formula + "\n```" in markdown
+
+
+def test_kinks_nan_losses_and_overflow_are_not_read_as_slopes():
+    # review: the relu kink was called "a stationary point" and the check line said "all agree"
+    kink = calculate("L = relu(w*x - b)", w=1, x=1, b=1, wrt="w,b")
+    assert kink.check_line() == ("SymPy check ok, but not every derivative is an ordinary number here: "
+                                 "1 agree, 5 kink (graphviz-grad check explains each).")
+    lines = kink.interpretation()
+    assert lines[0].startswith("dL/dw = 0, but L is not differentiable in w here: relu at 0")
+    assert "The value is the engine's convention" in lines[0]
+    assert not any("stationary" in line for line in lines)
+    undefined = calculate("L = log(x) + y*2", x=-1, y=1)
+    assert undefined.interpretation() == ["L = nan here, so the gradients describe no slope of a finite "
+                                          "loss: change the inputs first."]
+    assert "5 undefined" in undefined.check_line()
+    steep = calculate("L = log(x)", x=5e-324)
+    assert steep.interpretation() == ["dL/dx = inf: the slope is infinite or beyond float64; increasing x "
+                                      "increases L, but a gradient-descent step would be infinite."]
+    assert calculate().check_line().startswith("SymPy agrees: all 10 derivatives match")
+
+
+def test_numbers_keep_their_digits_where_it_matters():
+    page = calculate(digits=1)
+    assert page.copy_text() == calculate().copy_text()  # the copy block is exact whatever the digits
+    assert calculate(digits=17).values["W1"] == 0.1 and "W1    parameter  0.1 " in calculate(digits=17).to_text()
+    tiny = calculate(lr=1e-15).update_lines()[-1]
+    assert tiny.startswith("L: 4 → 3.99999999999") and tiny.endswith("(lower)")
+
+
+def test_python_takes_any_float_like_the_engine():
+    # the engine's IEEE semantics: a nan input gives a nan page (the CLI refuses such values)
+    assert math.isnan(calculate(W1=float("nan")).loss)
