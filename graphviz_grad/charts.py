@@ -120,12 +120,20 @@ def _save(figure, fmt: str) -> bytes:  # type: ignore[no-untyped-def]
     with matplotlib.rc_context({"svg.hashsalt": "graphviz-grad", "svg.fonttype": "path"}), \
             warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # numpy's overflow notes for ticks near 1e308
+        warnings.simplefilter("ignore", UserWarning)  # "constrained_layout not applied": still drawn
         figure.savefig(buffer, format=fmt, metadata=metadata)  # same data, same bytes
     return buffer.getvalue()
 
 
-def _plain(text: str) -> str:
-    """Text for matplotlib with its mathtext switched off (a ``$`` in a name stays a ``$``)."""
+LABEL_CHARACTERS = 40
+"""Longer labels are cut (with an ellipsis) so the chart keeps its shape."""
+
+
+def _plain(text: str, most: int = LABEL_CHARACTERS) -> str:
+    """Text for matplotlib with its mathtext switched off (a ``$`` in a name stays a ``$``),
+    cut to ``most`` characters."""
+    if len(text) > most:
+        text = text[:most - 1] + "…"
     return text.replace("$", r"\$")
 
 
@@ -155,7 +163,7 @@ def bar_chart(items: Sequence[tuple[str, float]], fmt: str = "svg", *, title: st
                     + " (red: positive, blue: negative)")
     axes.spines[["top", "right"]].set_visible(False)
     if title:
-        axes.set_title(_plain(title), fontsize=10)
+        axes.set_title(_plain(title, 3 * LABEL_CHARACTERS // 2 + 30), fontsize=10)
     return _save(figure, fmt)
 
 
@@ -179,5 +187,5 @@ def line_chart(values: Sequence[float], fmt: str = "svg", *, title: str = "", xl
     axes.set_ylabel(_plain(ylabel))
     axes.grid(True, alpha=0.3)
     if title:
-        axes.set_title(_plain(title), fontsize=10)
+        axes.set_title(_plain(title, 3 * LABEL_CHARACTERS // 2 + 30), fontsize=10)
     return _save(figure, fmt)

@@ -41,7 +41,8 @@ class _Parser(argparse.ArgumentParser):
     def __init__(self, **kwargs: object) -> None:
         super().__init__(allow_abbrev=False, **kwargs)  # type: ignore[arg-type]
         # argparse takes -1e-3 for an option; a number in any decimal form is a value
-        self._negative_number_matcher = re.compile(r"^-(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?$")
+        self._negative_number_matcher = re.compile(
+            r"^-(?:(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?|inf|infinity|nan)$", re.IGNORECASE)
 
     def error(self, message: str) -> NoReturn:
         self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
@@ -238,27 +239,26 @@ def _check_command(args: argparse.Namespace) -> int:
 
 def _seed_or_formula(args: argparse.Namespace, seed_flags: dict[str, float | None] | None = None
                      ) -> tuple[str | None, Graph, dict[str, float]]:
-    """The formula (None for the seed) and the point: for the seed, Example 1's values
-    (or ``--example N``'s) with ``--at`` and the per-input flags on top; otherwise ``--at``."""
-    from .seed import EXAMPLES, seed_graph
+    """The formula text (None when not given: the seed) and the point. The seed, however it
+    is given, starts from Example 1 (or ``--example N``) with ``--at`` and the per-input flags
+    on top; any other formula takes its values from ``--at``."""
+    from .seed import EXAMPLES, is_seed, seed_graph
 
     flags = {name: value for name, value in (seed_flags or {}).items() if value is not None}
-    if args.formula is None:
-        base = dict(EXAMPLES[args.example or 1])
-        graph = seed_graph()
-        values = parse_values(args.at, graph, base)
-        at = {item.partition("=")[0].strip() for argument in args.at for item in argument.split(",")}
-        twice = [name for name in flags if name in at]
-        if twice:
-            raise UsageError(f"{twice[0]!r} is given twice: by --at and by --{twice[0].lower()}")
-        return None, graph, {**values, **flags}
-    if flags:
-        raise UsageError(f"--{next(iter(flags)).lower()} sets the seed's input; with a formula use --at")
-    if args.example:
-        raise UsageError("--example picks one of the seed's worked examples: leave out the formula")
-    text = read_formula(args.formula)
-    graph = parse(text)
-    return text, graph, parse_values(args.at, graph)
+    text = None if args.formula is None else read_formula(args.formula)
+    graph = seed_graph() if text is None else parse(text)
+    if not is_seed(graph):
+        if flags:
+            raise UsageError(f"--{next(iter(flags)).lower()} sets the seed's input; with a formula use --at")
+        if args.example:
+            raise UsageError("--example picks one of the seed's worked examples: leave out the formula")
+        return text, graph, parse_values(args.at, graph)
+    values = parse_values(args.at, graph, dict(EXAMPLES[args.example or 1]))
+    at = {item.partition("=")[0].strip() for argument in args.at for item in argument.split(",")}
+    twice = [name for name in flags if name in at]
+    if twice:
+        raise UsageError(f"{twice[0]!r} is given twice: by --at and by --{twice[0].lower()}")
+    return text, graph, {**values, **flags}
 
 
 _TEXT_SUFFIX = ".txt"
@@ -297,7 +297,7 @@ def _calc_command(args: argparse.Namespace) -> int:
     print(text)
     if args.chart:
         print(f"chart: {args.chart}", file=sys.stderr)
-    if not args.copy and not result.report.ok:
+    if not result.report.ok:  # the copy block too: a disagreement is never silent
         print(f"graphviz-grad: {result.check_line()}", file=sys.stderr)
         return 1
     return 0
@@ -313,7 +313,7 @@ def _descend_command(args: argparse.Namespace) -> int:
         raise UsageError(f"--csv {args.csv!r} and --chart {args.chart!r} are the same file: give each "
                          "its own")
     outputs: dict[str, bytes] = {}
-    if args.csv:
+    if args.csv and args.csv != "-":
         outputs[args.csv] = run.to_csv().encode("utf-8")
     if args.chart:
         from .charts import sparkline
@@ -329,7 +329,10 @@ def _descend_command(args: argparse.Namespace) -> int:
         raise
     if args.frames:
         _remove_stale_steps(args.frames, frames)
-    print(json.dumps(run.to_dict()) if args.json else run.to_table(digits=min(args.digits, 10)))
+    if args.csv == "-":  # the trajectory as CSV on standard output, instead of the table
+        sys.stdout.write(run.to_csv())
+    else:
+        print(json.dumps(run.to_dict()) if args.json else run.to_table(digits=min(args.digits, 10)))
     written = list(outputs) + ([f"{len(frames)} diagrams in {args.frames}"] if args.frames else [])
     if written:
         print("wrote " + ", ".join(written), file=sys.stderr)
@@ -555,7 +558,8 @@ def _add_descend(commands: argparse._SubParsersAction) -> None:  # type: ignore[
                          help="stop when every |dL/dparameter| <= T (default 0: only at an exact zero)")
     descend.add_argument("--patience", type=_count_option, default=PATIENCE, metavar="K",
                          help=f"call it divergence when the loss grows K steps in a row (default {PATIENCE})")
-    descend.add_argument("--csv", metavar="FILE", help="write every step to a CSV file")
+    descend.add_argument("--csv", metavar="FILE",
+                         help="write every step to a CSV file ('-': print it instead of the table)")
     descend.add_argument("--chart", metavar="FILE",
                          help="write the loss curve: .svg, .png or .pdf (needs matplotlib), or .txt")
     descend.add_argument("--frames", metavar="DIR",

@@ -199,6 +199,11 @@ def descend(subject: str | Graph, values: Mapping[str, float], /, *, wrt: Sequen
         if bad and step == 0:
             status, message = DIVERGED, f"cannot start: at the starting point {bad}"
             break
+        if bad and loss == -math.inf and all(math.isfinite(point[n]) for n in names):
+            status = DIVERGED
+            message = (f"diverged at step {step}: {out} fell to -inf; it has no lower bound along "
+                       f"{', '.join(names[:6])}, so a smaller learning rate would only delay this")
+            break
         if bad:
             status, message = DIVERGED, f"diverged at step {step}: {bad}; {_advice(lr)}"
             break

@@ -101,12 +101,12 @@ def write_files(contents: dict[str, bytes]) -> None:
 def make_folder(path: str, what: str = "folder") -> bool:
     """Make ``path`` (and its parents) unless it is a folder already; True if this call made it,
     so a failed run can remove it again with `remove_if_empty`."""
-    if os.path.isdir(path):
-        return False
-    if os.path.exists(path):
-        raise OutputError(f"cannot use {path!r} as the {what}: it is a file")
     try:
         os.makedirs(path)
+    except FileExistsError:
+        if os.path.isdir(path):  # there already, or another run made it a moment ago
+            return False
+        raise OutputError(f"cannot use {path!r} as the {what}: it is a file") from None
     except OSError as error:
         raise OutputError(f"cannot make the {what} {path!r}: {error.strerror or error}") from None
     return True

@@ -292,3 +292,100 @@ def test_descend_has_a_work_limit(capsys):
     code, out, err = run(capsys, "descend", formula, "--at", values, "--steps", "1000000")
     assert code == 2 and out == "" and "1,000,000 steps is over the limit for this graph" in err
     assert "at most 10,000 steps in one run" in err
+
+
+# --- second review ------------------------------------------------------------------------
+
+@pytest.fixture
+def sympy_disagrees(monkeypatch):
+    """Make every check report a disagreement, as a broken engine would."""
+    from graphviz_grad import symbolic
+
+    real = symbolic.check
+
+    def broken(*args, **kwargs):
+        report = real(*args, **kwargs)
+        report.ok = False
+        report.rows[0].ok = False
+        return report
+
+    monkeypatch.setattr(symbolic, "check", broken)
+
+
+@pytest.mark.parametrize("argv", [["calc"], ["calc", "--copy"], ["calc", "--json"]])
+def test_a_disagreement_exits_1_from_every_calc_output(capsys, sympy_disagrees, argv):
+    code, out, err = run(capsys, *argv)
+    assert code == 1 and out and "SymPy DISAGREES" in err
+
+
+def test_a_disagreement_fails_the_demo(capsys, sympy_disagrees, tmp_path):
+    assert run(capsys, "demo", "-o", str(tmp_path))[0] == 1
+
+
+def test_formulas_from_stdin_and_files(capsys, monkeypatch, tmp_path):
+    import io
+
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(b"L = (x*W1 + y*W2 - B)**2\n")))
+    assert run(capsys, "calc", "--formula", "-", "--copy") == (0, COPY_1, "")  # the seed keeps its defaults
+    path = tmp_path / "f.txt"
+    path.write_text("y = (a - 3)**2")
+    code, out, _ = run(capsys, "descend", f"@{path}", "--at", "a=0", "--lr", "0.25", "--steps", "3")
+    assert code == 0 and out.splitlines()[-1] == "finished 3 steps: y went from 9 to 0.140625"
+    code, _, err = run(capsys, "calc", "--formula", f"@{tmp_path / 'missing.txt'}", "--at", "a=1")
+    assert code == 2 and "cannot read formula file" in err
+
+
+def test_seed_only_options_with_another_formula(capsys):
+    code, _, err = run(capsys, "calc", "--example", "2", "--formula", "y = a*2", "--at", "a=1")
+    assert code == 2 and "--example picks one of the seed's worked examples" in err
+    assert run(capsys, "calc", "--formula", SEED_TEXT, "--example", "2", "--copy")[1].startswith("Loss: L = 0\n")
+
+
+SEED_TEXT = "L = (x*W1 + y*W2 - B)**2"
+
+
+def test_digits_extremes(capsys):
+    code, out, _ = run(capsys, "calc", "--digits", "1")
+    assert code == 0 and "L: 4 → 2 (lower)" in out and out.endswith(COPY_1)
+    code, out, _ = run(capsys, "calc", "--digits", "17")
+    assert code == 0 and "W1    parameter  0.1    20" in out and "0.10000000000000001" not in out
+
+
+def test_negative_infinity_is_named_as_not_finite(capsys):
+    code, _, err = run(capsys, "calc", "--x", "-inf")
+    assert code == 2 and "the value '-inf' is not a number (values must be finite)" in err
+
+
+def test_descend_patience_counts_steps_in_a_row(capsys):
+    code, out, err = run(capsys, "descend", "--lr", "0.01", "--patience", "3")
+    assert code == 1 and "L grew for 3 steps in a row" in err and out.splitlines()[4].split()[0] == "3"
+    # lr = 1 on x**2 jumps between x and -x: the loss stays, which is not growth
+    code, out, _ = run(capsys, "descend", "y = x**2", "--at", "x=1", "--lr", "1", "--steps", "40",
+                       "--patience", "1")
+    assert code == 0 and out.splitlines()[-1] == "finished 40 steps: y went from 1 to 1"
+
+
+def test_descend_without_a_lower_bound(capsys):
+    code, _, err = run(capsys, "descend", "L = -x**2", "--at", "x=1", "--lr", "0.5", "--steps", "2000")
+    assert code == 1 and "L fell to -inf; it has no lower bound along x" in err
+
+
+def test_descend_csv_to_standard_output(capsys):
+    code, out, _ = run(capsys, "descend", "--steps", "2", "--csv", "-")
+    assert code == 0 and out.splitlines() == ["step,L,W1,W2,B,dL/dW1,dL/dW2,dL/dB",
+                                              "0,4.0,0.1,0.2,0.5,20.0,40.0,-4.0",
+                                              "1,2.238016,0.08,0.16,0.504,14.96,29.92,-2.992",
+                                              "2,1.252178904064,0.06504,0.13008,0.506992,11.19008,22.38016,"
+                                              "-2.238016"]
+
+
+def test_two_runs_making_one_folder_at_once(tmp_path):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from graphviz_grad.files import make_folder
+
+    for k in range(30):
+        target = str(tmp_path / f"new{k}")
+        with ThreadPoolExecutor(4) as pool:
+            made = list(pool.map(make_folder, [target] * 4))
+        assert made.count(True) == 1 and os.path.isdir(target)

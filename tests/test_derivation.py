@@ -104,7 +104,7 @@ def test_markdown_and_json(seed):
     data = json.loads(seed.to_json())
     assert [line["text"] for line in data["backward"]] == SEED_BACKWARD
     assert data["forward"][0] == {"phase": "forward", "node": "z1", "lhs": "z1", "formula": "x·W1",
-                                  "numbers": "5·0.1", "value": 0.5, "text": "z1 = x·W1 = 0.5"}
+                                  "numbers": "5·0.1", "value": 0.5, "text": "z1 = x·W1 = 0.5", "note": ""}
     nan = json.loads(derive(gg.grad("y = log(x)", x=-1)).to_json())
     assert nan["forward"][0]["value"] == "nan"
 
@@ -199,3 +199,16 @@ def test_a_large_graph_has_a_line_per_step():
     derivation = derive(trace)
     assert len(derivation.backward) == len(trace.steps) == 7999
     assert derivation.backward[-1].text == "dL/dw0 = dL/dz1 · x0 = 1"
+
+
+def test_a_step_at_a_kink_says_so_and_names_the_convention():
+    relu = {line.node: line for line in derive(gg.grad("L = relu(w*x - b)", w=1, x=1, b=1)).backward}
+    assert relu["z2"].text == ("dL/dz2 = Heaviside(z2) = 0  [not differentiable here; the engine's convention "
+                               "(PyTorch): relu'(0) = 0]")
+    assert relu["z1"].note == ""  # only the step whose own local derivative sits on the kink
+    tie = {line.node: line for line in derive(gg.grad("L = max(a, b)", a=1, b=1)).backward}
+    assert tie["a"].note.endswith("a tie splits the gradient 0.5/0.5") and tie["a"].value == 0.5
+    smooth = derive(gg.grad("L = relu(x) + max(a, b)", x=1, a=1, b=2))
+    assert all(line.note == "" for line in smooth.backward)
+    base_zero = {line.node: line for line in derive(gg.grad("L = x**y", x=0, y=2)).backward}
+    assert base_zero["y"].note and not base_zero["x"].note  # d/dy = x**y*log(x) has no value at x = 0
