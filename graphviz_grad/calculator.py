@@ -257,8 +257,8 @@ class Calculation:
             return (f"SymPy DISAGREES on {len(report.failures)} derivative(s): {failing}. "
                     "See graphviz-grad check.")
         if counts["agree"] == len(report.rows):
-            return (f"SymPy agrees: all {len(report.rows)} derivatives match "
-                    f"(worst relative error {report.worst_rel_error:.2g}).")
+            return (f"SymPy agrees: all {len(report.rows)} derivatives match (worst errors: absolute "
+                    f"{report.worst_abs_error:.2g}, relative {report.worst_rel_error:.2g}).")
         listed = ", ".join(f"{count} {status}" for status, count in counts.items() if count)
         return (f"SymPy check ok, but not every derivative is an ordinary number here: {listed} "
                 "(graphviz-grad check explains each).")
