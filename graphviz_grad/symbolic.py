@@ -590,7 +590,7 @@ class CheckReport:
 _IDENTIFIER = re.compile(r"[A-Za-z][A-Za-z0-9]*(_[A-Za-z0-9]+)?")
 
 
-@functools.lru_cache(maxsize=4096)
+@functools.lru_cache(maxsize=65536)
 def latex_name(name: str) -> str:
     """A name in LaTeX: SymPy's rendering for plain identifiers (``W_{1}``), otherwise upright
     text with LaTeX's special characters escaped (``50%``, ``a&b``, ``{y}``)."""
