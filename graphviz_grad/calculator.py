@@ -31,8 +31,8 @@ from types import MappingProxyType
 from typing import Any
 
 from .charts import bar_chart, text_bars
-from .derivation import DIGITS, Derivation, code_block, code_span, derive
-from .descent import LEARNING_RATE, parameter_names
+from .derivation import DIGITS, Derivation, derive
+from .descent import LEARNING_RATE, parameter_names, positive_number
 from .dot import format_number
 from .engine import Trace, backward, forward
 from .errors import InputValueError
@@ -40,6 +40,7 @@ from .formula import parse
 from .graph import Graph
 from .seed import DEFAULTS, FIELDS, SEED_FORMULA, default_parameters, is_seed, seed_graph
 from .serialize import json_number
+from .text import code_block, code_span, table
 
 
 @dataclass(frozen=True)
@@ -250,8 +251,7 @@ class Calculation:
     def check_line(self) -> str:
         """The SymPy verdict in one line: agreement, or the count of each status."""
         report = self.report
-        counts = {status: sum(1 for row in report.rows if row.status == status)
-                  for status in ("agree", "disagree", "kink", "undefined", "infinite", "overflow")}
+        counts = report.counts
         if not report.ok:
             failing = ", ".join(row.label for row in report.failures[:8])
             return (f"SymPy DISAGREES on {len(report.failures)} derivative(s): {failing}. "
@@ -269,10 +269,6 @@ class Calculation:
         key = [f"d{self.output}/d{name} = {self.number(self.gradients[name])}" for name in self.parameters]
         held = ", ".join(f"d{self.output}/d{name} = {self.number(self.gradients[name])}"
                          for name in self.order if name not in self.parameters)
-        cells = self._table()
-        widths = [max(len(row[c]) for row in cells) for c in range(len(cells[0]))]
-        table = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
-                 for row in cells]
         formulas = [f"{label} = {closed}" + (f" = {nodes}" if nodes != closed else "")
                     for label, closed, nodes in self.formulas]
         sections = [
@@ -281,7 +277,7 @@ class Calculation:
                       or "no inputs")],
             ["╔" + "═" * (len(loss) + 4) + "╗", f"║  {loss}  ║", "╚" + "═" * (len(loss) + 4) + "╝",
              *key, *([f"(inputs held fixed: {held})"] if held else [])],
-            ["Table", *table],
+            ["Table", table(self._table())],
             [f"Gradient magnitudes |d{self.output}/dname| (sign in front)", self.chart_text()],
             ["Formulas (SymPy)", f"{self.formula}", *formulas, self.check_line()],
             ["Derivation", self.derivation.to_text()],
@@ -301,23 +297,23 @@ class Calculation:
                                      for cell in cells) + " |"
 
         cells = self._table()
-        table = ["| " + " | ".join(cells[0][:3]) + f" | {row(cells[0][3:])[2:-2]} |",
-                 "|---|---|---:|---:|", *(row(line) for line in cells[1:])]
+        grid = ["| " + " | ".join(cells[0][:3]) + f" | {row(cells[0][3:])[2:-2]} |",
+                "|---|---|---:|---:|", *(row(line) for line in cells[1:])]
         formulas = [f"- {code_span(f'{label} = {closed}')}"
                     + (f" = {code_span(nodes)}" if nodes != closed else "")
                     for label, closed, nodes in self.formulas]
         parts = [
             "## Gradient calculator", code_block(self.formula),
             f"**Loss: {code_span(f'{self.output} = {self.number(self.loss)}')}**",
-            "### Table", "\n".join(table),
-            "### Gradient magnitudes", "```text\n" + self.chart_text() + "\n```",
+            "### Table", "\n".join(grid),
+            "### Gradient magnitudes", code_block(self.chart_text()),
             "### Formulas (SymPy)", "\n".join(formulas) if formulas else "(no inputs)",
             code_span(self.check_line()),
             "### Derivation", self.derivation.to_markdown(),
             "### What the signs mean", "\n".join(f"- {code_span(line)}" for line in self.interpretation()),
             f"### Gradient-descent update (lr = {self.number(self.lr)})",
             "\n".join(f"- {code_span(line)}" for line in self.update_lines()),
-            "### Copy", "```text\n" + self.copy_text() + "\n```",
+            "### Copy", code_block(self.copy_text()),
         ]
         return "\n\n".join(parts)
 
@@ -415,13 +411,12 @@ def calculate(formula: str | Graph | None = None, values: Mapping[str, float] | 
     order = list(FIELDS) if seed else list(graph.inputs)
     parameters = (parameter_names(graph, wrt if wrt is not None else default_parameters(graph))
                   if graph.inputs or wrt is not None else ())
-    if not (isinstance(lr, int | float) and not isinstance(lr, bool) and math.isfinite(lr) and lr > 0):
-        raise InputValueError(f"the learning rate must be a finite number > 0, not {lr!r}")
+    lr = positive_number("the learning rate", lr)
     if isinstance(digits, bool) or not (isinstance(digits, int) and 1 <= digits <= 17):
         raise InputValueError(f"digits must be an integer from 1 to 17, not {digits!r}")
     trace = backward(graph, point)
     return Calculation(trace, text.strip(), [name for name in order if name in parameters], order,
-                       float(lr), digits)
+                       lr, digits)
 
 
 class Calculator:

@@ -27,6 +27,7 @@ from .files import make_folder, numbered, remove_if_empty, stale_frames, write_f
 from .formula import MAX_LENGTH, parse
 from .graph import CONST, INPUT, Graph
 from .serialize import trace_to_dict
+from .text import table
 
 _NUMBER = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 
@@ -143,12 +144,6 @@ def format_number(value: float, digits: int = 10) -> str:
     return f"{value:.{digits}g}"
 
 
-def _table(rows: list[list[str]]) -> str:
-    widths = [max(len(row[c]) for row in rows) for c in range(len(rows[0]))]
-    return "\n".join("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
-                     for row in rows)
-
-
 def _grad_command(args: argparse.Namespace) -> int:
     graph = parse(read_formula(args.formula))
     trace = backward(graph, parse_values(args.at, graph), strict=args.strict)
@@ -160,7 +155,7 @@ def _grad_command(args: argparse.Namespace) -> int:
     for node, value, grad in zip(graph.nodes, trace.values, trace.grads, strict=True):
         computes = "" if node.op in (INPUT, CONST) else graph.statement(node.name).partition(" = ")[2]
         rows.append([node.name, node.op, computes, number(value), number(grad), trace.status(node.name)])
-    lines = [_table(rows), "", f"{graph.output} = {number(trace.output_value)}"]
+    lines = [table(rows), "", f"{graph.output} = {number(trace.output_value)}"]
     lines += [f"d{graph.output}/d{name} = {number(grad)}" for name, grad in trace.gradients.items()]
     print("\n".join(lines))
     return 0

@@ -42,6 +42,7 @@ from .engine import Trace
 from .graph import CONST, INPUT
 from .ops import OPS
 from .serialize import json_number
+from .text import code_span
 
 FORWARD, BACKWARD = "forward", "backward"
 DIGITS = 10
@@ -122,32 +123,6 @@ class Derivation:
 
     def _repr_markdown_(self) -> str:
         return self.to_markdown()
-
-
-def code_span(text: str) -> str:
-    """``text`` as a Markdown code span, fenced by more backticks than it contains in a row.
-
-    >>> code_span("a`b"), code_span("x·W1")
-    ('`` a`b ``', '`x·W1`')
-    """
-    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
-    fence = "`" * (longest + 1)
-    padded = f" {text} " if longest or text.startswith(" ") or text.endswith(" ") else text
-    return f"{fence}{padded}{fence}"
-
-
-def code_block(text: str, info: str = "text") -> str:
-    """``text`` as a fenced Markdown code block, fenced by more backticks than it contains in a row.
-
-    >>> print(code_block("a = x*2\\nL = a*a"))
-    ```text
-    a = x*2
-    L = a*a
-    ```
-    """
-    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
-    fence = "`" * max(3, longest + 1)
-    return f"{fence}{info}\n{text}\n{fence}"
 
 
 def derive(trace: Trace, *, digits: int = DIGITS) -> Derivation:

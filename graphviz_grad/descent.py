@@ -31,6 +31,7 @@ from .errors import InputValueError
 from .formula import parse
 from .graph import Graph
 from .seed import default_parameters
+from .text import table
 
 LEARNING_RATE = 0.001
 """The default step, here and in the calculator's update. The seed's loss has curvature
@@ -121,12 +122,10 @@ class Descent:
         for k in picked:
             row = self._row(k)
             cells.append([str(int(row[0])), *(format_number(value, digits) for value in row[1:])])
-        widths = [max(len(line[c]) for line in cells) for c in range(len(cells[0]))]
-        table = ["  ".join(cell.rjust(w) for cell, w in zip(line, widths, strict=True)) for line in cells]
         skipped = len(self.history) - len(picked)
         note = [f"({skipped} steps not shown; --csv writes them all)"] if skipped else []
         loss = [f"{self.graph.output} per step: {sparkline([p.loss for p in self.history])}"]
-        return "\n".join([*table, *note, "", *loss, self.message])
+        return "\n".join([table(cells, right=True), *note, "", *loss, self.message])
 
     def _row(self, k: int) -> list[float]:
         point = self.history[k]
@@ -168,8 +167,8 @@ def descend(subject: str | Graph, values: Mapping[str, float], /, *, wrt: Sequen
     """
     graph = subject if isinstance(subject, Graph) else parse(subject)
     names = parameter_names(graph, default_parameters(graph) if wrt is None else wrt)
-    lr = _positive("the learning rate", lr)
-    tol = _positive("the tolerance", tol, zero=True)
+    lr = positive_number("the learning rate", lr)
+    tol = positive_number("the tolerance", tol, zero=True)
     if isinstance(steps, bool) or not isinstance(steps, int) or not 0 <= steps <= MAX_STEPS:
         raise InputValueError(f"steps must be a whole number from 0 to {MAX_STEPS:,}, not {steps!r}")
     most = min(MAX_STEPS, WORK_BUDGET // len(graph), HISTORY_BUDGET // len(names))
@@ -245,7 +244,9 @@ def _advice(lr: float) -> str:
     return f"try a smaller learning rate than {lr:g}"
 
 
-def _positive(what: str, value: Any, zero: bool = False) -> float:
+def positive_number(what: str, value: Any, zero: bool = False) -> float:
+    """``value`` as a float when it is a finite number > 0 (``zero=True``: >= 0), else an
+    `InputValueError` naming ``what``."""
     if (isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value)
             or value < 0 or (value == 0 and not zero)):
         bound = ">= 0" if zero else "> 0"

@@ -37,6 +37,7 @@ from .formula import parse
 from .graph import CONST, INPUT, Expr, Graph, build
 from .ops import OPS
 from .serialize import json_number
+from .text import table
 
 DIGITS = 30
 """Significant digits of the high-precision evaluation."""
@@ -476,6 +477,11 @@ class CheckReport:
     def __bool__(self) -> bool:
         return self.ok
 
+    @property
+    def counts(self) -> dict[str, int]:
+        """How many rows have each status (agree, disagree, kink, undefined, infinite, overflow)."""
+        return {status: sum(1 for row in self.rows if row.status == status) for status in _STATUSES}
+
     def summary(self) -> str:
         """One line: the point, the verdict with a count per status, the tolerances, the worst errors.
 
@@ -483,8 +489,7 @@ class CheckReport:
         'check of L at x=0, y=2: ok (3 agree, 1 kink) ...'
         """
         point = ", ".join(f"{name}={_fmt(value)}" for name, value in self.point.items())
-        counts = {status: sum(1 for row in self.rows if row.status == status) for status in _STATUSES}
-        listed = ", ".join(f"{count} {status}" for status, count in counts.items() if count)
+        listed = ", ".join(f"{count} {status}" for status, count in self.counts.items() if count)
         failed = "".join(f" {row.wrt}" for row in self.failures[:8])
         failed += " ..." if len(self.failures) > 8 else ""
         verdict = f"ok ({listed or 'no rows'})" if self.ok else f"FAILED ({listed}; failing:{failed})"
@@ -504,16 +509,12 @@ class CheckReport:
 
     def to_text(self, digits: int = 10) -> str:
         """The report as a plain-text table (deterministic: same graph and point, same text)."""
-        cells = self._cells(digits)
-        widths = [max(len(row[c]) for row in cells) for c in range(len(cells[0]))]
-        table = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
-                 for row in cells]
         forms = [f"{row.label} = {row.symbolic}"
                  + (f" = {row.symbolic_nodes}" if row.symbolic_nodes != row.symbolic else "")
                  for row in self.rows]
         heading = ("closed forms (SymPy)" if self.full
                    else "chain rule over node symbols (SymPy; the graph is too large for closed forms)")
-        lines = [self.summary(), "", heading, *forms, "", *table]
+        lines = [self.summary(), "", heading, *forms, "", table(self._cells(digits))]
         notes = self._notes()
         if notes:
             lines += ["", "notes", *notes]

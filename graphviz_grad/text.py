@@ -1,0 +1,54 @@
+"""Plain-text and Markdown helpers shared by every rendering: aligned tables, code spans and
+fenced blocks that no user text can break out of.
+
+>>> print(table([["name", "value"], ["x", "5"], ["W1", "0.1"]]))
+name  value
+x     5
+W1    0.1
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+
+def table(rows: Sequence[Sequence[str]], *, right: bool = False) -> str:
+    """Rows of cells as columns two spaces apart, left-aligned (``right=True``: right-aligned,
+    for numbers), no trailing spaces.
+
+    >>> print(table([["step", "L"], ["0", "4"], ["10", "0.012"]], right=True))
+    step      L
+       0      4
+      10  0.012
+    """
+    widths = [max(len(row[c]) for row in rows) for c in range(len(rows[0]))] if rows else []
+    align = str.rjust if right else str.ljust
+    return "\n".join("  ".join(align(cell, width) for cell, width in zip(row, widths, strict=True)).rstrip()
+                     for row in rows)
+
+
+def code_span(text: str) -> str:
+    """``text`` as a Markdown code span, fenced by more backticks than it contains in a row.
+
+    >>> code_span("a`b"), code_span("x·W1")
+    ('`` a`b ``', '`x·W1`')
+    """
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    fence = "`" * (longest + 1)
+    padded = f" {text} " if longest or text.startswith(" ") or text.endswith(" ") else text
+    return f"{fence}{padded}{fence}"
+
+
+def code_block(text: str, info: str = "text") -> str:
+    """``text`` as a fenced Markdown code block, fenced by more backticks than it contains in a row.
+
+    >>> print(code_block("a = x*2\\nL = a*a"))
+    ```text
+    a = x*2
+    L = a*a
+    ```
+    """
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    fence = "`" * max(3, longest + 1)
+    return f"{fence}{info}\n{text}\n{fence}"
