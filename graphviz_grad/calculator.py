@@ -40,7 +40,7 @@ from .formula import parse
 from .graph import Graph
 from .seed import DEFAULTS, FIELDS, SEED_FORMULA, default_parameters, is_seed, seed_graph
 from .serialize import json_number
-from .text import code_block, code_span, table
+from .text import code_block, code_span, product_dots, table
 
 
 @dataclass(frozen=True)
@@ -384,8 +384,6 @@ def _sign(value: float) -> str:
 
 def _dotted(text: str, expr: Any) -> str:
     """SymPy's text with ``·`` for a product, unless a name itself holds a ``*``."""
-    from .symbolic import product_dots
-
     if any("*" in str(symbol) for symbol in expr.free_symbols):
         return text
     return product_dots(text)

@@ -33,7 +33,6 @@ A line's ``numbers`` holds the same step with the values substituted (``4 · 5``
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,13 +41,12 @@ from .engine import Trace
 from .graph import CONST, INPUT
 from .ops import OPS
 from .serialize import json_number
-from .text import code_span
+from .text import code_span, product_dots
 
 FORWARD, BACKWARD = "forward", "backward"
 DIGITS = 10
 """Significant digits of the numbers in a derivation, unless told otherwise."""
 
-_PRODUCT = re.compile(r"(?<!\*)\*(?!\*)")  # a single * in an op's text (not the power **)
 
 
 @dataclass(frozen=True)
@@ -142,7 +140,7 @@ def derive(trace: Trace, *, digits: int = DIGITS) -> Derivation:
         if node.op in (INPUT, CONST):
             continue
         op = OPS[node.op]
-        template = _PRODUCT.sub("·", op.text)
+        template = product_dots(op.text)
         formula = template.format(*(_operand(name, graph[name].op == CONST) for name in node.inputs))
         numbers = template.format(*(_operand(number(trace.value(name)), bool(op.operator))
                                     for name in node.inputs))

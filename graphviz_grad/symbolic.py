@@ -37,7 +37,7 @@ from .formula import parse
 from .graph import CONST, INPUT, Expr, Graph, build
 from .ops import OPS
 from .serialize import json_number
-from .text import table
+from .text import product_dots, table
 
 DIGITS = 30
 """Significant digits of the high-precision evaluation."""
@@ -65,7 +65,6 @@ beyond, or for transcendental results, its high-precision value is used (``9**9*
 
 _STATUSES = ("agree", "disagree", "kink", "undefined", "infinite", "overflow")
 _EPS = 2.0**-52
-_PRODUCT = re.compile(r"(?<!\*)\*(?!\*)")  # a single * (multiplication), not ** (power)
 _FLOAT_MAX = sp.Float(1.7976931348623157e308, DIGITS)
 
 
@@ -1215,15 +1214,6 @@ def _worth_simplifying(expr: sp.Expr) -> bool:
 # --- local derivatives as text, for the diagrams' edge labels ----------------------
 
 
-def product_dots(text: str) -> str:
-    """SymPy's plain text with ``·`` for a product (``**``, the power, stays).
-
-    >>> product_dots("2*x*z4**2")
-    '2·x·z4**2'
-    """
-    return _PRODUCT.sub("·", text)
-
-
 def local_derivative_texts(graph: Graph, *, latex: bool = False) -> dict[tuple[str, int], str]:
     """Each edge's local derivative as a formula in the names of its node's arguments,
     keyed by ``(node name, argument slot)``; an edge from a constant has none. Plain text
@@ -1307,7 +1297,7 @@ def _marked(expr: sp.Expr, latex: bool) -> str:
         return _print(lambda e: sp.latex(e, mul_symbol="dot", symbol_names=dict(zip(_ARGS, _MARKS,
                                                                                       strict=True))), expr)
     marked = expr.xreplace({slot: sp.Symbol(mark) for slot, mark in zip(_ARGS, _MARKS, strict=True)})
-    return _PRODUCT.sub("·", sp.sstr(marked))
+    return product_dots(sp.sstr(marked))
 
 
 def _named(template: str, names: Sequence[str], latex: bool | None) -> str:

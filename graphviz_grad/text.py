@@ -12,6 +12,17 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+_PRODUCT = re.compile(r"(?<!\*)\*(?!\*)")  # a single * (multiplication), not ** (power)
+
+
+def product_dots(text: str) -> str:
+    """Formula text with ``·`` for a product (``**``, the power, stays).
+
+    >>> product_dots("2*x*z4**2")
+    '2·x·z4**2'
+    """
+    return _PRODUCT.sub("·", text)
+
 
 def table(rows: Sequence[Sequence[str]], *, right: bool = False) -> str:
     """Rows of cells as columns two spaces apart, left-aligned (``right=True``: right-aligned,
