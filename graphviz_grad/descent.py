@@ -31,6 +31,7 @@ from .errors import InputValueError
 from .formula import parse
 from .graph import Graph
 from .seed import default_parameters
+from .serialize import json_number
 from .text import table
 
 LEARNING_RATE = 0.001
@@ -139,8 +140,6 @@ class Descent:
                           ylabel=self.graph.output)
 
     def to_dict(self) -> dict[str, Any]:
-        from .serialize import json_number
-
         return {"output": self.graph.output, "wrt": list(self.wrt), "lr": self.lr, "steps": self.steps,
                 "tol": self.tol, "status": self.status, "message": self.message,
                 "history": [{"step": p.step, "loss": json_number(p.loss),
@@ -159,11 +158,11 @@ def _spread(count: int, most: int) -> list[int]:
 def descend(subject: str | Graph, values: Mapping[str, float], /, *, wrt: Sequence[str] | str | None = None,
             lr: float = LEARNING_RATE, steps: int = STEPS, tol: float = 0.0,
             patience: int = PATIENCE) -> Descent:
-    """Run ``steps`` updates ``p ← p - lr·dL/dp`` on the inputs ``wrt`` (default: W1, W2, B for
-    the seed, all inputs otherwise)
-    from ``values``. The run stops early when every |dL/dp| ≤ ``tol`` (converged), or when the
-    loss, a gradient or a parameter is no longer finite, or the loss grew ``patience`` steps
-    in a row (diverged). The point where a divergence shows is kept in the history.
+    """Run ``steps`` updates ``p ← p - lr·dL/dp`` from ``values`` on the inputs ``wrt``
+    (default: W1, W2, B for the seed, all inputs otherwise). The run stops early when every
+    |dL/dp| ≤ ``tol`` (converged), or when the loss, a gradient or a parameter is no longer
+    finite, or the loss grew ``patience`` steps in a row (diverged). The point where a
+    divergence shows is kept in the history.
     """
     graph = subject if isinstance(subject, Graph) else parse(subject)
     names = parameter_names(graph, default_parameters(graph) if wrt is None else wrt)
