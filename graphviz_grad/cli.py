@@ -256,9 +256,6 @@ def _seed_or_formula(args: argparse.Namespace, seed_flags: dict[str, float | Non
     return text, graph, {**values, **flags}
 
 
-_TEXT_SUFFIX = ".txt"
-
-
 def _chart_file(path: str, draw: object, text: str) -> dict[str, bytes]:
     """The chart for ``--chart FILE``: the text bars for .txt, else an image of that format."""
     from .charts import format_from_path
