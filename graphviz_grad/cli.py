@@ -464,13 +464,15 @@ def make_parser() -> argparse.ArgumentParser:
     check.set_defaults(run=_check_command)
     _add_calc(commands)
     _add_descend(commands)
+    from .demo import DIRECTORY as DEMO_DIRECTORY
+
     demo = commands.add_parser(
         "demo", help="the main job: the seed example drawn, stepped, checked, calculated and trained",
         description="Write the seed example's annotated graph (SVG, PNG, DOT), its step-by-step HTML "
                     "player, the SymPy check report, the calculator's page, table and charts, and a "
                     "gradient-descent run into one folder, and list what was written.")
-    demo.add_argument("-o", "--output", default="graphviz-grad-demo", metavar="DIR",
-                      help="the folder to write (made if missing; default graphviz-grad-demo)")
+    demo.add_argument("-o", "--output", default=DEMO_DIRECTORY, metavar="DIR",
+                      help=f"the folder to write (made if missing; default {DEMO_DIRECTORY})")
     demo.add_argument("--backend", choices=["system", "pure"],
                       help="Graphviz binaries or pip's graphviz-pure (default: the first found)")
     demo.set_defaults(run=_demo_command)
