@@ -123,6 +123,27 @@ class Derivation:
         return self.to_markdown()
 
 
+def kinks(trace: Trace) -> list[tuple[str, str]]:
+    """``(node, convention)`` for every step of the backward pass taken where its operation is
+    not differentiable: there the engine's value is PyTorch's convention, not a slope.
+
+    >>> import graphviz_grad as gg
+    >>> kinks(gg.grad("L = relu(x) + relu(y)", x=0, y=1))
+    [('z1', "relu'(0) = 0")]
+    """
+    graph = trace.graph
+    found = []
+    for step in trace.steps:
+        node = graph[step.node]
+        op = OPS.get(node.op)
+        if op is None or op.kink is None or not step.sent:
+            continue
+        args = tuple(trace.value(name) for name in node.inputs)
+        if any(op.kink(edge.slot, args) for edge in step.sent):
+            found.append((node.name, op.convention or ""))
+    return found
+
+
 def derive(trace: Trace, *, digits: int = DIGITS) -> Derivation:
     """The worked derivation of ``trace`` (numbers with ``digits`` significant digits)."""
     if not isinstance(trace, Trace):

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .charts import line_chart, sparkline
+from .derivation import kinks
 from .dot import format_number
 from .engine import Trace, backward
 from .errors import InputValueError
@@ -215,6 +216,11 @@ def descend(subject: str | Graph, values: Mapping[str, float], /, *, wrt: Sequen
             status = CONVERGED
             message = (f"converged at step {step}: every |d{out}/dparameter| <= {tol:g}; "
                        f"{out} = {format_number(loss, 10)}")
+            at_kink = kinks(trace)
+            if at_kink:
+                node, convention = at_kink[0]
+                message += (f" (but node {node} sits where it is not differentiable: the engine takes "
+                            f"{convention}, so this need not be a minimum)")
             break
         if step == steps:
             status = FINISHED

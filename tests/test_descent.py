@@ -116,3 +116,12 @@ def test_image_chart():
     assert run.chart("png").startswith(b"\x89PNG") and run.chart("svg") == run.chart("svg")
     diverged = descend("L = exp(w*w)", {"w": 3}, lr=0.5)
     assert diverged.chart("svg").startswith(b"<?xml")  # the inf point is left out
+
+
+def test_a_zero_gradient_at_a_kink_is_not_called_a_minimum():
+    run = descend("L = relu(w*x - b) + 1", {"w": 1, "x": 1, "b": 1}, wrt="w,b")
+    assert run.status == CONVERGED and len(run.history) == 1
+    assert run.message.endswith("(but node z3 sits where it is not differentiable: the engine takes "
+                                "relu'(0) = 0, so this need not be a minimum)")
+    smooth = descend("y = (a - 3)**2", {"a": 3})
+    assert smooth.status == CONVERGED and "not differentiable" not in smooth.message
