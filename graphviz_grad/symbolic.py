@@ -1258,24 +1258,23 @@ def operation_latex(graph: Graph) -> dict[str, str]:
     return forms
 
 
-_ARGS = tuple(sp.Symbol(f"_gg_slot{slot}", real=True) for slot in range(2))
 _MARKS = tuple(f"\x00{slot}\x00" for slot in range(2))
 
 
 @functools.lru_cache(maxsize=1024)
 def _local_templates(op: str, constants: tuple[float | None, ...], latex: bool) -> tuple[str | None, ...]:
-    """The local derivatives of one operation, per slot, printed with marks for the argument
-    names (None for a constant's slot); the same for every node with this op and constants."""
-    arguments = [_ARGS[slot] if value is None else _shown_constant(value)
-                 for slot, value in enumerate(constants)]
-    expression = OPS[op].sympy(sp, *arguments)
-    return tuple(None if value is not None else _marked(sp.diff(expression, _ARGS[slot]), latex)
-                 for slot, value in enumerate(constants))
+    """The local derivatives of one operation (`_local_partials`), per slot, printed with marks
+    for the argument names (None for a constant's slot)."""
+    shown = tuple(None if value is None else _shown_constant(value) for value in constants)
+    slots = _slot_symbols(len(constants))
+    return tuple(None if local is None else _marked(local, slots, latex)
+                 for local in _local_partials(op, shown))
 
 
 @functools.lru_cache(maxsize=64)
 def _operation_template(op: str) -> str:
-    return _marked(OPS[op].sympy(sp, *_ARGS[:OPS[op].arity]), latex=True)
+    slots = _slot_symbols(OPS[op].arity)
+    return _marked(_construct(op, slots), slots, latex=True)
 
 
 def _shown_constant(value: float) -> sp.Expr:
@@ -1291,13 +1290,12 @@ def _latex_constant(value: float) -> str:
     return f"\\left({text}\\right)" if text.startswith("-") else text
 
 
-def _marked(expr: sp.Expr, latex: bool) -> str:
+def _marked(expr: sp.Expr, slots: Sequence[sp.Expr], latex: bool) -> str:
     """``expr`` over the slot symbols, printed with a mark where each argument's name goes."""
+    marks = dict(zip(slots, _MARKS, strict=False))
     if latex:
-        return _print(lambda e: sp.latex(e, mul_symbol="dot", symbol_names=dict(zip(_ARGS, _MARKS,
-                                                                                      strict=True))), expr)
-    marked = expr.xreplace({slot: sp.Symbol(mark) for slot, mark in zip(_ARGS, _MARKS, strict=True)})
-    return product_dots(sp.sstr(marked))
+        return _print(lambda e: sp.latex(e, mul_symbol="dot", symbol_names=marks), expr)
+    return product_dots(sp.sstr(expr.xreplace({slot: sp.Symbol(mark) for slot, mark in marks.items()})))
 
 
 def _named(template: str, names: Sequence[str], latex: bool | None) -> str:
