@@ -375,6 +375,18 @@ def _demo_command(args: argparse.Namespace) -> int:
     return 0 if written.check_ok else 1
 
 
+def _serve_command(args: argparse.Namespace) -> int:
+    try:
+        from .web import serve
+    except ImportError as missing:
+        raise UsageError(f"the web page needs {missing.name}: pip install 'graphviz-grad[web]'") from None
+    if args.host not in ("127.0.0.1", "localhost", "::1"):
+        print(f"graphviz-grad: warning: listening on {args.host}: other machines can reach the page",
+              file=sys.stderr)
+    serve(args.host, args.port, open_browser=args.open, announce=lambda line: print(line, flush=True))
+    return 0
+
+
 def _number_option(text: str) -> float:
     """An argparse type: a finite decimal number."""
     try:
@@ -476,7 +488,24 @@ def make_parser() -> argparse.ArgumentParser:
     demo.add_argument("--backend", choices=["system", "pure"],
                       help="Graphviz binaries or pip's graphviz-pure (default: the first found)")
     demo.set_defaults(run=_demo_command)
+    serve = commands.add_parser(
+        "serve", help="the calculator and the diagrams as a local web page",
+        description="Start a local web server with the gradient calculator: the five inputs (or any "
+                    "formula's), results as you type, the SymPy check, the worked derivation and the "
+                    "annotated graph with the backward pass step by step. Stop it with Ctrl+C.")
+    serve.add_argument("--host", default="127.0.0.1",
+                       help="the address to listen on (default 127.0.0.1: this machine only)")
+    serve.add_argument("--port", type=_port_option, default=8000,
+                       help="the port (default 8000; 0 picks a free one)")
+    serve.add_argument("--open", action="store_true", help="open the page in the web browser")
+    serve.set_defaults(run=_serve_command)
     return parser
+
+
+def _port_option(text: str) -> int:
+    if not text.strip().isdigit() or int(text) > 65535:
+        raise argparse.ArgumentTypeError(f"a port is a whole number from 0 to 65535, not {text!r}")
+    return int(text)
 
 
 def _add_seed_options(command: argparse.ArgumentParser) -> None:

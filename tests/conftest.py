@@ -52,3 +52,42 @@ def pytest_runtest_setup(item):
             if os.environ.get("CI"):
                 pytest.fail(f"CI must install {what}")
             pytest.skip(f"needs {what}")
+
+
+CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Debian's Chromium, headless, driven by Playwright (tests that use it are marked `browser`)."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_FLAGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture(scope="session")
+def live_server():
+    """``graphviz-grad serve --port 0`` run as a user would, in its own process; yields the page's URL."""
+    import re
+    import subprocess
+    import sys
+
+    process = subprocess.Popen([sys.executable, "-m", "graphviz_grad", "serve", "--port", "0"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        line = process.stdout.readline()  # printed once the workers are ready
+        found = re.search(r"http://127\.0\.0\.1:[0-9]+/", line)
+        if not found:
+            process.kill()
+            raise RuntimeError(f"serve did not start: {line!r} {process.stderr.read()!r}")
+        yield found.group(0)
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()

@@ -12,8 +12,6 @@ from graphviz_grad.player import player_html
 from .conftest import EXAMPLE_1, SEED
 from .test_frames import SEED_CAPTIONS
 
-CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
 
 def fake_svgs(trace):
@@ -51,16 +49,6 @@ def test_xml_prologue_is_dropped():
     svgs = [b'<?xml version="1.0"?>\n<!DOCTYPE svg PUBLIC "x" "y">\n<!-- made -->\n<svg/>'] * len(frames(trace))
     page = player_html(trace, svgs)
     assert "<?xml" not in page and "<!DOCTYPE svg" not in page and '<template class="gg-frame"><svg/>' in page
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_FLAGS)
-        yield chromium
-        chromium.close()
 
 
 def open_player(browser, tmp_path, trace, width=1000):

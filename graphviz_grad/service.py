@@ -1,0 +1,203 @@
+"""The web page's JSON API as plain functions: a request's data in, a status and the answer's data out.
+
+>>> status, page = respond("calculate", {"values": {"W1": "0.3"}})
+>>> status, page["loss"], page["gradients"]["W1"]
+(200, 9.0, 30.0)
+>>> respond("calculate", {"values": {"W1": "abc"}})
+(400, {'error': "W1: the value 'abc' is not a number", 'field': 'W1'})
+>>> respond("formula", {"formula": "e = (a+b)*(b+1)"})[1]["fields"][1]
+{'name': 'b', 'help': 'an input of the formula', 'default': 1.0}
+
+No HTTP here (that is `graphviz_grad.web`): these functions run in the server's worker
+processes and are tested directly. Every answer is JSON-ready (numbers that are not finite
+are the strings ``"inf"``, ``"-inf"``, ``"nan"``); bad input is a 400 answer whose ``field``
+names the formula box (``"formula"``), an input, ``"lr"`` or, for the request itself, ``None``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from .calculator import calculate
+from .descent import LEARNING_RATE
+from .errors import GraphvizGradError
+from .formula import parse
+from .graph import Graph
+from .seed import DEFAULTS, EXAMPLES, FIELDS, SEED_FORMULA, default_parameters, is_seed
+
+MAX_FORMULA = 2_000
+"""Characters in a formula typed into the page."""
+MAX_NODES = 50
+"""Nodes in a formula's graph: the page draws every step, so the frames grow with its square."""
+MAX_NUMBER_TEXT = 100
+"""Characters of a number typed into a field."""
+OTHER_DEFAULT = 1.0
+"""The starting value of an input that is not one of the seed's."""
+OTHER_HELP = "an input of the formula"
+FORMULA, VALUES, LR = "formula", "values", "lr"
+KEYS = (FORMULA, VALUES, LR)
+
+Answer = tuple[int, dict[str, Any]]
+
+
+class RequestError(GraphvizGradError):
+    """Bad input in a request; ``field`` is where the page shows the message."""
+
+    def __init__(self, message: str, field: str | None = None):
+        super().__init__(message)
+        self.field = field
+
+
+def respond(endpoint: str, body: Any) -> Answer:
+    """``(200, answer)`` for a good request to ``endpoint``, ``(400, {"error", "field"})`` for bad input.
+
+    The endpoints: ``seed`` (the page's start), ``formula`` (a formula's inputs),
+    ``calculate`` (the calculator's results) and ``graph`` (the step-by-step pictures).
+    """
+    handler = ENDPOINTS.get(endpoint)
+    if handler is None:
+        return 404, {"error": f"no such endpoint: {endpoint!r} (endpoints: {', '.join(ENDPOINTS)})",
+                     "field": None}
+    try:
+        return 200, handler(_request(body))
+    except RequestError as error:
+        return 400, {"error": str(error), "field": error.field}
+    except GraphvizGradError as error:  # from the library: a number or formula it refuses
+        return 400, {"error": str(error), "field": None}
+
+
+def seed(request: Mapping[str, Any]) -> dict[str, Any]:
+    """The page's start: the seed formula with its fields and both worked examples."""
+    return {**formula_info(request), "examples": {str(k): dict(v) for k, v in EXAMPLES.items()},
+            "learning_rate": LEARNING_RATE, "limits": {"formula_characters": MAX_FORMULA, "nodes": MAX_NODES}}
+
+
+def formula_info(request: Mapping[str, Any]) -> dict[str, Any]:
+    """A formula's inputs as the page's fields (name, help text, starting value)."""
+    text, graph = _formula(request)
+    seeded = is_seed(graph)
+    return {"formula": text, "seed": seeded, "output": graph.output, "nodes": len(graph),
+            "parameters": list(default_parameters(graph)),
+            "fields": [{"name": name, "help": FIELDS[name] if seeded else OTHER_HELP,
+                        "default": DEFAULTS[name] if seeded else OTHER_DEFAULT}
+                       for name in (FIELDS if seeded else graph.inputs)]}
+
+
+def calculation(request: Mapping[str, Any]) -> dict[str, Any]:
+    """The calculator's page data (`graphviz_grad.calculator.Calculation.to_dict`)."""
+    text, graph = _formula(request)
+    values = _values(request, graph)
+    options = {}
+    if request.get(LR) is not None:
+        options["lr"] = lr = _number(request[LR], "the learning rate", LR)
+        if lr <= 0:
+            raise RequestError(f"the learning rate must be a number > 0, not {lr:g}", LR)
+    result = calculate(graph, values, **options)
+    result.formula = text
+    return result.to_dict()
+
+
+def graph_frames(request: Mapping[str, Any]) -> dict[str, Any]:
+    """Every frame of the forward and backward passes as SVG, with its caption; the last frame
+    is the annotated graph."""
+    from .engine import backward
+    from .frames import frames, render_frames
+
+    _, graph = _formula(request)
+    trace = backward(graph, _values(request, graph))
+    sequence = frames(trace)
+    pictures = render_frames(trace, "svg", sequence=sequence)
+    return {"output": graph.output, "frames": [
+        {"index": frame.index, "phase": frame.phase, "caption": frame.caption,
+         "node": frame.view.current or "", "svg": svg.decode("utf-8")}
+        for frame, svg in zip(sequence, pictures, strict=True)]}
+
+
+ENDPOINTS: dict[str, Callable[[Mapping[str, Any]], dict[str, Any]]] = {
+    "seed": seed, "formula": formula_info, "calculate": calculation, "graph": graph_frames}
+
+
+def _request(body: Any) -> Mapping[str, Any]:
+    if body is None:
+        return {}
+    if not isinstance(body, dict):
+        raise RequestError(f"the request must be a JSON object, not {_json_type(body)}")
+    unknown = [key for key in body if key not in KEYS]
+    if unknown:
+        raise RequestError(f"unknown key {unknown[0]!r} in the request (known: {', '.join(KEYS)})")
+    return body
+
+
+def _formula(request: Mapping[str, Any]) -> tuple[str, Graph]:
+    text = request.get(FORMULA)
+    if text is None:
+        text = SEED_FORMULA
+    if not isinstance(text, str):
+        raise RequestError(f"the formula must be text, not {_json_type(text)}", FORMULA)
+    if not text.strip():
+        raise RequestError("the formula is empty: type one, such as L = (x*W1 + y*W2 - B)**2", FORMULA)
+    if len(text) > MAX_FORMULA:
+        raise RequestError(f"the formula has {len(text):,} characters; the page takes at most {MAX_FORMULA:,}"
+                           " (the command line takes more)", FORMULA)
+    try:
+        graph = parse(text)
+    except GraphvizGradError as error:
+        raise RequestError(str(error), FORMULA) from None
+    if len(graph) > MAX_NODES:
+        raise RequestError(f"the formula has {len(graph)} nodes; the page draws at most {MAX_NODES} "
+                           "(graphviz-grad render draws larger graphs)", FORMULA)
+    return text.strip(), graph
+
+
+def _values(request: Mapping[str, Any], graph: Graph) -> dict[str, float]:
+    given = request.get(VALUES)
+    if given is None:
+        given = {}
+    if not isinstance(given, dict):
+        raise RequestError(f"values must be a JSON object of input names and numbers, not {_json_type(given)}")
+    inputs = graph.inputs
+    for name in given:
+        if name not in graph.input_set:
+            raise RequestError(f"{name!r} is not an input of this formula (inputs: {', '.join(inputs) or 'none'})",
+                               name if isinstance(name, str) else None)
+    defaults = DEFAULTS if is_seed(graph) else {}
+    values = {}
+    for name in inputs:
+        if name in given:
+            values[name] = _number(given[name], name, name)
+        elif name in defaults:
+            values[name] = defaults[name]
+        else:
+            raise RequestError(f"missing a value for input {name!r}", name)
+    return values
+
+
+def _number(value: Any, label: str, field: str) -> float:
+    """A finite float from a JSON number or from text (read as on the command line), else a
+    `RequestError` for ``field`` whose message starts with ``label``."""
+    if isinstance(value, str):
+        from .cli import parse_number  # the command line's reading of a number, and its messages
+
+        if len(value) > MAX_NUMBER_TEXT:
+            raise RequestError(f"{label}: a number of {len(value):,} characters is over the limit of "
+                               f"{MAX_NUMBER_TEXT}", field)
+        try:
+            return parse_number(value, label)
+        except GraphvizGradError as error:
+            raise RequestError(str(error), field) from None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise RequestError(f"{label}: expected a number, not {_json_type(value)}", field)
+    try:
+        number = float(value)
+    except OverflowError:
+        raise RequestError(f"{label}: the value is too large for float64", field) from None
+    if not math.isfinite(number):
+        raise RequestError(f"{label}: the value {number} is not a number (values must be finite)", field)
+    return number
+
+
+def _json_type(value: Any) -> str:
+    names = {dict: "an object", list: "a list", str: "text", bool: "true/false", type(None): "null"}
+    return names.get(type(value), "a number")

@@ -1,0 +1,179 @@
+"""The page of ``graphviz-grad serve`` in headless Chromium, against a real server process."""
+
+import pytest
+
+import graphviz_grad as gg
+from graphviz_grad.seed import EXAMPLE_1
+
+pytestmark = [pytest.mark.browser, pytest.mark.dot]
+
+
+@pytest.fixture
+def page(browser, live_server):
+    context = browser.new_context(viewport={"width": 1300, "height": 1000})
+    context.grant_permissions(["clipboard-read", "clipboard-write"], origin=live_server.rstrip("/"))
+    page = context.new_page()
+    problems = []
+    page.on("console", lambda message: message.type == "error" and not expected_refusal(message.text)
+            and problems.append(message.text))
+    page.on("pageerror", lambda failure: problems.append(str(failure)))
+    page.on("dialog", lambda dialog: (problems.append(f"dialog: {dialog.message}"), dialog.dismiss()))
+    page.goto(live_server)
+    page.wait_for_selector("#app[data-state=ready]")
+    page.wait_for_selector("#frame[src]")
+    yield page
+    context.close()
+    assert problems == []  # no script errors, no CSP violations, no dialogs
+
+
+def expected_refusal(text):
+    """Chromium logs every 4xx answer; the tests of bad input cause 400s on purpose."""
+    return text == "Failed to load resource: the server responded with a status of 400 (Bad Request)"
+
+
+def expect(page):
+    from playwright.sync_api import expect
+
+    return expect
+
+
+def field(page, name):
+    return page.locator(f'#fields input[data-name="{name}"]')
+
+
+def chart_magnitude(page, name):
+    return page.get_attribute(f'#chart .bar-track[data-name="{name}"]', "data-magnitude")
+
+
+def test_page_loads_with_example_1(page):
+    check = expect(page)
+    check(page.locator("#loss")).to_have_text("L = 4")
+    for name, value in EXAMPLE_1.items():
+        check(field(page, name)).to_have_value(f"{value:g}")
+    labels = page.locator("#fields label").all_inner_texts()
+    assert labels == ["x", "y", "W1", "W2", "B"]
+    assert "weight of x" in page.inner_text("#fields")
+    rows = page.locator("#gradients tbody tr").all()
+    assert [row.locator("td").all_inner_texts() for row in rows] == [
+        ["x", "input", "5", "0.4"], ["y", "input", "10", "0.8"], ["W1", "parameter", "0.1", "20"],
+        ["W2", "parameter", "0.2", "40"], ["B", "parameter", "0.5", "-4"]]
+    assert [chart_magnitude(page, name) for name in ("x", "y", "W1", "W2", "B")] == ["0.4", "0.8", "20", "40", "4"]
+    check(page.locator("#check")).to_have_class("check agree")
+    assert page.inner_text("#check").startswith("✓ SymPy agrees")
+    assert "dL/dW1 = 2·x·(-B + W1·x + W2·y) = 2·x·z4" in page.inner_text("#formulas")
+    assert "dL/dB = dL/dz4 · (-1) = -4" in page.inner_text("#derivation")
+    assert "W1 ← W1 - lr·dL/dW1 = 0.1 - 0.001·20 = 0.08" in page.inner_text("#update")
+    assert page.inner_text("#caption").startswith("Done: dL/dx = 0.4")
+    assert page.inner_text("#counter") == "step 17 of 17"
+
+
+def test_changing_w1_updates_the_loss_and_the_chart(page):
+    field(page, "W1").fill("0.3")  # as you type: no button
+    expect(page)(page.locator("#loss")).to_have_text("L = 9")
+    expect(page)(page.locator('#chart .bar-track[data-name="W1"]')).to_have_attribute("data-magnitude", "30")
+    widths = page.eval_on_selector_all("#chart .bar", "bars => bars.map(bar => bar.style.width)")
+    assert widths[3] == "100%"  # the largest bar is dL/dW2 = 60
+    assert widths[2] == "50%"
+    expect(page)(page.locator("#caption")).to_contain_text("dL/dW1 = 30")  # the graph follows
+
+
+def test_calculate_button_and_enter(page):
+    field(page, "B").fill("2.5")
+    page.click("#calculate")
+    expect(page)(page.locator("#loss")).to_have_text("L = 0")
+    field(page, "x").fill("6")
+    field(page, "x").press("Enter")
+    expect(page)(page.locator("#loss")).to_have_text("L = 0.01")
+
+
+def test_reset_restores_example_1(page):
+    field(page, "W1").fill("0.3")
+    field(page, "B").fill("-7")
+    expect(page)(page.locator("#loss")).to_have_text("L = 110.25")
+    page.click("#reset")
+    expect(page)(page.locator("#loss")).to_have_text("L = 4")
+    expect(page)(field(page, "W1")).to_have_value("0.1")
+    expect(page)(field(page, "B")).to_have_value("0.5")
+
+
+def test_example_2(page):
+    page.click("#example-2")
+    expect(page)(page.locator("#loss")).to_have_text("L = 0")
+    expect(page)(field(page, "W2")).to_have_value("0.3")
+
+
+def test_copy_puts_the_block_on_the_clipboard(page):
+    field(page, "W2").fill("0.3")
+    expect(page)(page.locator("#loss")).to_have_text("L = 9")
+    page.click("#copy")
+    expect(page)(page.locator("#status")).to_have_text("Copied the results to the clipboard.")
+    copied = page.evaluate("navigator.clipboard.readText()")
+    assert copied == gg.calculate(W2=0.3).copy_text()
+    assert copied.startswith("Loss: L = 9\nGradients: dL/dW1 = 30, dL/dW2 = 60, dL/dB = -6\n")
+
+
+def test_bad_number_shows_the_error_next_to_the_field_and_keeps_the_result(page):
+    field(page, "W1").fill("0.1x")
+    error = page.locator("#input-2-error")
+    expect(page)(error).to_have_text("W1: the value '0.1x' is not a number")
+    expect(page)(field(page, "W1")).to_have_attribute("aria-invalid", "true")
+    expect(page)(page.locator("#loss")).to_have_text("L = 4")
+    expect(page)(page.locator("#status")).to_have_text("Still showing the last good result.")
+    field(page, "W1").fill("0.3")
+    expect(page)(page.locator("#loss")).to_have_text("L = 9")
+    expect(page)(error).to_have_text("")
+
+
+def test_bad_formula_shows_the_error_and_keeps_the_old_graph(page):
+    picture = page.get_attribute("#frame", "src")
+    caption = page.inner_text("#caption")
+    page.fill("#formula", "L = (x*W1 + ")
+    expect(page)(page.locator("#formula-error")).to_contain_text("line 1, column")
+    expect(page)(page.locator("#formula")).to_have_attribute("aria-invalid", "true")
+    page.wait_for_timeout(400)  # the graph is not asked for again
+    assert page.get_attribute("#frame", "src") == picture
+    assert page.inner_text("#caption") == caption
+    expect(page)(page.locator("#loss")).to_have_text("L = 4")
+    labels = page.locator("#fields label").all_inner_texts()
+    assert labels == ["x", "y", "W1", "W2", "B"]
+
+
+def test_stepping_through_the_backward_pass_changes_the_caption(page):
+    assert page.inner_text("#caption").startswith("Done:")
+    page.click("#prev")
+    expect(page)(page.locator("#caption")).to_have_text("dL/dx = dL/dz1 · ∂z1/∂x = 4 · 0.1 = 0.4")
+    page.fill("#slider", "6")
+    expect(page)(page.locator("#caption")).to_have_text("Backward pass: dL/dL = 1")
+    page.click("#next")
+    expect(page)(page.locator("#caption")).to_have_text("dL/dz4 = dL/dL · ∂L/∂z4 = 1 · 4 = 4")
+    expect(page)(page.locator("#counter")).to_have_text("step 8 of 17")
+    page.fill("#slider", "0")
+    expect(page)(page.locator("#prev")).to_be_disabled()
+    # a new value keeps the step on screen
+    field(page, "W1").fill("0.3")
+    expect(page)(page.locator("#caption")).to_contain_text("Forward pass: the inputs x = 5, W1 = 0.3")
+
+
+def test_any_formula_brings_its_own_fields(page):
+    page.fill("#formula", "e = (a+b)*(b+1)")
+    expect(page)(page.locator("#fields label")).to_have_text(["a", "b"])
+    assert page.locator("#example-1").is_hidden()
+    field(page, "a").fill("2")
+    expect(page)(page.locator("#loss")).to_have_text("e = 6")
+    rows = page.locator("#gradients tbody tr").all()
+    assert [row.locator("td").all_inner_texts() for row in rows] == [
+        ["a", "parameter", "2", "2"], ["b", "parameter", "1", "5"]]
+    expect(page)(page.locator("#caption")).to_contain_text("de/db = 5")
+    page.click("#seed-formula")
+    expect(page)(page.locator("#loss")).to_have_text("L = 4")
+    assert page.locator("#example-1").is_visible()
+
+
+def test_user_text_is_shown_as_text_and_never_runs(page):
+    hostile = 'L = x <img src=x onerror="alert(1)"><script>alert(2)</script>'
+    page.fill("#formula", hostile)
+    expect(page)(page.locator("#formula-error")).to_contain_text("'<'")
+    assert page.locator("img").count() == 1 and page.locator("script").count() == 1
+    field(page, "x").fill("<b>5</b>")
+    expect(page)(page.locator("#input-0-error")).to_have_text("x: the value '<b>5</b>' is not a number")
+    assert page.locator("b").count() == 0
