@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import ipaddress
 import json
 import math
 import os
@@ -377,13 +378,14 @@ def _demo_command(args: argparse.Namespace) -> int:
 
 def _serve_command(args: argparse.Namespace) -> int:
     try:
-        from .web import serve
+        from .web import listen, serve
     except ImportError as missing:
         raise UsageError(f"the web page needs {missing.name}: pip install 'graphviz-grad[web]'") from None
-    if args.host not in ("127.0.0.1", "localhost", "::1"):
+    sock = listen(args.host, args.port)
+    if not ipaddress.ip_address(sock.getsockname()[0]).is_loopback:
         print(f"graphviz-grad: warning: listening on {args.host}: other machines can reach the page",
               file=sys.stderr)
-    serve(args.host, args.port, open_browser=args.open, announce=lambda line: print(line, flush=True))
+    serve(sock, open_browser=args.open, announce=lambda line: print(line, flush=True))
     return 0
 
 

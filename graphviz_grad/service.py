@@ -156,12 +156,13 @@ def _values(request: Mapping[str, Any], graph: Graph) -> dict[str, float]:
     if given is None:
         given = {}
     if not isinstance(given, dict):
-        raise RequestError(f"values must be a JSON object of input names and numbers, not {_json_type(given)}")
+        raise RequestError(f"values must be a JSON object of input names and numbers, not "
+                           f"{_json_type(given)}")
     inputs = graph.inputs
     for name in given:
         if name not in graph.input_set:
-            raise RequestError(f"{name!r} is not an input of this formula (inputs: {', '.join(inputs) or 'none'})",
-                               name if isinstance(name, str) else None)
+            raise RequestError(f"{name!r} is not an input of this formula (inputs: "
+                               f"{', '.join(inputs) or 'none'})", name)
     defaults = DEFAULTS if is_seed(graph) else {}
     values = {}
     for name in inputs:

@@ -1,9 +1,9 @@
 """The local web server behind ``graphviz-grad serve``: one page, its script and style, and a JSON API.
 
->>> from starlette.testclient import TestClient
->>> with TestClient(create_app(workers=1)) as client:
-...     client.post("/api/calculate", json={"values": {"W1": 0.3}}).json()["loss"]
-9.0
+>>> sock = listen("127.0.0.1", 0)  # port 0: any free port
+>>> url_of(sock).startswith("http://127.0.0.1:")
+True
+>>> sock.close()
 
 Starlette routes the requests and uvicorn speaks HTTP; the work (the engine, the SymPy check
 and Graphviz) runs in two pools of worker processes from ``pebble``, one for calculations and
@@ -198,14 +198,14 @@ def url_of(sock: socket.socket) -> str:
     return f"http://[{host}]:{port}/" if ":" in host else f"http://{host}:{port}/"
 
 
-def serve(host: str = HOST, port: int = PORT, *, open_browser: bool = False,
+def serve(sock: socket.socket, *, open_browser: bool = False,
           announce: Callable[[str], None] = print) -> None:
-    """Run the server until interrupted (Ctrl+C); ``announce`` gets the page's address once the
-    workers are ready."""
+    """Run the server on a socket from `listen` until interrupted (Ctrl+C); ``announce`` gets the
+    page's address once the workers are ready."""
     import uvicorn
 
-    sock = listen(host, port)
     address = url_of(sock)
+    host = sock.getsockname()[0]
 
     def ready() -> None:
         announce(f"graphviz-grad: the calculator is at {address} (Ctrl+C to stop)")
@@ -214,7 +214,7 @@ def serve(host: str = HOST, port: int = PORT, *, open_browser: bool = False,
 
             webbrowser.open(address)
 
-    hosts = ["127.0.0.1", "localhost"] if host in ("127.0.0.1", "localhost") else ["*"]
+    hosts = ["127.0.0.1", "localhost"] if host == "127.0.0.1" else ["*"]
     app = create_app(hosts=hosts, on_ready=ready)
     config = uvicorn.Config(app, log_level="warning", timeout_keep_alive=5, lifespan="on",
                             server_header=False)

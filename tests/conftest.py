@@ -76,18 +76,17 @@ def live_server():
     import subprocess
     import sys
 
-    process = subprocess.Popen([sys.executable, "-m", "graphviz_grad", "serve", "--port", "0"],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        line = process.stdout.readline()  # printed once the workers are ready
-        found = re.search(r"http://127\.0\.0\.1:[0-9]+/", line)
-        if not found:
-            process.kill()
-            raise RuntimeError(f"serve did not start: {line!r} {process.stderr.read()!r}")
-        yield found.group(0)
-    finally:
-        process.terminate()
+    with subprocess.Popen([sys.executable, "-m", "graphviz_grad", "serve", "--port", "0"],
+                          stdout=subprocess.PIPE, text=True) as process:
         try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
+            line = process.stdout.readline()  # printed once the workers are ready
+            found = re.search(r"http://127\.0\.0\.1:[0-9]+/", line)
+            if not found:
+                raise RuntimeError(f"serve did not start: {line!r}")
+            yield found.group(0)
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()

@@ -13,7 +13,6 @@ from .conftest import EXAMPLE_1, SEED
 from .test_frames import SEED_CAPTIONS
 
 
-
 def fake_svgs(trace):
     return [f'<svg xmlns="http://www.w3.org/2000/svg"><text>{i}</text></svg>'.encode()
             for i in range(len(frames(trace)))]

@@ -1,5 +1,5 @@
 // The calculator page: reads the inputs, asks the server's JSON API, shows the answers.
-// Every text from the server or the user goes through textContent, never innerHTML; the
+// Every text from the server or the user goes through textContent (never parsed as HTML); the
 // graph's SVG is shown as an image (blob URL), so nothing in it can run.
 "use strict";
 (() => {
