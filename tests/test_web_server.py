@@ -2,6 +2,7 @@
 at once."""
 
 import math
+import os
 import random
 import signal
 import subprocess
@@ -150,3 +151,20 @@ def test_fifty_clients_get_correct_answers(live_server):
     assert failures == []
     assert len(counts) == CLIENTS and min(counts) >= 1
     assert math.isfinite(sum(counts))
+
+
+def test_open_shows_the_page_in_the_browser(tmp_path):
+    opened = tmp_path / "opened.txt"
+    browser = f"{sys.executable} -c \"import sys; open(sys.argv[1], 'w').write(sys.argv[2])\" {opened} %s"
+    with subprocess.Popen([sys.executable, "-m", "graphviz_grad", "serve", "--port", "0", "--open"],
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                          env={**os.environ, "BROWSER": browser}) as process:
+        try:
+            url = process.stdout.readline().split(" at ")[1].split()[0]
+            deadline = time.monotonic() + 20
+            while not (opened.exists() and opened.read_text()) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert opened.read_text() == url
+        finally:
+            process.terminate()
+            process.wait(30)
