@@ -357,7 +357,9 @@ class Player:
         return f"<{self}>"
 
     def _repr_html_(self) -> str:
-        return (f'<iframe srcdoc="{html.escape(self.page, quote=True)}" sandbox="allow-scripts" '
+        # in a single-quoted attribute only & and ' need escaping (SVG quotes with "): small
+        source = self.page.replace("&", "&amp;").replace("'", "&#39;")
+        return (f"<iframe srcdoc='{source}' sandbox=\"allow-scripts\" "
                 f'style="width:100%;height:{int(self.height)}px;border:0" title="{html.escape(str(self))}">'
                 "</iframe>")
 
