@@ -20,7 +20,7 @@ def seed_values():
     return dict(EXAMPLE_1)
 
 
-# Tests that need the Graphviz binaries, the pip fallback or a browser carry a marker. Where
+# Tests that need the Graphviz binaries, the pip fallback, a browser or a kernel carry a marker. Where
 # the tool is missing they are skipped locally, but fail under CI, which installs them all.
 def _have_dot():
     import shutil
@@ -41,9 +41,16 @@ def _have_browser():
     return shutil.which("chromium") is not None and importlib.util.find_spec("playwright") is not None
 
 
+def _have_kernel():
+    import importlib.util
+
+    return all(importlib.util.find_spec(name) is not None for name in ("ipykernel", "nbclient", "nbformat"))
+
+
 _NEEDS = {"dot": (_have_dot, "the Graphviz binaries (apt-get install graphviz)"),
           "pure": (_have_pure, "graphviz-pure (pip install graphviz-pure)"),
-          "browser": (_have_browser, "Chromium and playwright (apt-get install chromium; pip install playwright)")}
+          "browser": (_have_browser, "Chromium and playwright (apt-get install chromium; pip install playwright)"),
+          "kernel": (_have_kernel, "a Jupyter kernel and nbclient (pip install ipykernel nbclient nbformat)")}
 
 
 def pytest_runtest_setup(item):

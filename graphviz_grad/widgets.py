@@ -1,0 +1,367 @@
+"""Notebook widgets: the gradient calculator as live input boxes, a step viewer for the frames,
+and the HTML player embedded in a cell.
+
+The logic lives in plain methods (`CalculatorPanel.update`, `StepViewer.show`), so it runs and
+is tested without a browser or a kernel; ipywidgets is imported only when a widget is built
+(``pip install 'graphviz-grad[notebook]'``).
+
+>>> panel = CalculatorPanel()            # the seed page at Example 1
+>>> panel.update(W1="0.3").loss          # text as typed in a box
+9.0
+>>> panel.update(W1="abc").loss          # bad input: a message, and the last good result kept
+9.0
+>>> panel.message
+"W1: 'abc' is not a number"
+>>> import graphviz_grad as gg
+>>> viewer = StepViewer(gg.grad("e = (a+b)*(b+1)", a=2, b=1))
+>>> print(viewer.show(7).caption)
+de/db = de/dz1 · ∂z1/∂b + de/dz2 · ∂z2/∂b = 2 · 1 + 3 · 1 = 5
+
+Displayed in a notebook, each object is its widget when a kernel runs; its bundle also carries
+a static SVG and a deterministic text form, so a saved notebook read where no kernel runs (on
+GitHub) still shows the picture.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from .calculator import Calculation, Calculator
+from .charts import ChartError
+from .descent import LEARNING_RATE
+from .display import Diagram
+from .dot import format_number
+from .engine import Trace
+from .errors import GraphvizGradError, InputValueError
+from .frames import Frame, frames, render_frames
+from .graph import Graph
+from .layout import LayoutError
+from .player import player_html
+from .seed import EXAMPLES, FIELDS, is_seed
+from .text import table
+
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+"""The MIME type of a live widget; only a running kernel can fill it in."""
+
+
+def _widgets() -> Any:
+    try:
+        import ipywidgets
+    except ImportError:
+        raise ImportError("the notebook widgets need ipywidgets: "
+                          "pip install 'graphviz-grad[notebook]'") from None
+    return ipywidgets
+
+
+def parse_number(name: str, value: Any) -> float:
+    """A finite number from a box's text (or a number), else an `InputValueError` naming the box.
+
+    >>> parse_number("x", " 2.5 "), parse_number("x", 3)
+    (2.5, 3.0)
+    >>> parse_number("x", "inf")
+    Traceback (most recent call last):
+    ...
+    graphviz_grad.errors.InputValueError: x must be a finite number, not 'inf'
+    """
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        raise InputValueError(f"{name}: {value!r} is not a number")
+    if isinstance(value, str):
+        try:
+            number = float(value.strip())
+        except ValueError:
+            raise InputValueError(f"{name}: {value!r} is not a number") from None
+    else:
+        number = float(value)
+    if not math.isfinite(number):
+        raise InputValueError(f"{name} must be a finite number, not {value!r}")
+    return number
+
+
+def _bundle(widget: Any, text: str, svg: bytes | None) -> dict[str, Any]:
+    """A widget's display data with a static picture and our text beside the live view."""
+    bundle: dict[str, Any] = {}
+    if widget is not None:
+        bundle.update(widget._repr_mimebundle_())
+    if svg is not None:
+        bundle["image/svg+xml"] = svg.decode("utf-8")
+    bundle["text/plain"] = text
+    return bundle
+
+
+class CalculatorPanel:
+    """The gradient calculator with one text box per input: the loss, the table, the bar chart,
+    the annotated graph and one gradient-descent update follow every change.
+
+    Typing a value that is not a finite number shows a message and keeps the last good result.
+    For the seed, buttons load its two worked examples.
+    """
+
+    def __init__(self, formula: str | Graph | None = None, defaults: Mapping[str, float] | None = None, *,
+                 wrt: Sequence[str] | str | None = None, lr: float = LEARNING_RATE, digits: int = 4):
+        self.calculator = Calculator(formula, defaults, wrt=wrt, lr=lr, digits=digits)
+        self.message = ""
+        """Why the last change was refused (empty when it was taken)."""
+        self._parts: dict[str, Any] | None = None
+        self._quiet = False
+
+    @property
+    def result(self) -> Calculation:
+        """The last good calculation."""
+        return self.calculator.result
+
+    @property
+    def loss(self) -> float:
+        return self.result.loss
+
+    def update(self, /, **values: Any) -> Calculation:
+        """Recalculate with some inputs changed (numbers, or text as typed in a box). On bad
+        input `message` says why and the last good result stays."""
+        try:
+            numbers = {name: parse_number(name, value) for name, value in values.items()}
+            self.calculator.set(**numbers)
+        except GraphvizGradError as error:
+            self.message = str(error)
+        else:
+            self.message = ""
+        self._refresh()
+        return self.result
+
+    def load(self, values: Mapping[str, float]) -> Calculation:
+        """Put ``values`` into the boxes and recalculate once (the example buttons do this)."""
+        if self._parts is not None:
+            self._quiet = True
+            try:
+                for name, value in values.items():
+                    self._parts["boxes"][name].value = format_number(value, 17)
+            finally:
+                self._quiet = False
+        return self.update(**values)
+
+    def reset(self) -> Calculation:
+        """Back to the defaults (for the seed: Example 1)."""
+        return self.load(self.calculator.defaults)
+
+    # --- what is shown -------------------------------------------------------------------
+
+    def table_rows(self) -> list[list[str]]:
+        """The table: a header, then name, role, value and dL/dname for every input."""
+        result = self.result
+        number = result.number
+        return [["name", "role", "value", f"d{result.output}/dname"],
+                *([row.name, row.role, number(row.value), number(row.gradient)] for row in result.rows)]
+
+    def to_text(self) -> str:
+        """The panel as plain text: the loss, the table, the update, and the message if any."""
+        result = self.result
+        lines = [f"{result.output} = {result.number(result.loss)}", "", table(self.table_rows()), "",
+                 f"gradient-descent update (lr = {result.number(result.lr)}):", *result.update_lines()]
+        if self.message:
+            lines += ["", f"not updated: {self.message}"]
+        return "\n".join(lines)
+
+    __str__ = to_text
+
+    def __repr__(self) -> str:
+        return f"<CalculatorPanel {self.result.output} = {self.result.number(self.loss)}>"
+
+    def table_html(self) -> str:
+        """The table as HTML, every piece of user text escaped."""
+        rows = self.table_rows()
+        head = "".join(f"<th>{html.escape(cell)}</th>" for cell in rows[0])
+        body = "".join("<tr>" + "".join(f"<td>{html.escape(cell)}</td>" for cell in row) + "</tr>"
+                       for row in rows[1:])
+        return f"<table><tr>{head}</tr>{body}</table>"
+
+    def status_html(self) -> str:
+        """The loss in large type, and the refusal message under it when there is one."""
+        result = self.result
+        loss = f"<b style='font-size:1.3em'>{html.escape(result.output)} = {result.number(result.loss)}</b>"
+        if not self.message:
+            return loss
+        return f"{loss}<br><span style='color:#b00'>not updated: {html.escape(self.message)}</span>"
+
+    def diagram(self) -> Diagram:
+        """The annotated graph of the current result."""
+        return Diagram(self.result.trace, digits=self.result.digits)
+
+    def chart_png(self) -> bytes | None:
+        """The bar chart of |dL/dinput| as PNG, or None without matplotlib."""
+        try:
+            return self.result.chart("png")
+        except ChartError:
+            return None
+
+    # --- the widget ------------------------------------------------------------------------
+
+    def widget(self) -> Any:
+        """The ipywidgets panel (built once; every later `update` refreshes it)."""
+        if self._parts is None:
+            self._parts = self._build()
+            self._refresh()
+        return self._parts["box"]
+
+    def _build(self) -> dict[str, Any]:
+        w = _widgets()
+        result = self.result
+        seed = is_seed(result.graph)
+        boxes = {}
+        for name in result.order:
+            box = w.Text(value=format_number(result.values[name], 17), description=name,
+                         tooltip=FIELDS.get(name, "") if seed else "", continuous_update=False,
+                         layout=w.Layout(width="220px"))
+            box.observe(self._typed, names="value")
+            boxes[name] = box
+        buttons = []
+        if seed:
+            for number, values in EXAMPLES.items():
+                button = w.Button(description=f"Example {number}")
+                button.on_click(lambda _, values=values: self.load(values))
+                buttons.append(button)
+        reset = w.Button(description="Reset")
+        reset.on_click(lambda _: self.reset())
+        status, grid, update = w.HTML(), w.HTML(), w.HTML()
+        chart = w.Image(format="png", layout=w.Layout(max_width="560px"))
+        graph = w.Image(format="svg+xml", layout=w.Layout(max_width="100%"))
+        box = w.VBox([w.HBox([w.VBox(list(boxes.values())), w.VBox([status, grid, update])]),
+                      w.HBox([*buttons, reset]), chart, graph])
+        return {"boxes": boxes, "status": status, "table": grid, "update": update, "chart": chart,
+                "graph": graph, "box": box}
+
+    def _typed(self, change: Any) -> None:
+        if not self._quiet and self._parts is not None:
+            self.update(**{name: box.value for name, box in self._parts["boxes"].items()})
+
+    def _refresh(self) -> None:
+        parts = self._parts
+        if parts is None:
+            return
+        parts["status"].value = self.status_html()
+        parts["table"].value = self.table_html()
+        parts["update"].value = "<br>".join(html.escape(line) for line in self.result.update_lines())
+        chart = self.chart_png()
+        parts["chart"].value = chart or b""
+        parts["chart"].layout.display = None if chart else "none"
+        try:
+            parts["graph"].value = self.diagram().svg()
+        except LayoutError:
+            parts["graph"].value = b""
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
+        try:
+            svg: bytes | None = self.diagram().svg()
+        except LayoutError:
+            svg = None
+        return _bundle(self.widget(), self.to_text(), svg)
+
+
+class StepViewer:
+    """The forward and backward passes frame by frame, with a slider to pick the step.
+
+    Every frame is drawn on one layout (`graphviz_grad.frames.render_frames`), so nodes stay
+    where they are while the slider moves; the pictures are made when first needed.
+    """
+
+    def __init__(self, trace: Trace, *, forward: bool = True, backward: bool = True, start: int = 0,
+                 digits: int = 4):
+        self.trace = trace
+        self.digits = digits
+        self.frames: list[Frame] = frames(trace, forward=forward, backward=backward, digits=digits)
+        self.index = 0
+        self._pictures: list[bytes] | None = None
+        self._parts: dict[str, Any] | None = None
+        self.show(start)
+
+    @property
+    def frame(self) -> Frame:
+        return self.frames[self.index]
+
+    def show(self, index: int) -> Frame:
+        """Pick frame ``index`` (kept within the first and the last, as the player does)."""
+        if isinstance(index, bool) or not isinstance(index, int):
+            raise TypeError(f"a frame index is a whole number, not {index!r}")
+        self.index = max(0, min(len(self.frames) - 1, index))
+        self._refresh()
+        return self.frame
+
+    def pictures(self) -> list[bytes]:
+        """Every frame as SVG (laid out once)."""
+        if self._pictures is None:
+            self._pictures = render_frames(self.trace, "svg", sequence=self.frames, digits=self.digits)
+        return self._pictures
+
+    def to_text(self) -> str:
+        """``frame 9 of 17 (backward): dL/dz3 = ...``"""
+        return f"frame {self.index + 1} of {len(self.frames)} ({self.frame.phase}): {self.frame.caption}"
+
+    __str__ = to_text
+
+    def __repr__(self) -> str:
+        return f"<StepViewer {self.to_text()}>"
+
+    def widget(self) -> Any:
+        """The ipywidgets viewer: a slider, the caption and the frame's picture."""
+        if self._parts is None:
+            w = _widgets()
+            slider = w.IntSlider(value=self.index, min=0, max=len(self.frames) - 1, description="step",
+                                 continuous_update=True, layout=w.Layout(width="480px"))
+            slider.observe(lambda change: self.show(change["new"]), names="value")
+            self._parts = {"slider": slider, "caption": w.HTML(),
+                           "picture": w.Image(format="svg+xml", layout=w.Layout(max_width="100%"))}
+            self._parts["box"] = w.VBox([slider, self._parts["caption"], self._parts["picture"]])
+            self._refresh()
+        return self._parts["box"]
+
+    def _refresh(self) -> None:
+        parts = self._parts
+        if parts is None:
+            return
+        parts["slider"].value = self.index
+        parts["caption"].value = (f"<b>{html.escape(self.frame.phase)}</b> "
+                                  f"({self.index + 1}/{len(self.frames)}): {html.escape(self.frame.caption)}")
+        try:
+            parts["picture"].value = self.pictures()[self.index]
+        except LayoutError:
+            parts["picture"].value = b""
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
+        try:
+            svg: bytes | None = self.pictures()[self.index]
+        except LayoutError:
+            svg = None
+        return _bundle(self.widget(), self.to_text(), svg)
+
+
+class Player:
+    """The step-by-step HTML player (`graphviz_grad.player.player_html`) in a notebook cell.
+
+    The page runs in a sandboxed ``<iframe>`` (its own styles and script cannot touch the
+    notebook's); it needs JavaScript, so viewers that run none (GitHub) show the text form.
+    """
+
+    def __init__(self, trace: Trace, *, forward: bool = True, backward: bool = True, height: int = 620,
+                 digits: int = 4):
+        self.trace = trace
+        self.frames = frames(trace, forward=forward, backward=backward, digits=digits)
+        self.height = height
+        svgs = render_frames(trace, "svg", sequence=self.frames, digits=digits)
+        self.page = player_html(trace, svgs, sequence=self.frames)
+
+    def __str__(self) -> str:
+        program = str(self.trace.graph).replace("\n", "; ")
+        return f"Step-by-step player: {len(self.frames)} frames of {program} (needs JavaScript)"
+
+    def __repr__(self) -> str:
+        return f"<{self}>"
+
+    def _repr_html_(self) -> str:
+        # in a single-quoted attribute only & and ' need escaping (SVG quotes with "): small
+        source = self.page.replace("&", "&amp;").replace("'", "&#39;")
+        return (f"<iframe srcdoc='{source}' sandbox=\"allow-scripts\" "
+                f'style="width:100%;height:{int(self.height)}px;border:0" title="{html.escape(str(self))}">'
+                "</iframe>")
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
+        return {"text/html": self._repr_html_(), "text/plain": str(self)}

@@ -1,0 +1,87 @@
+"""The tutorial notebooks run top to bottom in a fresh kernel, and what is committed is what they show.
+
+Each notebook asserts its key numbers in its own cells, so executing it is the test; this file
+executes them (with notebooks/run.py's functions, the same code that saved them) and checks
+the saved copies: outputs present, small, free of volatile data, and the same text as a fresh run.
+"""
+
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+FOLDER = ROOT / "notebooks"
+NAMES = ["01_gradient_calculator.ipynb", "02_backprop_step_by_step.ipynb", "03_symbolic_vs_numeric.ipynb",
+         "04_build_your_own_graph.ipynb", "05_gradient_descent.ipynb"]
+MOST_BYTES = 300_000
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+
+
+def _runner():
+    spec = importlib.util.spec_from_file_location("notebook_runner", FOLDER / "run.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _saved(name):
+    return json.loads((FOLDER / name).read_text(encoding="utf-8"))
+
+
+def test_the_five_notebooks_are_there_and_the_readme_links_each():
+    assert sorted(path.name for path in FOLDER.glob("*.ipynb")) == NAMES
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    for name in NAMES:
+        assert f"](notebooks/{name})" in readme, name
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_saved_notebooks_carry_outputs_and_nothing_volatile(name):
+    notebook = _saved(name)
+    assert (FOLDER / name).stat().st_size < MOST_BYTES
+    cells = notebook["cells"]
+    assert cells[0]["cell_type"] == "markdown" and "".join(cells[0]["source"]).startswith("# ")
+    assert "## What you saw" in "".join(cells[-1]["source"])
+    code = [cell for cell in cells if cell["cell_type"] == "code"]
+    assert [cell["execution_count"] for cell in code] == list(range(1, len(code) + 1))  # run in order
+    assert all(cell["outputs"] for cell in code), "every code cell shows something"
+    assert "widgets" not in notebook["metadata"] and "version" not in notebook["metadata"]["language_info"]
+    for cell in code:
+        assert "execution" not in cell["metadata"]
+        for output in cell["outputs"]:
+            assert output["output_type"] != "error" and output.get("name") != "stderr"
+            assert WIDGET_VIEW not in output.get("data", {})
+            assert "text/plain" in output.get("data", {"text/plain": ""})  # every rich output has text
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_saved_pictures_are_svg_or_small_png(name):
+    pictures = [output["data"] for cell in _saved(name)["cells"] if cell["cell_type"] == "code"
+                for output in cell["outputs"] if set(output.get("data", {})) & {"image/png", "image/svg+xml"}]
+    assert pictures, "a tutorial shows at least one picture GitHub can display"
+    assert all(len(data.get("image/png", "")) < 80_000 for data in pictures)
+
+
+@pytest.mark.kernel
+@pytest.mark.parametrize("name", NAMES)
+def test_notebook_runs_and_shows_what_is_saved(name):
+    runner = _runner()
+    fresh = runner.execute(FOLDER / name)  # raises on the first failing cell or assertion
+    saved = runner.nbformat.read(FOLDER / name, as_version=4)
+    assert runner.shown_text(fresh) == runner.shown_text(saved), (
+        f"{name}: the saved outputs are stale; run python notebooks/run.py")
+
+
+@pytest.mark.kernel
+def test_the_kernel_is_this_python(tmp_path):
+    import sys
+
+    runner = _runner()
+    notebook = runner.nbformat.v4.new_notebook()
+    notebook.cells.append(runner.nbformat.v4.new_code_cell("import sys; print(sys.executable)"))
+    path = tmp_path / "which.ipynb"
+    runner.nbformat.write(notebook, path)
+    done = runner.execute(path)
+    assert done.cells[0].outputs[0]["text"].strip() == sys.executable
