@@ -67,8 +67,9 @@ def bench_latency(address: tuple[str, int], repeats: int) -> list[str]:
     base = statistics.median(timings["in process"])
     lines = [f"latency, {repeats} changes of W1 on the seed (one kept-alive connection):",
              f"  {'request':<34} {'median':>9} {'p95':>9} {'ratio to in process':>21}"]
-    for label, kind in (("POST /api/calculate (page data)", "calculate"), ("POST /api/graph (17 SVG frames)", "graph"),
-                        ("calculate(...).to_dict() in process", "in process")):
+    rows = (("POST /api/calculate (page data)", "calculate"), ("POST /api/graph (17 SVG frames)", "graph"),
+            ("calculate(...).to_dict() in process", "in process"))
+    for label, kind in rows:
         samples = timings[kind]
         median = statistics.median(samples)
         lines.append(f"  {label:<34} {median * 1e3:>7.1f}ms {_quantile(samples, 0.95) * 1e3:>7.1f}ms "
@@ -143,9 +144,9 @@ def main() -> None:
                 raise SystemExit("the server did not start")
             parts = urlsplit(found.group(0))
             address = (parts.hostname, parts.port)
-            for line in bench_latency(address, args.repeats) + [""] + bench_load(address, args.clients,
-                                                                                args.seconds):
-                print(line)
+            latency = bench_latency(address, args.repeats)
+            load = bench_load(address, args.clients, args.seconds)
+            print("\n".join([*latency, "", *load]))
         finally:
             server.terminate()
             server.wait(30)

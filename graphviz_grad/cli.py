@@ -14,7 +14,6 @@ import argparse
 import contextlib
 import ipaddress
 import json
-import math
 import os
 import re
 import sys
@@ -28,9 +27,7 @@ from .files import make_folder, numbered, remove_if_empty, stale_frames, write_f
 from .formula import MAX_LENGTH, parse
 from .graph import CONST, INPUT, Graph
 from .serialize import trace_to_dict
-from .text import table
-
-_NUMBER = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+from .text import parse_number, table
 
 
 class UsageError(GraphvizGradError):
@@ -111,29 +108,6 @@ def parse_values(items: Sequence[str], graph: Graph, defaults: Mapping[str, floa
                 raise UsageError(f"missing a value for input {name!r}: add --at {name}=...")
             values[name] = defaults[name]
     return {name: values[name] for name in names}
-
-
-def parse_number(text: str, label: str) -> float:
-    """A finite float64 from a decimal number, or a `UsageError` that names ``label``.
-
-    >>> parse_number("1e-3", "--x")
-    0.001
-    >>> parse_number("inf", "--x")
-    Traceback (most recent call last):
-    ...
-    graphviz_grad.cli.UsageError: --x: the value 'inf' is not a number (values must be finite)
-    """
-    text = text.strip()
-    if text.lower().lstrip("+-") in ("inf", "infinity", "nan"):
-        raise UsageError(f"{label}: the value {text!r} is not a number (values must be finite)")
-    if not _NUMBER.fullmatch(text):
-        raise UsageError(f"{label}: the value {text!r} is not a number")
-    value = float(text)
-    if not math.isfinite(value):
-        raise UsageError(f"{label}: the value {text} is too large for float64")
-    if value == 0 and any(digit in text.lower().partition("e")[0] for digit in "123456789"):
-        raise UsageError(f"{label}: the value {text} is too small for float64 (it would be 0)")
-    return value
 
 
 def format_number(value: float, digits: int = 10) -> str:
@@ -219,9 +193,13 @@ def _format_from_suffix(output: str) -> str:
 
 def _tolerance(text: str) -> float:
     """An argparse type: a finite number >= 0."""
-    if not _NUMBER.fullmatch(text.strip()) or not math.isfinite(float(text)) or float(text) < 0:
+    try:
+        value = parse_number(text, "value")
+    except GraphvizGradError:
+        value = -1.0
+    if value < 0:
         raise argparse.ArgumentTypeError(f"expected a finite number >= 0, got {text!r}")
-    return float(text)
+    return value
 
 
 def _check_command(args: argparse.Namespace) -> int:
@@ -393,7 +371,7 @@ def _number_option(text: str) -> float:
     """An argparse type: a finite decimal number."""
     try:
         return parse_number(text, "value")
-    except UsageError as error:
+    except GraphvizGradError as error:
         raise argparse.ArgumentTypeError(str(error).removeprefix("value: ")) from None
 
 

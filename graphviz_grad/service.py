@@ -26,6 +26,7 @@ from .errors import GraphvizGradError
 from .formula import parse
 from .graph import Graph
 from .seed import DEFAULTS, EXAMPLES, FIELDS, SEED_FORMULA, default_parameters, is_seed
+from .text import parse_number
 
 MAX_FORMULA = 2_000
 """Characters in a formula typed into the page."""
@@ -179,8 +180,6 @@ def _number(value: Any, label: str, field: str) -> float:
     """A finite float from a JSON number or from text (read as on the command line), else a
     `RequestError` for ``field`` whose message starts with ``label``."""
     if isinstance(value, str):
-        from .cli import parse_number  # the command line's reading of a number, and its messages
-
         if len(value) > MAX_NUMBER_TEXT:
             raise RequestError(f"{label}: a number of {len(value):,} characters is over the limit of "
                                f"{MAX_NUMBER_TEXT}", field)

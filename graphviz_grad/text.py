@@ -9,9 +9,13 @@ W1    0.1
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Sequence
 
+from .errors import InputValueError
+
+_NUMBER = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 _PRODUCT = re.compile(r"(?<!\*)\*(?!\*)")  # a single * (multiplication), not ** (power)
 
 
@@ -63,3 +67,26 @@ def code_block(text: str, info: str = "text") -> str:
     longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
     fence = "`" * max(3, longest + 1)
     return f"{fence}{info}\n{text}\n{fence}"
+
+
+def parse_number(text: str, label: str) -> float:
+    """A finite float64 from a decimal number, or a `InputValueError` that names ``label``.
+
+    >>> parse_number("1e-3", "--x")
+    0.001
+    >>> parse_number("inf", "--x")
+    Traceback (most recent call last):
+    ...
+    graphviz_grad.errors.InputValueError: --x: the value 'inf' is not a number (values must be finite)
+    """
+    text = text.strip()
+    if text.lower().lstrip("+-") in ("inf", "infinity", "nan"):
+        raise InputValueError(f"{label}: the value {text!r} is not a number (values must be finite)")
+    if not _NUMBER.fullmatch(text):
+        raise InputValueError(f"{label}: the value {text!r} is not a number")
+    value = float(text)
+    if not math.isfinite(value):
+        raise InputValueError(f"{label}: the value {text} is too large for float64")
+    if value == 0 and any(digit in text.lower().partition("e")[0] for digit in "123456789"):
+        raise InputValueError(f"{label}: the value {text} is too small for float64 (it would be 0)")
+    return value

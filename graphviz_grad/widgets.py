@@ -11,7 +11,7 @@ is tested without a browser or a kernel; ipywidgets is imported only when a widg
 >>> panel.update(W1="abc").loss          # bad input: a message, and the last good result kept
 9.0
 >>> panel.message
-"W1: 'abc' is not a number"
+"W1: the value 'abc' is not a number"
 >>> import graphviz_grad as gg
 >>> viewer = StepViewer(gg.grad("e = (a+b)*(b+1)", a=2, b=1))
 >>> print(viewer.show(7).caption)
@@ -41,6 +41,7 @@ from .graph import Graph
 from .layout import LayoutError
 from .player import player_html
 from .seed import EXAMPLES, FIELDS, is_seed
+from .text import parse_number as read_number
 from .text import table
 
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
@@ -57,27 +58,31 @@ def _widgets() -> Any:
 
 
 def parse_number(name: str, value: Any) -> float:
-    """A finite number from a box's text (or a number), else an `InputValueError` naming the box.
+    """A finite number from a box's text (read as on the command line) or a number, else an
+    `InputValueError` naming the box.
 
     >>> parse_number("x", " 2.5 "), parse_number("x", 3)
     (2.5, 3.0)
     >>> parse_number("x", "inf")
     Traceback (most recent call last):
     ...
-    graphviz_grad.errors.InputValueError: x must be a finite number, not 'inf'
+    graphviz_grad.errors.InputValueError: x: the value 'inf' is not a number (values must be finite)
     """
-    if isinstance(value, bool) or not isinstance(value, str | int | float):
-        raise InputValueError(f"{name}: {value!r} is not a number")
     if isinstance(value, str):
-        try:
-            number = float(value.strip())
-        except ValueError:
-            raise InputValueError(f"{name}: {value!r} is not a number") from None
-    else:
-        number = float(value)
-    if not math.isfinite(number):
-        raise InputValueError(f"{name} must be a finite number, not {value!r}")
-    return number
+        return read_number(value, name)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise InputValueError(f"{name}: {value!r} is not a number")
+    if not math.isfinite(value):
+        raise InputValueError(f"{name}: the value {value!r} is not a number (values must be finite)")
+    return float(value)
+
+
+def _live(build: Any) -> Any:
+    """The live widget, or None where ipywidgets is not installed (the static parts still show)."""
+    try:
+        return build()
+    except ImportError:
+        return None
 
 
 def _bundle(widget: Any, text: str, svg: bytes | None) -> dict[str, Any]:
@@ -254,7 +259,7 @@ class CalculatorPanel:
             svg: bytes | None = self.diagram().svg()
         except LayoutError:
             svg = None
-        return _bundle(self.widget(), self.to_text(), svg)
+        return _bundle(_live(self.widget), self.to_text(), svg)
 
 
 class StepViewer:
@@ -331,7 +336,7 @@ class StepViewer:
             svg: bytes | None = self.pictures()[self.index]
         except LayoutError:
             svg = None
-        return _bundle(self.widget(), self.to_text(), svg)
+        return _bundle(_live(self.widget), self.to_text(), svg)
 
 
 class Player:

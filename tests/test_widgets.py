@@ -48,12 +48,12 @@ def test_bad_input_shows_a_message_and_keeps_the_last_good_result():
     good = bytes(parts["graph"].value)
     parts["boxes"]["x"].value = "five"
     assert panel.loss == (5 * 0.1 + 10 * 0.3 - 0.5) ** 2 and panel.result.values["x"] == 5.0
-    assert panel.message == "x: 'five' is not a number"
-    assert "not updated: x: &#x27;five&#x27; is not a number" in parts["status"].value
+    assert panel.message == "x: the value 'five' is not a number"
+    assert "not updated: x: the value &#x27;five&#x27; is not a number" in parts["status"].value
     assert bytes(parts["graph"].value) == good
-    assert panel.to_text().endswith("not updated: x: 'five' is not a number")
+    assert panel.to_text().endswith("not updated: x: the value 'five' is not a number")
     parts["boxes"]["x"].value = "nan"
-    assert panel.message == "x must be a finite number, not 'nan'" and panel.result.values["x"] == 5.0
+    assert panel.message == "x: the value 'nan' is not a number (values must be finite)" and panel.result.values["x"] == 5.0
     parts["boxes"]["x"].value = "5"  # fixed: the message goes
     assert panel.message == "" and "not updated" not in parts["status"].value
 
@@ -96,8 +96,10 @@ def test_the_panel_bundle_has_the_widget_a_static_graph_and_text():
 
 
 @pytest.mark.parametrize(("typed", "message"), [(True, "x: True is not a number"),
-                                                ("1e999", "x must be a finite number, not '1e999'"),
-                                                ("", "x: '' is not a number")])
+                                                ("1e999", "x: the value 1e999 is too large for float64"),
+                                                (float("nan"), "x: the value nan is not a number (values "
+                                                               "must be finite)"),
+                                                ("", "x: the value '' is not a number")])
 def test_parse_number_refuses(typed, message):
     with pytest.raises(gg.InputValueError) as error:
         parse_number("x", typed)
@@ -137,3 +139,16 @@ def test_player_is_sandboxed_in_an_iframe():
     assert page.startswith("<iframe srcdoc='<!DOCTYPE html>") and 'sandbox="allow-scripts"' in page
     source = page.partition("srcdoc='")[2].partition("'")[0]  # the attribute ends where the page does
     assert html.unescape(source) == player.page and source.count("<template") == 3
+
+
+def test_without_ipywidgets_the_static_parts_still_show(monkeypatch):
+    import graphviz_grad.widgets as widgets
+
+    def missing():
+        raise ImportError("the notebook widgets need ipywidgets")
+
+    monkeypatch.setattr(widgets, "_widgets", missing)
+    for shown in (CalculatorPanel(), StepViewer(gg.grad(SEED, EXAMPLE_1), start=8)):
+        bundle = shown._repr_mimebundle_()
+        assert WIDGET_VIEW not in bundle
+        assert bundle["image/svg+xml"].startswith("<?xml") and bundle["text/plain"] == shown.to_text()
