@@ -125,7 +125,7 @@ class Descent:
             row = self._row(k)
             cells.append([str(int(row[0])), *(format_number(value, digits) for value in row[1:])])
         skipped = len(self.history) - len(picked)
-        note = [f"({skipped} steps not shown; --csv writes them all)"] if skipped else []
+        note = [f"({skipped} steps not shown; the CSV (--csv, to_csv) has every step)"] if skipped else []
         loss = [f"{self.graph.output} per step: {sparkline([p.loss for p in self.history])}"]
         return "\n".join([table(cells, right=True), *note, "", *loss, self.message])
 

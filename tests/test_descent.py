@@ -83,7 +83,7 @@ def test_table_samples_long_runs_and_ends_with_the_message():
     lines = run.to_table().splitlines()
     assert lines[0].split() == ["step", "L", "W1", "W2", "B", "dL/dW1", "dL/dW2", "dL/dB"]
     assert lines[1].split()[0] == "0" and lines[21].split()[0] == "100"
-    assert lines[22] == "(80 steps not shown; --csv writes them all)"
+    assert lines[22] == "(80 steps not shown; the CSV (--csv, to_csv) has every step)"
     assert lines[-2].startswith("L per step: █") and lines[-1] == run.message
 
 
