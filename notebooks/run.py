@@ -60,28 +60,33 @@ def execute(path: Path, timeout: int = TIMEOUT) -> Any:
     """The notebook at ``path`` executed in a fresh kernel (in its own folder), cleaned; raises
     `nbclient.exceptions.CellExecutionError` on the first failing cell."""
     notebook = nbformat.read(path, as_version=4)
-    client = NotebookClient(notebook, timeout=timeout, km=kernel_manager(),
+    # coalesce_streams: the kernel may split one print into several stream messages; merged,
+    # a cell's standard output is one output whatever the split (nbclient >= 0.7.3; the test
+    # extra asks for >= 0.9). The merged text sits where the first print was, so a cell in
+    # these notebooks prints before it displays, never after.
+    client = NotebookClient(notebook, timeout=timeout, km=kernel_manager(), coalesce_streams=True,
                             resources={"metadata": {"path": str(path.parent)}})
     client.execute()
     return clean(notebook)
 
 
 def shown_text(notebook: Any) -> list[list[str]]:
-    """Per code cell, the text of each output (standard output, the plain-text form of each
-    result, errors): what a run must reproduce exactly."""
+    """Per code cell, its standard output as one text (however the kernel split it into
+    stream outputs), then the plain-text form of each result and each error, in order: what a
+    run must reproduce exactly."""
     cells = []
     for cell in notebook.cells:
         if cell.cell_type != "code":
             continue
-        texts = []
+        printed, texts = [], []
         for output in cell.outputs:
             if output.output_type == "stream" and output.name == "stdout":
-                texts.append(output.text)
+                printed.append(output.text)
             elif output.output_type in ("display_data", "execute_result"):
                 texts.append(output.data.get("text/plain", ""))
             elif output.output_type == "error":
                 texts.append(f"{output.ename}: {output.evalue}")
-        cells.append(texts)
+        cells.append(["".join(printed), *texts])
     return cells
 
 

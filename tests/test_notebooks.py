@@ -75,13 +75,34 @@ def test_notebook_runs_and_shows_what_is_saved(name):
 
 
 @pytest.mark.kernel
-def test_the_kernel_is_this_python(tmp_path):
+def test_the_kernel_is_this_python_and_its_prints_are_saved_whole(tmp_path):
     import sys
 
     runner = _runner()
     notebook = runner.nbformat.v4.new_notebook()
     notebook.cells.append(runner.nbformat.v4.new_code_cell("import sys; print(sys.executable)"))
+    # two flushes, two stream messages: the runner saves them as one output
+    notebook.cells.append(runner.nbformat.v4.new_code_cell(
+        "import time\nprint('L =', end=' ', flush=True)\ntime.sleep(0.2)\nprint(4, flush=True)"))
     path = tmp_path / "which.ipynb"
     runner.nbformat.write(notebook, path)
     done = runner.execute(path)
     assert done.cells[0].outputs[0]["text"].strip() == sys.executable
+    assert [(output["output_type"], output["text"]) for output in done.cells[1].outputs] == [("stream", "L = 4\n")]
+
+
+def test_a_print_split_into_several_stream_outputs_reads_as_one():
+    runner = _runner()
+    v4 = runner.nbformat.v4
+
+    def cell(*outputs):
+        notebook = v4.new_notebook()
+        notebook.cells.append(v4.new_code_cell("print(...)", outputs=list(outputs)))
+        return runner.shown_text(notebook)
+
+    picture = v4.new_output("display_data", data={"text/plain": "a chart", "image/png": "iVBO"})
+    whole = cell(v4.new_output("stream", name="stdout", text="L = 4\nL = 2.238\n"), picture)
+    split = cell(v4.new_output("stream", name="stdout", text="L = 4\nL = 2."),
+                 v4.new_output("stream", name="stdout", text="238\n"), picture)
+    assert whole == split == [["L = 4\nL = 2.238\n", "a chart"]]
+    assert cell(v4.new_output("stream", name="stdout", text="L = 4\n")) != whole
