@@ -1,5 +1,5 @@
 """Notebook widgets: the gradient calculator as live input boxes, a step viewer for the frames,
-and the HTML player embedded in a cell.
+the HTML player embedded in a cell, and a picture with a text form.
 
 The logic lives in plain methods (`CalculatorPanel.update`, `StepViewer.show`), so it runs and
 is tested without a browser or a kernel; ipywidgets is imported only when a widget is built
@@ -17,15 +17,17 @@ is tested without a browser or a kernel; ipywidgets is imported only when a widg
 >>> print(viewer.show(7).caption)
 de/db = de/dz1 · ∂z1/∂b + de/dz2 · ∂z2/∂b = 2 · 1 + 3 · 1 = 5
 
-Displayed in a notebook, each object is its widget when a kernel runs; its bundle also carries
-a static SVG and a deterministic text form, so a saved notebook read where no kernel runs (on
-GitHub) still shows the picture.
+Displayed in a notebook, the panel and the viewer are widgets when a kernel runs; their bundles
+also carry a static SVG and a deterministic text form, so a saved notebook read where no kernel
+runs (on GitHub) still shows the picture. The player needs JavaScript instead (see `Player`).
 """
 
 from __future__ import annotations
 
+import base64
 import html
 import math
+import operator
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -135,15 +137,18 @@ class CalculatorPanel:
         return self.result
 
     def load(self, values: Mapping[str, float]) -> Calculation:
-        """Put ``values`` into the boxes and recalculate once (the example buttons do this)."""
-        if self._parts is not None:
+        """Recalculate once with ``values`` and put them into the boxes (the example buttons do
+        this). Refused as a whole, as `update` refuses: a name that is not an input or a value
+        that is not a number sets `message`, and the boxes and the result stay as they were."""
+        result = self.update(**values)
+        if self._parts is not None and not self.message:
             self._quiet = True
             try:
-                for name, value in values.items():
-                    self._parts["boxes"][name].value = format_number(value, 17)
+                for name in values:
+                    self._parts["boxes"][name].value = format_number(result.values[name], 17)
             finally:
                 self._quiet = False
-        return self.update(**values)
+        return result
 
     def reset(self) -> Calculation:
         """Back to the defaults (for the seed: Example 1)."""
@@ -158,10 +163,16 @@ class CalculatorPanel:
         return [["name", "role", "value", f"d{result.output}/dname"],
                 *([row.name, row.role, number(row.value), number(row.gradient)] for row in result.rows)]
 
+    def no_inputs(self) -> str:
+        """What the panel says instead of a table when the formula has no inputs, else ``""``."""
+        result = self.result
+        return "" if result.order else f"({result.output} has no inputs: it is a constant)"
+
     def to_text(self) -> str:
         """The panel as plain text: the loss, the table, the update, and the message if any."""
         result = self.result
-        lines = [f"{result.output} = {result.number(result.loss)}", "", table(self.table_rows()), "",
+        lines = [f"{result.output} = {result.number(result.loss)}", "",
+                 self.no_inputs() or table(self.table_rows()), "",
                  f"gradient-descent update (lr = {result.number(result.lr)}):", *result.update_lines()]
         if self.message:
             lines += ["", f"not updated: {self.message}"]
@@ -174,6 +185,8 @@ class CalculatorPanel:
 
     def table_html(self) -> str:
         """The table as HTML, every piece of user text escaped."""
+        if self.no_inputs():
+            return f"<p>{html.escape(self.no_inputs())}</p>"
         rows = self.table_rows()
         head = "".join(f"<th>{html.escape(cell)}</th>" for cell in rows[0])
         body = "".join("<tr>" + "".join(f"<td>{html.escape(cell)}</td>" for cell in row) + "</tr>"
@@ -193,7 +206,9 @@ class CalculatorPanel:
         return Diagram(self.result.trace, digits=self.result.digits)
 
     def chart_png(self) -> bytes | None:
-        """The bar chart of |dL/dinput| as PNG, or None without matplotlib."""
+        """The bar chart of |dL/dinput| as PNG, or None without matplotlib or without inputs."""
+        if not self.result.order:
+            return None
         try:
             return self.result.chart("png")
         except ChartError:
@@ -262,18 +277,26 @@ class CalculatorPanel:
         return _bundle(_live(self.widget), self.to_text(), svg)
 
 
+def _some_frames(trace: Trace, forward: bool, backward: bool, digits: int) -> list[Frame]:
+    if not (forward or backward):
+        raise ValueError("no frames to show: forward and backward are both False")
+    return frames(trace, forward=forward, backward=backward, digits=digits)
+
+
 class StepViewer:
     """The forward and backward passes frame by frame, with a slider to pick the step.
 
     Every frame is drawn on one layout (`graphviz_grad.frames.render_frames`), so nodes stay
-    where they are while the slider moves; the pictures are made when first needed.
+    where they are while the slider moves; the pictures are made when first needed. ``start``
+    and `show` take a list index (0 is the first frame, -1 the last); the text form and the
+    slider's caption count from 1.
     """
 
     def __init__(self, trace: Trace, *, forward: bool = True, backward: bool = True, start: int = 0,
                  digits: int = 4):
         self.trace = trace
         self.digits = digits
-        self.frames: list[Frame] = frames(trace, forward=forward, backward=backward, digits=digits)
+        self.frames: list[Frame] = _some_frames(trace, forward, backward, digits)
         self.index = 0
         self._pictures: list[bytes] | None = None
         self._parts: dict[str, Any] | None = None
@@ -284,10 +307,23 @@ class StepViewer:
         return self.frames[self.index]
 
     def show(self, index: int) -> Frame:
-        """Pick frame ``index`` (kept within the first and the last, as the player does)."""
-        if isinstance(index, bool) or not isinstance(index, int):
+        """Pick frame ``index``, counted as in a list: 0 is the first frame, -1 the last. Any
+        whole number is taken (a NumPy integer too); past either end it stops at that end, as
+        the player does.
+
+        >>> import graphviz_grad as gg
+        >>> viewer = StepViewer(gg.grad("y = x**2", x=3))   # 5 frames
+        >>> [viewer.show(k).index for k in (1, -1, -2, 99, -99)]
+        [1, 4, 3, 4, 0]
+        """
+        if isinstance(index, bool):
             raise TypeError(f"a frame index is a whole number, not {index!r}")
-        self.index = max(0, min(len(self.frames) - 1, index))
+        try:
+            index = operator.index(index)
+        except TypeError:
+            raise TypeError(f"a frame index is a whole number, not {index!r}") from None
+        count = len(self.frames)
+        self.index = max(0, min(count - 1, index + count if index < 0 else index))
         self._refresh()
         return self.frame
 
@@ -343,20 +379,24 @@ class Player:
     """The step-by-step HTML player (`graphviz_grad.player.player_html`) in a notebook cell.
 
     The page runs in a sandboxed ``<iframe>`` (its own styles and script cannot touch the
-    notebook's); it needs JavaScript, so viewers that run none (GitHub) show the text form.
+    notebook's). It needs JavaScript: where none runs (GitHub's notebook view) the frame is
+    empty or left out, and only the line above it shows, saying what it is. So a notebook
+    should also show a frame as a picture (``display(player.frames[-1])``).
     """
 
     def __init__(self, trace: Trace, *, forward: bool = True, backward: bool = True, height: int = 620,
                  digits: int = 4):
         self.trace = trace
-        self.frames = frames(trace, forward=forward, backward=backward, digits=digits)
+        self.frames = _some_frames(trace, forward, backward, digits)
         self.height = height
         svgs = render_frames(trace, "svg", sequence=self.frames, digits=digits)
         self.page = player_html(trace, svgs, sequence=self.frames)
 
     def __str__(self) -> str:
         program = str(self.trace.graph).replace("\n", "; ")
-        return f"Step-by-step player: {len(self.frames)} frames of {program} (needs JavaScript)"
+        return (f"Step-by-step player: {len(self.frames)} frames of {program} — use its buttons, "
+                "slider or arrow keys. It needs JavaScript; where none runs (GitHub's notebook "
+                "view) it does not show.")
 
     def __repr__(self) -> str:
         return f"<{self}>"
@@ -364,9 +404,49 @@ class Player:
     def _repr_html_(self) -> str:
         # in a single-quoted attribute only & and ' need escaping (SVG quotes with "): small
         source = self.page.replace("&", "&amp;").replace("'", "&#39;")
-        return (f"<iframe srcdoc='{source}' sandbox=\"allow-scripts\" "
-                f'style="width:100%;height:{int(self.height)}px;border:0" title="{html.escape(str(self))}">'
+        return (f"<p>{html.escape(str(self))}</p>"
+                f"<iframe srcdoc='{source}' sandbox=\"allow-scripts\" "
+                f'style="width:100%;height:{int(self.height)}px;border:0" title="step-by-step player">'
                 "</iframe>")
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
         return {"text/html": self._repr_html_(), "text/plain": str(self)}
+
+
+PICTURE_TYPES = {"png": "image/png", "svg": "image/svg+xml"}
+"""The MIME type of each picture format `Picture` takes."""
+
+
+class Picture:
+    """A picture (PNG or SVG bytes) with a text form that says what it shows, for a notebook
+    cell: a saved notebook keeps the picture for GitHub and a deterministic ``text/plain``
+    (IPython's ``Image`` would save ``<IPython.core.display.Image object>``).
+
+    >>> svg = b'<svg xmlns="http://www.w3.org/2000/svg" width="8" height="8"/>'
+    >>> shown = Picture(svg, "svg", "an empty square")
+    >>> shown
+    an empty square
+    >>> sorted(shown._repr_mimebundle_())
+    ['image/svg+xml', 'text/plain']
+    >>> Picture(b"\\x89PNG...", "png", "a chart")._repr_mimebundle_()["image/png"]
+    'iVBORy4uLg=='
+    """
+
+    def __init__(self, data: bytes, fmt: str, text: str):
+        if fmt not in PICTURE_TYPES:
+            raise ValueError(f"a picture is png or svg, not {fmt!r}")
+        if not isinstance(data, bytes):
+            raise TypeError(f"a picture's data is bytes, not {type(data).__name__}")
+        self.data, self.fmt, self.text = data, fmt, text
+
+    def __repr__(self) -> str:
+        return self.text
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
+        # a notebook stores PNG as base64 text and SVG as text
+        if self.fmt == "png":
+            encoded = base64.b64encode(self.data).decode("ascii")
+        else:
+            encoded = self.data.decode("utf-8")
+        return {PICTURE_TYPES[self.fmt]: encoded, "text/plain": self.text}
+

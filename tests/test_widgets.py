@@ -1,14 +1,15 @@
 """The notebook widgets' callbacks, driven by setting widget values: no browser, no kernel."""
 
-import html
+import base64
 import subprocess
 import sys
+from html.parser import HTMLParser
 
 import pytest
 
 import graphviz_grad as gg
 from graphviz_grad.seed import EXAMPLE_2
-from graphviz_grad.widgets import WIDGET_VIEW, CalculatorPanel, Player, StepViewer, parse_number
+from graphviz_grad.widgets import WIDGET_VIEW, CalculatorPanel, Picture, Player, StepViewer, parse_number
 
 from .conftest import EXAMPLE_1, SEED
 
@@ -76,6 +77,48 @@ def test_example_buttons_fill_the_boxes_and_recalculate_once(monkeypatch):
     assert (example_1.description, example_2.description) == ("Example 1", "Example 2")
 
 
+def test_loading_an_unknown_name_or_a_bad_value_is_refused_like_typing_one():
+    panel = CalculatorPanel()
+    parts = panel.widget() and panel._parts
+    before = {name: box.value for name, box in parts["boxes"].items()}
+    panel.load({"x": 7, "nope": 1})
+    assert panel.message.startswith("'nope' is not an input") and panel.loss == 4.0
+    assert {name: box.value for name, box in parts["boxes"].items()} == before  # nothing half-loaded
+    assert "not updated: &#x27;nope&#x27; is not an input" in parts["status"].value
+    panel.load({"x": float("inf")})
+    assert panel.message == "x: the value inf is not a number (values must be finite)" and parts["boxes"]["x"].value == "5"
+    panel.load({"x": 7})
+    assert panel.message == "" and parts["boxes"]["x"].value == "7" and panel.result.values["x"] == 7.0
+    without = CalculatorPanel()  # without a widget: the same refusal
+    assert without.load({"nope": 1}).loss == 4.0
+    panel.update(nope=1)
+    assert without.message == panel.message and without.message.startswith("'nope' is not an input")
+
+
+def test_a_formula_without_inputs_has_no_table_and_no_chart():
+    panel = CalculatorPanel("y = 2*3")
+    assert panel.loss == 6.0 and panel.table_rows() == [["name", "role", "value", "dy/dname"]]
+    assert panel.to_text().splitlines()[:3] == ["y = 6", "", "(y has no inputs: it is a constant)"]
+    assert panel.table_html() == "<p>(y has no inputs: it is a constant)</p>"
+    assert panel.chart_png() is None
+    parts = panel.widget() and panel._parts
+    assert parts["chart"].layout.display == "none" and not parts["boxes"]
+    assert "image/svg+xml" in panel._repr_mimebundle_()  # the graph still shows
+
+
+def test_a_picture_carries_its_bytes_and_a_text_form():
+    png = CalculatorPanel().chart_png()
+    bundle = Picture(png, "png", "bar chart of |dL/dinput|")._repr_mimebundle_()
+    assert bundle == {"image/png": base64.b64encode(png).decode("ascii"), "text/plain": "bar chart of |dL/dinput|"}
+    svg = b"<svg xmlns='http://www.w3.org/2000/svg'/>"
+    assert Picture(svg, "svg", "empty")._repr_mimebundle_()["image/svg+xml"] == svg.decode()
+    assert repr(Picture(svg, "svg", "empty")) == "empty"
+    with pytest.raises(ValueError, match="png or svg, not 'gif'"):
+        Picture(svg, "gif", "empty")
+    with pytest.raises(TypeError):
+        Picture(svg.decode(), "svg", "empty")
+
+
 def test_update_without_a_widget_and_any_formula():
     panel = CalculatorPanel("e = (a+b)*(b+1)", {"a": 2, "b": 1})
     assert panel.result.gradients == {"a": 2.0, "b": 5.0}
@@ -111,9 +154,12 @@ def test_step_viewer_show_picks_a_frame_and_the_slider_follows():
     assert len(viewer.frames) == 17 and viewer.index == 0
     assert viewer.show(8).caption == "dL/dz3 = dL/dz4 · ∂z4/∂z3 = 4 · 1 = 4"
     assert viewer.to_text() == "frame 9 of 17 (backward): dL/dz3 = dL/dz4 · ∂z4/∂z3 = 4 · 1 = 4"
-    assert viewer.show(99).index == 16 and viewer.show(-3).index == 0  # kept in range, as the player does
+    assert viewer.show(99).index == 16 and viewer.show(-99).index == 0  # kept in range, as the player does
+    assert viewer.show(-1).index == 16 and viewer.show(-3).index == 14  # from the end, as in a list
     with pytest.raises(TypeError):
         viewer.show(1.0)
+    with pytest.raises(TypeError):
+        viewer.show(True)
     parts = viewer.widget() and viewer._parts
     parts["slider"].value = 12
     assert viewer.index == 12 and "dL/dW2 = dL/dz2" in parts["caption"].value
@@ -131,14 +177,77 @@ def test_step_viewer_bundle_and_backward_only():
     assert viewer.pictures() is viewer.pictures()  # laid out once
 
 
-def test_player_is_sandboxed_in_an_iframe():
+def test_step_viewer_takes_numpy_integers():
+    numpy = pytest.importorskip("numpy")
+    viewer = StepViewer(gg.grad("y = x**2", x=3))
+    assert viewer.show(numpy.int64(2)).index == 2 and viewer.show(numpy.int32(-1)).index == 4
+    assert type(viewer.index) is int
+    with pytest.raises(TypeError):
+        viewer.show(numpy.float64(1.0))
+
+
+@pytest.mark.parametrize("make", [StepViewer, Player])
+def test_no_frames_is_a_clear_error(make):
+    with pytest.raises(ValueError, match="no frames to show: forward and backward are both False"):
+        make(gg.grad("y = x**2", x=3), forward=False, backward=False)
+
+
+class _TopLevel(HTMLParser):
+    """The tags of an HTML fragment and its text outside every tag's attributes."""
+
+    def __init__(self):
+        super().__init__()
+        self.tags, self.attributes, self.text = [], [], []
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append(tag)
+        self.attributes.append(dict(attrs))
+
+    def handle_endtag(self, tag):
+        self.tags.append("/" + tag)
+
+    def handle_data(self, data):
+        self.text.append(data)
+
+
+def _parsed(fragment):
+    parser = _TopLevel()
+    parser.feed(fragment)
+    parser.close()
+    return parser
+
+
+def test_player_is_sandboxed_in_an_iframe_under_a_line_saying_what_it_is():
     player = Player(gg.grad("y = x**2", x=3), forward=False)
     bundle = player._repr_mimebundle_()
-    assert bundle["text/plain"] == "Step-by-step player: 3 frames of y = x**2 (needs JavaScript)"
+    assert bundle["text/plain"] == ("Step-by-step player: 3 frames of y = x**2 — use its buttons, slider or "
+                                    "arrow keys. It needs JavaScript; where none runs (GitHub's notebook view) "
+                                    "it does not show.")
     page = bundle["text/html"]
-    assert page.startswith("<iframe srcdoc='<!DOCTYPE html>") and 'sandbox="allow-scripts"' in page
-    source = page.partition("srcdoc='")[2].partition("'")[0]  # the attribute ends where the page does
-    assert html.unescape(source) == player.page and source.count("<template") == 3
+    parsed = _parsed(page)
+    assert parsed.tags == ["p", "/p", "iframe", "/iframe"]
+    assert "".join(parsed.text) == bundle["text/plain"]  # visible where the iframe is stripped
+    frame = parsed.attributes[1]
+    assert frame["sandbox"] == "allow-scripts" and frame["srcdoc"] == player.page
+    assert player.page.count("<template") == 3
+
+
+def test_player_with_hostile_names_stays_inside_its_iframe():
+    names = ["it's & co", "</iframe><script>alert(1)</script>", "<b>bold</b>"]
+    a, b, c = gg.inputs(names)
+    graph = gg.build((a * b + c).named("<script>x</script>'"))
+    trace = gg.backward(graph, dict(zip(names, (2.0, 3.0, 4.0))))
+    player = Player(trace)
+    page = player._repr_html_()
+    parsed = _parsed(page)
+    assert parsed.tags == ["p", "/p", "iframe", "/iframe"]  # no tag of a name broke out
+    assert parsed.attributes[1]["srcdoc"] == player.page  # the page, byte for byte
+    assert "".join(parsed.text) == str(player) and "</iframe><script>alert(1)</script>" in str(player)
+    inner = _parsed(player.page)  # and inside, the names are text, never tags
+    benign = _parsed(Player(gg.grad("y = p*q + r", p=2, q=3, r=4)).page)
+    assert sorted(set(inner.tags)) == sorted(set(benign.tags))
+    assert inner.tags.count("script") == benign.tags.count("script")
+    assert "b" not in inner.tags and "iframe" not in inner.tags
 
 
 def test_without_ipywidgets_the_static_parts_still_show(monkeypatch):
