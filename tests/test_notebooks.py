@@ -7,6 +7,8 @@ the saved copies: outputs present, small, free of volatile data, and the same te
 
 import importlib.util
 import json
+import re
+from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
@@ -62,6 +64,70 @@ def test_saved_pictures_are_svg_or_small_png(name):
                 for output in cell["outputs"] if set(output.get("data", {})) & {"image/png", "image/svg+xml"}]
     assert pictures, "a tutorial shows at least one picture GitHub can display"
     assert all(len(data.get("image/png", "")) < 80_000 for data in pictures)
+
+
+class _VisibleText(HTMLParser):
+    """The text an HTML fragment still shows where iframes, scripts and styles are removed and
+    images lose their ``data:`` sources, as a sanitizer may do (GitHub removes iframes and
+    scripts): the text outside those elements, and the alt text of each image left without a source."""
+
+    HIDDEN = frozenset({"iframe", "script", "style", "template"})
+
+    def __init__(self):
+        super().__init__()
+        self.hidden = 0
+        self.parts = []
+
+    def handle_starttag(self, tag, attrs):
+        attributes = dict(attrs)
+        if tag in self.HIDDEN:
+            self.hidden += 1
+        elif tag == "img" and not self.hidden:
+            source = (attributes.get("src") or "").strip().lower()
+            stripped = source.startswith("data:") or not source
+            self.parts.append((attributes.get("alt") or "") if stripped else source)
+
+    def handle_endtag(self, tag):
+        if tag in self.HIDDEN:
+            self.hidden = max(0, self.hidden - 1)
+
+    def handle_data(self, data):
+        if not self.hidden:
+            self.parts.append(data)
+
+    @classmethod
+    def of(cls, fragment):
+        parser = cls()
+        parser.feed(fragment)
+        parser.close()
+        return " ".join(" ".join(parser.parts).split())
+
+
+def test_visible_text_keeps_what_a_sanitizer_leaves():
+    assert _VisibleText.of("<p>a &amp; b</p><iframe srcdoc='<p>inside</p>'>fallback</iframe>") == "a & b"
+    assert _VisibleText.of("<script>x = '<p>no</p>'</script><img src='data:image/png;base64,AA' alt='a chart'>") == (
+        "a chart")
+    assert _VisibleText.of("<iframe srcdoc='x'></iframe><img src='data:image/svg+xml;base64,AA'>") == ""
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_saved_html_outputs_still_say_something_without_iframes_scripts_or_data_images(name):
+    """GitHub's notebook view strips what runs or embeds; no HTML output may be left blank."""
+    for number, cell in enumerate(_saved(name)["cells"]):
+        for output in cell.get("outputs", []):
+            page = output.get("data", {}).get("text/html")
+            if page is not None:
+                assert _VisibleText.of("".join(page)), f"{name}, cell {number}: blank without JavaScript"
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_saved_text_forms_are_ours_not_python_default_reprs(name):
+    """A rich output's text/plain says what it shows; '<IPython.core.display.Image object>' or
+    '<... at 0x7f...>' says nothing and changes with the memory address."""
+    for number, cell in enumerate(_saved(name)["cells"]):
+        for output in cell.get("outputs", []):
+            text = "".join(output.get("data", {}).get("text/plain", ""))
+            assert not re.search(r"^<[\w.]+ object|at 0x[0-9a-f]+>", text), f"{name}, cell {number}: {text}"
 
 
 @pytest.mark.kernel
