@@ -214,7 +214,8 @@ def descend(subject: str | Graph, values: Mapping[str, float], /, *, wrt: Sequen
             break
         if all(abs(grads[n]) <= tol for n in names):
             status = CONVERGED
-            message = (f"converged at step {step}: every |d{out}/dparameter| <= {tol:g}; "
+            bound = f"<= {tol:g}" if tol else "= 0"
+            message = (f"converged at step {step}: every |d{out}/dparameter| {bound}; "
                        f"{out} = {format_number(loss, 10)}")
             at_kink = kinks(trace)
             if at_kink:

@@ -62,7 +62,7 @@ def test_tolerance_and_a_stationary_start():
     assert run.final.parameters["a"] == pytest.approx(3)
     at_rest = descend(SEED, EXAMPLE_2, wrt=PARAMETERS)
     assert at_rest.status == CONVERGED and len(at_rest.history) == 1
-    assert at_rest.message.startswith("converged at step 0")
+    assert at_rest.message.startswith("converged at step 0: every |dL/dparameter| = 0; L = 0")  # tol 0: exactly 0
 
 
 def test_zero_steps_and_the_default_parameters():
