@@ -212,7 +212,8 @@ _TRANSCENDENTAL = frozenset({"exp", "sigmoid", "tanh", "sin", "cos"})
 def _huge(value: sp.Expr) -> bool:
     """A finite number beyond float64's range: exp/sin/... of it must not be evaluated (SymPy's
     ``exp(Float(1e500000))`` never returns; its argument reduction needs that many digits)."""
-    return bool(value.is_Number) and value.is_finite is not False and abs(value) > _FLOAT_MAX
+    return bool(value.is_Number) and value is not sp.nan and value.is_finite is not False \
+        and abs(value) > _FLOAT_MAX
 
 
 def _far_limit(op: str, argument: sp.Expr, derivative: bool = False) -> sp.Expr:
@@ -1183,6 +1184,11 @@ _PIECEWISE = (sp.Max, sp.Min, sp.Abs, sp.Heaviside, sp.sign)
 SIMPLIFY_FUNCTIONS = 2
 """... and only on forms with at most this many distinct function applications (measured: 0.5-1 s
 a form with four, ``exp(-x)``, ``exp(-cos(y))``, ``sin(z)``, ``cos(y)``)."""
+SIMPLIFY_ARGUMENT_OPS = 4
+"""... and only on forms whose functions' arguments have at most this many operations (measured:
+``sin((z + 2 + x)*(z - x))``'s derivative 0.5 s, ``sin((z + 2 + x)*(z + 1/2 - x))``'s 1.2 s,
+``sin((z + 2 + x)*(z + 1/2 - x**2))``'s minutes: trigsimp's product-to-sum rules multiply out).
+``sin(x*w + y*b - c)`` has four."""
 SIMPLIFY_NUMBER = 1000
 """... and only on forms whose numbers are integers or fractions with numerator and denominator
 at most this big (``cos(1000000*x)`` sends trigsimp into a search that grows with the number),
@@ -1193,8 +1199,9 @@ def _worth_simplifying(expr: sp.Expr) -> bool:
     """`sympy.simplify` is slow; polynomials and quotients of them gain nothing from it
     that `factor_terms` does not give, so it runs only on forms with functions in them, and
     not on forms with Max/Min/Abs/Heaviside/sign (measured: seconds per form, spent
-    comparing their arguments), with more than `SIMPLIFY_FUNCTIONS` distinct functions, or with
-    large or inexact numbers (`SIMPLIFY_NUMBER`). Structural rules, not a timer: the same form
+    comparing their arguments), with more than `SIMPLIFY_FUNCTIONS` distinct functions, with
+    a function of a long argument (`SIMPLIFY_ARGUMENT_OPS`), or with large or inexact numbers
+    (`SIMPLIFY_NUMBER`). Structural rules, not a timer: the same form
     is always shown the same way."""
     worth = False
     functions: set[sp.Expr] = set()
@@ -1205,7 +1212,8 @@ def _worth_simplifying(expr: sp.Expr) -> bool:
             return False
         if isinstance(sub, sp.Function):
             functions.add(sub)
-            if len(functions) > SIMPLIFY_FUNCTIONS:
+            if len(functions) > SIMPLIFY_FUNCTIONS or any(sp.count_ops(argument) > SIMPLIFY_ARGUMENT_OPS
+                                                           for argument in sub.args):
                 return False
         worth = worth or isinstance(sub, sp.Function) or (isinstance(sub, sp.Pow) and not sub.exp.is_Integer)
     return worth

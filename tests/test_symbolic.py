@@ -458,3 +458,21 @@ def test_a_pole_with_a_sign_shows_it():
     assert report.ok and report["y"].symbolic_value == -float("inf") and report["y"].status == "infinite"
     assert "-oo" in report["y"].note
     assert "its limit" not in report["x"].note  # 1/y: +oo from above, -oo from below: no sign
+
+
+def test_a_function_of_a_value_that_is_not_real_is_undefined_not_an_error():
+    # nan reached _huge's comparison with float64's largest number: a TypeError before
+    report = gg.check("L = cos(log(x))", {"x": -1})
+    assert report.ok and {row.status for row in report.rows} == {"undefined"}
+    assert gg.check("L = exp(sqrt(x))", {"x": -4}).ok
+
+
+def test_functions_of_long_arguments_are_not_simplified():
+    # trigsimp multiplies out products inside sin/cos/tanh: minutes for this 9-node formula
+    from graphviz_grad.symbolic import _worth_simplifying
+
+    x, z = sympy.symbols("x z")
+    assert not _worth_simplifying(sympy.cos((z + 2 + x) * (z + sympy.Rational(1, 2) - x**x)))
+    assert _worth_simplifying(sympy.cos(x * z - 2))
+    report = gg.check("L = sin(((z + (2 + x)) * ((z + 0.5) - (x ** x))))", {"x": -1, "z": 0.5})
+    assert report.ok and report["z"].symbolic == "(x - x**x + 2*z + 5/2)*cos((x + z + 2)*(-x**x + z + 1/2))"
