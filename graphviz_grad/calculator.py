@@ -97,6 +97,8 @@ class Calculation:
         self.gradients = {name: gradients[name] for name in self.order}
         self.values = {name: trace.value(name) for name in self.order}
         self.update = self._update()
+        self.check_skipped: str | None = None
+        """Why the SymPy check was not run (the web page gives it a time budget); None: it was."""
 
     def number(self, value: float | None) -> str:
         return format_number(value, self.digits)
@@ -135,6 +137,8 @@ class Calculation:
         >>> calculate().formulas[1]
         ('dL/dW1', '2·x·(-B + W1·x + W2·y)', '2·x·z4')
         """
+        if self.check_skipped:
+            return []
         return [(row.label, _dotted(row.symbolic, row.expr), _dotted(row.symbolic_nodes, row.expr))
                 for row in self.report.rows if row.kind == "input"]
 
@@ -191,7 +195,9 @@ class Calculation:
 
     def _kink_notes(self) -> dict[str, str]:
         """Parameter name → where the check found L not differentiable in it (its kink rows)."""
-        notes = {}
+        notes: dict[str, str] = {}
+        if self.check_skipped:
+            return notes
         for row in self.report.rows:
             if row.kind == "input" and row.wrt in self.parameters and row.status == "kink":
                 notes[row.wrt] = row.note.removeprefix("not differentiable here: ").split(";")[0]
@@ -250,6 +256,8 @@ class Calculation:
 
     def check_line(self) -> str:
         """The SymPy verdict in one line: agreement, or the count of each status."""
+        if self.check_skipped:
+            return f"SymPy check not done: {self.check_skipped}."
         report = self.report
         counts = report.counts
         if not report.ok:
@@ -326,7 +334,7 @@ class Calculation:
 
         out = latex_name(self.output)
         rows = [f"\\frac{{\\partial {out}}}{{\\partial {latex_name(row.wrt)}}} &= {row.latex}"
-                for row in self.report.rows if row.kind == "input"]
+                for row in ([] if self.check_skipped else self.report.rows) if row.kind == "input"]
         body = " \\\\\n".join(rows)
         return ("\\begin{align*}\n" + body + ("\n" if body else "") + "\\end{align*}\n\n"
                 + self.derivation.to_latex())
@@ -348,7 +356,9 @@ class Calculation:
                       for name, (label, g) in zip(self.order, self.chart_items(), strict=True)],
             "formulas": [{"label": label, "closed_form": closed, "in_nodes": nodes}
                          for label, closed, nodes in self.formulas],
-            "check": {"ok": self.report.ok, "summary": self.report.summary(), "text": self.check_line()},
+            "check": ({"ok": None, "summary": f"not done: {self.check_skipped}", "text": self.check_line()}
+                      if self.check_skipped else
+                      {"ok": self.report.ok, "summary": self.report.summary(), "text": self.check_line()}),
             "derivation": self.derivation.to_dict(),
             "interpretation": self.interpretation(),
             "update": {"lr": update.lr, "verdict": update.verdict,

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import ipaddress
 import json
 import os
 import re
@@ -356,11 +355,11 @@ def _demo_command(args: argparse.Namespace) -> int:
 
 def _serve_command(args: argparse.Namespace) -> int:
     try:
-        from .web import listen, serve
+        from .web import is_loopback, listen, serve
     except ImportError as missing:
         raise UsageError(f"the web page needs {missing.name}: pip install 'graphviz-grad[web]'") from None
     sock = listen(args.host, args.port)
-    if not ipaddress.ip_address(sock.getsockname()[0]).is_loopback:
+    if not is_loopback(sock.getsockname()[0]):
         print(f"graphviz-grad: warning: listening on {args.host}: other machines can reach the page",
               file=sys.stderr)
     serve(sock, open_browser=args.open, announce=lambda line: print(line, flush=True))
@@ -483,7 +482,7 @@ def make_parser() -> argparse.ArgumentParser:
 
 
 def _port_option(text: str) -> int:
-    if not text.strip().isdigit() or int(text) > 65535:
+    if not re.fullmatch(r"[0-9]{1,5}", text.strip()) or int(text) > 65535:
         raise argparse.ArgumentTypeError(f"a port is a whole number from 0 to 65535, not {text!r}")
     return int(text)
 

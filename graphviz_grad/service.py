@@ -4,20 +4,24 @@
 >>> status, page["loss"], page["gradients"]["W1"]
 (200, 9.0, 30.0)
 >>> respond("calculate", {"values": {"W1": "abc"}})
-(400, {'error': "W1: the value 'abc' is not a number", 'field': 'W1'})
+(400, {'error': "W1: the value 'abc' is not a number", 'field': 'values.W1'})
 >>> respond("formula", {"formula": "e = (a+b)*(b+1)"})[1]["fields"][1]
-{'name': 'b', 'help': 'an input of the formula', 'default': 1.0}
+{'name': 'b', 'help': 'a parameter: the update below changes it', 'default': 1.0}
 
-No HTTP here (that is `graphviz_grad.web`): these functions run in the server's worker
-processes and are tested directly. Every answer is JSON-ready (numbers that are not finite
-are the strings ``"inf"``, ``"-inf"``, ``"nan"``); bad input is a 400 answer whose ``field``
-names the formula box (``"formula"``), an input, ``"lr"`` or, for the request itself, ``None``.
+No HTTP here (that is `graphviz_grad.web`): `read` checks a request in the server's process
+and turns it into plain numbers and text; `respond` does the work in a worker process. Every
+answer is JSON-ready (numbers that are not finite are the strings ``"inf"``, ``"-inf"``,
+``"nan"``); bad input is a 400 answer whose ``field`` says where the page shows the message:
+``"formula"``, ``"lr"``, ``"values.NAME"`` for an input, or ``None`` for the request itself.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+import signal
+import threading
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 from .calculator import calculate
@@ -36,9 +40,12 @@ MAX_NUMBER_TEXT = 100
 """Characters of a number typed into a field."""
 OTHER_DEFAULT = 1.0
 """The starting value of an input that is not one of the seed's."""
-OTHER_HELP = "an input of the formula"
+OTHER_HELP = "a parameter: the update below changes it"
+CHECK_SECONDS = 5.0
+"""The SymPy check's budget in a worker; past it the page shows every result but the check."""
 FORMULA, VALUES, LR = "formula", "values", "lr"
-KEYS = (FORMULA, VALUES, LR)
+KEYS = {"seed": (), "formula": (FORMULA,), "calculate": (FORMULA, VALUES, LR), "graph": (FORMULA, VALUES)}
+"""The keys each endpoint takes."""
 
 Answer = tuple[int, dict[str, Any]]
 
@@ -57,16 +64,56 @@ def respond(endpoint: str, body: Any) -> Answer:
     The endpoints: ``seed`` (the page's start), ``formula`` (a formula's inputs),
     ``calculate`` (the calculator's results) and ``graph`` (the step-by-step pictures).
     """
-    handler = ENDPOINTS.get(endpoint)
-    if handler is None:
+    if endpoint not in ENDPOINTS:
         return 404, {"error": f"no such endpoint: {endpoint!r} (endpoints: {', '.join(ENDPOINTS)})",
                      "field": None}
     try:
-        return 200, handler(_request(body))
-    except RequestError as error:
-        return 400, {"error": str(error), "field": error.field}
+        request = read(endpoint, body)
+    except GraphvizGradError as error:
+        return _refusal(error)
+    return answer(endpoint, request)
+
+
+def answer(endpoint: str, request: Mapping[str, Any]) -> Answer:
+    """`respond` for a request that `read` has checked already (the server's workers get these)."""
+    try:
+        return 200, ENDPOINTS[endpoint](request)
     except GraphvizGradError as error:  # from the library: a number or formula it refuses
-        return 400, {"error": str(error), "field": None}
+        return _refusal(error)
+
+
+def _refusal(error: GraphvizGradError) -> Answer:
+    return 400, {"error": str(error), "field": error.field if isinstance(error, RequestError) else None}
+
+
+def read(endpoint: str, body: Any) -> dict[str, Any]:
+    """The request checked and reduced to plain data: ``formula`` (text or None: the seed),
+    ``values`` (input name → float) and ``lr`` (float or None), or a `RequestError`.
+
+    >>> read("calculate", {"formula": "y = a*b", "values": {"a": "2", "b": 3}})
+    {'formula': 'y = a*b', 'values': {'a': 2.0, 'b': 3.0}, 'lr': None}
+    """
+    if body is None:
+        body = {}
+    if not isinstance(body, dict):
+        raise RequestError(f"the request must be a JSON object, not {_json_type(body)}")
+    known = KEYS[endpoint]
+    for key in body:
+        if key not in known:
+            taken = f"it takes {', '.join(known)}" if known else "it takes no body"
+            raise RequestError(f"unknown key {_shown(key)} for {endpoint} ({taken})")
+    text = body.get(FORMULA)
+    if text is not None:
+        if not isinstance(text, str):
+            raise RequestError(f"the formula must be text, not {_json_type(text)}", FORMULA)
+        _unicode(text, "the formula", FORMULA)
+    graph = _formula(text)[1]
+    lr = None
+    if body.get(LR) is not None:
+        lr = _number(body[LR], "the learning rate", LR)
+        if lr <= 0:
+            raise RequestError(f"the learning rate must be a number > 0, not {lr:g}", LR)
+    return {FORMULA: text, VALUES: _values(body.get(VALUES), graph) if VALUES in known else {}, LR: lr}
 
 
 def seed(request: Mapping[str, Any]) -> dict[str, Any]:
@@ -77,7 +124,7 @@ def seed(request: Mapping[str, Any]) -> dict[str, Any]:
 
 def formula_info(request: Mapping[str, Any]) -> dict[str, Any]:
     """A formula's inputs as the page's fields (name, help text, starting value)."""
-    text, graph = _formula(request)
+    text, graph = _formula(request[FORMULA])
     seeded = is_seed(graph)
     return {"formula": text, "seed": seeded, "output": graph.output, "nodes": len(graph),
             "parameters": list(default_parameters(graph)),
@@ -87,16 +134,17 @@ def formula_info(request: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def calculation(request: Mapping[str, Any]) -> dict[str, Any]:
-    """The calculator's page data (`graphviz_grad.calculator.Calculation.to_dict`)."""
-    text, graph = _formula(request)
-    values = _values(request, graph)
-    options = {}
-    if request.get(LR) is not None:
-        options["lr"] = lr = _number(request[LR], "the learning rate", LR)
-        if lr <= 0:
-            raise RequestError(f"the learning rate must be a number > 0, not {lr:g}", LR)
-    result = calculate(graph, values, **options)
+    """The calculator's page data (`graphviz_grad.calculator.Calculation.to_dict`); the SymPy
+    check gets `CHECK_SECONDS` (in a process's main thread, where a timer can stop it)."""
+    text, graph = _formula(request[FORMULA])
+    options = {"lr": request[LR]} if request[LR] is not None else {}
+    result = calculate(graph, request[VALUES], **options)
     result.formula = text
+    try:
+        with _time_limit(CHECK_SECONDS):
+            result.report  # noqa: B018 (computed here, under the time limit)
+    except _OutOfTime:
+        result.check_skipped = f"SymPy took longer than {CHECK_SECONDS:g} s"
     return result.to_dict()
 
 
@@ -106,8 +154,8 @@ def graph_frames(request: Mapping[str, Any]) -> dict[str, Any]:
     from .engine import backward
     from .frames import frames, render_frames
 
-    _, graph = _formula(request)
-    trace = backward(graph, _values(request, graph))
+    _, graph = _formula(request[FORMULA])
+    trace = backward(graph, request[VALUES])
     sequence = frames(trace)
     pictures = render_frames(trace, "svg", sequence=sequence)
     return {"output": graph.output, "frames": [
@@ -120,23 +168,9 @@ ENDPOINTS: dict[str, Callable[[Mapping[str, Any]], dict[str, Any]]] = {
     "seed": seed, "formula": formula_info, "calculate": calculation, "graph": graph_frames}
 
 
-def _request(body: Any) -> Mapping[str, Any]:
-    if body is None:
-        return {}
-    if not isinstance(body, dict):
-        raise RequestError(f"the request must be a JSON object, not {_json_type(body)}")
-    unknown = [key for key in body if key not in KEYS]
-    if unknown:
-        raise RequestError(f"unknown key {unknown[0]!r} in the request (known: {', '.join(KEYS)})")
-    return body
-
-
-def _formula(request: Mapping[str, Any]) -> tuple[str, Graph]:
-    text = request.get(FORMULA)
+def _formula(text: str | None) -> tuple[str, Graph]:
     if text is None:
         text = SEED_FORMULA
-    if not isinstance(text, str):
-        raise RequestError(f"the formula must be text, not {_json_type(text)}", FORMULA)
     if not text.strip():
         raise RequestError("the formula is empty: type one, such as L = (x*W1 + y*W2 - B)**2", FORMULA)
     if len(text) > MAX_FORMULA:
@@ -152,8 +186,7 @@ def _formula(request: Mapping[str, Any]) -> tuple[str, Graph]:
     return text.strip(), graph
 
 
-def _values(request: Mapping[str, Any], graph: Graph) -> dict[str, float]:
-    given = request.get(VALUES)
+def _values(given: Any, graph: Graph) -> dict[str, float]:
     if given is None:
         given = {}
     if not isinstance(given, dict):
@@ -161,18 +194,19 @@ def _values(request: Mapping[str, Any], graph: Graph) -> dict[str, float]:
                            f"{_json_type(given)}")
     inputs = graph.inputs
     for name in given:
+        _unicode(name, "an input's name", None)
         if name not in graph.input_set:
-            raise RequestError(f"{name!r} is not an input of this formula (inputs: "
-                               f"{', '.join(inputs) or 'none'})", name)
+            raise RequestError(f"{_shown(name)} is not an input of this formula (inputs: "
+                               f"{', '.join(inputs) or 'none'})", f"{VALUES}.{name}")
     defaults = DEFAULTS if is_seed(graph) else {}
     values = {}
     for name in inputs:
         if name in given:
-            values[name] = _number(given[name], name, name)
+            values[name] = _number(given[name], name, f"{VALUES}.{name}")
         elif name in defaults:
             values[name] = defaults[name]
         else:
-            raise RequestError(f"missing a value for input {name!r}", name)
+            raise RequestError(f"missing a value for input {name!r}", f"{VALUES}.{name}")
     return values
 
 
@@ -196,6 +230,45 @@ def _number(value: Any, label: str, field: str) -> float:
     if not math.isfinite(number):
         raise RequestError(f"{label}: the value {number} is not a number (values must be finite)", field)
     return number
+
+
+def _unicode(text: str, what: str, field: str | None) -> None:
+    """Text that UTF-8 can carry: JSON can hold a lone surrogate (``\\ud800``), UTF-8 cannot."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise RequestError(f"{what} has a character that is not valid Unicode (a lone surrogate)",
+                           field) from None
+
+
+def _shown(text: str, most: int = 40) -> str:
+    """A name from the request, quoted and cut to ``most`` characters (for messages)."""
+    shown = text if len(text) <= most else text[:most] + "…"
+    return repr(shown.encode("utf-8", "backslashreplace").decode("utf-8"))
+
+
+class _OutOfTime(BaseException):
+    """The time limit passed (a BaseException, so no ``except Exception`` inside SymPy eats it)."""
+
+
+@contextmanager
+def _time_limit(seconds: float) -> Iterator[None]:
+    """Raise `_OutOfTime` in the block after ``seconds``: only in a main thread with a real-time
+    timer (the server's worker processes); elsewhere the block runs without a limit."""
+    if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "setitimer"):
+        yield
+        return
+
+    def expire(signum: int, frame: Any) -> None:
+        raise _OutOfTime
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 def _json_type(value: Any) -> str:

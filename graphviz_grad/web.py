@@ -16,6 +16,7 @@ one for pictures, so a slow render never holds up a calculation. A job that runs
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import json
 import multiprocessing
 import socket
@@ -28,8 +29,6 @@ from typing import Any
 from pebble import ProcessExpired, ProcessPool
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
-from starlette.middleware import Middleware
-from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -44,8 +43,13 @@ TIMEOUT = 20.0
 """Seconds a job may run before its worker process is killed."""
 WAIT = 30.0
 """Seconds a request may wait for a free worker."""
+SLACK = 1.0
+"""Seconds past ``WAIT + TIMEOUT`` before a request gives up, so that a job that ran its full
+``TIMEOUT`` is reported as too long, not as waiting."""
 WORKERS = 2
 """Processes in each pool (calculations, pictures)."""
+GRACE = 3
+"""Seconds Ctrl+C waits for requests still running before it stops them."""
 ASSETS = {"/": ("index.html", "text/html; charset=utf-8"),
           "/page.js": ("page.js", "text/javascript; charset=utf-8"),
           "/page.css": ("page.css", "text/css; charset=utf-8")}
@@ -98,37 +102,60 @@ def create_app(*, workers: int = WORKERS, timeout: float = TIMEOUT, wait: float 
                 pool.join()
 
     async def page(request: Request) -> Response:
+        if not _host_allowed(request, hosts):
+            return error(400, "this server answers to its own address only (127.0.0.1 or localhost)")
         body, kind = assets[request.url.path]
         return Response(body, media_type=kind, headers=HEADERS)
 
     async def api(request: Request) -> Response:
+        if not _host_allowed(request, hosts):
+            return error(400, "this server answers to its own address only (127.0.0.1 or localhost)")
         endpoint = request.path_params["endpoint"]
         if endpoint not in service.ENDPOINTS:
             return error(404, f"no such endpoint: /api/{endpoint} (endpoints: "
                          + ", ".join(f"/api/{name}" for name in service.ENDPOINTS) + ")")
-        if request.method == "GET":
-            body = None
-        else:
-            body = await _json_body(request)
-            if isinstance(body, Response):
-                return body
+        method = "GET" if endpoint == "seed" else "POST"
+        if request.method != method:
+            return error(405, f"/api/{endpoint} takes {method}, not {request.method}")
+        body = None if method == "GET" else await _json_body(request)
+        if isinstance(body, Response):
+            return body
+        try:  # checked here, so a worker only ever gets plain numbers and text
+            clean = service.read(endpoint, body)
+        except service.RequestError as failure:
+            return error(400, str(failure), failure.field)
+        except GraphvizGradError as failure:
+            return error(400, str(failure))
         if endpoint in ("seed", "formula"):  # parsing only: quick enough to answer here
-            status, data = service.respond(endpoint, body)
+            status, data = service.answer(endpoint, clean)
             return JSONResponse(data, status, headers=HEADERS)
         pool = pools["render" if endpoint == "graph" else "calculate"]
-        job = pool.schedule(service.respond, (endpoint, body), timeout=timeout)
+        job = pool.schedule(service.answer, (endpoint, clean), timeout=timeout)
+        answer = asyncio.ensure_future(asyncio.wrap_future(job))
+        answer.add_done_callback(_quietly)
+        gone = asyncio.ensure_future(_disconnected(request))
+        deadline = wait + timeout + SLACK
         try:
-            status, data = await asyncio.wait_for(asyncio.shield(asyncio.wrap_future(job)), wait + timeout)
-        except JobTimeout:  # the job ran too long (pebble killed it), or never got a worker
-            queued = not (job.running() or job.done())
+            done, _ = await asyncio.wait({answer, gone}, timeout=deadline, return_when=asyncio.FIRST_COMPLETED)
+        except asyncio.CancelledError:  # Ctrl+C, and the grace period is over
             job.cancel()
-            if queued:
-                return error(503, f"the server is busy: no worker was free for {wait + timeout:g} s; "
-                             "try again")
+            return error(503, "the server is stopping")
+        finally:
+            gone.cancel()
+        if answer not in done:
+            if gone in done:  # the page moved on: drop a queued job, let a running one end
+                if not job.running():
+                    job.cancel()
+                return error(499, "the client closed the connection")
+            job.cancel()
+            return error(503, f"the server is busy: the {endpoint} request waited {deadline:g} s; try again")
+        try:
+            status, data = answer.result()
+        except JobTimeout:  # pebble stopped the job at its time limit
             return error(503, f"the {endpoint} job took longer than {timeout:g} s and was stopped: "
                          "try a smaller formula")
-        except ProcessExpired as gone:
-            return error(503, f"the {endpoint} job's worker stopped unexpectedly ({gone}): try again")
+        except ProcessExpired as lost:
+            return error(503, f"the {endpoint} job's worker stopped unexpectedly ({lost}): try again")
         except GraphvizGradError as failure:  # Graphviz missing or failing on the server's side
             return error(503, str(failure))
         return JSONResponse(data, status, headers=HEADERS)
@@ -141,15 +168,43 @@ def create_app(*, workers: int = WORKERS, timeout: float = TIMEOUT, wait: float 
         return error(500, f"internal error: {type(failure).__name__}: {failure}")
 
     routes = [Route(path, page, methods=["GET"]) for path in ASSETS]
-    routes += [Route("/api/{endpoint}", api, methods=["GET", "POST"])]
-    middleware = [Middleware(TrustedHostMiddleware, allowed_hosts=list(hosts))]
-    return Starlette(routes=routes, middleware=middleware, lifespan=lifespan,
-                     exception_handlers={HTTPException: http_error, Exception: internal_error})
+    routes += [Route("/api/{endpoint}", api, methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"])]
+    app = Starlette(routes=routes, lifespan=lifespan,
+                    exception_handlers={HTTPException: http_error, Exception: internal_error})
+    app.router.redirect_slashes = False  # /api/calculate/ is not found, rather than redirected
+    return app
+
+
+def _quietly(answer: asyncio.Future[Any]) -> None:
+    """Collect the outcome of a job nobody waits for any more (its client left)."""
+    if not answer.cancelled():
+        answer.exception()
+
+
+async def _disconnected(request: Request) -> None:
+    """Return when the client closes the connection (its body has been read already)."""
+    while (await request.receive())["type"] != "http.disconnect":
+        pass
+
+
+def _host_allowed(request: Request, hosts: Sequence[str]) -> bool:
+    """Whether the Host header names one of ``hosts`` (``*``: any), the port left out."""
+    if "*" in hosts:
+        return True
+    host = request.headers.get("host", "").lower()
+    name = host[1:].partition("]")[0] if host.startswith("[") else host.rpartition(":")[0] or host
+    if ":" in host and not host.startswith("[") and not host.rpartition(":")[2].isdigit():
+        name = host
+    return name in hosts
 
 
 async def _json_body(request: Request) -> Any:
-    """The request's JSON, or an error response: 413 when it is over `MAX_BODY` bytes, 400 when
-    it is not JSON."""
+    """The request's JSON, or an error response: 415 when it is not sent as JSON (a form or a
+    text/plain post from another web site), 413 when it is over `MAX_BODY` bytes, 400 when it
+    is not valid JSON (a repeated key, NaN and Infinity included)."""
+    kind = request.headers.get("content-type", "").partition(";")[0].strip().lower()
+    if kind != "application/json":
+        return error(415, f"the request must be sent as application/json, not {kind or 'no content type'}")
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > MAX_BODY:
         return error(413, f"the request has {int(declared):,} bytes, over the limit of {MAX_BODY:,}")
@@ -161,13 +216,23 @@ async def _json_body(request: Request) -> Any:
     if not data.strip():
         return None
     try:
-        return json.loads(data.decode("utf-8"), parse_constant=_no_constant)
+        return json.loads(data.decode("utf-8"), parse_constant=_no_constant, object_pairs_hook=_no_repeats)
     except (UnicodeDecodeError, ValueError) as failure:
         return error(400, f"the request is not valid JSON: {failure}")
+    except RecursionError:
+        return error(400, "the request is not valid JSON: it is nested too deeply")
 
 
 def _no_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a JSON value")
+
+
+def _no_repeats(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    keys = [key for key, _ in pairs]
+    if len(set(keys)) != len(keys):
+        repeated = next(key for key in keys if keys.count(key) > 1)
+        raise ValueError(f"the key {repeated[:40]!r} appears twice in one object")
+    return dict(pairs)
 
 
 def listen(host: str = HOST, port: int = PORT) -> socket.socket:
@@ -185,9 +250,26 @@ def listen(host: str = HOST, port: int = PORT) -> socket.socket:
         sock.close()
         hint = " (another program uses it: try another --port, or --port 0 for any free port)" \
             if failure.errno == 98 else ""
-        raise ServeError(f"cannot listen on {host}:{port}: {failure.strerror or failure}{hint}") from None
+        where = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+        raise ServeError(f"cannot listen on {where}: {failure.strerror or failure}{hint}") from None
     sock.set_inheritable(True)
     return sock
+
+
+def is_loopback(host: str) -> bool:
+    """Whether an address reaches this machine only (127.0.0.0/8, ::1, or IPv4 ones in IPv6)."""
+    try:
+        address = ipaddress.ip_address(host.partition("%")[0])
+    except ValueError:
+        return False
+    mapped = getattr(address, "ipv4_mapped", None)
+    return (mapped or address).is_loopback
+
+
+def allowed_hosts(host: str) -> list[str]:
+    """The Host names to answer to when listening on ``host``: on a loopback address only this
+    machine's names (against DNS rebinding), else any."""
+    return ["127.0.0.1", "localhost", "::1", host.lower()] if is_loopback(host) else ["*"]
 
 
 def url_of(sock: socket.socket) -> str:
@@ -209,13 +291,13 @@ def serve(sock: socket.socket, *, open_browser: bool = False,
 
     def ready() -> None:
         announce(f"graphviz-grad: the calculator is at {address} (Ctrl+C to stop)")
-        if open_browser:
+        if open_browser:  # in a thread: a console browser would otherwise hold up the server
+            import threading
             import webbrowser
 
-            webbrowser.open(address)
+            threading.Thread(target=webbrowser.open, args=(address,), daemon=True).start()
 
-    hosts = ["127.0.0.1", "localhost"] if host == "127.0.0.1" else ["*"]
-    app = create_app(hosts=hosts, on_ready=ready)
-    config = uvicorn.Config(app, log_level="warning", timeout_keep_alive=5, lifespan="on",
-                            server_header=False)
+    app = create_app(hosts=allowed_hosts(host), on_ready=ready)
+    config = uvicorn.Config(app, http="h11", log_level="warning", timeout_keep_alive=5, lifespan="on",
+                            server_header=False, timeout_graceful_shutdown=GRACE)
     uvicorn.Server(config).run(sockets=[sock])

@@ -48,14 +48,39 @@ def test_page_script_and_style(client):
 def test_unknown_paths_and_methods_answer_json(client):
     assert_error(client.get("/nope"), 404, None, "Not Found", "/nope")
     assert_error(client.get("/api/nope"), 404, None, "no such endpoint: /api/nope", "/api/calculate")
-    assert_error(client.delete("/api/calculate"), 405, None, "Method Not Allowed")
+    assert_error(client.post("/api/calculate/", json={}), 404, None, "/api/calculate/")  # no redirect
+    assert_error(client.delete("/api/calculate"), 405, None, "/api/calculate takes POST, not DELETE")
+    assert_error(client.get("/api/calculate"), 405, None, "/api/calculate takes POST, not GET")
+    assert_error(client.post("/api/seed", json={}), 405, None, "/api/seed takes GET, not POST")
+    assert client.head("/api/graph").status_code == 405  # no work done for a HEAD
     assert_error(client.post("/"), 405, None)
 
 
+def test_posts_must_be_json():
+    # a form or text/plain post from another web site cannot make the server work
+    with running(web.create_app(workers=1)) as url:
+        answer = Client(url).post("/api/calculate", content=b"{}", content_type="text/plain")
+        assert_error(answer, 415, None, "must be sent as application/json, not text/plain")
+        answer = Client(url).post("/api/calculate", content=b"{}", content_type=None)
+        assert_error(answer, 415, None, "not no content type")
+
+
 def test_other_host_names_are_refused():
-    with running(web.create_app(workers=1, hosts=["127.0.0.1"])) as url:
-        assert Client(url).get("/api/seed").status_code == 200
-        assert Client(url, host="evil.example").get("/api/seed").status_code == 400
+    with running(web.create_app(workers=1, hosts=web.allowed_hosts("127.0.0.1"))) as url:
+        port = url.rsplit(":", 1)[1].strip("/")
+        for host in (f"127.0.0.1:{port}", f"localhost:{port}", "localhost", f"[::1]:{port}"):
+            assert Client(url, host=host).get("/api/seed").status_code == 200, host
+        for host in ("evil.example", f"evil.example:{port}", "[::2]:80", "127.0.0.1.evil.example"):
+            assert_error(Client(url, host=host).get("/api/seed"), 400, None, "answers to its own address")
+            assert Client(url, host=host).get("/").status_code == 400
+
+
+@pytest.mark.parametrize("host, loopback", [("127.0.0.1", True), ("127.0.0.2", True), ("::1", True),
+                                            ("::ffff:127.0.0.1", True), ("0.0.0.0", False),
+                                            ("192.168.1.2", False), ("localhost", False)])
+def test_loopback_addresses_answer_to_local_names_only(host, loopback):
+    assert web.is_loopback(host) is loopback
+    assert (web.allowed_hosts(host) == ["*"]) is not loopback
 
 
 # --- /api/seed and /api/formula ------------------------------------------------------------------
@@ -84,6 +109,7 @@ def test_formula(client):
 
 @pytest.mark.parametrize("formula, fragment", [
     ("L = (x +", "line 1, column"),
+    ("L = x*2 # \ud800", "not valid Unicode"),
     ("", "the formula is empty"),
     ("   \n ", "the formula is empty"),
     ("__import__('os').system('echo hacked')", "line 1"),
@@ -103,7 +129,7 @@ def test_calculate_the_seed(client):
     assert data == json.loads(gg.calculate().to_json())
     assert data["loss"] == 4.0 and data["gradients"] == {"x": 0.4, "y": 0.8, "W1": 20.0, "W2": 40.0, "B": -4.0}
     assert data["check"]["ok"] is True
-    assert client.get("/api/calculate").json()["loss"] == 4.0  # GET: the defaults
+    assert client.post("/api/calculate", json={}).json()["loss"] == 4.0  # no values: the defaults
 
 
 def test_calculate_numbers_as_json_or_text(client):
@@ -131,28 +157,34 @@ def test_values_that_are_not_finite_inside_the_graph_are_strings(client):
 
 
 @pytest.mark.parametrize("body, field, fragment", [
-    ({"values": {"W1": "abc"}}, "W1", "W1: the value 'abc' is not a number"),
-    ({"values": {"W1": ""}}, "W1", "is not a number"),
-    ({"values": {"W1": "inf"}}, "W1", "values must be finite"),
-    ({"values": {"W1": "1e999"}}, "W1", "too large for float64"),
-    ({"values": {"W1": "1e-999"}}, "W1", "too small for float64"),
-    ({"values": {"W1": True}}, "W1", "expected a number, not true/false"),
-    ({"values": {"W1": None}}, "W1", "expected a number, not null"),
-    ({"values": {"W1": [1]}}, "W1", "expected a number, not a list"),
-    ({"values": {"W1": 10 ** 400}}, "W1", "too large for float64"),
-    ({"values": {"W1": "1" * 200}}, "W1", "over the limit of 100"),
-    ({"values": {"q": 1}}, "q", "'q' is not an input of this formula"),
-    ({"formula": "y = a*b", "values": {"a": 1}}, "b", "missing a value for input 'b'"),
+    ({"values": {"W1": "abc"}}, "values.W1", "W1: the value 'abc' is not a number"),
+    ({"values": {"W1": ""}}, "values.W1", "is not a number"),
+    ({"values": {"W1": "inf"}}, "values.W1", "values must be finite"),
+    ({"values": {"W1": "1e999"}}, "values.W1", "too large for float64"),
+    ({"values": {"W1": "1e-999"}}, "values.W1", "too small for float64"),
+    ({"values": {"W1": True}}, "values.W1", "expected a number, not true/false"),
+    ({"values": {"W1": None}}, "values.W1", "expected a number, not null"),
+    ({"values": {"W1": [1]}}, "values.W1", "expected a number, not a list"),
+    ({"values": {"W1": {"a": [[1]]}}}, "values.W1", "expected a number, not an object"),
+    ({"values": {"W1": 10 ** 400}}, "values.W1", "too large for float64"),
+    ({"values": {"W1": "1" * 200}}, "values.W1", "over the limit of 100"),
+    ({"values": {"q": 1}}, "values.q", "'q' is not an input of this formula"),
+    ({"values": {"\ud800": 1}}, None, "not valid Unicode"),
+    ({"formula": "L = x*2 # \ud800", "values": {"x": 1}}, "formula", "not valid Unicode"),
+    ({"formula": "L = lr*x", "values": {"lr": "abc", "x": 1}}, "values.lr", "lr: the value 'abc'"),
+    ({"formula": "y = a*b", "values": {"a": 1}}, "values.b", "missing a value for input 'b'"),
     ({"values": [1, 2]}, None, "values must be a JSON object"),
     ({"values": {"W1": 1}, "lr": "-1"}, "lr", "the learning rate must be a number > 0"),
     ({"lr": 0}, "lr", "the learning rate must be a number > 0"),
     ({"lr": "fast"}, "lr", "the learning rate: the value 'fast' is not a number"),
+    ({"lr": [[[1]]]}, "lr", "the learning rate: expected a number, not a list"),
     ({"formula": 42}, "formula", "the formula must be text, not a number"),
-    ({"wrt": ["x"]}, None, "unknown key 'wrt'"),
+    ({"formula": ["L = x"]}, "formula", "the formula must be text, not a list"),
+    ({"wrt": ["x"]}, None, "unknown key 'wrt' for calculate (it takes formula, values, lr)"),
 ])
 def test_bad_input_is_a_400_naming_the_field(client, body, field, fragment):
     assert_error(client.post("/api/calculate", json=body), 400, field, fragment)
-    if "lr" not in body:  # the pictures need no learning rate
+    if "lr" not in body and "wrt" not in body:  # the pictures need no learning rate
         assert_error(client.post("/api/graph", json=body), 400, field, fragment)
 
 
@@ -163,6 +195,8 @@ def test_bad_input_is_a_400_naming_the_field(client, body, field, fragment):
     (b"\xff\xfe", "not valid JSON"),
     (b"[1, 2]", "must be a JSON object, not a list"),
     (b'"text"', "must be a JSON object, not text"),
+    (b'{"values": {"W1": 1, "W1": 2}}', "the key 'W1' appears twice in one object"),
+    (b"[" * 10000 + b"]" * 10000, "nested too deeply"),
 ])
 def test_bodies_that_are_not_a_json_object(client, raw, fragment):
     assert_error(client.post("/api/calculate", content=raw), 400, None, fragment)
@@ -170,6 +204,32 @@ def test_bodies_that_are_not_a_json_object(client, raw, fragment):
 
 def test_an_empty_body_is_the_defaults(client):
     assert client.post("/api/calculate", content=b"").json()["loss"] == 4.0
+
+
+def test_deep_requests_never_reach_or_break_the_workers(client):
+    deep = b'{"values": {"x": ' + b"[" * 600 + b"]" * 600 + b"}}"
+    for _ in range(3):
+        assert_error(client.post("/api/graph", content=deep), 400, "values.x", "x: expected a number, not a list")
+        assert_error(client.post("/api/calculate", content=b'{"lr": ' + b"[" * 500 + b"]" * 500 + b"}"), 400,
+                     "lr", "the learning rate: expected a number, not a list")
+    assert len(client.post("/api/graph", json={}).json()["frames"]) == 17
+    assert client.post("/api/calculate", json={}).json()["loss"] == 4.0
+
+
+def test_values_without_a_real_result_still_answer(client):
+    for formula, values in (("L = cos(log(x))", {"x": -1}), ("L = exp(sqrt(x))", {"x": -4})):
+        data = client.post("/api/calculate", json={"formula": formula, "values": values}).json()
+        assert data["loss"] == "nan" and data["check"]["ok"] is True
+
+
+def test_a_check_over_its_budget_leaves_the_rest_of_the_page(monkeypatch):
+    monkeypatch.setattr(service, "CHECK_SECONDS", 0.05)
+    formula = "L = " + "sqrt(1 + " * 12 + "x" + ")" * 12
+    status, data = service.respond("calculate", {"formula": formula, "values": {"x": 0.7}})
+    assert status == 200 and data["loss"] == gg.grad(formula, x=0.7).output_value
+    assert data["check"] == {"ok": None, "summary": "not done: SymPy took longer than 0.05 s",
+                             "text": "SymPy check not done: SymPy took longer than 0.05 s."}
+    assert data["formulas"] == [] and data["derivation"]["backward"]
 
 
 def test_request_size_is_limited(client):
@@ -181,6 +241,8 @@ def test_request_size_is_limited(client):
             yield b" " * 1000
 
     assert_error(client.post("/api/calculate", content=chunks()), 413, None, "over the limit")
+    declared = client.request("POST", "/api/calculate", content=b"{}" + b" " * (web.MAX_BODY + 1))
+    assert_error(declared, 413, None, "over the limit")
 
 
 # --- /api/graph ----------------------------------------------------------------------------------

@@ -177,3 +177,39 @@ def test_user_text_is_shown_as_text_and_never_runs(page):
     field(page, "x").fill("<b>5</b>")
     expect(page)(page.locator("#input-0-error")).to_have_text("x: the value '<b>5</b>' is not a number")
     assert page.locator("b").count() == 0
+
+
+def test_an_input_named_like_the_page_own_boxes_gets_its_own_errors(page):
+    page.fill("#formula", "L = lr*x + formula")
+    expect(page)(page.locator("#fields label")).to_have_text(["lr", "x", "formula"])
+    field(page, "lr").fill("abc")
+    expect(page)(page.locator("#input-0-error")).to_have_text("lr: the value 'abc' is not a number")
+    assert page.inner_text("#lr-error") == "" and page.inner_text("#formula-error") == ""
+    assert page.get_attribute("#lr", "aria-invalid") is None
+
+
+def test_back_to_the_seed_formula_brings_back_example_1(page):
+    page.fill("#formula", "L = (x*w - y)**2")
+    expect(page)(page.locator("#fields label")).to_have_text(["x", "w", "y"])
+    field(page, "x").fill("2")
+    page.click("#seed-formula")
+    expect(page)(page.locator("#loss")).to_have_text("L = 4")
+    expect(page)(field(page, "x")).to_have_value("5")
+
+
+def test_infinite_gradients_are_drawn_apart_from_finite_ones(page):
+    page.fill("#formula", "L = sqrt(y) + 3*x")
+    expect(page)(page.locator("#fields label")).to_have_text(["y", "x"])
+    field(page, "y").fill("0")
+    expect(page)(page.locator('#chart .bar-track[data-name="y"]')).to_have_attribute("data-magnitude", "inf")
+    assert page.get_attribute('#chart .bar-track[data-name="y"] .bar', "class") == "bar inf pos"
+    assert page.get_attribute('#chart .bar-track[data-name="x"] .bar', "class") == "bar pos"
+
+
+def test_copy_after_a_refused_change_says_what_it_copied(page):
+    field(page, "W1").fill("zero")
+    expect(page)(page.locator("#status")).to_have_text("Still showing the last good result.")
+    page.click("#copy")
+    expect(page)(page.locator("#status")).to_have_text(
+        "Copied the last good results (the inputs on screen have an error).")
+    assert page.evaluate("navigator.clipboard.readText()") == gg.calculate().copy_text()

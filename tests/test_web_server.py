@@ -32,7 +32,7 @@ def test_serve_help(capsys):
     assert "--host" in out and "--port" in out and "--open" in out and "127.0.0.1" in out
 
 
-@pytest.mark.parametrize("port", ["70000", "-1", "http", ""])
+@pytest.mark.parametrize("port", ["70000", "-1", "http", "", "²", "0x50", "123456"])
 def test_bad_port(port, capsys):
     assert main(["serve", "--port", port]) == 2
     assert "a port is a whole number from 0 to 65535" in capsys.readouterr().err
@@ -48,6 +48,12 @@ def test_a_port_in_use_is_a_clear_error(capsys):
     err = capsys.readouterr().err
     assert err.startswith(f"graphviz-grad: error: cannot listen on 127.0.0.1:{port}: ")
     assert "--port 0" in err and "Traceback" not in err
+
+
+def test_an_address_of_another_machine_is_a_clear_error(capsys):
+    assert main(["serve", "--host", "fe80::1", "--port", "0"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("graphviz-grad: error: cannot listen on [fe80::1]:0: ") and "warning" not in err
 
 
 def test_an_unknown_host_is_a_clear_error(capsys):
@@ -109,7 +115,7 @@ def test_a_request_that_waits_too_long_for_a_worker_is_told_the_server_is_busy()
         errors = sorted(answer.json()["error"] for answer in answers)
         assert all(answer.status_code == 503 for answer in answers)
         assert errors[0].startswith("the calculate job took longer than 3 s")
-        assert errors[1].startswith("the server is busy: no worker was free for 3 s")
+        assert errors[1] == "the server is busy: the calculate request waited 4 s; try again"
 
 
 # --- load ------------------------------------------------------------------------------------------

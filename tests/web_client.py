@@ -46,11 +46,12 @@ class Client:
         return connection
 
     def request(self, method: str, path: str, *, json_body=None, content: bytes | Iterable[bytes] | None = None,
-                keep: bool = False) -> Answer:
+                keep: bool = False, content_type: str | None = "application/json") -> Answer:
         headers = {"Host": self.host} if self.host else {}
         if json_body is not None:
             content = json.dumps(json_body).encode()
-            headers["Content-Type"] = "application/json"
+        if method == "POST" and content_type:
+            headers["Content-Type"] = content_type
         connection = self._connection(keep)
         try:
             if content is not None and not isinstance(content, bytes):
@@ -76,6 +77,9 @@ class Client:
 
     def get(self, path: str, **options) -> Answer:
         return self.request("GET", path, **options)
+
+    def head(self, path: str) -> Answer:
+        return self.request("HEAD", path)
 
     def post(self, path: str, json=None, content=None, **options) -> Answer:
         return self.request("POST", path, json_body=json, content=content, **options)

@@ -10,6 +10,7 @@
   const state = {
     seed: null, formula: "", isSeed: true, fields: [], inputs: new Map(), defaults: {},
     result: null, frames: [], urls: [], index: -1, timers: {}, seq: {calculate: 0, formula: 0, graph: 0},
+    inFlight: {}, formulaPending: false, valueError: false,
   };
 
   // --- talking to the server -------------------------------------------------------------------
@@ -18,13 +19,23 @@
   }
 
   async function api(endpoint, body) {
-    const options = body === undefined ? {} : {
-      method: "POST", headers: {"Content-Type": "application/json"}, body: JSON.stringify(body)};
+    // a newer request of the same kind aborts the older one, so the server can drop its job
+    if (state.inFlight[endpoint]) state.inFlight[endpoint].abort();
+    const controller = new AbortController();
+    state.inFlight[endpoint] = controller;
+    const options = {signal: controller.signal};
+    if (body !== undefined) {
+      Object.assign(options, {method: "POST", headers: {"Content-Type": "application/json"},
+                              body: JSON.stringify(body)});
+    }
     let response;
     try {
       response = await fetch(`/api/${endpoint}`, options);
     } catch (failure) {
+      if (failure.name === "AbortError") throw new ApiError("superseded by a newer request", "aborted");
       throw new ApiError(`cannot reach the server (${failure.message}): is graphviz-grad serve still running?`);
+    } finally {
+      if (state.inFlight[endpoint] === controller) delete state.inFlight[endpoint];
     }
     let data = null;
     try { data = await response.json(); } catch { /* not JSON: reported below */ }
@@ -56,10 +67,11 @@
   function setStatus(text) { $("status").textContent = text; }
 
   // --- errors next to their field --------------------------------------------------------------
-  function errorTarget(field) {
+  function errorTarget(field) {  // "formula", "lr", "values.NAME" (an input) or null
     if (field === "formula") return {box: $("formula"), message: $("formula-error")};
     if (field === "lr") return {box: $("lr"), message: $("lr-error")};
-    if (field !== null && state.inputs.has(field)) return state.inputs.get(field);
+    const name = typeof field === "string" && field.startsWith("values.") ? field.slice(7) : null;
+    if (name !== null && state.inputs.has(name)) return state.inputs.get(name);
     return {box: null, message: $("request-error")};
   }
 
@@ -76,9 +88,10 @@
   }
 
   function clearValueErrors() {
-    for (const name of state.inputs.keys()) clearError(name);
+    for (const name of state.inputs.keys()) clearError(`values.${name}`);
     clearError("lr");
     clearError(null);
+    state.valueError = false;
   }
 
   // --- the input fields ------------------------------------------------------------------------
@@ -143,26 +156,31 @@
       setStatus("");
       $("app").dataset.state = "ready";
       later("graph", state.frames.length ? GRAPH_DELAY_MS : 0, () => loadGraph(body));
+      if (state.formulaPending) formulaChanged();  // a formula change the server could not take yet
     } catch (failure) {
-      if (seq !== state.seq.calculate) return;
+      if (seq !== state.seq.calculate || failure.field === "aborted") return;
       showError(failure.field, failure.message);
+      state.valueError = true;
       setStatus(state.result ? "Still showing the last good result." : "");
     }
   }
 
-  async function formulaChanged() {
+  async function formulaChanged(keepValues = true) {
     clearTimeout(state.timers.formula);
     const seq = ++state.seq.formula;
+    state.formulaPending = false;
     try {
       const info = await api("formula", {formula: $("formula").value});
       if (seq !== state.seq.formula) return;
       clearError("formula");
-      if (info.formula === state.formula) return;
-      setFields(info, true);
+      if (info.formula === state.formula && keepValues) return;
+      setFields(info, keepValues);
       await calculate();
     } catch (failure) {
-      if (seq !== state.seq.formula) return;
-      showError(failure.field === null ? null : "formula", failure.message);
+      if (seq !== state.seq.formula || failure.field === "aborted") return;
+      // the formula's own fault waits for an edit; anything else (no server, busy) is retried
+      state.formulaPending = failure.field !== "formula";
+      showError(failure.field === "formula" ? "formula" : null, failure.message);
       setStatus(state.result ? "Still showing the last good result." : "");
     }
   }
@@ -171,8 +189,9 @@
     const output = data.output;
     $("loss").textContent = `${output} = ${fmt(data.loss)}`;
     const check = $("check");
-    check.textContent = `${data.check.ok ? "✓" : "✗"} ${data.check.text}`;
-    check.className = `check ${data.check.ok ? "agree" : "disagree"}`;
+    const verdict = data.check.ok === null ? ["–", "skipped"] : data.check.ok ? ["✓", "agree"] : ["✗", "disagree"];
+    check.textContent = `${verdict[0]} ${data.check.text}`;
+    check.className = `check ${verdict[1]}`;
     check.title = data.check.summary;
     $("gradient-heading").textContent = `d${output}/d input`;
 
@@ -205,7 +224,8 @@
       let width = 0;
       if (magnitude === "inf") width = 100;
       else if (typeof magnitude === "number" && largest > 0) width = (100 * magnitude) / largest;
-      const kind = {"+": "pos", "-": "neg", "0": "zero"}[item.sign] || "nan";
+      const kind = magnitude === "inf" ? `inf ${item.sign === "-" ? "neg" : "pos"}`
+        : {"+": "pos", "-": "neg", "0": "zero"}[item.sign] || "nan";
       const track = element("div", undefined, "bar-track");
       const bar = element("div", undefined, `bar ${kind}`);
       bar.style.width = `${width}%`;
@@ -227,7 +247,7 @@
       $("graph-error").textContent = "";
       setFrames(data.frames);
     } catch (failure) {
-      if (seq === state.seq.graph) $("graph-error").textContent = failure.message;
+      if (seq === state.seq.graph && failure.field !== "aborted") $("graph-error").textContent = failure.message;
     }
   }
 
@@ -270,7 +290,8 @@
       scratch.remove();
       if (!copied) { setStatus("Copying is blocked here: select the copy block and copy it by hand."); return; }
     }
-    setStatus("Copied the results to the clipboard.");
+    setStatus(state.valueError ? "Copied the last good results (the inputs on screen have an error)."
+      : "Copied the results to the clipboard.");
   }
 
   function reset() {
@@ -294,7 +315,6 @@
     }
     state.seed = seed;
     $("formula").value = seed.formula;
-    $("formula").maxLength = seed.limits.formula_characters;
     $("lr").value = fmt(seed.learning_rate);
     setFields(seed, false);
     await calculate();
@@ -302,7 +322,7 @@
 
   document.addEventListener("DOMContentLoaded", () => {
     $("inputs").addEventListener("submit", (event) => { event.preventDefault(); calculate(); });
-    $("formula").addEventListener("input", () => later("formula", FORMULA_DELAY_MS, formulaChanged));
+    $("formula").addEventListener("input", () => later("formula", FORMULA_DELAY_MS, () => formulaChanged()));
     $("formula").addEventListener("keydown", (event) => {
       if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) { event.preventDefault(); formulaChanged(); }
     });
@@ -311,7 +331,10 @@
     $("example-1").addEventListener("click", () => example("1"));
     $("example-2").addEventListener("click", () => example("2"));
     $("copy").addEventListener("click", copyResults);
-    $("seed-formula").addEventListener("click", () => { $("formula").value = state.seed.formula; formulaChanged(); });
+    $("seed-formula").addEventListener("click", () => {  // the seed with its defaults: Example 1
+      $("formula").value = state.seed.formula;
+      formulaChanged(false);
+    });
     $("prev").addEventListener("click", () => showFrame(state.index - 1));
     $("next").addEventListener("click", () => showFrame(state.index + 1));
     $("slider").addEventListener("input", () => showFrame(Number($("slider").value)));
