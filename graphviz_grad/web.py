@@ -136,7 +136,8 @@ def create_app(*, workers: int = WORKERS, timeout: float = TIMEOUT, wait: float 
         gone = asyncio.ensure_future(_disconnected(request))
         deadline = wait + timeout + SLACK
         try:
-            done, _ = await asyncio.wait({answer, gone}, timeout=deadline, return_when=asyncio.FIRST_COMPLETED)
+            done, _ = await asyncio.wait({answer, gone}, timeout=deadline,
+                                         return_when=asyncio.FIRST_COMPLETED)
         except asyncio.CancelledError:  # Ctrl+C, and the grace period is over
             job.cancel()
             return error(503, "the server is stopping")
