@@ -264,6 +264,8 @@ class Calculation:
             failing = ", ".join(row.label for row in report.failures[:8])
             return (f"SymPy DISAGREES on {len(report.failures)} derivative(s): {failing}. "
                     "See graphviz-grad check.")
+        if not report.rows:
+            return f"SymPy check: nothing to compare ({self.output} has no inputs to differentiate by)."
         if counts["agree"] == len(report.rows):
             return (f"SymPy agrees: all {len(report.rows)} derivatives match (worst errors: absolute "
                     f"{report.worst_abs_error:.2g}, relative {report.worst_rel_error:.2g}).")

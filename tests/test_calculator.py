@@ -243,6 +243,8 @@ def test_kinks_nan_losses_and_overflow_are_not_read_as_slopes():
     assert steep.interpretation() == ["dL/dx = inf: the slope is infinite or beyond float64; increasing x "
                                       "increases L, but a gradient-descent step would be infinite."]
     assert calculate().check_line().startswith("SymPy agrees: all 10 derivatives match")
+    assert calculate("L = 2*3", {}).check_line() == ("SymPy check: nothing to compare (L has no inputs to "
+                                                     "differentiate by).")
 
 
 def test_numbers_keep_their_digits_where_it_matters():
