@@ -194,9 +194,16 @@ class Calculation:
         return lines
 
     def _kink_notes(self) -> dict[str, str]:
-        """Parameter name → where the check found L not differentiable in it (its kink rows)."""
+        """Parameter name → where the check found L not differentiable in it (its kink rows);
+        without the check, where the engine's backward pass took a kink's convention upstream of it."""
         notes: dict[str, str] = {}
         if self.check_skipped:
+            from .derivation import kinks
+
+            for node, convention in kinks(self.trace):
+                for name in self.parameters:
+                    if name not in notes and name in _upstream(self.graph, node):
+                        notes[name] = f"{self.graph[node].op} at node {node} (the engine takes {convention})"
             return notes
         for row in self.report.rows:
             if row.kind == "input" and row.wrt in self.parameters and row.status == "kink":
@@ -380,6 +387,18 @@ class Calculation:
         return (f"<Calculation {self.output} = {self.number(self.loss)}: "
                 + ", ".join(f"d{self.output}/d{n} = {self.number(self.gradients[n])}"
                             for n in self.parameters) + ">")
+
+
+def _upstream(graph: Graph, name: str) -> set[str]:
+    """The nodes that ``name`` is computed from."""
+    found: set[str] = set()
+    todo = [name]
+    while todo:
+        for argument in graph[todo.pop()].inputs:
+            if argument not in found:
+                found.add(argument)
+                todo.append(argument)
+    return found
 
 
 def _and(names: Sequence[str]) -> str:

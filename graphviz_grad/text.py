@@ -80,6 +80,8 @@ def parse_number(text: str, label: str) -> float:
     graphviz_grad.errors.InputValueError: --x: the value 'inf' is not a number (values must be finite)
     """
     text = text.strip()
+    if not text:
+        raise InputValueError(f"{label}: no value given")
     if text.lower().lstrip("+-") in ("inf", "infinity", "nan"):
         raise InputValueError(f"{label}: the value {text!r} is not a number (values must be finite)")
     if not _NUMBER.fullmatch(text):

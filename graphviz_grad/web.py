@@ -43,9 +43,8 @@ TIMEOUT = 20.0
 """Seconds a job may run before its worker process is killed."""
 WAIT = 30.0
 """Seconds a request may wait for a free worker."""
-SLACK = 1.0
-"""Seconds past ``WAIT + TIMEOUT`` before a request gives up, so that a job that ran its full
-``TIMEOUT`` is reported as too long, not as waiting."""
+SLACK = 2.0
+"""Seconds past ``TIMEOUT`` before a request stops waiting for pebble to stop its job."""
 WORKERS = 2
 """Processes in each pool (calculations, pictures)."""
 GRACE = 3
@@ -72,9 +71,12 @@ def error(status: int, message: str, field: str | None = None) -> JSONResponse:
 
 
 def _warm_up() -> None:
-    """A worker's first job: load SymPy and fill the caches with the seed, so that the first
-    request from the page is as quick as the rest."""
+    """A worker's start: load SymPy and fill the caches with the seed, so that the first request
+    from the page is as quick as the rest; then give the SymPy check its time budget."""
+    from . import symbolic  # noqa: F401 (loaded before any timer runs: a half-loaded SymPy is broken)
+
     service.respond("calculate", {})
+    service.TIMED = True
 
 
 def create_app(*, workers: int = WORKERS, timeout: float = TIMEOUT, wait: float = WAIT,
@@ -82,6 +84,7 @@ def create_app(*, workers: int = WORKERS, timeout: float = TIMEOUT, wait: float 
     """The application: the page at ``/`` and the API under ``/api/``. ``hosts`` are the
     host names the server answers to (``*``: any), against DNS rebinding."""
     pools: dict[str, ProcessPool] = {}
+    slots: dict[str, asyncio.Semaphore] = {}
     assets = {path: (files(__package__).joinpath("static", name).read_bytes(), kind)
               for path, (name, kind) in ASSETS.items()}
 
@@ -90,6 +93,7 @@ def create_app(*, workers: int = WORKERS, timeout: float = TIMEOUT, wait: float 
         context = multiprocessing.get_context("forkserver")  # no fork of a process that runs threads
         for name in ("calculate", "render"):
             pools[name] = ProcessPool(max_workers=workers, initializer=_warm_up, context=context)
+            slots[name] = asyncio.Semaphore(workers)
         # the first jobs start the processes and load SymPy, before the page is offered
         await asyncio.gather(*(asyncio.wrap_future(pool.schedule(_warm_up)) for pool in pools.values()))
         if on_ready is not None:
@@ -129,27 +133,36 @@ def create_app(*, workers: int = WORKERS, timeout: float = TIMEOUT, wait: float 
         if endpoint in ("seed", "formula"):  # parsing only: quick enough to answer here
             status, data = service.answer(endpoint, clean)
             return JSONResponse(data, status, headers=HEADERS)
-        pool = pools["render" if endpoint == "graph" else "calculate"]
-        job = pool.schedule(service.answer, (endpoint, clean), timeout=timeout)
-        answer = asyncio.ensure_future(asyncio.wrap_future(job))
-        answer.add_done_callback(_quietly)
+        kind = "render" if endpoint == "graph" else "calculate"
         gone = asyncio.ensure_future(_disconnected(request))
-        deadline = wait + timeout + SLACK
         try:
-            done, _ = await asyncio.wait({answer, gone}, timeout=deadline,
+            # Jobs wait here, not in pebble's pipe: a job handed to pebble and then cancelled costs
+            # a worker process, a request dropped while it waits for a slot costs nothing.
+            slot = asyncio.ensure_future(slots[kind].acquire())
+            done, _ = await asyncio.wait({slot, gone}, timeout=wait, return_when=asyncio.FIRST_COMPLETED)
+            if slot not in done:
+                slot.cancel()
+                if slot.done() and not slot.cancelled():  # acquired just as it was given up
+                    slots[kind].release()
+                if gone in done:
+                    return error(499, "the client closed the connection")
+                return error(503, f"the server is busy: no {kind} worker was free for {wait:g} s; try again")
+            job = pools[kind].schedule(service.answer, (endpoint, clean), timeout=timeout)
+            answer = asyncio.ensure_future(asyncio.wrap_future(job))
+            answer.add_done_callback(lambda _: slots[kind].release())  # when the job ends, not before
+            answer.add_done_callback(_quietly)
+            done, _ = await asyncio.wait({answer, gone}, timeout=timeout + SLACK,
                                          return_when=asyncio.FIRST_COMPLETED)
         except asyncio.CancelledError:  # Ctrl+C, and the grace period is over
-            job.cancel()
             return error(503, "the server is stopping")
         finally:
             gone.cancel()
         if answer not in done:
-            if gone in done:  # the page moved on: drop a queued job, let a running one end
-                if not job.running():
-                    job.cancel()
+            if gone in done:  # the page moved on: the job ends on its own, within its time limit
                 return error(499, "the client closed the connection")
             job.cancel()
-            return error(503, f"the server is busy: the {endpoint} request waited {deadline:g} s; try again")
+            return error(503, f"the {endpoint} job took longer than {timeout:g} s and was stopped: "
+                         "try a smaller formula")
         try:
             status, data = answer.result()
         except JobTimeout:  # pebble stopped the job at its time limit

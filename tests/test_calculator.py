@@ -258,3 +258,16 @@ def test_numbers_keep_their_digits_where_it_matters():
 def test_python_takes_any_float_like_the_engine():
     # the engine's IEEE semantics: a nan input gives a nan page (the CLI refuses such values)
     assert math.isnan(calculate(W1=float("nan")).loss)
+
+
+def test_without_the_check_the_page_still_names_kinks():
+    # the web page's SymPy budget can run out: the engine's own kink conventions speak then
+    result = calculate("L = abs(sin(x) - x) + 2*y", {"x": 0, "y": 1})
+    result.check_skipped = "SymPy took longer than 5 s"
+    assert result.formulas == [] and result.check_line() == "SymPy check not done: SymPy took longer than 5 s."
+    assert result.interpretation()[0] == (
+        "dL/dx = 0, but L is not differentiable in x here: abs at node z3 (the engine takes abs'(0) = 0). "
+        "The value is the engine's convention; its sign says little about either side.")
+    assert result.interpretation()[1].startswith("dL/dy = 2 > 0")
+    assert result.to_dict()["check"] == {"ok": None, "summary": "not done: SymPy took longer than 5 s",
+                                         "text": "SymPy check not done: SymPy took longer than 5 s."}

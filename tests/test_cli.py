@@ -85,7 +85,7 @@ def test_formula_from_stdin_and_from_a_file(capsys, monkeypatch, tmp_path):
     (["grad", SEED, "--at", AT + ",q=1"], "'q', which is not an input"),
     (["grad", SEED, "--at", AT, "--at", "x=6"], "gives 'x' twice"),
     (["grad", SEED, "--at", AT.replace("5,", "five,")], "not a number"),
-    (["grad", SEED, "--at", AT.replace("=5,", "=,")], "not a number"),
+    (["grad", SEED, "--at", AT.replace("=5,", "=,")], "--at 'x': no value given"),
     (["grad", SEED, "--at", AT.replace("x=5", "x=inf")], "not a number"),
     (["grad", SEED, "--at", AT.replace("x=5", "x=nan")], "not a number"),
     (["grad", SEED, "--at", AT.replace("x=5", "x=1e400")], "too large"),

@@ -158,7 +158,7 @@ def test_values_that_are_not_finite_inside_the_graph_are_strings(client):
 
 @pytest.mark.parametrize("body, field, fragment", [
     ({"values": {"W1": "abc"}}, "values.W1", "W1: the value 'abc' is not a number"),
-    ({"values": {"W1": ""}}, "values.W1", "is not a number"),
+    ({"values": {"W1": ""}}, "values.W1", "W1: no value given"),
     ({"values": {"W1": "inf"}}, "values.W1", "values must be finite"),
     ({"values": {"W1": "1e999"}}, "values.W1", "too large for float64"),
     ({"values": {"W1": "1e-999"}}, "values.W1", "too small for float64"),
@@ -223,6 +223,7 @@ def test_values_without_a_real_result_still_answer(client):
 
 
 def test_a_check_over_its_budget_leaves_the_rest_of_the_page(monkeypatch):
+    monkeypatch.setattr(service, "TIMED", True)  # as in a worker
     monkeypatch.setattr(service, "CHECK_SECONDS", 0.05)
     formula = "L = " + "sqrt(1 + " * 12 + "x" + ")" * 12
     status, data = service.respond("calculate", {"formula": formula, "values": {"x": 0.7}})
@@ -230,6 +231,17 @@ def test_a_check_over_its_budget_leaves_the_rest_of_the_page(monkeypatch):
     assert data["check"] == {"ok": None, "summary": "not done: SymPy took longer than 0.05 s",
                              "text": "SymPy check not done: SymPy took longer than 0.05 s."}
     assert data["formulas"] == [] and data["derivation"]["backward"]
+
+
+def test_the_check_budget_leaves_a_caller_timer_alone():
+    import signal
+
+    signal.setitimer(signal.ITIMER_REAL, 30)
+    try:
+        assert service.respond("calculate", {})[0] == 200
+        assert signal.getitimer(signal.ITIMER_REAL)[0] > 25  # still running
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
 
 
 def test_request_size_is_limited(client):

@@ -142,7 +142,7 @@ def test_the_panel_bundle_has_the_widget_a_static_graph_and_text():
                                                 ("1e999", "x: the value 1e999 is too large for float64"),
                                                 (float("nan"), "x: the value nan is not a number (values "
                                                                "must be finite)"),
-                                                ("", "x: the value '' is not a number")])
+                                                ("", "x: no value given")])
 def test_parse_number_refuses(typed, message):
     with pytest.raises(gg.InputValueError) as error:
         parse_number("x", typed)

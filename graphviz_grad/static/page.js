@@ -114,7 +114,10 @@
       box.dataset.name = field.name;
       box.setAttribute("aria-describedby", `${id}-help ${id}-error`);
       box.value = keepValues && old.has(field.name) ? old.get(field.name) : fmt(field.default);
-      box.addEventListener("input", () => later("calculate", CALCULATE_DELAY_MS, calculate));
+      box.addEventListener("input", () => {  // an edited box loses its old message; a new one may come
+        clearError(`values.${field.name}`);
+        later("calculate", CALCULATE_DELAY_MS, calculate);
+      });
       const help = element("small", field.help, "help");
       help.id = `${id}-help`;
       const message = element("p", "", "error");
@@ -160,7 +163,7 @@
     } catch (failure) {
       if (seq !== state.seq.calculate || failure.field === "aborted") return;
       showError(failure.field, failure.message);
-      state.valueError = true;
+      state.valueError = failure.field !== null;  // the inputs are wrong, not the connection
       setStatus(state.result ? "Still showing the last good result." : "");
     }
   }
@@ -204,7 +207,8 @@
     document.querySelector("#gradients tbody").replaceChildren(...rows);
     showChart(data.chart);
 
-    $("formulas").replaceChildren(...data.formulas.map((item) => element("li",
+    const formulas = data.check.ok === null ? [element("li", `not computed: ${data.check.summary}`)] : [];
+    $("formulas").replaceChildren(...formulas, ...data.formulas.map((item) => element("li",
       item.in_nodes && item.in_nodes !== item.closed_form
         ? `${item.label} = ${item.closed_form} = ${item.in_nodes}` : `${item.label} = ${item.closed_form}`)));
     $("interpretation").replaceChildren(...data.interpretation.map((line) => element("li", line)));
@@ -326,7 +330,10 @@
     $("formula").addEventListener("keydown", (event) => {
       if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) { event.preventDefault(); formulaChanged(); }
     });
-    $("lr").addEventListener("input", () => later("calculate", CALCULATE_DELAY_MS, calculate));
+    $("lr").addEventListener("input", () => {
+      clearError("lr");
+      later("calculate", CALCULATE_DELAY_MS, calculate);
+    });
     $("reset").addEventListener("click", reset);
     $("example-1").addEventListener("click", () => example("1"));
     $("example-2").addEventListener("click", () => example("2"));
