@@ -256,7 +256,8 @@ class Calculation:
 
     # --- renderings --------------------------------------------------------------------
 
-    def _table(self) -> list[list[str]]:
+    def table_rows(self) -> list[list[str]]:
+        """The table as text cells: a header, then name, role, value and dL/dname per input."""
         header = ["name", "role", "value", f"d{self.output}/dname"]
         return [header, *([row.name, row.role, self.number(row.value), self.number(row.gradient)]
                           for row in self.rows)]
@@ -294,7 +295,7 @@ class Calculation:
                       or "no inputs")],
             ["╔" + "═" * (len(loss) + 4) + "╗", f"║  {loss}  ║", "╚" + "═" * (len(loss) + 4) + "╝",
              *key, *([f"(inputs held fixed: {held})"] if held else [])],
-            ["Table", table(self._table())],
+            ["Table", table(self.table_rows())],
             [f"Gradient magnitudes |d{self.output}/dname| (sign in front)", self.chart_text()],
             ["Formulas (SymPy)", f"{self.formula}", *formulas, self.check_line()],
             ["Derivation", self.derivation.to_text()],
@@ -313,7 +314,7 @@ class Calculation:
             return "| " + " | ".join(code_span(cell).replace("|", "\\|") if cell else ""
                                      for cell in cells) + " |"
 
-        cells = self._table()
+        cells = self.table_rows()
         grid = ["| " + " | ".join(cells[0][:3]) + f" | {row(cells[0][3:])[2:-2]} |",
                 "|---|---|---:|---:|", *(row(line) for line in cells[1:])]
         formulas = [f"- {code_span(f'{label} = {closed}')}"

@@ -26,8 +26,10 @@ from typing import Any
 
 from .calculator import calculate
 from .descent import LEARNING_RATE
+from .engine import backward
 from .errors import GraphvizGradError
 from .formula import parse
+from .frames import frames, render_frames
 from .graph import Graph
 from .seed import DEFAULTS, EXAMPLES, FIELDS, SEED_FORMULA, default_parameters, is_seed
 from .text import parse_number
@@ -156,9 +158,6 @@ def calculation(request: Mapping[str, Any]) -> dict[str, Any]:
 def graph_frames(request: Mapping[str, Any]) -> dict[str, Any]:
     """Every frame of the forward and backward passes as SVG, with its caption; the last frame
     is the annotated graph."""
-    from .engine import backward
-    from .frames import frames, render_frames
-
     _, graph = _formula(request[FORMULA])
     trace = backward(graph, request[VALUES])
     sequence = frames(trace)

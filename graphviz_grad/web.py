@@ -25,6 +25,7 @@ from concurrent.futures import TimeoutError as JobTimeout
 from contextlib import asynccontextmanager
 from importlib.resources import files
 from typing import Any
+from urllib.parse import urlsplit
 
 from pebble import ProcessExpired, ProcessPool
 from starlette.applications import Starlette
@@ -73,8 +74,6 @@ def error(status: int, message: str, field: str | None = None) -> JSONResponse:
 def _warm_up() -> None:
     """A worker's start: load SymPy and fill the caches with the seed, so that the first request
     from the page is as quick as the rest; then give the SymPy check its time budget."""
-    from . import symbolic  # noqa: F401 (loaded before any timer runs: a half-loaded SymPy is broken)
-
     service.respond("calculate", {})
     service.TIMED = True
 
@@ -205,11 +204,10 @@ def _host_allowed(request: Request, hosts: Sequence[str]) -> bool:
     """Whether the Host header names one of ``hosts`` (``*``: any), the port left out."""
     if "*" in hosts:
         return True
-    host = request.headers.get("host", "").lower()
-    name = host[1:].partition("]")[0] if host.startswith("[") else host.rpartition(":")[0] or host
-    if ":" in host and not host.startswith("[") and not host.rpartition(":")[2].isdigit():
-        name = host
-    return name in hosts
+    try:
+        return urlsplit("//" + request.headers.get("host", "")).hostname in hosts
+    except ValueError:  # a malformed Host, such as "[::1"
+        return False
 
 
 async def _json_body(request: Request) -> Any:

@@ -158,10 +158,7 @@ class CalculatorPanel:
 
     def table_rows(self) -> list[list[str]]:
         """The table: a header, then name, role, value and dL/dname for every input."""
-        result = self.result
-        number = result.number
-        return [["name", "role", "value", f"d{result.output}/dname"],
-                *([row.name, row.role, number(row.value), number(row.gradient)] for row in result.rows)]
+        return self.result.table_rows()
 
     def no_inputs(self) -> str:
         """What the panel says instead of a table when the formula has no inputs, else ``""``."""

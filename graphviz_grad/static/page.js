@@ -8,7 +8,7 @@
   const GRAPH_DELAY_MS = 150;       // after a good calculation
   const $ = (id) => document.getElementById(id);
   const state = {
-    seed: null, formula: "", isSeed: true, fields: [], inputs: new Map(), defaults: {},
+    seed: null, formula: "", inputs: new Map(), defaults: {},
     result: null, frames: [], urls: [], index: -1, timers: {}, seq: {calculate: 0, formula: 0, graph: 0},
     inFlight: {}, formulaPending: false, valueError: false,
   };
@@ -100,9 +100,7 @@
     const holder = $("fields");
     holder.replaceChildren();
     state.inputs = new Map();
-    state.fields = info.fields;
     state.formula = info.formula;
-    state.isSeed = info.seed;
     state.defaults = Object.fromEntries(info.fields.map((field) => [field.name, field.default]));
     info.fields.forEach((field, position) => {
       const id = `input-${position}`;
