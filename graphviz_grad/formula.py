@@ -143,7 +143,8 @@ def tokenize(text: str) -> list[Token]:
                     f"a name of {len(value)} characters is over the limit of {MAX_NAME_LENGTH}", line, column)
             reserved = next((part for part in value.split(".") if keyword.iskeyword(part)), None)
             if reserved is not None:
-                raise FormulaError(f"{reserved!r} is a Python keyword: formulas have no keywords", line, column)
+                raise FormulaError(f"{reserved!r} is a Python keyword: formulas have no keywords",
+                                   line, column)
             tokens.append(Token(kind, value, line, column))
         elif kind == "op":
             depth += {"(": 1, ")": -1}.get(value, 0)

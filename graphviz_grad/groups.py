@@ -37,6 +37,7 @@ MOST_CHILDREN = 40
 """A group with more children (groups and nodes) than this gets them bundled."""
 ACTIVATIONS = frozenset({"relu", "tanh", "sigmoid", "softplus", "leaky_relu", "elu", "silu", "gelu"})
 """Ops that end a neuron (a weighted sum and then one of these)."""
+_SUMS = ("add", "sub", "mul")
 _AUTO = re.compile(r"z[0-9]+")
 _SERIES = re.compile(r"(.*?)([0-9]+)")
 
@@ -86,7 +87,8 @@ class GroupTree:
         chain = self._chains.get(index)
         if chain is None:
             group = self.groups[index]
-            chain = self._chains[index] = (*self.chain(group.parent), index) if group.parent >= 0 else (index,)
+            chain = (*self.chain(group.parent), index) if group.parent >= 0 else (index,)
+            self._chains[index] = chain
         return chain
 
     def items(self, index: int) -> list[tuple[str, int]]:
@@ -129,7 +131,7 @@ class _Builder:
         self.declared()
         self.statements()
         self.neurons()
-        for index, group in enumerate(self.groups):
+        for group in self.groups:
             group.nodes = []
         for node, owner in enumerate(self.of_node):
             if owner >= 0:
@@ -139,7 +141,8 @@ class _Builder:
         while work:
             index = work.pop()
             work.extend(self.bundle(index))
-            work.extend(g for g in self.groups[index].groups if self.groups[g].kind not in ("series", "block"))
+            work.extend(g for g in self.groups[index].groups
+                        if self.groups[g].kind not in ("series", "block"))
         self.measure()
         return GroupTree(self.graph, self.groups, self.of_node)
 
@@ -194,7 +197,7 @@ class _Builder:
             while stack:
                 arg = stack.pop()
                 arg_node = graph.nodes[arg]
-                if readers[arg] != 1 or self.of_node[arg] != owner or arg_node.op not in ("add", "sub", "mul"):
+                if readers[arg] != 1 or self.of_node[arg] != owner or arg_node.op not in _SUMS:
                     continue
                 members.append(arg)
                 if arg_node.op == "mul":

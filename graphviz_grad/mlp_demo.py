@@ -2,7 +2,7 @@
 
 >>> trace = mlp_trace(samples=2, sizes=(2, 3, 1))
 >>> len(trace.graph), trace.graph.inputs[:3]
-(85, ('layer1.n0.w0', 'layer1.n0.w1', 'layer1.n0.b'))
+(98, ('layer1.n0.w0', 'layer1.n0.w1', 'layer1.n0.b'))
 
 The network and loss of micrograd's ``demo.ipynb``: ``MLP(2, [16, 16, 1])`` (relu hidden
 layers, a linear output) scoring points of two interleaved half moons, the max-margin loss
@@ -15,6 +15,7 @@ The data are seeded (``random.Random(seed)``): the same call gives the same grap
 
 from __future__ import annotations
 
+import itertools
 import math
 import random
 from collections.abc import Sequence
@@ -48,7 +49,7 @@ def mlp_trace(samples: int = SAMPLES, sizes: Sequence[int] = SIZES, seed: int = 
     rng = random.Random(seed)
     layers: list[list[tuple[list[Expr], Expr]]] = []
     values: dict[str, float] = {}
-    for number, (fan_in, width) in enumerate(zip(sizes[:-1], sizes[1:], strict=True), 1):
+    for number, (fan_in, width) in enumerate(itertools.pairwise(sizes), 1):
         layer = []
         for j in range(width):
             with group(f"layer{number}"), group(f"n{j}"):

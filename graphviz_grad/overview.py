@@ -27,12 +27,13 @@ group box, ``c<k>`` an expanded group's frame, ``n<i>`` node ``i`` (as in
 
 from __future__ import annotations
 
+import itertools
 from collections import deque
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 from .engine import Trace
-from .graph import CONST, Graph
+from .graph import CONST, INPUT, Graph
 from .groups import GroupTree, group_tree
 from .paths import Path
 from .serialize import json_number
@@ -40,6 +41,9 @@ from .summary import Summary, summarize
 
 BOXES = 80
 """The most boxes an automatic overview shows."""
+WIDTH = 2000.0
+"""The widest (in points, estimated) an automatic overview may be: at fit-to-width on a
+1,280 px screen, 14-point text in a picture 2,240 points wide is 8 px high."""
 JSON_VERSION = 1
 
 
@@ -48,30 +52,32 @@ class Overview:
     `expand` and `collapse` change it and return what changed (for a viewer to patch)."""
 
     def __init__(self, trace: Trace, *, expand: Iterable[str] | str = "auto", boxes: int = BOXES,
-                 paths: Sequence[Path] = (), focus: str | None = None, radius: int = 1):
+                 width: float = WIDTH, rankdir: str = "LR", paths: Sequence[Path] = (),
+                 focus: str | None = None, radius: int = 1):
         if not isinstance(trace, Trace):
             raise TypeError(f"an overview needs a Trace, not {type(trace).__name__}")
         if isinstance(boxes, bool) or not isinstance(boxes, int) or boxes < 1:
             raise ValueError(f"boxes must be a whole number >= 1, not {boxes!r}")
         if isinstance(radius, bool) or not isinstance(radius, int) or not 0 <= radius <= 100:
             raise ValueError(f"the radius must be a whole number from 0 to 100, not {radius!r}")
-        self.trace, self.graph = trace, trace.graph
+        self.trace, self.graph, self.rankdir = trace, trace.graph, rankdir
         self.tree: GroupTree = group_tree(trace.graph)
         self.summaries: list[Summary] = summarize(trace, self.tree)
         self.paths = tuple(paths)
         self.expanded: set[int] = {0}
+        self.highlighted: set[tuple[int, int]] = set()
+        self.focus: int | None = None
         self.order: list[int] = []  # automatic expansions, in the order they were made
         if expand == "auto":
-            self._auto(boxes)
+            self._auto(boxes, width)
         elif isinstance(expand, str):
             raise ValueError(f"expand takes 'auto' or group names, not {expand!r}")
         else:
             for group_id in expand:
                 self._open(self.tree.find(group_id))
-        self.highlighted: set[tuple[int, int]] = set()
         for path in self.paths:
             positions = [self.graph.index(name) for name in path.nodes]
-            self.highlighted.update(zip(positions, positions[1:], strict=False))
+            self.highlighted.update(itertools.pairwise(positions))
             for position in positions:
                 self._open_around(position)
         self.focus = None if focus is None else self.graph.index(focus)
@@ -107,21 +113,71 @@ class Overview:
                         queue.append(other)
         return sorted(seen)
 
-    def _auto(self, boxes: int) -> None:
-        """Expand level by level, the largest |gradient| first, while the boxes fit."""
+    def _auto(self, boxes: int, width: float) -> None:
+        """Expand level by level while the boxes fit and the estimated width stays within
+        ``width`` points: bigger groups first; of alike siblings (a series or block's
+        children) only the one with the largest |gradient|; never a group of inputs only
+        (a bank of parameters reads best collapsed: expanded, it fans out everywhere)."""
         tree, summaries = self.tree, self.summaries
+        computes = [0] * len(tree)
+        for position, owner in enumerate(tree.of_node):
+            if owner >= 0 and self.graph.nodes[position].op != INPUT:
+                for group in tree.chain(owner):
+                    computes[group] += 1
         shown = len(tree.items(0))
-        level = [g for kind, g in tree.items(0) if kind == "g"]
+        level = [(g, 0) for kind, g in tree.items(0) if kind == "g"]
         while level:
-            deeper = []
-            for index in sorted(level, key=lambda g: (-abs(summaries[g].largest_grad or 0.0), g)):
-                items = tree.items(index)
-                if shown - 1 + len(items) <= boxes:
-                    shown += len(items) - 1
-                    self.expanded.add(index)
-                    self.order.append(index)
-                    deeper += [g for kind, g in items if kind == "g"]
-            level = deeper
+            order = sorted(level, key=lambda pair: (-tree.groups[pair[0]].size,
+                                                    -abs(summaries[pair[0]].largest_grad or 0.0), pair[0]))
+            accepted: list[int] = []
+            families: set[int] = set()
+            for index, family in order:
+                size = len(tree.items(index))
+                if family in families or not computes[index] or shown - 1 + size > boxes:
+                    continue
+                if family:
+                    families.add(family)
+                shown += size - 1
+                self.expanded.add(index)
+                accepted.append(index)
+            while accepted and self.estimated_width() > width:
+                index = accepted.pop()
+                self.expanded.discard(index)
+                shown -= len(tree.items(index)) - 1
+            self.order += accepted
+            level = [(g, index if tree.groups[index].kind in ("series", "block") else 0)
+                     for index in accepted for kind, g in tree.items(index) if kind == "g"]
+
+    def estimated_width(self) -> float:
+        """A rough width of the picture in points, before any layout: the boxes are put in
+        ranks by their longest chain of edges (as Graphviz's ``dot`` does) and each box is
+        about 7 points per character of its widest line. Left to right, the ranks' widest
+        boxes add up; top to bottom, the widest rank counts."""
+        boxes, edges = self.layout()
+        widths = {}
+        for kind, index, _ in boxes:
+            if kind == "group":
+                summary = self.summaries[index]
+                text = max(len(self.tree.groups[index].label) + 10, 14 + len(str(summary.nodes)),
+                           18 + min(len(summary.largest_at or ""), 22))
+                widths[f"g{index}"] = 7.0 * text + 12
+            elif kind in ("node", "const"):
+                node = self.graph.nodes[index]
+                widths[f"n{index}"] = 7.0 * (min(len(node.name), 22) + 4 * len(node.inputs) + 6) + 12
+        rank = dict.fromkeys(widths, 0)
+        for _ in range(len(widths)):  # longest path; a cycle stops after one pass per box
+            changed = False
+            for source, target, _, _ in edges:
+                if source in rank and target in rank and rank[target] < rank[source] + 1:
+                    rank[target], changed = rank[source] + 1, True
+            if not changed:
+                break
+        per_rank: dict[int, list[float]] = {}
+        for box, position in rank.items():
+            per_rank.setdefault(position, []).append(widths[box])
+        if self.rankdir in ("LR", "RL"):
+            return sum(max(row) + 60 for row in per_rank.values())
+        return max((sum(row) + 20 * len(row) for row in per_rank.values()), default=0.0)
 
     def expand(self, group_id: str) -> dict[str, Any]:
         """Expand the group called ``group_id`` in place; return the change (see `diff`)."""
