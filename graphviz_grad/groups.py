@@ -3,7 +3,7 @@
 >>> import graphviz_grad as gg
 >>> tree = group_tree(gg.parse("layer1.h = tanh(layer1.w*x + b)\\nL = (layer1.h - y)**2"))
 >>> [(group.id, group.kind, group.size) for group in tree.groups]
-[('', 'root', 9), ('layer1', 'declared', 4), ('layer1.h', 'statement', 3), ('L', 'statement', 2)]
+[('', 'root', 9), ('layer1', 'declared', 6), ('layer1.h', 'statement', 5), ('L', 'statement', 3)]
 
 A group is metadata over an unchanged `Graph`, read from its node names only, so it
 survives JSON and formula text. Four rules, applied in this order:
@@ -15,6 +15,8 @@ survives JSON and formula text. Four rules, applied in this order:
   prefix are one statement, grouped under the named node's name;
 * **neuron**: an activation (relu, tanh, ...) of a sum of products, each read only there,
   is grouped under the activation's name when it is not the whole statement already;
+  then an input in no declared group that only one statement or neuron reads joins it
+  (a sample's data belongs to the sample's statement);
 * **series** and **block**: a group with more than `MOST_CHILDREN` children gets them
   bundled: runs of alike groups (same kind, size and name up to its digits, such as
   ``sample0 ... sample99``, the same sub-formula per sample) become a *series*
@@ -56,8 +58,9 @@ class Group:
     groups: list[int] = field(default_factory=list)
     nodes: list[int] = field(default_factory=list)
     first: int = 0
-    """The smallest position of a node inside: children are ordered by it."""
+    """The smallest position of a node inside."""
     last: int = 0
+    """The largest: children are ordered by it (a group comes where its result does)."""
     size: int = 0
     """How many nodes are inside, at any depth (constants are in no group)."""
     depth: int = 0
@@ -92,12 +95,17 @@ class GroupTree:
         return chain
 
     def items(self, index: int) -> list[tuple[str, int]]:
-        """A group's children in evaluation order: ``("g", group)`` and ``("n", node)`` pairs."""
+        """A group's children in evaluation order (a group where its last node is):
+        ``("g", group)`` and ``("n", node)`` pairs."""
         return _items(self.groups, index)
 
-    def short(self, node: int) -> str:
-        """A node's name without its group's dotted prefix (the box around it says that)."""
-        return _short(self.graph, self.groups, self.of_node[node], node)
+    def short(self, node: int, name: str | None = None) -> str:
+        """A node's name (or ``name``, when given) without the dotted prefix of node
+        ``node``'s declared group: the frame around the node says that."""
+        full = self.graph.nodes[node].name
+        prefix = full[:len(full) - len(_short(self.graph, self.groups, self.of_node[node], node))]
+        name = full if name is None else name
+        return name[len(prefix):] if prefix and name.startswith(prefix) else name
 
 
 def group_tree(graph: Graph) -> GroupTree:
@@ -131,6 +139,7 @@ class _Builder:
         self.declared()
         self.statements()
         self.neurons()
+        self.adopt_inputs()
         for group in self.groups:
             group.nodes = []
         for node, owner in enumerate(self.of_node):
@@ -210,6 +219,19 @@ class _Builder:
                 neuron = self.add(node.name, "neuron " + node.name.rpartition(".")[2], "neuron", owner)
                 for member in members:
                     self.of_node[member] = neuron
+
+    def adopt_inputs(self) -> None:
+        """An input in no declared group that only one statement or neuron reads belongs to
+        it (a sample's data belongs to the sample's statement)."""
+        readers: dict[int, set[int]] = {}
+        for target, args in enumerate(self.graph.arg_indices):
+            for source in args:
+                if self.of_node[source] == 0 and self.graph.nodes[source].op == INPUT:
+                    readers.setdefault(source, set()).add(self.of_node[target])
+        for source, owners in readers.items():
+            owner = owners.pop()
+            if not owners and self.groups[owner].kind in ("statement", "neuron"):
+                self.of_node[source] = owner
 
     def bundle(self, index: int) -> list[int]:
         """Bundle a group's children when there are too many; return the new groups."""
@@ -301,7 +323,7 @@ def _short(graph: Graph, groups: list[Group], owner: int, node: int) -> str:
 
 def _items(groups: list[Group], index: int) -> list[tuple[str, int]]:
     group = groups[index]
-    keyed = [(groups[g].first, "g", g) for g in group.groups] + [(n, "n", n) for n in group.nodes]
+    keyed = [(groups[g].last, "g", g) for g in group.groups] + [(n, "n", n) for n in group.nodes]
     return [(kind, item) for _, kind, item in sorted(keyed)]
 
 

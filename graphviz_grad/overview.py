@@ -4,7 +4,7 @@
 >>> trace = gg.grad("h.a = x*w; h.b = relu(h.a); L = (h.b - y)**2", x=2, w=3, y=1)
 >>> view = overview(trace, expand=())
 >>> [box["id"] for box in view.to_dict()["boxes"]]
-['n0', 'n1', 'n2', 'g1', 'g2']
+['n0', 'n1', 'g1', 'g2']
 >>> change = view.expand("h")
 >>> change["removed"], [box["id"] for box in change["added"]]
 (['g1'], ['c1', 'n4', 'n5'])

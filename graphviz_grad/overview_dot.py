@@ -4,7 +4,7 @@
 >>> from graphviz_grad.overview import overview
 >>> trace = gg.grad("h.a = x*w; h.b = relu(h.a); L = (h.b - y)**2", x=2, w=3, y=1)
 >>> source = overview_dot(overview(trace, expand=()), legend=False)
->>> print(source.splitlines()[-3])
+>>> print(source.splitlines()[-2])
   "\u2060group h" -> "\u2060group L" [id="a2"];
 
 Deterministic and escaped like `graphviz_grad.dot`: node ids are the node names, a
@@ -177,7 +177,7 @@ def _group_label(view: Overview, index: int, largest: float, digits: int, known:
 
 def _node_rows(view: Overview, index: int, digits: int, known: bool) -> list[str]:
     node, trace = view.graph.nodes[index], view.trace
-    short_args = [_shorten(view.tree.short(view.graph.index(arg))) for arg in node.inputs]
+    short_args = [_shorten(view.tree.short(index, arg)) for arg in node.inputs]
     computes = "  input" if node.op == INPUT else " = " + _html(OPS[node.op].text.format(*short_args))
     grad = format_number(trace.grads[index], digits) if known else "?"
     return [f"<B>{_html(_shorten(view.tree.short(index)))}</B>{computes}",
@@ -234,6 +234,18 @@ def steps(view: Overview, digits: int = 3) -> list[tuple[str, str]]:
     return listed
 
 
+def paths_caption(view: Overview, digits: int = 3) -> str:
+    """One line per highlighted path: its nodes and its contribution (empty without paths)."""
+    if not view.paths:
+        return ""
+    start = view.paths[0].nodes[0]
+    lines = [f"The {len(view.paths)} path(s) contributing most to d{view.graph.output}/d{start} = "
+             f"{format_number(view.trace.grad(start), digits)} (orange):"]
+    lines += [f"{format_number(path.contribution, digits)} along " + " → ".join(path.nodes)
+              for path in view.paths]
+    return "   ".join(lines)
+
+
 def overview_pictures(view: Overview, fmt: str = "svg", *, frames: bool = False, backend: str | None = None,
                       digits: int = 3, legend: bool = True) -> list[bytes]:
     """The overview as one picture, or (``frames``) one per step of `steps` (a box keeps its
@@ -241,7 +253,9 @@ def overview_pictures(view: Overview, fmt: str = "svg", *, frames: bool = False,
     from .layout import render_many
 
     if not frames:
-        return render_many([overview_dot(view, digits=digits, legend=legend)], fmt, backend=backend)
+        caption = paths_caption(view, digits)
+        return render_many([overview_dot(view, digits=digits, legend=legend, caption=caption)], fmt,
+                           backend=backend)
     sequence = steps(view, digits)
     captions = [caption for _, caption in sequence]
     sources = [overview_dot(view, digits=digits, legend=legend, caption=caption, current=box,
