@@ -78,7 +78,8 @@ def render_big(args: argparse.Namespace, trace: Trace, fmt: str) -> list[bytes]:
         from .overview_dot import steps
         from .player import player_html
 
-        sequence = [Frame(k, BACKWARD, View(caption=caption), trace) for k, (_, caption) in enumerate(steps(view))]
+        sequence = [Frame(k, BACKWARD, View(caption=caption), trace)
+                    for k, (_, caption) in enumerate(steps(view))]
         pictures = overview_pictures(view, "svg", frames=True, **options)
         return [player_html(trace, pictures, title=describe(graph), sequence=sequence).encode("utf-8")]
     if fmt == "gif":

@@ -134,13 +134,15 @@ def _table(rows: list[str], colour: str, text_colour: str, border_colour: str, b
     style = ' STYLE="ROUNDED"' if rounded else ""
     line = f' COLOR="{border_colour}"' if border_colour != "black" else ""
     width = f' WIDTH="{round(least)}"' if least else ""
+    border = 2 if least else border  # frames: one border width, so that no box changes size
     return (f'<TABLE BORDER="{border}" CELLBORDER="0" CELLSPACING="0" CELLPADDING="3" BGCOLOR="{colour}"'
             f"{line}{style}{width}>{cells}</TABLE>")
 
 
 def _least(rows: list[str]) -> float:
     """A box's least width in frames: wide enough for its widest row with every number shown,
-    so a box keeps its size (and every box its place) from frame to frame."""
+    so a box keeps its size (and every box its place) from frame to frame (the current box
+    is told by its colour, not by a thicker border)."""
     return max(text_width(re.sub("<[^>]*>", "", row), FONT_SIZE) for row in rows) + 8
 
 
