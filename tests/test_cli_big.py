@@ -12,7 +12,7 @@ AT = "x=2,w=3,y=1"
 
 def test_expand_draws_the_group_as_a_frame(capsys, tmp_path):
     target = tmp_path / "o.dot"
-    code, out, err = run(capsys, "render", SMALL, "--at", AT, "--expand", "h", "-o", str(target))
+    code, _out, err = run(capsys, "render", SMALL, "--at", AT, "--expand", "h", "-o", str(target))
     assert (code, err) == (0, "")
     text = target.read_text(encoding="utf-8")
     assert 'subgraph "cluster \u2060h"' in text and '"h.a" [id="n4"' in text

@@ -63,7 +63,7 @@ def test_group_names_are_checked():
 
 def test_outside_a_group_the_builder_names_as_before():
     x, y = gg.inputs("x y")
-    assert str(gg.build((x * y + 1))) == "z1 = x*y\nL = z1 + 1"
+    assert str(gg.build(x * y + 1)) == "z1 = x*y\nL = z1 + 1"
 
 
 # --- groups found automatically ------------------------------------------------------
@@ -194,7 +194,7 @@ def _all_paths(trace, start):
     found = []
     stack = [(graph.index(start), [start], [], 1.0)]
     readers = {}
-    for target, node in enumerate(graph.nodes):
+    for target, _node in enumerate(graph.nodes):
         for slot, arg in enumerate(graph.arg_indices[target]):
             readers.setdefault(arg, []).append((target, slot))
     while stack:
