@@ -17,8 +17,10 @@ the whole graph.
 
 By default (``expand="auto"``) groups are expanded level by level, at each level the
 groups with the largest |dL/dnode| first, while the picture stays within ``boxes``
-boxes (80). ``paths`` (from `graphviz_grad.paths.top_paths`) and ``focus``/``radius``
-expand whatever holds the nodes they name, and the paths are highlighted.
+boxes (80). ``paths`` (from `graphviz_grad.paths.top_paths`) expand the groups they run
+through, outer ones first, as far as ``boxes`` allows, and are highlighted (a path through
+a group left collapsed shows on its edges); ``focus``/``radius`` expand whatever holds the
+nodes near ``focus``.
 
 Ids, shared by the JSON, the DOT ``id`` attributes and so the SVG: ``g<k>`` a collapsed
 group box, ``c<k>`` an expanded group's frame, ``n<i>`` node ``i`` (as in
@@ -41,9 +43,9 @@ from .summary import Summary, summarize
 
 BOXES = 80
 """The most boxes an automatic overview shows."""
-WIDTH = 2000.0
+WIDTH = 1600.0
 """The widest (in points, estimated) an automatic overview may be: at fit-to-width on a
-1,280 px screen, 14-point text in a picture 2,240 points wide is 8 px high."""
+1,280 px screen, the legend's 10-point text in a picture 1,600 points wide is 8 px high."""
 JSON_VERSION = 1
 
 
@@ -66,6 +68,7 @@ class Overview:
         self.paths = tuple(paths)
         self.expanded: set[int] = {0}
         self.highlighted: set[tuple[int, int]] = set()
+        self.on_paths: frozenset[int] = frozenset()
         self.focus: int | None = None
         self.order: list[int] = []  # automatic expansions, in the order they were made
         if expand == "auto":
@@ -75,11 +78,13 @@ class Overview:
         else:
             for group_id in expand:
                 self._open(self.tree.find(group_id))
+        on_paths: dict[int, None] = {}
         for path in self.paths:
             positions = [self.graph.index(name) for name in path.nodes]
             self.highlighted.update(itertools.pairwise(positions))
-            for position in positions:
-                self._open_around(position)
+            on_paths.update(dict.fromkeys(positions))
+        self.on_paths = frozenset(on_paths)
+        self._open_for_paths(boxes)
         self.focus = None if focus is None else self.graph.index(focus)
         if self.focus is not None:
             for position in self._near(self.focus, radius):
@@ -90,6 +95,23 @@ class Overview:
     def _open(self, index: int) -> None:
         """Expand group ``index`` and the groups around it (a group is seen only in its parent)."""
         self.expanded.update(self.tree.chain(index))
+
+    def _open_for_paths(self, boxes: int) -> None:
+        """Expand the groups the paths run through, outer ones first, while the picture
+        keeps within ``boxes`` boxes (or as it is, if it is bigger already); a path through
+        a group left collapsed still shows on the highlighted edges into and out of it."""
+        tree = self.tree
+        wanted = {g for p in self.on_paths if tree.of_node[p] >= 0 for g in tree.chain(tree.of_node[p])}
+        shown = len(self.layout()[0]) if wanted else 0
+        for index in sorted(wanted - self.expanded, key=lambda g: (len(tree.chain(g)), g)):
+            size = len(tree.items(index)) - 1
+            if tree.groups[index].parent in self.expanded and shown + size <= max(boxes, shown):
+                self.expanded.add(index)
+                shown += size
+
+    def path_boxes(self) -> frozenset[str]:
+        """The ids of the boxes that the highlighted paths go through."""
+        return frozenset(self.box_of(p) for p in self.on_paths)
 
     def _open_around(self, position: int) -> None:
         owner = self.tree.of_node[position]

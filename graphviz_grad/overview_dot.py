@@ -45,7 +45,8 @@ from .ops import OPS
 from .overview import Overview
 
 FONT_SIZE = 14
-"""Points; at fit-to-width a picture up to 160 · 14 = 2,240 points wide keeps its text at 8 px or more."""
+"""Points. The smallest text is the legend's 10 points, so at fit-to-width on a 1,280 px
+screen a picture up to 1,280 · 10 / 8 = 1,600 points wide keeps every text at 8 px or more."""
 FRAME_FILL = "#f7f7f7"
 
 
@@ -67,6 +68,7 @@ def overview_dot(view: Overview, *, digits: int = 3, rankdir: str | None = None,
         raise ValueError(f"rankdir must be LR, TB, RL or BT, not {rankdir!r}")
     boxes, edges = view.layout()
     graph, tree, trace = view.graph, view.tree, view.trace
+    on_paths = view.path_boxes()
     finite = [abs(g) for g in trace.grads if math.isfinite(g)]
     largest = max(finite, default=0.0)
     ids = {}
@@ -75,7 +77,7 @@ def overview_dot(view: Overview, *, digits: int = 3, rankdir: str | None = None,
             ids[f"{'g' if kind == 'group' else 'c'}{index}"] = group_dot_id(tree.groups[index].id)
         else:
             ids[f"n{index}"] = quote(graph.nodes[index].name)
-    footer = _footer(caption, graph.output if legend else None, True, "", room)
+    footer = _footer(caption, graph.output if legend else None, False, "", room)  # a 10-point legend
     attributes = f'rankdir={rankdir} fontname="{FONT}" bgcolor="white" nodesep=0.25 ranksep=0.35'
     if footer:
         attributes += f" label=<{footer}> labelloc=b labeljust=l"
@@ -99,10 +101,12 @@ def overview_dot(view: Overview, *, digits: int = 3, rankdir: str | None = None,
                          f"fontsize={FONT_SIZE}]")
             open_frames.append(index)
         elif kind == "group":
-            label = _group_label(view, index, largest, digits, known, box_id == current, framed)
+            label = _group_label(view, index, largest, digits, known, box_id in on_paths or box_id == current,
+                                 framed)
             lines.append(f'{indent}{ids[box_id]} [id="{box_id}" label=<{label}>];')
         else:
-            label = _node_label(view, index, largest, digits, known, box_id == current, framed)
+            label = _node_label(view, index, largest, digits, known, box_id in on_paths or box_id == current,
+                                framed)
             lines.append(f'{indent}{ids[box_id]} [id="{box_id}" {label}];')
     while len(open_frames) > 1:
         open_frames.pop()
@@ -155,7 +159,7 @@ def _group_rows(view: Overview, index: int, digits: int, known: bool) -> list[st
     if summary.low is not None:
         rows.append(_html(f"value {number(summary.low)} … {number(summary.high)}"))
     if summary.largest_at is not None:
-        at = _shorten(view.tree.short(view.graph.index(summary.largest_at)))
+        at = _shorten(summary.largest_at.removeprefix(group.id + "."))  # named from inside the box
         grad = number(abs(summary.largest_grad or 0.0)) if known else "?"
         rows.append(_html(f"max |∇| {grad} at {at}"))
     flags = [f"{count} {word}" for count, word in ((summary.inf, "inf"), (summary.nan, "nan"),

@@ -330,11 +330,14 @@ def test_expand_returns_the_change_that_turns_one_view_into_the_other(small_mlp)
 def test_paths_and_focus_expand_what_holds_their_nodes(small_mlp):
     paths = top_paths(small_mlp, "layer1.n0.w0", 2)
     view = overview(small_mlp, expand=(), paths=paths)
-    shown = {box["id"] for box in view.to_dict()["boxes"]}
+    assert len(view.layout()[0]) <= 80  # expanded outer groups first, within the budget
+    assert any(edge["highlighted"] for edge in view.to_dict()["edges"])
+    assert {view.box_of(small_mlp.graph.index(name)) for path in paths for name in path.nodes} == view.path_boxes()
+    roomy = overview(small_mlp, expand=(), paths=paths, boxes=10_000)
+    shown = {box["id"] for box in roomy.to_dict()["boxes"]}
     for path in paths:
         for name in path.nodes:
             assert f"n{small_mlp.graph.index(name)}" in shown
-    assert any(edge["highlighted"] for edge in view.to_dict()["edges"])
     focused = overview(small_mlp, expand=(), focus="sample2.loss", radius=2)
     assert focused.box_of(small_mlp.graph.index("sample2.loss")) == f"n{small_mlp.graph.index('sample2.loss')}"
 
