@@ -44,11 +44,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import graphviz_grad as gg  # noqa: E402
-from graphviz_grad.layout import render  # noqa: E402
-from graphviz_grad.mlp_demo import mlp_trace  # noqa: E402
-from graphviz_grad.overview import Overview  # noqa: E402
-from graphviz_grad.overview_dot import overview_pictures  # noqa: E402
+import graphviz_grad as gg
+from graphviz_grad.layout import render
+from graphviz_grad.mlp_demo import mlp_trace
+from graphviz_grad.overview import Overview
+from graphviz_grad.overview_dot import overview_pictures
 
 SAMPLES = 1430
 NEURON = "sample34.layer2.n5"

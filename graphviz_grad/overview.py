@@ -100,14 +100,21 @@ class Overview:
         """Expand the groups the paths run through, outer ones first, while the picture
         keeps within ``boxes`` boxes (or as it is, if it is bigger already); a path through
         a group left collapsed still shows on the highlighted edges into and out of it."""
-        tree = self.tree
+        tree, graph = self.tree, self.graph
         wanted = {g for p in self.on_paths if tree.of_node[p] >= 0 for g in tree.chain(tree.of_node[p])}
-        shown = len(self.layout()[0]) if wanted else 0
+        if not wanted - self.expanded:
+            return
+        drawn = self.layout()[0]
+        shown = len(drawn)
+        constants = {index for kind, index, _ in drawn if kind == "const"}
         for index in sorted(wanted - self.expanded, key=lambda g: (len(tree.chain(g)), g)):
-            size = len(tree.items(index)) - 1
+            new = {a for n in tree.groups[index].nodes for a in graph.arg_indices[n]
+                   if graph.nodes[a].op == CONST} - constants  # constants come with the nodes they feed
+            size = len(tree.items(index)) - 1 + len(new)
             if tree.groups[index].parent in self.expanded and shown + size <= max(boxes, shown):
                 self.expanded.add(index)
                 shown += size
+                constants |= new
 
     def path_boxes(self) -> frozenset[str]:
         """The ids of the boxes that the highlighted paths go through."""
