@@ -105,7 +105,7 @@ class Overview:
         if not wanted - self.expanded:
             return
         drawn = self.layout()[0]
-        shown = len(drawn)
+        shown = sum(kind != "frame" for kind, _, _ in drawn)  # a frame replaces its group's box
         constants = {index for kind, index, _ in drawn if kind == "const"}
         for index in sorted(wanted - self.expanded, key=lambda g: (len(tree.chain(g)), g)):
             new = {a for n in tree.groups[index].nodes for a in graph.arg_indices[n]
