@@ -84,7 +84,7 @@ class Overview:
             self.highlighted.update(itertools.pairwise(positions))
             on_paths.update(dict.fromkeys(positions))
         self.on_paths = frozenset(on_paths)
-        self._open_for_paths(boxes)
+        self._open_for_paths(boxes, width)
         self.focus = None if focus is None else self.graph.index(focus)
         if self.focus is not None:
             for position in self._near(self.focus, radius):
@@ -96,10 +96,20 @@ class Overview:
         """Expand group ``index`` and the groups around it (a group is seen only in its parent)."""
         self.expanded.update(self.tree.chain(index))
 
-    def _open_for_paths(self, boxes: int) -> None:
+    def _computing(self) -> list[int]:
+        """Per group, how many of its nodes are operations (0: a bank of inputs)."""
+        computes = [0] * len(self.tree)
+        for position, owner in enumerate(self.tree.of_node):
+            if owner >= 0 and self.graph.nodes[position].op != INPUT:
+                for group in self.tree.chain(owner):
+                    computes[group] += 1
+        return computes
+
+    def _open_for_paths(self, boxes: int, width: float) -> None:
         """Expand the groups the paths run through, outer ones first, while the picture
-        keeps within ``boxes`` boxes (or as it is, if it is bigger already); a path through
-        a group left collapsed still shows on the highlighted edges into and out of it."""
+        keeps within ``boxes`` boxes and (estimated) ``width`` points, or as it is if it is
+        bigger already; never a bank of inputs. A path through a group left collapsed still
+        shows on the highlighted edges into and out of it and on the box's orange border."""
         tree, graph = self.tree, self.graph
         wanted = {g for p in self.on_paths if tree.of_node[p] >= 0 for g in tree.chain(tree.of_node[p])}
         if not wanted - self.expanded:
@@ -107,12 +117,19 @@ class Overview:
         drawn = self.layout()[0]
         shown = sum(kind != "frame" for kind, _, _ in drawn)  # a frame replaces its group's box
         constants = {index for kind, index, _ in drawn if kind == "const"}
+        computes = self._computing()
+        widest = max(width, self.estimated_width())
         for index in sorted(wanted - self.expanded, key=lambda g: (len(tree.chain(g)), g)):
+            if not computes[index]:
+                continue
             new = {a for n in tree.groups[index].nodes for a in graph.arg_indices[n]
                    if graph.nodes[a].op == CONST} - constants  # constants come with the nodes they feed
             size = len(tree.items(index)) - 1 + len(new)
             if tree.groups[index].parent in self.expanded and shown + size <= max(boxes, shown):
                 self.expanded.add(index)
+                if self.estimated_width() > widest:
+                    self.expanded.discard(index)
+                    continue
                 shown += size
                 constants |= new
 
@@ -148,11 +165,7 @@ class Overview:
         children) only the one with the largest |gradient|; never a group of inputs only
         (a bank of parameters reads best collapsed: expanded, it fans out everywhere)."""
         tree, summaries = self.tree, self.summaries
-        computes = [0] * len(tree)
-        for position, owner in enumerate(tree.of_node):
-            if owner >= 0 and self.graph.nodes[position].op != INPUT:
-                for group in tree.chain(owner):
-                    computes[group] += 1
+        computes = self._computing()
         shown = len(tree.items(0))
         level = [(g, 0) for kind, g in tree.items(0) if kind == "g"]
         while level:

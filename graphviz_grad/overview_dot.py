@@ -247,9 +247,16 @@ def paths_caption(view: Overview, digits: int = 3) -> str:
     start = view.paths[0].nodes[0]
     lines = [f"The {len(view.paths)} path(s) contributing most to d{view.graph.output}/d{start} = "
              f"{format_number(view.trace.grad(start), digits)} (orange):"]
-    lines += [f"{format_number(path.contribution, digits)} along " + " → ".join(path.nodes)
+    lines += [f"{format_number(path.contribution, digits)} along " + " → ".join(_ends(path.nodes))
               for path in view.paths]
     return "   ".join(lines)
+
+
+def _ends(nodes: Sequence[str], most: int = 7) -> list[str]:
+    """A long path's first and last nodes, with how many are left out between them."""
+    if len(nodes) <= most:
+        return list(nodes)
+    return [*nodes[:4], f"({len(nodes) - 6} more)", *nodes[-2:]]
 
 
 def overview_pictures(view: Overview, fmt: str = "svg", *, frames: bool = False, backend: str | None = None,
