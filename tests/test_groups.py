@@ -333,10 +333,11 @@ def test_paths_and_focus_expand_what_holds_their_nodes(small_mlp):
     assert sum(kind != "frame" for kind, _, _ in view.layout()[0]) <= 80  # outer groups first, in budget
     assert any(edge["highlighted"] for edge in view.to_dict()["edges"])
     assert {view.box_of(small_mlp.graph.index(name)) for path in paths for name in path.nodes} == view.path_boxes()
-    roomy = overview(small_mlp, expand=(), paths=paths, boxes=10_000)
+    roomy = overview(small_mlp, expand=(), paths=paths, boxes=10_000, width=1e9)
     shown = {box["id"] for box in roomy.to_dict()["boxes"]}
     for path in paths:
-        for name in path.nodes:
+        assert roomy.box_of(small_mlp.graph.index(path.nodes[0])) == "g1"  # a bank of inputs stays shut
+        for name in path.nodes[1:]:
             assert f"n{small_mlp.graph.index(name)}" in shown
     focused = overview(small_mlp, expand=(), focus="sample2.loss", radius=2)
     assert focused.box_of(small_mlp.graph.index("sample2.loss")) == f"n{small_mlp.graph.index('sample2.loss')}"
