@@ -28,7 +28,7 @@ memory <= 1 GB; no text under 8 px.
 Run from the repository root (needs the Graphviz binaries)::
 
     python benchmarks/bench_big.py               # 3 repeats, about a minute on 2 cores
-    python benchmarks/bench_big.py --repeats 1 --picture docs/big-overview.svg
+    python benchmarks/bench_big.py --repeats 1 --pictures docs   # the pictures of docs/big-graphs.md
 """
 
 from __future__ import annotations
@@ -46,13 +46,14 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import graphviz_grad as gg
-from graphviz_grad.layout import render
 from graphviz_grad.mlp_demo import mlp_trace
 from graphviz_grad.overview import Overview
 from graphviz_grad.overview_dot import overview_pictures
+from graphviz_grad.paths import top_paths
 
 SAMPLES = 1430
 NEURON = "sample34.layer2.n5"
+PATHS_TO = "layer2.n5.w3"
 SCREEN = 1280
 
 
@@ -80,7 +81,9 @@ def timed(action: Callable[[], object]) -> tuple[float, object]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--picture", help="also write the MLP overview SVG (and a PNG beside it) here")
+    parser.add_argument("--pictures", metavar="DIR",
+                        help="also write the MLP overview (big-overview.svg) and its main gradient paths "
+                             f"to {PATHS_TO} (big-paths.svg) into DIR")
     args = parser.parse_args()
     times: dict[str, list[float]] = {key: [] for key in
                                      ("formula build", "formula overview", "mlp build", "mlp overview",
@@ -102,9 +105,11 @@ def main() -> None:
         times["mlp expand"].append(seconds)
         facts["mlp expanded"] = (len(trace.graph), *_drawn(view), *smallest_text_px(expanded))
         facts["change"] = (len(change["added"]), len(change["removed"]))  # type: ignore[index]
-        if args.picture:
-            Path(args.picture).write_bytes(svg)
-            Path(args.picture).with_suffix(".png").write_bytes(render(_dot(trace), "png"))
+        if args.pictures:
+            folder = Path(args.pictures)
+            (folder / "big-overview.svg").write_bytes(svg)
+            paths = Overview(trace, paths=top_paths(trace, PATHS_TO, 3))
+            (folder / "big-paths.svg").write_bytes(overview_pictures(paths)[0])
     memory = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"median of {args.repeats} run(s), seconds:\n")
     print("| step | median | runs | target |")
@@ -125,12 +130,6 @@ def main() -> None:
 def _overview(trace: gg.Trace) -> tuple[Overview, bytes]:
     view = Overview(trace)
     return view, overview_pictures(view)[0]
-
-
-def _dot(trace: gg.Trace) -> str:
-    from graphviz_grad.overview_dot import overview_dot
-
-    return overview_dot(Overview(trace))
 
 
 def _drawn(view: Overview) -> tuple[int, int]:

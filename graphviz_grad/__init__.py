@@ -38,6 +38,7 @@ from .graph import (
     const,
     cos,
     exp,
+    group,
     inputs,
     log,
     relu,
@@ -53,6 +54,8 @@ from .graph import (
     min as min,
 )
 from .ops import OPS, Op
+from .overview import Overview, overview
+from .paths import Path, top_paths
 
 __version__ = "0.1.0"
 
@@ -120,6 +123,8 @@ __all__ = [
     "Node",
     "NumericError",
     "Op",
+    "Overview",
+    "Path",
     "Step",
     "Trace",
     "apply",
@@ -135,12 +140,15 @@ __all__ = [
     "exp",
     "forward",
     "grad",
+    "group",
     "inputs",
     "log",
+    "overview",
     "parse",
     "relu",
     "sigmoid",
     "sin",
     "sqrt",
     "tanh",
+    "top_paths",
 ]
