@@ -27,6 +27,7 @@ An answer is right when ``|answer - exact| <= abs_tol + rel_tol * |exact|`` (def
 
 from __future__ import annotations
 
+import contextlib
 import html
 import math
 from collections.abc import Iterable, Mapping
@@ -40,6 +41,7 @@ from .engine import Trace
 from .errors import InputValueError
 from .formula import parse
 from .graph import CONST, INPUT, Graph
+from .layout import LayoutError
 from .ops import OPS
 from .text import parse_number
 
@@ -340,17 +342,22 @@ class Exercise:
         return f"<{self.describe()}>"
 
     def form(self) -> Any:
-        """An ipywidgets form: one box per blank, a Check button and the marks."""
+        """An ipywidgets form: the diagram with its blanks, the derivation, one box per blank, a
+        Check button and the marks (the marking is `check`; the form only calls it)."""
         if self._form is None:
-            from .widgets import _widgets
+            from .widgets import _picture_layout, _widgets
 
             w = _widgets()
             boxes = {key: w.Text(value="", description=key, placeholder="?",
                                  style={"description_width": "initial"}) for key in self.blanks}
             button, result = w.Button(description="Check"), w.HTML()
             button.on_click(lambda _: self.check({k: b.value for k, b in boxes.items()}))
-            self._form = {"boxes": boxes, "result": result,
-                          "box": w.VBox([*boxes.values(), button, result])}
+            derivation = w.HTML("<pre>" + html.escape("\n".join(self.derivation())) + "</pre>")
+            parts: list[Any] = [w.HTML(f"<b>{html.escape(self.task)}</b>")] if self.task else []
+            with contextlib.suppress(LayoutError):
+                parts.append(w.Image(value=self.diagram().svg(), format="svg+xml", layout=_picture_layout(w)))
+            self._form = {"boxes": boxes, "button": button, "result": result,
+                          "box": w.VBox([*parts, derivation, *boxes.values(), button, result])}
         return self._form["box"]
 
     def _refresh(self, marks: Marks) -> None:
@@ -358,9 +365,15 @@ class Exercise:
             self._form["result"].value = marks_html(marks)
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
-        bundle = dict(self.diagram()._repr_mimebundle_())
-        bundle["text/plain"] = self.to_text()
-        return bundle
+        """The live form with a kernel; the diagram (blanks as ``?``) and the text form in a saved
+        notebook."""
+        from .widgets import _bundle, _live
+
+        try:
+            svg: bytes | None = self.diagram().svg()
+        except LayoutError:
+            svg = None
+        return _bundle(_live(self.form), self.to_text(), svg)
 
 
 def marks_html(marks: Marks) -> str:

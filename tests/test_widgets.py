@@ -109,7 +109,10 @@ def test_a_formula_without_inputs_has_no_table_and_no_chart():
 def test_a_picture_carries_its_bytes_and_a_text_form():
     png = CalculatorPanel().chart_png()
     bundle = Picture(png, "png", "bar chart of |dL/dinput|")._repr_mimebundle_()
-    assert bundle == {"image/png": base64.b64encode(png).decode("ascii"), "text/plain": "bar chart of |dL/dinput|"}
+    encoded = base64.b64encode(png).decode("ascii")
+    assert bundle == {"image/png": encoded, "text/plain": "bar chart of |dL/dinput|",
+                      "text/html": f'<img src="data:image/png;base64,{encoded}" alt="bar chart of |dL/dinput|" '
+                                   'style="max-width:100%">'}
     svg = b"<svg xmlns='http://www.w3.org/2000/svg'/>"
     assert Picture(svg, "svg", "empty")._repr_mimebundle_()["image/svg+xml"] == svg.decode()
     assert repr(Picture(svg, "svg", "empty")) == "empty"
@@ -131,7 +134,8 @@ def test_update_without_a_widget_and_any_formula():
 def test_the_panel_bundle_has_the_widget_a_static_graph_and_text():
     panel = CalculatorPanel()
     bundle = panel._repr_mimebundle_()
-    assert set(bundle) == {WIDGET_VIEW, "image/svg+xml", "text/plain"}
+    assert set(bundle) == {WIDGET_VIEW, "image/svg+xml", "text/html", "text/plain"}
+    assert f'alt="{panel.to_text()[:20]}' in bundle["text/html"]  # the alt text is the text form
     assert "grad = 20" in bundle["image/svg+xml"]
     assert bundle["text/plain"] == panel.to_text() == str(panel)
     assert bundle["text/plain"].splitlines()[0] == "L = 4" and "L: 4 → 2.238 (lower)" in bundle["text/plain"]
@@ -161,11 +165,29 @@ def test_step_viewer_show_picks_a_frame_and_the_slider_follows():
     with pytest.raises(TypeError):
         viewer.show(True)
     parts = viewer.widget() and viewer._parts
-    parts["slider"].value = 12
+    parts["slider"].value = 13  # the slider counts from 1, as the caption does: frame 13 is index 12
     assert viewer.index == 12 and "dL/dW2 = dL/dz2" in parts["caption"].value
+    assert "(13/17)" in parts["caption"].value and viewer.to_text().startswith("frame 13 of 17")
     assert bytes(parts["picture"].value) == viewer.pictures()[12]
     viewer.show(3)
-    assert parts["slider"].value == 3 and parts["caption"].value.startswith("<b>forward</b> (4/17): z3 =")
+    assert parts["slider"].value == 4 and parts["caption"].value.startswith("<b>forward</b> (4/17): z3 =")
+    assert (parts["slider"].min, parts["slider"].max) == (1, 17)
+
+
+def test_one_bad_box_never_hides_the_other_edits():
+    panel = CalculatorPanel()
+    parts = panel.widget() and panel._parts
+    parts["boxes"]["x"].value = "abc"
+    assert panel.message == "x: the value 'abc' is not a number" and panel.loss == 4.0
+    parts["boxes"]["W1"].value = "0.3"  # x still reads 'abc': W1 is taken all the same
+    assert panel.result.values["W1"] == 0.3 and panel.result.values["x"] == 5.0 and panel.loss == 9.0
+    assert "<td>W1</td><td>parameter</td><td>0.3</td>" in parts["table"].value
+    assert "not updated: x: the value &#x27;abc&#x27; is not a number" in parts["status"].value
+    parts["boxes"]["y"].value = "?"
+    assert panel.message == "x: the value 'abc' is not a number; y: the value '?' is not a number"
+    parts["boxes"]["x"].value = "5"
+    parts["boxes"]["y"].value = "10"
+    assert panel.message == "" and panel.loss == 9.0
 
 
 def test_step_viewer_bundle_and_backward_only():
@@ -173,7 +195,8 @@ def test_step_viewer_bundle_and_backward_only():
     bundle = viewer._repr_mimebundle_()
     assert bundle["text/plain"] == ("frame 4 of 6 (backward): de/db = de/dz1 · ∂z1/∂b + de/dz2 · ∂z2/∂b "
                                     "= 2 · 1 + 3 · 1 = 5")
-    assert set(bundle) == {WIDGET_VIEW, "image/svg+xml", "text/plain"} and "grad = 5" in bundle["image/svg+xml"]
+    assert set(bundle) == {WIDGET_VIEW, "image/svg+xml", "text/html", "text/plain"}
+    assert "grad = 5" in bundle["image/svg+xml"] and 'alt="frame 4 of 6 (backward)' in bundle["text/html"]
     assert viewer.pictures() is viewer.pictures()  # laid out once
 
 
@@ -261,3 +284,28 @@ def test_without_ipywidgets_the_static_parts_still_show(monkeypatch):
         bundle = shown._repr_mimebundle_()
         assert WIDGET_VIEW not in bundle
         assert bundle["image/svg+xml"].startswith("<?xml") and bundle["text/plain"] == shown.to_text()
+
+
+def test_the_player_is_as_tall_as_its_tallest_frame_and_its_controls():
+    seed = Player(gg.grad(SEED, EXAMPLE_1))
+    small = Player(gg.grad("y = x**2", x=3))
+    assert seed.height > 620 > small.height  # 620 px was the old fixed height: it cut the seed's buttons
+    assert f"height:{seed.height}px" in seed._repr_html_()
+    assert Player(gg.grad("y = x**2", x=3), height=300).height == 300
+
+
+
+@pytest.mark.browser
+@pytest.mark.dot
+@pytest.mark.parametrize("width", [700, 1000])
+def test_the_players_page_fits_in_its_frame_in_chromium(browser, width):
+    """The page laid out at a notebook's width ends above the frame's bottom: no button row cut."""
+    for trace in (gg.grad(SEED, EXAMPLE_1), gg.grad("e = (a+b)*(b+1)", a=2, b=1)):
+        player = Player(trace)
+        page = browser.new_page(viewport={"width": width, "height": 100})
+        try:
+            page.set_content(player.page)
+            bottom = page.evaluate("Math.ceil(document.body.getBoundingClientRect().bottom)")
+        finally:
+            page.close()
+        assert bottom <= player.height, (bottom, player.height)
