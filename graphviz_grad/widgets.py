@@ -98,24 +98,25 @@ def _live(build: Any) -> Any:
         return None
 
 
-def _bundle(widget: Any, text: str, svg: bytes | None) -> dict[str, Any]:
-    """A widget's display data with a static picture and our text beside the live view."""
+def _bundle(widget: Any, text: str, svg: bytes | None) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A widget's display data with a static picture and our text beside the live view, and
+    the picture's alt text (its text form) in the metadata."""
     bundle: dict[str, Any] = {}
     if widget is not None:
         bundle.update(widget._repr_mimebundle_())
+    metadata = {}
     if svg is not None:
         bundle["image/svg+xml"] = svg.decode("utf-8")
-        bundle["text/html"] = _img(svg, "svg", text)
+        metadata = alt_metadata("svg", text)
     bundle["text/plain"] = text
-    return bundle
+    return bundle, metadata
 
 
-def _img(data: bytes, fmt: str, text: str) -> str:
-    """An HTML ``<img>`` of a picture whose alt text is the picture's text form (screen readers,
-    and viewers that drop the picture, read what it shows)."""
-    encoded = base64.b64encode(data).decode("ascii")
-    return (f'<img src="data:{PICTURE_TYPES[fmt]};base64,{encoded}" alt="{html.escape(text)}" '
-            'style="max-width:100%">')
+def alt_metadata(fmt: str, text: str) -> dict[str, Any]:
+    """A picture's alt text as display metadata, ``{"image/png": {"alt": text}}``: IPython's own
+    ``Image(alt=...)`` convention, which nbconvert's HTML export writes as the ``<img>``'s alt.
+    It costs no second copy of the picture (an HTML ``<img>`` beside it would)."""
+    return {PICTURE_TYPES[fmt]: {"alt": text}}
 
 
 def fit_height(svgs: Sequence[bytes], chrome: int = 190) -> int:
@@ -319,7 +320,8 @@ class CalculatorPanel:
         except LayoutError:
             parts["graph"].value = b""
 
-    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None
+                          ) -> tuple[dict[str, Any], dict[str, Any]]:
         try:
             svg: bytes | None = self.diagram().svg()
         except LayoutError:
@@ -418,7 +420,8 @@ class StepViewer:
         except LayoutError:
             parts["picture"].value = b""
 
-    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None
+                          ) -> tuple[dict[str, Any], dict[str, Any]]:
         try:
             svg: bytes | None = self.pictures()[self.index]
         except LayoutError:
@@ -479,9 +482,10 @@ class Picture:
     >>> shown = Picture(svg, "svg", "an empty square")
     >>> shown
     an empty square
-    >>> sorted(shown._repr_mimebundle_())
-    ['image/svg+xml', 'text/html', 'text/plain']
-    >>> Picture(b"\\x89PNG...", "png", "a chart")._repr_mimebundle_()["image/png"]
+    >>> data, metadata = shown._repr_mimebundle_()
+    >>> sorted(data), metadata
+    (['image/svg+xml', 'text/plain'], {'image/svg+xml': {'alt': 'an empty square'}})
+    >>> Picture(b"\\x89PNG...", "png", "a chart")._repr_mimebundle_()[0]["image/png"]
     'iVBORy4uLg=='
     """
 
@@ -495,12 +499,12 @@ class Picture:
     def __repr__(self) -> str:
         return self.text
 
-    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
-        # a notebook stores PNG as base64 text and SVG as text; the HTML form carries the alt text
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None
+                          ) -> tuple[dict[str, str], dict[str, Any]]:
+        # a notebook stores PNG as base64 text and SVG as text; the metadata carries the alt text
         if self.fmt == "png":
             encoded = base64.b64encode(self.data).decode("ascii")
         else:
             encoded = self.data.decode("utf-8")
-        return {PICTURE_TYPES[self.fmt]: encoded, "text/html": _img(self.data, self.fmt, self.text),
-                "text/plain": self.text}
+        return {PICTURE_TYPES[self.fmt]: encoded, "text/plain": self.text}, alt_metadata(self.fmt, self.text)
 

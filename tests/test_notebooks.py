@@ -49,7 +49,9 @@ def test_saved_notebooks_carry_outputs_and_nothing_volatile(name):
     code = [cell for cell in cells if cell["cell_type"] == "code"]
     assert [cell["execution_count"] for cell in code] == list(range(1, len(code) + 1))  # run in order
     assert all(cell["outputs"] for cell in code), "every code cell shows something"
-    assert "widgets" not in notebook["metadata"] and "version" not in notebook["metadata"]["language_info"]
+    assert "widgets" not in notebook["metadata"]
+    # as the kernel reports it, as JupyterLab writes it on opening: saving changes nothing
+    assert set(notebook["metadata"]["language_info"]) >= {"name", "version", "mimetype", "codemirror_mode"}
     for cell in code:
         assert "execution" not in cell["metadata"]
         for output in cell["outputs"]:
@@ -172,3 +174,19 @@ def test_a_print_split_into_several_stream_outputs_reads_as_one():
                  v4.new_output("stream", name="stdout", text="238\n"), picture)
     assert whole == split == [["L = 4\nL = 2.238\n", "a chart"]]
     assert cell(v4.new_output("stream", name="stdout", text="L = 4\n")) != whole
+
+
+def test_jupyter_checkpoints_are_not_committed():
+    assert ".ipynb_checkpoints/" in (ROOT / ".gitignore").read_text(encoding="utf-8").splitlines()
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_every_saved_picture_has_alt_text(name):
+    """A picture says what it shows to a screen reader: as IPython's ``Image(alt=...)`` metadata,
+    or in an HTML ``<img alt=...>`` beside it (diagrams)."""
+    for number, cell in enumerate(_saved(name)["cells"]):
+        for output in cell.get("outputs", []):
+            data, metadata = output.get("data", {}), output.get("metadata", {})
+            for kind in set(data) & {"image/png", "image/svg+xml"}:
+                alt = metadata.get(kind, {}).get("alt") or re.search(r'alt="[^"]+"', "".join(data.get("text/html", "")))
+                assert alt, f"{name}, cell {number}: {kind} without alt text"

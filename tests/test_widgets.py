@@ -103,18 +103,16 @@ def test_a_formula_without_inputs_has_no_table_and_no_chart():
     assert panel.chart_png() is None
     parts = panel.widget() and panel._parts
     assert parts["chart"].layout.display == "none" and not parts["boxes"]
-    assert "image/svg+xml" in panel._repr_mimebundle_()  # the graph still shows
+    assert "image/svg+xml" in panel._repr_mimebundle_()[0]  # the graph still shows
 
 
 def test_a_picture_carries_its_bytes_and_a_text_form():
     png = CalculatorPanel().chart_png()
-    bundle = Picture(png, "png", "bar chart of |dL/dinput|")._repr_mimebundle_()
-    encoded = base64.b64encode(png).decode("ascii")
-    assert bundle == {"image/png": encoded, "text/plain": "bar chart of |dL/dinput|",
-                      "text/html": f'<img src="data:image/png;base64,{encoded}" alt="bar chart of |dL/dinput|" '
-                                   'style="max-width:100%">'}
+    bundle, metadata = Picture(png, "png", "bar chart of |dL/dinput|")._repr_mimebundle_()
+    assert bundle == {"image/png": base64.b64encode(png).decode("ascii"), "text/plain": "bar chart of |dL/dinput|"}
+    assert metadata == {"image/png": {"alt": "bar chart of |dL/dinput|"}}  # IPython's Image(alt=...) form
     svg = b"<svg xmlns='http://www.w3.org/2000/svg'/>"
-    assert Picture(svg, "svg", "empty")._repr_mimebundle_()["image/svg+xml"] == svg.decode()
+    assert Picture(svg, "svg", "empty")._repr_mimebundle_()[0]["image/svg+xml"] == svg.decode()
     assert repr(Picture(svg, "svg", "empty")) == "empty"
     with pytest.raises(ValueError, match="png or svg, not 'gif'"):
         Picture(svg, "gif", "empty")
@@ -133,9 +131,9 @@ def test_update_without_a_widget_and_any_formula():
 
 def test_the_panel_bundle_has_the_widget_a_static_graph_and_text():
     panel = CalculatorPanel()
-    bundle = panel._repr_mimebundle_()
-    assert set(bundle) == {WIDGET_VIEW, "image/svg+xml", "text/html", "text/plain"}
-    assert f'alt="{panel.to_text()[:20]}' in bundle["text/html"]  # the alt text is the text form
+    bundle, metadata = panel._repr_mimebundle_()
+    assert set(bundle) == {WIDGET_VIEW, "image/svg+xml", "text/plain"}
+    assert metadata == {"image/svg+xml": {"alt": panel.to_text()}}  # the alt text is the text form
     assert "grad = 20" in bundle["image/svg+xml"]
     assert bundle["text/plain"] == panel.to_text() == str(panel)
     assert bundle["text/plain"].splitlines()[0] == "L = 4" and "L: 4 → 2.238 (lower)" in bundle["text/plain"]
@@ -192,11 +190,11 @@ def test_one_bad_box_never_hides_the_other_edits():
 
 def test_step_viewer_bundle_and_backward_only():
     viewer = StepViewer(gg.grad("e = (a+b)*(b+1)", a=2, b=1), forward=False, start=3)
-    bundle = viewer._repr_mimebundle_()
+    bundle, metadata = viewer._repr_mimebundle_()
     assert bundle["text/plain"] == ("frame 4 of 6 (backward): de/db = de/dz1 · ∂z1/∂b + de/dz2 · ∂z2/∂b "
                                     "= 2 · 1 + 3 · 1 = 5")
-    assert set(bundle) == {WIDGET_VIEW, "image/svg+xml", "text/html", "text/plain"}
-    assert "grad = 5" in bundle["image/svg+xml"] and 'alt="frame 4 of 6 (backward)' in bundle["text/html"]
+    assert set(bundle) == {WIDGET_VIEW, "image/svg+xml", "text/plain"}
+    assert "grad = 5" in bundle["image/svg+xml"] and metadata["image/svg+xml"]["alt"] == bundle["text/plain"]
     assert viewer.pictures() is viewer.pictures()  # laid out once
 
 
@@ -281,7 +279,7 @@ def test_without_ipywidgets_the_static_parts_still_show(monkeypatch):
 
     monkeypatch.setattr(widgets, "_widgets", missing)
     for shown in (CalculatorPanel(), StepViewer(gg.grad(SEED, EXAMPLE_1), start=8)):
-        bundle = shown._repr_mimebundle_()
+        bundle = shown._repr_mimebundle_()[0]
         assert WIDGET_VIEW not in bundle
         assert bundle["image/svg+xml"].startswith("<?xml") and bundle["text/plain"] == shown.to_text()
 
