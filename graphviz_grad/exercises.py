@@ -264,7 +264,12 @@ class Exercise:
                     f"which should be {self._number(upstream[k])}.")
         exact = step.grad
         if exact != 0 and self.close(-answer, exact):
-            return f"{text} The sign is off: check the sign of each local derivative."
+            negative = [e for e in step.received if (e.local or 0.0) < 0]
+            if len(negative) == 1:
+                edge = negative[0]
+                return (f"{text} The sign is off: ∂{edge.target}/∂{node} = "
+                        f"{self._local(edge.target, node, edge.local or 0.0)} is negative.")
+            return f"{text} The sign is off: check the sign of each factor."
         if len(step.received) > 1:
             for k, edge in enumerate(step.received):
                 if self.close(answer, upstream[k] * locals_[k]):

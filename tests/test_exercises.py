@@ -64,7 +64,9 @@ def test_a_missing_factor_is_named():
 
 
 def test_a_wrong_sign_is_named():
-    assert _why(exercise("seed"), "dL/dB", 4).endswith("The sign is off: check the sign of each local derivative.")
+    assert _why(exercise("seed"), "dL/dB", 4).endswith("The sign is off: ∂z4/∂B = -1 is negative.")
+    assert _why(exercise("neuron"), "dy/dx1", 0.25).endswith("The sign is off: ∂z1/∂x1 = -1 (= w1) is negative.")
+    assert _why(exercise("seed"), "dL/dz4", -4).endswith("The sign is off: check the sign of each factor.")
     assert _why(exercise("fanout"), "z1", -3).endswith("The step: z1 = a + b = 2 + 1. The sign is off.")
 
 
