@@ -143,6 +143,9 @@ def test_notebook_runs_and_shows_what_is_saved(name):
     saved = runner.nbformat.read(FOLDER / name, as_version=4)
     assert runner.shown_text(fresh) == runner.shown_text(saved), (
         f"{name}: the saved outputs are stale; run python notebooks/run.py")
+    # what a kernel reports is what is saved, so JupyterLab, which writes the kernel's
+    # language_info when it opens a notebook, has nothing to change (no "modified" on opening)
+    assert fresh.metadata.language_info == saved.metadata.language_info, name
 
 
 @pytest.mark.kernel
@@ -193,3 +196,14 @@ def test_every_saved_picture_has_alt_text(name):
             for kind in set(data) & {"image/png", "image/svg+xml"}:
                 alt = metadata.get(kind, {}).get("alt") or re.search(r'alt="[^"]+"', "".join(data.get("text/html", "")))
                 assert alt, f"{name}, cell {number}: {kind} without alt text"
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_a_cell_with_a_player_also_saves_a_picture(name):
+    """The player needs JavaScript; where none runs, the same cell still shows a frame."""
+    for number, cell in enumerate(_saved(name)["cells"]):
+        outputs = cell.get("outputs", [])
+        if any("<iframe" in "".join(output.get("data", {}).get("text/html", "")) for output in outputs):
+            assert any(set(output.get("data", {})) & {"image/svg+xml", "image/png"} for output in outputs), (
+                f"{name}, cell {number}")
+

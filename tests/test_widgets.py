@@ -307,3 +307,14 @@ def test_the_players_page_fits_in_its_frame_in_chromium(browser, width):
         finally:
             page.close()
         assert bottom <= player.height, (bottom, player.height)
+
+
+def test_pictures_in_widgets_keep_their_own_size():
+    """In a VBox (a flex column) an image is stretched to the box's width unless it aligns itself;
+    a small graph then looked larger in a widget than the same diagram in a cell."""
+    panel = CalculatorPanel()
+    viewer = StepViewer(gg.grad("y = x**2", x=3))
+    for picture in (panel.widget() and panel._parts["graph"], viewer.widget() and viewer._parts["picture"]):
+        assert (picture.layout.align_self, picture.layout.width, picture.layout.max_width) == (
+            "flex-start", "auto", "100%")
+
