@@ -73,7 +73,12 @@ class Mark:
 
 
 class Marks(tuple):
-    """The marks of one attempt, in the exercise's order; ``marks["dL/dz3"]`` picks one."""
+    """The marks of one attempt, in the exercise's order; ``marks["dL/dz3"]`` picks one.
+
+    >>> marks = exercise("y = 2*x", {"x": 1}).check({"dy/dx": 2})
+    >>> marks.score, marks.all_right, marks["dy/dx"].text
+    ('1 of 1 right', True, 'dy/dx = 2 is right.')
+    """
 
     def __getitem__(self, key: Any) -> Any:
         if isinstance(key, str):
@@ -104,6 +109,10 @@ class Marks(tuple):
 
 class Exercise:
     """A trace with some values (key ``z3``) and gradients (key ``dL/dz3``) hidden.
+
+    >>> ex = Exercise("y = x*x + 1", {"x": 3}, hide=["z1", "dy/dx"])
+    >>> ex.blanks, ex.expected("z1"), ex.expected("dy/dx"), ex.edge_labels
+    (('z1', 'dy/dx'), 9.0, 6.0, False)
 
     ``hide`` lists the keys; ``"grads"`` stands for every gradient but the output's and
     ``"values"`` for every computed value (alone or in the list). Edge labels (the local
@@ -184,7 +193,12 @@ class Exercise:
 
     def check(self, answers: Mapping[str, Any] | None = None, /, **named: Any) -> Marks:
         """Mark the answers (numbers, or text as typed); missing ones are marked as not given.
-        Answers are remembered, so a later step is judged with the learner's own earlier numbers."""
+        Answers are remembered, so a later step is judged with the learner's own earlier numbers.
+
+        >>> ex = exercise("fanout")
+        >>> ex.check(z1="3").right, ex.check({"de/da": 2}).right   # z1 is remembered
+        (1, 2)
+        """
         given = {**(answers or {}), **named}
         unknown = sorted(set(given) - set(self.blanks))
         if unknown:
@@ -217,7 +231,11 @@ class Exercise:
     def explain(self, key: str, answer: float, own: Mapping[str, float | None] | None = None) -> str:
         """Why ``answer`` for ``key`` is wrong: the step that produces it and the likely slip.
         ``own`` holds the learner's other answers: a step done right on a wrong earlier answer
-        is told apart from a wrong step."""
+        is told apart from a wrong step.
+
+        >>> print(exercise("fanout").explain("de/db", 3))  # doctest: +ELLIPSIS
+        de/db = 3 is not right. ... You counted only the path through z2; b also feeds z1: ...
+        """
         own = own or {}
         node = self._node(key)
         head = f"{key} = {self._number(answer)} is not right."
@@ -309,6 +327,12 @@ class Exercise:
     # --- what is shown ---------------------------------------------------------------------
 
     def view(self) -> View:
+        """What the diagram shows: every value and gradient but the blanks, and the task.
+
+        >>> view = exercise("y = 2*x", {"x": 1}).view()   # dy/dx is the blank
+        >>> "x" in view.grads, "x" in view.values
+        (False, True)
+        """
         hidden = set(self.blanks)
         names = [node.name for node in self.graph.nodes]
         return View(values=frozenset(n for n in names if n not in hidden),
@@ -321,7 +345,11 @@ class Exercise:
                        text=self.describe())
 
     def derivation(self) -> list[str]:
-        """The worked derivation's lines, each hidden result written ``?``."""
+        """The worked derivation's lines, each hidden result written ``?``.
+
+        >>> exercise("y = 2*x", {"x": 1}).derivation()
+        ['y = 2·x = 2', 'dy/dy = 1', 'dy/dx = 2 = ?']
+        """
         lines = []
         hidden = set(self.blanks)
         for line in derive(self.trace, digits=self.digits).lines:
@@ -382,7 +410,11 @@ class Exercise:
 
 
 def marks_html(marks: Marks) -> str:
-    """The marks as HTML, every text escaped."""
+    """The marks as HTML, every text escaped.
+
+    >>> marks_html(exercise("y = 2*x", {"x": 1}).check({"dy/dx": "<b>"}))[:26]
+    '<b>0 of 1 right</b><ul><li'
+    """
     rows = "".join(f"<li style='color:{'#080' if m.right else '#b00'}'>{html.escape(m.text)}</li>"
                    for m in marks)
     return f"<b>{html.escape(marks.score)}</b><ul>{rows}</ul>"
