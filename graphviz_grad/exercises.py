@@ -388,7 +388,8 @@ class Exercise:
             derivation = w.HTML("<pre>" + html.escape("\n".join(self.derivation())) + "</pre>")
             parts: list[Any] = [w.HTML(f"<b>{html.escape(self.task)}</b>")] if self.task else []
             with contextlib.suppress(LayoutError):
-                parts.append(w.Image(value=self.diagram().svg(), format="svg+xml", layout=_picture_layout(w)))
+                parts.append(w.Image(value=self.diagram().svg(), format="svg+xml", layout=_picture_layout(w),
+                                     tooltip=self.describe()))
             self._form = {"boxes": boxes, "button": button, "result": result,
                           "box": w.VBox([*parts, derivation, *boxes.values(), button, result])}
         return self._form["box"]

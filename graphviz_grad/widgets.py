@@ -315,8 +315,12 @@ class CalculatorPanel:
         chart = self.chart_png()
         parts["chart"].value = chart or b""
         parts["chart"].layout.display = None if chart else "none"
+        # the tooltip is the picture's title attribute: its accessible name, as alt would be
+        parts["chart"].tooltip = "bar chart of |dL/dinput|:\n" + self.result.chart_text() if chart else ""
+        diagram = self.diagram()
+        parts["graph"].tooltip = str(diagram)
         try:
-            parts["graph"].value = self.diagram().svg()
+            parts["graph"].value = diagram.svg()
         except LayoutError:
             parts["graph"].value = b""
 
@@ -419,6 +423,7 @@ class StepViewer:
             parts["picture"].value = self.pictures()[self.index]
         except LayoutError:
             parts["picture"].value = b""
+        parts["picture"].tooltip = self.to_text()  # the picture's accessible name
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None
                           ) -> tuple[dict[str, Any], dict[str, Any]]:

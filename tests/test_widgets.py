@@ -318,3 +318,17 @@ def test_pictures_in_widgets_keep_their_own_size():
         assert (picture.layout.align_self, picture.layout.width, picture.layout.max_width) == (
             "flex-start", "auto", "100%")
 
+
+def test_live_pictures_are_named_by_their_text_forms():
+    """A widget's picture has no alt attribute; its tooltip (the title attribute) names it instead."""
+    panel = CalculatorPanel()
+    parts = panel.widget() and panel._parts
+    assert parts["graph"].tooltip.startswith("Diagram of z1 = x*W1;") and "dL/dW1 = 20" in parts["graph"].tooltip
+    assert parts["chart"].tooltip.startswith("bar chart of |dL/dinput|:\n")
+    parts["boxes"]["W1"].value = "0.3"
+    assert "dL/dW1 = 30" in parts["graph"].tooltip
+    viewer = StepViewer(gg.grad("y = x**2", x=3))
+    picture = viewer.widget() and viewer._parts["picture"]
+    viewer.show(2)
+    assert picture.tooltip == viewer.to_text() and picture.tooltip.startswith("frame 3 of 5")
+
