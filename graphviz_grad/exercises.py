@@ -185,7 +185,9 @@ class Exercise:
 
     def close(self, answer: float, exact: float) -> bool:
         """Whether ``answer`` is right: within ``abs_tol + rel_tol·|exact|`` of ``exact``."""
-        if not math.isfinite(exact):
+        if math.isnan(exact):  # log(-1), 0/0: the answer is nan too
+            return math.isnan(answer)
+        if math.isinf(exact):
             return answer == exact
         return abs(answer - exact) <= self.abs_tol + self.rel_tol * abs(exact)
 
@@ -214,8 +216,7 @@ class Exercise:
                 notes[key] = f"{key}: no answer yet."
                 continue
             try:
-                read[key] = raw if isinstance(raw, float) else (
-                    parse_number(raw, key) if isinstance(raw, str) else _real(key, raw))
+                read[key] = _read(key, raw)
             except InputValueError as error:
                 read[key], notes[key] = None, f"{error}."
         marks = []
@@ -307,7 +308,7 @@ class Exercise:
                 return f"{text} ∂{out}/∂{node} should be {self._local(out, node, locals_[0])}."
             return (f"{text} You used d{out}/d{edge.target} = {self._number(upstream[0])} but "
                     f"∂{edge.target}/∂{node} should be {self._local(edge.target, node, locals_[0])}.")
-        parts = " + ".join(f"{self._number(u)} · {self._number(local)}"
+        parts = " + ".join(f"{self._factor(u)} · {self._factor(local)}"
                            for u, local in zip(upstream, locals_, strict=True))
         return f"{text} With numbers: {parts}."
 
@@ -323,6 +324,11 @@ class Exercise:
 
     def _number(self, value: float | None) -> str:
         return format_number(value, self.digits)
+
+    def _factor(self, value: float) -> str:
+        """A number as a factor of a product: a negative one in parentheses, ``(-1)``."""
+        text = self._number(value)
+        return f"({text})" if text.startswith("-") else text
 
     # --- what is shown ---------------------------------------------------------------------
 
@@ -421,7 +427,15 @@ def marks_html(marks: Marks) -> str:
     return f"<b>{html.escape(marks.score)}</b><ul>{rows}</ul>"
 
 
-def _real(key: str, value: Any) -> float:
+_NON_FINITE = {"nan": math.nan, "inf": math.inf, "+inf": math.inf, "-inf": -math.inf}
+
+
+def _read(key: str, value: Any) -> float:
+    """An answer as a float: a number, or text read as on the command line; ``nan``, ``inf`` and
+    ``-inf`` are answers too (where the exact value is one, as at ``log(-1)`` or ``1/0``)."""
+    if isinstance(value, str):
+        word = value.strip().lower()
+        return _NON_FINITE[word] if word in _NON_FINITE else parse_number(value, key)
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise InputValueError(f"{key}: {value!r} is not a number")
     return float(value)

@@ -4,13 +4,15 @@ explained by the chain-rule step and the factor that was off."""
 import math
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 import graphviz_grad as gg
 from graphviz_grad.cli import main
 from graphviz_grad.dot import to_dot
 from graphviz_grad.exercises import READY, Exercise, exercise
+
+from .test_properties import NAMES, to_expr, trees
 
 SEED_GRADS = {"dL/dz4": 4, "dL/dz3": 4, "dL/dz2": 4, "dL/dz1": 4, "dL/dB": -4, "dL/dW2": 40, "dL/dy": 0.8,
               "dL/dW1": 20, "dL/dx": 0.4}
@@ -173,3 +175,29 @@ def test_the_command_line_prints_the_blanks_and_marks_answers(capsys):
     assert main(["exercise", "seed", "--answer", "dL/dz4"]) == 2
     assert capsys.readouterr().err.strip() == ("graphviz-grad: error: --answer expects KEY=NUMBER "
                                                "(such as dL/dz3=4), got 'dL/dz4'")
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(trees(), st.fixed_dictionaries({name: st.floats(-3, 3) for name in NAMES}), st.floats(-5, 5))
+def test_on_random_expression_trees_exact_answers_pass_and_any_wrong_answer_is_explained(tree, point, wrong):
+    expr = to_expr(tree, dict(zip(NAMES, gg.inputs(NAMES))))
+    assume(isinstance(expr, gg.Expr) and expr.op not in ("input", "const"))
+    graph = gg.build(expr.named("L"), inputs=list(NAMES))
+    made = exercise(graph, point, hide=["values", "grads"])
+    exact = {key: made.expected(key) for key in made.blanks}
+    assert made.check(exact).all_right  # nan and inf included: the same non-finite value is right
+    marks = exercise(graph, point, hide=["values", "grads"]).check(dict.fromkeys(made.blanks, wrong))
+    for mark in marks:
+        assert mark.right == made.close(wrong, mark.expected)
+        if not mark.right:
+            assert mark.text.startswith(f"{mark.key} = ") and " is not right. " in mark.text
+            assert "The step: " in mark.text or "does not reach" in mark.text
+
+
+def test_a_nan_or_infinite_result_is_answered_with_nan_or_inf():
+    made = exercise("y = log(x)", {"x": -1}, hide=["y"])
+    assert made.check(y="nan").all_right and made.check(y=float("nan")).all_right
+    assert not made.check(y="1").all_right and not made.check(y="inf").all_right
+    pole = exercise("y = 1/x", {"x": 0}, hide=["y"])
+    assert pole.check(y=" inf ").all_right and not pole.check(y="-inf").all_right
+    assert not pole.check(y="1e308").all_right
