@@ -42,7 +42,6 @@ from .errors import InputValueError
 from .formula import parse
 from .graph import CONST, INPUT, Graph
 from .layout import LayoutError
-from .ops import OPS
 from .text import parse_number
 
 REL_TOL = 1e-3
@@ -141,7 +140,7 @@ class Exercise:
         hidden = set(self.blanks)
         shows_values = not any(self._is_value(key) for key in hidden)
         self.edge_labels = shows_values if edge_labels is None else edge_labels
-        self._steps = {step.node: step for step in self.trace.steps}
+        self.steps_by_node = {step.node: step for step in self.trace.steps}
         self.answers: dict[str, Any] = {}
         self._form: dict[str, Any] | None = None
 
@@ -223,7 +222,7 @@ class Exercise:
         for key in self.blanks:
             answer, exact = read[key], self.expected(key)
             right = answer is not None and self.close(answer, exact)
-            text = notes.get(key) or (f"{key} = {self._number(answer)} is right." if right
+            text = notes.get(key) or (f"{key} = {self.number(answer)} is right." if right
                                       else self.explain(key, answer, read))  # type: ignore[arg-type]
             marks.append(Mark(key, answer, exact, right, text))
         self._refresh(Marks(marks))
@@ -237,98 +236,18 @@ class Exercise:
         >>> print(exercise("fanout").explain("de/db", 3))  # doctest: +ELLIPSIS
         de/db = 3 is not right. ... You counted only the path through z2; b also feeds z1: ...
         """
+        from .exercise_feedback import explain_gradient, explain_value
+
         own = own or {}
         node = self._node(key)
-        head = f"{key} = {self._number(answer)} is not right."
+        head = f"{key} = {self.number(answer)} is not right."
         if self._is_value(key):
-            return f"{head} {self._explain_value(node, answer, own)}"
-        return f"{head} {self._explain_grad(node, answer, own)}"
+            return f"{head} {explain_value(self, node, answer, own)}"
+        return f"{head} {explain_gradient(self, node, answer, own)}"
 
-    def _explain_value(self, node: str, answer: float, own: Mapping[str, float | None]) -> str:
-        graph_node = self.graph[node]
-        op = OPS[graph_node.op]
-        args = [self.trace.value(name) for name in graph_node.inputs]
-        step = f"The step: {node} = {op.text.format(*graph_node.inputs)} = " + op.text.format(
-            *(self._number(a) for a in args)) + "."
-        theirs = [own.get(name) if own.get(name) is not None else value
-                  for name, value in zip(graph_node.inputs, args, strict=True)]
-        if theirs != args and self.close(answer, op.forward(*theirs)):
-            wrong = next(name for name, mine, true in zip(graph_node.inputs, theirs, args, strict=True)
-                         if mine != true)
-            return (f"{step} Your step is right, but it uses your {wrong} = {self._number(own[wrong])}, "
-                    f"which should be {self._number(self.trace.value(wrong))}.")
-        if self.close(-answer, self.trace.value(node)):
-            return f"{step} The sign is off."
-        return step
-
-    def _explain_grad(self, node: str, answer: float, own: Mapping[str, float | None]) -> str:
-        out = self.output
-        step = self._steps.get(node)
-        if node == out:
-            return f"d{out}/d{out} = 1: the output's gradient with respect to itself."
-        if step is None or not step.received:
-            return f"{node} does not reach {out} (or is a constant): its gradient is 0."
-        terms = [f"d{out}/d{e.target} · ∂{e.target}/∂{node}" if e.target != out else f"∂{out}/∂{node}"
-                 for e in step.received]
-        text = f"The step: d{out}/d{node} = {' + '.join(terms)}."
-        upstream = [self.trace.grad(e.target) for e in step.received]
-        locals_ = [e.local or 0.0 for e in step.received]
-        # the learner's own upstream gradients, where they answered them
-        theirs = [own.get(f"d{out}/d{e.target}") for e in step.received]
-        used = [t if t is not None else u for t, u in zip(theirs, upstream, strict=True)]
-        if used != upstream and self.close(answer, sum(u * l for u, l in zip(used, locals_, strict=True))):
-            k = next(i for i, (a, b) in enumerate(zip(used, upstream, strict=True)) if a != b)
-            name = step.received[k].target
-            return (f"{text} Your step is right, but it uses your d{out}/d{name} = {self._number(used[k])}, "
-                    f"which should be {self._number(upstream[k])}.")
-        exact = step.grad
-        if exact != 0 and self.close(-answer, exact):
-            negative = [e for e in step.received if (e.local or 0.0) < 0]
-            if len(negative) == 1:
-                edge = negative[0]
-                return (f"{text} The sign is off: ∂{edge.target}/∂{node} = "
-                        f"{self._local(edge.target, node, edge.local or 0.0)} is negative.")
-            return f"{text} The sign is off: check the sign of each factor."
-        if len(step.received) > 1:
-            for k, edge in enumerate(step.received):
-                if self.close(answer, upstream[k] * locals_[k]):
-                    others = ", ".join(e.target for i, e in enumerate(step.received) if i != k)
-                    return (f"{text} You counted only the path through {edge.target}; {node} also feeds "
-                            f"{others}: add every path's contribution (fan-out sums).")
-        if step.received[0].target != out and self.close(answer, sum(locals_)):
-            return (f"{text} You left out the factor d{out}/d{step.received[0].target} = "
-                    f"{self._number(upstream[0])}.")
-        if len(step.received) == 1 and self.close(answer, upstream[0]) and not self.close(locals_[0], 1):
-            edge = step.received[0]
-            return (f"{text} You used d{out}/d{edge.target} = {self._number(upstream[0])} but left out "
-                    f"∂{edge.target}/∂{node} = {self._local(edge.target, node, locals_[0])}.")
-        if len(step.received) == 1:
-            edge = step.received[0]
-            if edge.target == out:
-                return f"{text} ∂{out}/∂{node} should be {self._local(out, node, locals_[0])}."
-            return (f"{text} You used d{out}/d{edge.target} = {self._number(upstream[0])} but "
-                    f"∂{edge.target}/∂{node} should be {self._local(edge.target, node, locals_[0])}.")
-        parts = " + ".join(f"{self._factor(u)} · {self._factor(local)}"
-                           for u, local in zip(upstream, locals_, strict=True))
-        return f"{text} With numbers: {parts}."
-
-    def _local(self, target: str, source: str, value: float) -> str:
-        """``5 (= x)``: a local derivative's number, and its formula in names unless that is the number."""
-        reader = self.graph[target]
-        slot = reader.inputs.index(source)
-        from .symbolic import local_derivative_texts
-
-        formula = local_derivative_texts(self.graph)[target, slot]
-        number = self._number(value)
-        return number if formula == number else f"{number} (= {formula})"
-
-    def _number(self, value: float | None) -> str:
+    def number(self, value: float | None) -> str:
+        """A number as this exercise shows it (``digits`` significant digits)."""
         return format_number(value, self.digits)
-
-    def _factor(self, value: float) -> str:
-        """A number as a factor of a product: a negative one in parentheses, ``(-1)``."""
-        text = self._number(value)
-        return f"({text})" if text.startswith("-") else text
 
     # --- what is shown ---------------------------------------------------------------------
 
@@ -367,7 +286,7 @@ class Exercise:
         return lines
 
     def describe(self) -> str:
-        point = ", ".join(f"{n} = {self._number(self.trace.value(n))}" for n in self.graph.inputs)
+        point = ", ".join(f"{n} = {self.number(self.trace.value(n))}" for n in self.graph.inputs)
         program = str(self.graph).replace("\n", "; ")
         return f"Exercise: {program} at {point}; find {', '.join(self.blanks)}"
 

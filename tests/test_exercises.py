@@ -201,3 +201,12 @@ def test_a_nan_or_infinite_result_is_answered_with_nan_or_inf():
     pole = exercise("y = 1/x", {"x": 0}, hide=["y"])
     assert pole.check(y=" inf ").all_right and not pole.check(y="-inf").all_right
     assert not pole.check(y="1e308").all_right
+
+
+def test_the_local_derivative_named_is_the_edges_own_when_a_node_reads_an_input_twice():
+    made = exercise("y = x**x", {"x": 2}, hide=["dy/dx"])  # slot 0: x*x**(x-1), slot 1: x**x*log(x)
+    text = made.check({"dy/dx": 1})["dy/dx"].text
+    assert "∂y/∂x + ∂y/∂x" in text and text.endswith("With numbers: 1 · 4 + 1 · 2.773.")
+    assert made.check({"dy/dx": 4})["dy/dx"].text.endswith(
+        "You counted only the path through y's argument 1; x also feeds y's argument 2: "
+        "add every path's contribution (fan-out sums).")
