@@ -60,6 +60,8 @@ class Overview:
             raise TypeError(f"an overview needs a Trace, not {type(trace).__name__}")
         if isinstance(boxes, bool) or not isinstance(boxes, int) or boxes < 1:
             raise ValueError(f"boxes must be a whole number >= 1, not {boxes!r}")
+        if rankdir not in ("LR", "TB", "RL", "BT"):
+            raise ValueError(f"rankdir must be LR, TB, RL or BT, not {rankdir!r}")
         if isinstance(radius, bool) or not isinstance(radius, int) or not 0 <= radius <= 100:
             raise ValueError(f"the radius must be a whole number from 0 to 100, not {radius!r}")
         self.trace, self.graph, self.rankdir = trace, trace.graph, rankdir

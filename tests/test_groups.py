@@ -348,6 +348,8 @@ def test_unknown_groups_and_bad_options_are_clear_errors(small_mlp):
         overview(small_mlp, expand=["nope"])
     with pytest.raises(ValueError, match="boxes"):
         Overview(small_mlp, boxes=0)
+    with pytest.raises(ValueError, match="rankdir"):
+        Overview(small_mlp, rankdir="up")
     with pytest.raises(TypeError):
         Overview("L = x")
     with pytest.raises(ValueError, match="cannot be collapsed"):
