@@ -234,6 +234,16 @@ def test_top_paths_on_the_seed_example_and_a_square():
         top_paths(trace, "nope", 1)
 
 
+
+def test_a_zero_path_that_meets_an_infinite_derivative_is_the_nan_path_ranked_first():
+    # w = -1: relu'(w) = 0 on one path, w + 1 = 0 feeds sqrt, whose derivative at 0 is inf
+    trace = gg.grad("L = sqrt(relu(w) + (w + 1))", w=-1)
+    assert math.isnan(trace.grad("w"))
+    best = top_paths(trace, "w", 1)
+    assert best[0].nodes == ("w", "z1", "z3", "L") and math.isnan(best[0].contribution)
+    both = top_paths(trace, "w", 2)
+    assert math.isnan(both[0].contribution) and both[1].contribution == math.inf
+
 # --- the overview -----------------------------------------------------------------
 
 _SMALL_COLLAPSED = '''digraph "L" {
