@@ -381,3 +381,17 @@ def test_json_of_the_overview_names_non_finite_numbers_as_strings():
     assert group_box["summary"]["nan"] == 1 and group_box["summary"]["low"] is None
     assert group_box["expandable"] is True
     assert list(itertools.islice(data, 3)) == ["version", "output", "boxes"]
+
+
+def test_focus_opens_the_nearest_nodes_first_and_stays_within_the_box_budget(small_mlp):
+    # radius 2 from a product reaches its weight, and through it every sample that reads it
+    name = next(n.name for n in small_mlp.graph.nodes if n.name.startswith("sample2.layer2.n3.") and n.op == "mul")
+    position = small_mlp.graph.index(name)
+    for radius in (0, 1, 2, 3):
+        view = overview(small_mlp, expand=(), focus=name, radius=radius)
+        assert sum(kind != "frame" for kind, _, _ in view.layout()[0]) <= 80
+        assert view.box_of(position) == f"n{position}"
+    near = overview(small_mlp, expand=(), focus=name, radius=1)
+    for arg in small_mlp.graph.arg_indices[position]:
+        if small_mlp.graph.nodes[arg].op != "input":
+            assert near.box_of(arg) == f"n{arg}"
