@@ -1,5 +1,6 @@
 """Groups, summaries, the top gradient paths and the overview of big graphs (docs/big-graphs.md)."""
 
+import contextlib
 import itertools
 import math
 
@@ -8,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import graphviz_grad as gg
+from graphviz_grad.errors import GraphError
 from graphviz_grad.graph import group
 from graphviz_grad.groups import MOST_CHILDREN, group_tree
 from graphviz_grad.mlp_demo import mlp_trace
@@ -60,6 +62,18 @@ def test_group_names_are_checked():
     with pytest.raises(gg.GraphError):
         group(3).__enter__()
 
+
+def test_nested_groups_keep_every_name_within_the_name_limit():
+    with pytest.raises(GraphError, match="over the limit"), contextlib.ExitStack() as stack:
+        for _ in range(300):
+            stack.enter_context(gg.group("a"))
+    with gg.group("g" * 200), pytest.raises(GraphError, match="over the limit"):
+        gg.inputs(["x" * 100])
+    with gg.group("g" * 200):
+        (x,) = gg.inputs("x")
+        graph = gg.build((x * 2 + 1) * 3)
+    assert max(len(node.name) for node in graph.nodes) <= 256
+    assert gg.Graph(graph.nodes, graph.output) == graph  # the checked constructor (JSON) takes it back
 
 def test_outside_a_group_the_builder_names_as_before():
     x, y = gg.inputs("x y")
