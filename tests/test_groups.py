@@ -203,6 +203,15 @@ def test_a_summary_counts_inf_nan_and_kinks():
 # --- paths ------------------------------------------------------------------------
 
 
+def test_a_summary_passes_the_nan_that_a_zero_gradient_times_an_infinite_derivative_makes():
+    trace = gg.grad("g.s = sqrt(u); L = relu(g.s - 5)", u=0)  # relu' = 0 meets sqrt'(0) = inf
+    tree = group_tree(trace.graph)
+    assert math.isnan(trace.grad("u"))
+    assert math.isnan(summarize(trace, tree)[tree.find("g")].passes)
+    unused = gg.grad("g.s = sqrt(u); g.t = sqrt(v); L = g.s + 1", u=4, v=0)  # g.t does not reach L
+    tree = group_tree(unused.graph)
+    assert summarize(unused, tree)[tree.find("g")].passes == unused.grad("u") == 0.25
+
 def _all_paths(trace, start):
     graph = trace.graph
     found = []
