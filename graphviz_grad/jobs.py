@@ -208,11 +208,11 @@ class Workers:
     def state(self) -> dict[str, Any]:
         manager = getattr(getattr(self.pool, "_pool_manager", None), "worker_manager", None)
         workers = getattr(manager, "workers", {})
-        alive = sum(1 for process in list(workers.values()) if process.is_alive())
-        healthy = self.pool.active and self.ready
-        return {"ok": healthy and alive == self.size, "state": "ok" if healthy else "starting",
-                "alive": alive, "rebuilds": self.rebuilds,
-                "memory": self.memory}
+        pids = sorted(pid for pid, process in list(workers.items()) if process.is_alive())
+        healthy = self.pool.active and self.ready and self._rebuilding is None
+        return {"ok": healthy and len(pids) == self.size,
+                "state": "ok" if healthy else "rebuilding" if self.rebuilds else "starting",
+                "pids": pids, "rebuilds": self.rebuilds, "memory": self.memory}
 
     async def stop(self) -> None:
         if self._watchdog is not None:
