@@ -25,6 +25,7 @@ from .errors import GraphvizGradError
 from .files import make_folder, numbered, remove_if_empty, stale_frames, write_files
 from .formula import MAX_LENGTH, parse
 from .graph import CONST, INPUT, Graph
+from .limits import CLI_MEMORY, JOB_MEMORY, limit_memory, megabytes, memory_limit, parse_size
 from .serialize import trace_to_dict
 from .text import parse_number, table
 
@@ -362,8 +363,24 @@ def _serve_command(args: argparse.Namespace) -> int:
     if not is_loopback(sock.getsockname()[0]):
         print(f"graphviz-grad: warning: listening on {args.host}: other machines can reach the page",
               file=sys.stderr)
-    serve(sock, open_browser=args.open, announce=lambda line: print(line, flush=True))
+    serve(sock, open_browser=args.open, job_memory=args.job_memory,
+          announce=lambda line: print(line, flush=True))
     return 0
+
+
+def _memory_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--memory", type=_size_option, default=CLI_MEMORY, metavar="SIZE",
+                        help=f"memory the command may use, e.g. 512M or 4G "
+                        f"(default {megabytes(CLI_MEMORY)}); "
+                        "over it: exit 3")
+
+
+def _size_option(text: str) -> int:
+    """An argparse type: a memory size such as 512M or 2G."""
+    try:
+        return parse_size(text)
+    except GraphvizGradError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def _number_option(text: str) -> float:
@@ -452,6 +469,7 @@ def make_parser() -> argparse.ArgumentParser:
                        help="absolute tolerance of engine vs SymPy (default 1e-10)")
     check.add_argument("--digits", type=int, default=10, choices=range(1, 18), metavar="N",
                        help="significant digits in the table (1-17, default 10)")
+    _memory_option(check)
     check.set_defaults(run=_check_command)
     _add_calc(commands)
     _add_descend(commands)
@@ -477,6 +495,9 @@ def make_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=_port_option, default=8000,
                        help="the port (default 8000; 0 picks a free one)")
     serve.add_argument("--open", action="store_true", help="open the page in the web browser")
+    serve.add_argument("--job-memory", type=_size_option, default=JOB_MEMORY, metavar="SIZE",
+                       help=f"memory each calculation or picture may use, e.g. 512M or 2G (default "
+                       f"{megabytes(JOB_MEMORY)}); a job over it answers 422")
     serve.set_defaults(run=_serve_command)
     return parser
 
@@ -531,6 +552,7 @@ def _add_calc(commands: argparse._SubParsersAction) -> None:  # type: ignore[typ
                            "pip install 'graphviz-grad[plot]'), or .txt for the text bars")
     calc.add_argument("--digits", type=int, default=10, choices=range(1, 18), metavar="N",
                       help="significant digits (1-17, default 10)")
+    _memory_option(calc)
     calc.set_defaults(run=_calc_command)
 
 
@@ -609,7 +631,12 @@ def main(argv: Sequence[str] | None = None) -> int:
               file=sys.stderr)
         return 2
     try:
+        limit_memory(getattr(args, "memory", None))
         return args.run(args)
+    except MemoryError:
+        print(f"graphviz-grad: error: {args.command} needed more than {megabytes(memory_limit() or 0)} "
+              "of memory and was stopped (--memory SIZE gives it more)", file=sys.stderr)
+        return 3
     except GraphvizGradError as error:
         print(f"graphviz-grad: error: {error}", file=sys.stderr)
         return 2
