@@ -61,13 +61,15 @@ def max_connections(wanted: int) -> int:
 
 def protocol(limits: Limits) -> type[H11Protocol]:
     """uvicorn's h11 protocol class bounded by ``limits`` (for ``uvicorn.Config(http=...)``)."""
-    return type("GuardedH11", (GuardedH11,), {"limits": limits})
+    return type("GuardedH11", (GuardedH11,), {"limits": limits, "waiting": {}})
 
 
 class GuardedH11(H11Protocol):
     """See the module's notes."""
 
     limits: Limits
+    waiting: dict[GuardedH11, None]
+    """The connections waiting for a request head, longest waiting first (a dict keeps order)."""
 
     def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)
@@ -75,14 +77,13 @@ class GuardedH11(H11Protocol):
 
     def connection_made(self, transport: Any) -> None:  # type: ignore[override]
         super().connection_made(transport)
-        self.waiting_since = time.monotonic()
         self.head_bytes = 0
         self.head_timer: Any = None
         if len(self.connections) > self.limits.connections:
-            idle = [other for other in self.connections
-                    if other is not self and isinstance(other, GuardedH11) and other.idle()]
-            if idle:
-                min(idle, key=lambda other: other.waiting_since).transport.close()
+            if self.waiting:
+                oldest = next(iter(self.waiting))
+                self.waiting.pop(oldest)
+                oldest.transport.close()
             else:
                 note("connections", f"over {self.limits.connections} connections, all busy: "
                      "closing new ones")
@@ -97,12 +98,14 @@ class GuardedH11(H11Protocol):
     def arm_head_timer(self) -> None:
         if self.head_timer is not None:
             self.head_timer.cancel()
-        self.waiting_since = time.monotonic()
         self.head_bytes = 0
         self.head_timer = self.loop.call_later(self.limits.head_seconds, self.head_timeout)
+        self.waiting.pop(self, None)
+        self.waiting[self] = None
 
     def head_timeout(self) -> None:
         self.head_timer = None
+        self.waiting.pop(self, None)
         if not self.idle():
             return
         if self.head_bytes:
@@ -115,9 +118,11 @@ class GuardedH11(H11Protocol):
         if self.idle():
             self.head_bytes += len(data)
         super().data_received(data)
-        if self.cycle is not None and self.cycle is not before and self.head_timer is not None:
-            self.head_timer.cancel()  # a whole head arrived: the request's own limits apply now
-            self.head_timer = None
+        if self.cycle is not None and self.cycle is not before:
+            self.waiting.pop(self, None)
+            if self.head_timer is not None:
+                self.head_timer.cancel()  # a whole head arrived: the request's own limits apply now
+                self.head_timer = None
 
     def on_response_complete(self) -> None:
         super().on_response_complete()
@@ -125,6 +130,7 @@ class GuardedH11(H11Protocol):
             self.arm_head_timer()
 
     def connection_lost(self, exc: Exception | None) -> None:
+        self.waiting.pop(self, None)
         if getattr(self, "head_timer", None) is not None:
             self.head_timer.cancel()
         super().connection_lost(exc)

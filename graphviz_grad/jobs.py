@@ -37,6 +37,8 @@ from .limits import limit_memory
 
 HALF_LIFE = 30.0
 """Seconds after which a client's used worker time counts half in choosing who goes next."""
+PRELOAD = ("graphviz_grad.service", "graphviz_grad.symbolic", "sympy")
+"""Modules the fork server loads before it forks a worker (a missing one is skipped)."""
 WATCH = 0.5
 """Seconds between two looks of the watchdog at a pool."""
 log = logging.getLogger("graphviz_grad.web")
@@ -144,6 +146,8 @@ class Workers:
 
     def _new_pool(self) -> ProcessPool:
         context = multiprocessing.get_context("forkserver")
+        # the fork server imports these once; every worker it forks starts with them loaded
+        context.set_forkserver_preload(list(PRELOAD))
         return ProcessPool(max_workers=self.size, initializer=_start_worker,
                            initargs=(self.memory, self.warm_up), context=context)
 
@@ -185,7 +189,7 @@ class Workers:
         old, self.pool = self.pool, self._new_pool()
         self.rebuilds += 1
         old.stop()
-        await asyncio.get_running_loop().run_in_executor(None, _join, old)
+        asyncio.get_running_loop().run_in_executor(None, _join, old)  # in the background
         await self._warm()
 
     async def run(self, function: Callable[..., Any], args: tuple[Any, ...], timeout: float) -> Any:

@@ -155,23 +155,28 @@ def test_one_client_cannot_take_every_turn():
 
 
 def test_a_client_over_its_share_gets_429_and_others_go_first():
-    with running(web.create_app(workers=2, per_client=2, timeout=20.0)) as url:
-        hog, answers = "a" * 16, {}
-        threads = [threading.Thread(target=lambda n=n: answers.__setitem__(n, _post_as(
-            url, hog, {"formula": SLOW, "values": {"x": 0.5 + n}}))) for n in range(2)]
+    """A page with two slow jobs running and a third waiting: a fourth is refused (429), and
+    another page's calculation goes before the third slow one."""
+    with running(web.create_app(workers=2, per_client=3, timeout=20.0)) as url:
+        hog, answers, finished = "a" * 16, {}, []
+
+        def slow(number):
+            answers[number] = _post_as(url, hog, {"formula": SLOW, "values": {"x": 0.5 + number}})
+            finished.append(number)
+
+        threads = [threading.Thread(target=slow, args=(n,)) for n in range(3)]
         for thread in threads:
             thread.start()
-        time.sleep(0.5)
+            time.sleep(0.3)
         refused = _post_as(url, hog, {"formula": SLOW, "values": {"x": 9.0}})
         assert refused.status_code == 429 and refused.headers["retry-after"].isdigit()
         assert "too many calculate jobs" in refused.json()["error"]
         page = _post_as(url, "b" * 16, {"values": {"W1": 0.3}})
-        finished_before_the_page = len(answers)
         assert page.status_code == 200 and page.json()["loss"] == 9.0
-        assert finished_before_the_page < 2  # the page did not wait for all of the hog's jobs
+        assert 2 not in finished  # the hog's third job started after the page's
         for thread in threads:
             thread.join(60)
-        assert [answer.status_code for answer in answers.values()] == [200, 200]
+        assert [answers[n].status_code for n in range(3)] == [200, 200, 200]
 
 
 def _post_as(url, session, body):
