@@ -2,16 +2,19 @@
 
 Four parts, each bounded in count and time (``--only`` picks some):
 
-* ``soak``: ``--clients`` pages (default 50, each its own session) change the seed's inputs as
-  fast as the answers come for ``--seconds`` (default 60); one request in ten is a hostile
+* ``soak``: ``--clients`` pages (default 50, each its own session) change the seed's inputs for
+  ``--seconds`` (default 60), pausing ``--pause`` seconds on average (default 2, uniform from
+  half to one and a half times that) between an answer and their next request, as a person
+  does; ``--pause 0`` asks as fast as the answers come. One request in ten is a hostile
   formula (``L = a**a**a**a`` at a = 10, whose exact value SymPy cannot hold), one in ten of the
   rest asks for the pictures. Counted: wrong answers, 5xx answers to valid requests, the seed
   calculation's median and 95th percentile, and the peak RSS of the server and its workers.
 * ``kill``: under load from 10 pages, the pools' fork server is killed, then a worker: the
   seconds until ``/api/health`` is 200 again, and the valid requests that failed meanwhile.
 * ``descriptors``: the server runs with a 1,024 file-descriptor limit while 1,100 idle
-  connections are held open (and reopened when closed): a normal client's answer time (five
-  tries), how many idle ones are still open after the head timeout, and the server's log lines.
+  connections are held open, then also reopened as fast as the server closes them: a normal
+  client's answer time (five tries each: alone, beside the held ones, beside the reopened
+  ones), how many idle ones are still open after the head timeout, and the server's log lines.
 * ``folder``: ``demo -o DIR`` over a folder holding an old set, killed with SIGKILL at 40
   random instants of its write phase: how many folders held exactly the old set or exactly the
   new one, and whether the next run left anything beside or in the folder.
@@ -93,8 +96,8 @@ def _seed_loss(values: dict[str, float]) -> float:
 class Load:
     """Pages typing into the seed (with hostile formulas mixed in) until stopped."""
 
-    def __init__(self, address: tuple[str, int], clients: int, hostile: float):
-        self.address, self.clients, self.hostile = address, clients, hostile
+    def __init__(self, address: tuple[str, int], clients: int, hostile: float, pause: float = 0.0):
+        self.address, self.clients, self.hostile, self.pause = address, clients, hostile, pause
         self.stop = threading.Event()
         self.lock = threading.Lock()
         self.latencies: list[float] = []
@@ -151,6 +154,7 @@ class Load:
                     if kind == "calculate":
                         self.latencies.append(spent)
             done += 1
+            self.stop.wait(self.pause * rng.uniform(0.5, 1.5))
         connection.close()
 
 
@@ -168,7 +172,7 @@ def _tree_rss(pid: int) -> int:
     return total
 
 
-def bench_soak(clients: int, seconds: float) -> list[str]:
+def bench_soak(clients: int, seconds: float, pause: float) -> list[str]:
     with server() as (address, process, _):
         peak = [0]
         stop = threading.Event()
@@ -181,14 +185,14 @@ def bench_soak(clients: int, seconds: float) -> list[str]:
         sampler = threading.Thread(target=sample)
         sampler.start()
         started = time.perf_counter()
-        with Load(address, clients, hostile=0.1) as load:
+        with Load(address, clients, hostile=0.1, pause=pause) as load:
             time.sleep(seconds)
         elapsed = time.perf_counter() - started
         stop.set()
         sampler.join()
     counts, latencies = load.counts, load.latencies
-    return [f"soak, {clients} pages for {seconds:g} s, one request in ten hostile "
-            "(L = a**a**a**a at a = 10):",
+    return [f"soak, {clients} pages for {seconds:g} s, pausing {pause:g} s on average between an answer and "
+            "the next request, one request in ten hostile (L = a**a**a**a at a = 10):",
             f"  answers: {sum(counts[k] for k in ('calculate', 'graph', 'hostile'))} in {elapsed:.0f} s "
             f"({counts['calculate']} calculations, {counts['graph']} graphs, {counts['hostile']} hostile: "
             f"{counts['hostile 4xx']} of them 4xx, {counts['hostile 5xx']} 5xx)",
@@ -239,15 +243,17 @@ def bench_descriptors() -> list[str]:
     with server(descriptors=1024) as (address, _, log):
         logged_before = _lines(log)
         idle: list[socket.socket] = []
-        stop = threading.Event()
+        stop, reopen = threading.Event(), threading.Event()
 
-        def flood() -> None:  # keep 1,100 idle connections, reopening the ones the server closes
+        def flood() -> None:  # 1,100 idle connections; later, reopen the ones the server closes
             while not stop.is_set():
                 idle[:] = [sock for sock in idle if _open(sock) or sock.close()]
                 while len(idle) < 1100 and not stop.is_set():
                     with contextlib.suppress(OSError):
                         idle.append(socket.create_connection(address, timeout=5))
-                time.sleep(0.5)
+                while not reopen.is_set() and not stop.is_set():
+                    reopen.wait(0.1)
+                stop.wait(0.5)
 
         def normal_client() -> list[tuple[float, bool]]:
             answers = []
@@ -265,11 +271,14 @@ def bench_descriptors() -> list[str]:
                 time.sleep(1.0)
             return answers
 
-        alone = [spent for spent, _ in normal_client()]
+        alone = normal_client()
         flooder = threading.Thread(target=flood)
         flooder.start()
         time.sleep(5.0)
-        answers = normal_client()
+        held = normal_client()
+        reopen.set()
+        time.sleep(2.0)
+        churned = normal_client()
         stop.set()
         flooder.join()
         time.sleep(12.0)  # past the head timeout (10 s)
@@ -277,13 +286,20 @@ def bench_descriptors() -> list[str]:
         for sock in idle:
             sock.close()
         logged = _lines(log) - logged_before
-    times = [spent for spent, _ in answers]
-    return ["descriptors, 1,100 idle connections held at a 1,024-descriptor limit:",
-            f"  normal client: {sum(ok for _, ok in answers)}/5 answered right, worst {max(times):.2f} s, "
-            f"median {statistics.median(times):.2f} s (without the idle connections: median "
-            f"{statistics.median(alone):.2f} s)",
+        with open(log, encoding="utf-8", errors="replace") as file:
+            lines = file.read().splitlines()[-logged:] if logged else []
+        kinds = sorted({line[:60] for line in lines})
+    def summary(answers: list[tuple[float, bool]]) -> str:
+        times = [spent for spent, _ in answers]
+        return (f"{sum(ok for _, ok in answers)}/5 answered right, median {statistics.median(times):.2f} s, "
+                f"worst {max(times):.2f} s")
+
+    return ["descriptors, the server at a 1,024-descriptor limit, a normal client asking five times:",
+            f"  alone: {summary(alone)}",
+            f"  beside 1,100 idle connections: {summary(held)}",
+            f"  beside 1,100 idle connections reopened as fast as the server closes them: {summary(churned)}",
             f"  idle connections still open 12 s after the flood stopped: {still_open}",
-            f"  server log lines during the test: {logged}"]
+            f"  server log lines during the test: {logged}" + (f" ({'; '.join(kinds)})" if kinds else "")]
 
 
 def _lines(path: str) -> int:
@@ -366,11 +382,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--seconds", type=float, default=60.0)
+    parser.add_argument("--pause", type=float, default=2.0,
+                        help="seconds a page waits on average before its next request (a person "
+                        "changing inputs; default 2; 0: as fast as the answers come)")
     parser.add_argument("--kills", type=int, default=40)
     parser.add_argument("--only", default="soak,kill,descriptors,folder",
                         help="the parts to run, comma-separated (default: all)")
     args = parser.parse_args()
-    parts = {"soak": lambda: bench_soak(args.clients, args.seconds), "kill": bench_kill,
+    parts = {"soak": lambda: bench_soak(args.clients, args.seconds, args.pause), "kill": bench_kill,
              "descriptors": bench_descriptors, "folder": lambda: bench_folder(args.kills)}
     for name in args.only.split(","):
         print("\n".join(parts[name.strip()]()), end="\n\n", flush=True)

@@ -22,7 +22,7 @@ from typing import NoReturn
 from . import __version__
 from .engine import backward
 from .errors import GraphvizGradError
-from .files import make_folder, numbered, remove_if_empty, stale_frames, write_files
+from .files import check_folder, numbered, stale_frames, write_files, write_folder
 from .formula import MAX_LENGTH, parse
 from .graph import CONST, INPUT, Graph
 from .limits import CLI_MEMORY, JOB_MEMORY, limit_memory, megabytes, memory_limit, parse_size
@@ -290,16 +290,12 @@ def _descend_command(args: argparse.Namespace) -> int:
         from .charts import sparkline
 
         outputs.update(_chart_file(args.chart, run.chart, sparkline([p.loss for p in run.history])))
-    made = make_folder(args.frames, "--frames folder") if args.frames else False
-    try:
-        frames = _descent_frames(run, args) if args.frames else {}
-        write_files({**outputs, **frames})
-    except GraphvizGradError:
-        if made:
-            remove_if_empty(args.frames)
-        raise
-    if args.frames:
-        _remove_stale_steps(args.frames, frames)
+    frames = _descent_frames(run, args) if args.frames else {}
+    if args.frames:  # (checked before any file is written)
+        check_folder(args.frames, "--frames folder")
+    write_files(outputs)
+    if args.frames:  # the whole folder at once: the old diagrams or the new ones, never a mix
+        write_folder(args.frames, frames, owned=_STEP_FILE.fullmatch, what="--frames folder")
     if args.csv == "-":  # the trajectory as CSV on standard output, instead of the table
         sys.stdout.write(run.to_csv())
     else:
@@ -327,18 +323,8 @@ def _descent_frames(run: object, args: argparse.Namespace) -> dict[str, bytes]:
     width = max(3, len(str(history[-1].step)))
     sources = [to_dot(run.trace_at(history[k]), digits=4) for k in picked]  # type: ignore[attr-defined]
     pictures = render_many(sources, "svg", backend=args.backend)
-    return {os.path.join(args.frames, f"step-{history[k].step:0{width}d}.svg"): picture
+    return {f"step-{history[k].step:0{width}d}.svg": picture
             for k, picture in zip(picked, pictures, strict=True)}
-
-
-def _remove_stale_steps(folder: str, written: Mapping[str, bytes]) -> None:
-    """Diagrams of an earlier run in the same folder (``step-NNN.svg``) that this run did not write."""
-    for name in os.listdir(folder):
-        path = os.path.join(folder, name)
-        if _STEP_FILE.fullmatch(name) and path not in written and os.path.isfile(path) \
-                and not os.path.islink(path):
-            with contextlib.suppress(OSError):
-                os.remove(path)
 
 
 def _demo_command(args: argparse.Namespace) -> int:

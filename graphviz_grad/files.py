@@ -27,7 +27,7 @@ import shutil
 import sys
 import tempfile
 import time
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 
 from .errors import OutputError
 
@@ -113,8 +113,7 @@ def write_files(contents: dict[str, bytes]) -> None:
 
 
 def make_folder(path: str, what: str = "folder") -> bool:
-    """Make ``path`` (and its parents) unless it is a folder already; True if this call made it,
-    so a failed run can remove it again with `remove_if_empty`."""
+    """Make ``path`` (and its parents) unless it is a folder already; True if this call made it."""
     try:
         os.makedirs(path)
     except FileExistsError:
@@ -126,16 +125,11 @@ def make_folder(path: str, what: str = "folder") -> bool:
     return True
 
 
-def remove_if_empty(path: str) -> None:
-    """Remove a folder a failed run made (and left empty)."""
-    with contextlib.suppress(OSError):
-        os.rmdir(path)
-
-
-def write_folder(directory: str, contents: dict[str, bytes], *, owned: Collection[str] = (),
-                 what: str = "folder") -> list[str]:
+def write_folder(directory: str, contents: dict[str, bytes], *,
+                 owned: Collection[str] | Callable[[str], object] = (), what: str = "folder") -> list[str]:
     """Make ``directory`` hold exactly the files ``contents`` (name → bytes) plus whatever else
-    was in it that is not ours (names in ``contents`` or ``owned``), swapped in at one instant:
+    was in it that is not ours (names in ``contents`` or ``owned``, a collection of names or a test
+    of a name), swapped in at one instant:
     a process killed at any moment leaves the folder with the old set or the new set, never a mix.
     Returns the paths written.
 
@@ -159,12 +153,8 @@ def write_folder(directory: str, contents: dict[str, bytes], *, owned: Collectio
     for name in contents:
         if not name or os.path.basename(name) != name or name in (".", ".."):
             raise OutputError(f"cannot write {name!r} into a folder: expected a plain file name")
-    target = os.path.realpath(directory)
+    target = check_folder(directory, what)
     parent, base = os.path.split(target)
-    if os.path.exists(target) and not os.path.isdir(target):
-        raise OutputError(f"cannot use {directory!r} as the {what}: it is a file")
-    if not os.path.isdir(parent):
-        raise OutputError(f"cannot write {directory!r}: the folder {parent!r} does not exist")
     _recover(parent, base)
     try:
         stage = tempfile.mkdtemp(dir=parent, prefix=f".{base}.{TAG}-{os.getpid()}-")
@@ -177,7 +167,8 @@ def write_folder(directory: str, contents: dict[str, bytes], *, owned: Collectio
             os.chmod(os.path.join(stage, name), 0o644)
         if os.path.isdir(target):
             os.chmod(stage, os.stat(target).st_mode & 0o7777)
-            _carry_over(target, stage, {*contents, *owned})
+            ours = owned if callable(owned) else set(owned).__contains__
+            _carry_over(target, stage, lambda name: name in contents or bool(ours(name)))
             if not _exchange(stage, target):  # no atomic exchange here: two renames
                 aside = stage + ".old"
                 os.rename(target, aside)
@@ -197,11 +188,22 @@ def write_folder(directory: str, contents: dict[str, bytes], *, owned: Collectio
     return [os.path.join(directory, name) for name in contents]
 
 
-def _carry_over(old: str, new: str, ours: Collection[str]) -> None:
+def check_folder(directory: str, what: str = "folder") -> str:
+    """The real path of a folder `write_folder` can write (there or not yet), else an `OutputError`."""
+    target = os.path.realpath(directory)
+    if os.path.exists(target) and not os.path.isdir(target):
+        raise OutputError(f"cannot use {directory!r} as the {what}: it is a file")
+    parent = os.path.dirname(target)
+    if not os.path.isdir(parent):
+        raise OutputError(f"cannot write {directory!r}: the folder {parent!r} does not exist")
+    return target
+
+
+def _carry_over(old: str, new: str, ours: Callable[[str], bool]) -> None:
     """Hard-link (else copy) every entry of ``old`` that is not ours into ``new``."""
     for name in os.listdir(old):
         debris = _DEBRIS_FILE.fullmatch(name)
-        if name in ours or (debris and not (debris[1] and _alive(int(debris[1])))):
+        if ours(name) or (debris and not (debris[1] and _alive(int(debris[1])))):
             continue
         source, copy = os.path.join(old, name), os.path.join(new, name)
         if os.path.islink(source):

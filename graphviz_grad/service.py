@@ -92,7 +92,6 @@ def answer(endpoint: str, request: Mapping[str, Any]) -> Answer:
     except GraphvizGradError as error:  # from the library: a number or formula it refuses
         return _refusal(error)
     except MemoryError:  # the formula needs more memory than this process may use
-        _forget_partial_work()
         return 422, {"error": memory_message(endpoint), "field": FORMULA}
 
 
@@ -101,16 +100,6 @@ def memory_message(endpoint: str) -> str:
     bound = memory_limit()
     size = f"more than the {megabytes(bound)} a job may use" if bound else "more memory than there is"
     return f"the {endpoint} job needed {size} and was stopped: try a smaller formula"
-
-
-def _forget_partial_work() -> None:
-    """After a MemoryError: drop SymPy's caches, which may hold the half-built results."""
-    import gc
-    import sys
-
-    if "sympy" in sys.modules:
-        sys.modules["sympy"].core.cache.clear_cache()
-    gc.collect()
 
 
 def _refusal(error: GraphvizGradError) -> Answer:
@@ -179,7 +168,6 @@ def calculation(request: Mapping[str, Any]) -> dict[str, Any]:
     except _OutOfTime:
         result.check_skipped = f"SymPy took longer than {CHECK_SECONDS:g} s"
     except MemoryError:  # the numbers grow past the worker's bound (a**a**a**a): the rest still holds
-        _forget_partial_work()
         bound = memory_limit()
         result.check_skipped = (f"SymPy needed more than {megabytes(bound)}" if bound
                                 else "SymPy ran out of memory")
