@@ -25,7 +25,7 @@ from .errors import GraphvizGradError
 from .files import check_folder, numbered, stale_frames, write_files, write_folder
 from .formula import MAX_LENGTH, parse
 from .graph import CONST, INPUT, Graph
-from .limits import CLI_MEMORY, JOB_MEMORY, limit_memory, megabytes, memory_limit, parse_size
+from .limits import CLI_MEMORY, JOB_MEMORY, megabytes, memory_bound, parse_size
 from .serialize import trace_to_dict
 from .text import parse_number, table
 
@@ -617,11 +617,13 @@ def main(argv: Sequence[str] | None = None) -> int:
               file=sys.stderr)
         return 2
     try:
-        limit_memory(getattr(args, "memory", None))
-        return args.run(args)
+        with memory_bound(getattr(args, "memory", None)):
+            return args.run(args)
     except MemoryError:
-        print(f"graphviz-grad: error: {args.command} needed more than {megabytes(memory_limit() or 0)} "
-              "of memory and was stopped (--memory SIZE gives it more)", file=sys.stderr)
+        bound = getattr(args, "memory", None)
+        print(f"graphviz-grad: error: {args.command} " + (
+            f"needed more than {megabytes(bound)} of memory and was stopped (--memory SIZE gives it more)"
+            if bound else "ran out of memory"), file=sys.stderr)
         return 3
     except GraphvizGradError as error:
         print(f"graphviz-grad: error: {error}", file=sys.stderr)

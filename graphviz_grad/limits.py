@@ -17,6 +17,8 @@ defaults leave room for that. On systems without ``resource`` (Windows) a bound 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from .errors import GraphvizGradError
 
@@ -63,6 +65,28 @@ def limit_memory(size: int | None) -> None:
         size = min(size, hard)
     if soft == resource.RLIM_INFINITY or size < soft:
         resource.setrlimit(resource.RLIMIT_AS, (size, hard))
+
+
+@contextmanager
+def memory_bound(size: int | None) -> Iterator[None]:
+    """`limit_memory` for a block only: the previous bound is back afterwards (a command run
+    by `graphviz_grad.cli.main` inside another program leaves that program's limit as it was).
+
+    >>> with memory_bound(None):
+    ...     memory_limit() is None or memory_limit() > 0
+    True
+    """
+    try:
+        import resource
+    except ImportError:
+        yield
+        return
+    previous = resource.getrlimit(resource.RLIMIT_AS)
+    limit_memory(size)
+    try:
+        yield
+    finally:
+        resource.setrlimit(resource.RLIMIT_AS, previous)
 
 
 def memory_limit() -> int | None:

@@ -47,3 +47,11 @@ def test_memory_options_in_help(capsys):
     assert "--memory" in capsys.readouterr().out
     assert main(["check", "L = a", "--at", "a=1", "--memory", "12X"]) == 2
     assert "expected a size such as 512M" in capsys.readouterr().err
+
+
+def test_a_command_run_in_process_leaves_the_process_limit_as_it_was(capsys):
+    import resource
+
+    before = resource.getrlimit(resource.RLIMIT_AS)
+    assert main(["check", "L = a*b", "--at", "a=1,b=2", "--memory", "1G"]) == 0
+    assert resource.getrlimit(resource.RLIMIT_AS) == before
