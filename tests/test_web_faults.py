@@ -149,7 +149,11 @@ def test_one_client_cannot_take_every_turn():
         await asyncio.gather(*hog, other)
         return order
 
-    order = asyncio.run(scenario())
+    orders = []  # in a thread of its own: an earlier test (playwright) may leave a loop running here
+    thread = threading.Thread(target=lambda: orders.append(asyncio.run(scenario())))
+    thread.start()
+    thread.join(30)
+    order = orders[0]
     # alone, the hog had both workers; once the page waits, the next free worker is the page's
     assert order == [("hog", 0), ("hog", 1), ("page", 0), ("hog", 2)]
 
