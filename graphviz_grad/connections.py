@@ -34,8 +34,12 @@ from typing import Any
 import h11
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
-RESERVED_DESCRIPTORS = 100
-"""File descriptors kept free for the worker pools' pipes, logs and Graphviz."""
+BACKLOG = 256
+"""Connections the kernel queues for the server, and the most asyncio accepts in one go (it uses
+one number for both): the descriptor budget keeps room for a whole batch, so accepting never
+runs out of descriptors (asyncio would then stop accepting for a second)."""
+RESERVED_DESCRIPTORS = BACKLOG + 64
+"""File descriptors kept free: a batch of accepts, the worker pools' pipes, logs and Graphviz."""
 log = logging.getLogger("graphviz_grad.web")
 
 

@@ -34,7 +34,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from . import service
-from .connections import Limits, max_connections, note, protocol, quiet_logs
+from .connections import BACKLOG, Limits, max_connections, note, protocol, quiet_logs
 from .errors import GraphvizGradError
 from .jobs import FairTurns, PoolBroken, TooManyJobs, Workers
 from .limits import JOB_MEMORY
@@ -336,7 +336,7 @@ def listen(host: str = HOST, port: int = PORT) -> socket.socket:
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind(address)
-        sock.listen(128)
+        sock.listen(BACKLOG)
     except OSError as failure:
         sock.close()
         hint = " (another program uses it: try another --port, or --port 0 for any free port)" \
@@ -379,6 +379,7 @@ def server_config(app: Starlette, *, connections: int = CONNECTIONS, head_second
     limits = Limits(max_connections(connections), head_seconds, head_bytes,
                     tuple((name.lower().encode(), value.encode()) for name, value in HEADERS.items()))
     return uvicorn.Config(app, http=protocol(limits), ws="none", log_level=log_level, lifespan="on",
+                          backlog=BACKLOG,
                           timeout_keep_alive=KEEP_ALIVE, h11_max_incomplete_event_size=head_bytes,
                           server_header=False, timeout_graceful_shutdown=GRACE)
 
