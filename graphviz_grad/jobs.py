@@ -37,8 +37,9 @@ from .limits import limit_memory
 
 HALF_LIFE = 30.0
 """Seconds after which a client's used worker time counts half in choosing who goes next."""
-PRELOAD = ("graphviz_grad.service", "graphviz_grad.symbolic", "sympy")
-"""Modules the fork server loads before it forks a worker (a missing one is skipped)."""
+PRELOAD = ("graphviz_grad._preload",)
+"""Modules the fork server loads before it forks a worker: the library, SymPy and the seed's
+results, so a new worker starts warm."""
 WATCH = 0.5
 """Seconds between two looks of the watchdog at a pool."""
 log = logging.getLogger("graphviz_grad.web")
