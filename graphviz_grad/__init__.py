@@ -28,6 +28,7 @@ from .descent import Descent, descend
 from .display import Diagram, diagram, register_ipython
 from .engine import Edge, Step, Trace, backward, forward
 from .errors import FormulaError, GraphError, GraphvizGradError, InputValueError, NumericError
+from .exercises import Exercise, exercise
 from .formula import parse
 from .graph import (
     Expr,
@@ -38,6 +39,7 @@ from .graph import (
     const,
     cos,
     exp,
+    group,
     inputs,
     log,
     relu,
@@ -53,6 +55,8 @@ from .graph import (
     min as min,
 )
 from .ops import OPS, Op
+from .overview import Overview, overview
+from .paths import Path, top_paths
 
 __version__ = "0.1.0"
 
@@ -111,6 +115,7 @@ __all__ = [
     "Descent",
     "Diagram",
     "Edge",
+    "Exercise",
     "Expr",
     "FormulaError",
     "Graph",
@@ -120,6 +125,8 @@ __all__ = [
     "Node",
     "NumericError",
     "Op",
+    "Overview",
+    "Path",
     "Step",
     "Trace",
     "apply",
@@ -132,15 +139,19 @@ __all__ = [
     "derive",
     "descend",
     "diagram",
+    "exercise",
     "exp",
     "forward",
     "grad",
+    "group",
     "inputs",
     "log",
+    "overview",
     "parse",
     "relu",
     "sigmoid",
     "sin",
     "sqrt",
     "tanh",
+    "top_paths",
 ]

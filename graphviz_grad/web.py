@@ -70,7 +70,11 @@ KINDS = ("calculate", "render")
 """The pools: calculations (engine and SymPy), pictures (Graphviz)."""
 ASSETS = {"/": ("index.html", "text/html; charset=utf-8"),
           "/page.js": ("page.js", "text/javascript; charset=utf-8"),
-          "/page.css": ("page.css", "text/css; charset=utf-8")}
+          "/page.css": ("page.css", "text/css; charset=utf-8"),
+          # the exercises: a page of their own (see graphviz_grad.exercise_service)
+          "/exercise": ("exercise.html", "text/html; charset=utf-8"),
+          "/exercise.js": ("exercise.js", "text/javascript; charset=utf-8"),
+          "/exercise.css": ("exercise.css", "text/css; charset=utf-8")}
 HEADERS = {
     "Content-Security-Policy": ("default-src 'none'; script-src 'self'; style-src 'self'; "
                                 "img-src 'self' blob: data:; connect-src 'self'; base-uri 'none'; "
@@ -166,7 +170,7 @@ def create_app(*, workers: int = WORKERS, timeout: float = TIMEOUT, wait: float 
         return await _job(request, endpoint, clean)
 
     async def _job(request: Request, endpoint: str, clean: dict[str, Any]) -> Response:
-        kind = "render" if endpoint == "graph" else "calculate"
+        kind = "render" if endpoint in ("graph", "exercise") else "calculate"
         key = _client_key(request)
         gone = asyncio.ensure_future(_disconnected(request))
         try:
