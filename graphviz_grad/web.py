@@ -5,12 +5,15 @@
 True
 >>> sock.close()
 
-Starlette routes the requests and uvicorn speaks HTTP; the work (the engine, the SymPy check
-and Graphviz) runs in two pools of worker processes from ``pebble``, one for calculations and
-one for pictures, so a slow render never holds up a calculation. A job that runs longer than
-``timeout`` seconds has its process killed and answers 503; a request that waits longer than
-``wait`` seconds for a free worker answers 503 too. The answers are those of
+Starlette routes the requests and uvicorn speaks HTTP (with the connection limits of
+`graphviz_grad.connections`); the work (the engine, the SymPy check and Graphviz) runs in two
+self-healing pools of worker processes (`graphviz_grad.jobs`), one for calculations and one for
+pictures, so a slow render never holds up a calculation. Each worker has a memory bound
+(``job_memory``: past it 422); a job that runs longer than ``timeout`` seconds has its process
+killed and answers 503, and so does a request that waits longer than ``wait`` seconds for a
+worker; a page with ``per_client`` jobs waiting or running gets 429. The answers are those of
 `graphviz_grad.service`; every error is JSON ``{"error": message, "field": name or null}``.
+docs/serve.md lists every limit and status.
 """
 
 from __future__ import annotations
