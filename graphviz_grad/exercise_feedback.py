@@ -48,7 +48,7 @@ def explain_gradient(ex: Exercise, node: str, answer: float, own: Mapping[str, f
     out = ex.output
     step = ex.steps_by_node.get(node)
     if node == out:
-        return f"d{out}/d{out} = 1: the output's gradient with respect to itex."
+        return f"d{out}/d{out} = 1: the output's gradient with respect to itself."
     if step is None or not step.received:
         return f"{node} does not reach {out} (or is a constant): its gradient is 0."
     terms = [f"d{out}/d{e.target} · ∂{e.target}/∂{node}" if e.target != out else f"∂{out}/∂{node}"

@@ -210,3 +210,8 @@ def test_the_local_derivative_named_is_the_edges_own_when_a_node_reads_an_input_
     assert made.check({"dy/dx": 4})["dy/dx"].text.endswith(
         "You counted only the path through y's argument 1; x also feeds y's argument 2: "
         "add every path's contribution (fan-out sums).")
+
+
+def test_the_outputs_own_gradient_as_a_blank_is_explained_in_words():
+    mark = exercise("y = 2*x", {"x": 1}, hide=["dy/dy"]).check({"dy/dy": 2})["dy/dy"]
+    assert mark.text == "dy/dy = 2 is not right. dy/dy = 1: the output's gradient with respect to itself."
