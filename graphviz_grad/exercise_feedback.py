@@ -97,9 +97,7 @@ def explain_gradient(ex: Exercise, node: str, answer: float, own: Mapping[str, f
 
 def _local(ex: Exercise, edge: Edge) -> str:
     """``5 (= x)``: an edge's local derivative, and its formula in names unless that is the number."""
-    from .symbolic import local_derivative_texts
-
-    formula = local_derivative_texts(ex.graph)[edge.target, edge.slot]
+    formula = ex.local_texts[edge.target, edge.slot]
     number = ex.number(edge.local)
     return number if formula == number else f"{number} (= {formula})"
 

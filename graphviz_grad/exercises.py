@@ -28,6 +28,7 @@ An answer is right when ``|answer - exact| <= abs_tol + rel_tol * |exact|`` (def
 from __future__ import annotations
 
 import contextlib
+import functools
 import html
 import math
 from collections.abc import Iterable, Mapping
@@ -244,6 +245,14 @@ class Exercise:
         if self._is_value(key):
             return f"{head} {explain_value(self, node, answer, own)}"
         return f"{head} {explain_gradient(self, node, answer, own)}"
+
+    @functools.cached_property
+    def local_texts(self) -> dict[tuple[str, int], str]:
+        """Each edge's local derivative as a formula, keyed by ``(node, slot)``: made once, since
+        the feedback names one per wrong gradient and making them reads the whole graph."""
+        from .symbolic import local_derivative_texts
+
+        return local_derivative_texts(self.graph)
 
     def number(self, value: float | None) -> str:
         """A number as this exercise shows it (``digits`` significant digits)."""

@@ -215,3 +215,16 @@ def test_the_local_derivative_named_is_the_edges_own_when_a_node_reads_an_input_
 def test_the_outputs_own_gradient_as_a_blank_is_explained_in_words():
     mark = exercise("y = 2*x", {"x": 1}, hide=["dy/dy"]).check({"dy/dy": 2})["dy/dy"]
     assert mark.text == "dy/dy = 2 is not right. dy/dy = 1: the output's gradient with respect to itself."
+
+
+def test_the_local_derivative_texts_are_made_once_per_exercise_not_once_per_wrong_answer(monkeypatch):
+    import graphviz_grad.symbolic as symbolic
+
+    calls = []
+    made_texts = symbolic.local_derivative_texts
+    monkeypatch.setattr(symbolic, "local_derivative_texts", lambda graph: calls.append(1) or made_texts(graph))
+    graph = gg.parse("y = " + " + ".join(f"sin(x{i})" for i in range(30)))
+    made = exercise(graph, dict.fromkeys(graph.inputs, 0.1), hide="grads")
+    marks = made.check(dict.fromkeys(made.blanks, 7))  # each wrong: each names its local derivative
+    assert marks.right == 0 and sum("(= cos(x" in mark.text for mark in marks) == 30
+    assert len(calls) == 1  # not one pass over the graph per blank (quadratic in its size)
