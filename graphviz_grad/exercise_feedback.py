@@ -15,6 +15,7 @@ number really is what that slip produces.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
@@ -32,16 +33,19 @@ def explain_value(ex: Exercise, node: str, answer: float, own: Mapping[str, floa
     args = [ex.trace.value(name) for name in graph_node.inputs]
     step = f"The step: {node} = {op.text.format(*graph_node.inputs)} = " + op.text.format(
         *(ex.number(a) for a in args)) + "."
-    theirs = [own.get(name) if own.get(name) is not None else value
-              for name, value in zip(graph_node.inputs, args, strict=True)]
-    if theirs != args and ex.close(answer, op.forward(*theirs)):
-        wrong = next(name for name, mine, true in zip(graph_node.inputs, theirs, args, strict=True)
-                     if mine != true)
-        return (f"{step} Your step is right, but it uses your {wrong} = {ex.number(own[wrong])}, "
-                f"which should be {ex.number(ex.trace.value(wrong))}.")
+    theirs = [_wrong_own(ex, own, name, value) for name, value in zip(graph_node.inputs, args, strict=True)]
+    if any(mine is not None for mine in theirs) and ex.close(answer, op.forward(
+            *(value if mine is None else mine for mine, value in zip(theirs, args, strict=True)))):
+        k = next(i for i, mine in enumerate(theirs) if mine is not None)
+        return (f"{step} Your step is right, but it uses your {graph_node.inputs[k]} = "
+                f"{ex.number(theirs[k])}, which should be {ex.number(args[k])}.")
+    near = _near(ex, answer, ex.trace.value(node))
+    if near:
+        return f"{step} {near}"
     if ex.close(-answer, ex.trace.value(node)):
         return f"{step} The sign is off."
     return step
+
 
 def explain_gradient(ex: Exercise, node: str, answer: float, own: Mapping[str, float | None]) -> str:
     """The chain-rule step that makes dL/d``node`` and the slip behind a wrong ``answer`` for it."""
@@ -56,15 +60,20 @@ def explain_gradient(ex: Exercise, node: str, answer: float, own: Mapping[str, f
     text = f"The step: d{out}/d{node} = {' + '.join(terms)}."
     upstream = [ex.trace.grad(e.target) for e in step.received]
     locals_ = [e.local or 0.0 for e in step.received]
-    # the learner's own upstream gradients, where they answered them
-    theirs = [own.get(f"d{out}/d{e.target}") for e in step.received]
-    used = [t if t is not None else u for t, u in zip(theirs, upstream, strict=True)]
-    if used != upstream and ex.close(answer, sum(u * l for u, l in zip(used, locals_, strict=True))):
-        k = next(i for i, (a, b) in enumerate(zip(used, upstream, strict=True)) if a != b)
+    # the learner's own upstream gradients, where they answered them wrongly
+    theirs = [_wrong_own(ex, own, f"d{out}/d{e.target}", u)
+              for e, u in zip(step.received, upstream, strict=True)]
+    used = [u if t is None else t for t, u in zip(theirs, upstream, strict=True)]
+    if any(t is not None for t in theirs) and ex.close(answer, sum(u * l for u, l in zip(used, locals_,
+                                                                                       strict=True))):
+        k = next(i for i, t in enumerate(theirs) if t is not None)
         name = step.received[k].target
         return (f"{text} Your step is right, but it uses your d{out}/d{name} = {ex.number(used[k])}, "
                 f"which should be {ex.number(upstream[k])}.")
     exact = step.grad
+    near = _near(ex, answer, exact)
+    if near:
+        return f"{text} {near}"
     if exact != 0 and ex.close(-answer, exact):
         negative = [e for e in step.received if (e.local or 0.0) < 0]
         if len(negative) == 1:
@@ -94,6 +103,33 @@ def explain_gradient(ex: Exercise, node: str, answer: float, own: Mapping[str, f
     parts = " + ".join(f"{_factor(ex, u)} · {_factor(ex, local)}"
                        for u, local in zip(upstream, locals_, strict=True))
     return f"{text} With numbers: {parts}."
+
+def _wrong_own(ex: Exercise, own: Mapping[str, float | None], key: str, exact: float) -> float | None:
+    """The learner's own answer for ``key`` where they gave a wrong one (a right one, within the
+    tolerance, is as good as the exact number), else None."""
+    mine = own.get(key)
+    return mine if mine is not None and not ex.close(mine, exact) else None
+
+
+def _near(ex: Exercise, answer: float, exact: float) -> str | None:
+    """The slip of an answer that is the right number but for its digits or its kind (a finite
+    number for nan or inf, or the other way round), or None."""
+    if not math.isfinite(exact):
+        return ("Its exact value is not a finite number: answer nan, inf or -inf."
+                if math.isfinite(answer) else None)
+    if not math.isfinite(answer):
+        return "Its exact value is a finite number."
+    within = ex.abs_tol + ex.rel_tol * abs(exact)
+    for digits in range(1, 16):
+        if math.isclose(answer, float(f"{exact:.{digits}g}"), rel_tol=1e-12, abs_tol=0):
+            return (f"That is the right number rounded to {digits} significant digit"
+                    f"{'s' if digits > 1 else ''}, which is not within the tolerance of "
+                    f"±{ex.number(within)} here: give more digits.")
+    if abs(answer - exact) <= 10 * within:
+        return (f"That is close, but not within the tolerance of ±{ex.number(within)} here: "
+                "check the last digits.")
+    return None
+
 
 def _local(ex: Exercise, edge: Edge) -> str:
     """``5 (= x)``: an edge's local derivative, and its formula in names unless that is the number."""

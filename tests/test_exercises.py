@@ -228,3 +228,25 @@ def test_the_local_derivative_texts_are_made_once_per_exercise_not_once_per_wron
     marks = made.check(dict.fromkeys(made.blanks, 7))  # each wrong: each names its local derivative
     assert marks.right == 0 and sum("(= cos(x" in mark.text for mark in marks) == 30
     assert len(calls) == 1  # not one pass over the graph per blank (quadratic in its size)
+
+
+def test_a_right_earlier_answer_is_never_called_wrong_in_a_later_steps_feedback():
+    made = exercise("seed")  # dL/dz4 = 4.004 is right (within 0.004001); dL/dz3 = 4.0041 is not
+    marks = made.check({"dL/dz4": 4.004, "dL/dz3": 4.0041})
+    assert marks["dL/dz4"].right and not marks["dL/dz3"].right
+    assert "which should be" not in marks["dL/dz3"].text
+    assert marks["dL/dz3"].text.endswith("That is close, but not within the tolerance of ±0.004001 here: "
+                                         "check the last digits.")
+    neuron = exercise("neuron")
+    marks = neuron.check({"z4": 1e-7, "y": 0.6})  # z4 is right: y's slip is not blamed on it
+    assert marks["z4"].right and "your z4" not in marks["y"].text
+
+
+def test_rounding_too_far_is_named_and_so_is_a_number_of_the_wrong_kind():
+    made = exercise("y = 1/x", {"x": 3}, hide=["y", "dy/dx"])
+    text = made.check({"y": "0.33", "dy/dx": "nan"})
+    assert text["y"].text.endswith("That is the right number rounded to 2 significant digits, which is not "
+                                   "within the tolerance of ±0.0003343 here: give more digits.")
+    assert text["dy/dx"].text.endswith("The step: dy/dx = ∂y/∂x. Its exact value is a finite number.")
+    pole = exercise("y = log(x)", {"x": -1}, hide=["y"])
+    assert pole.check(y=0)["y"].text.endswith("Its exact value is not a finite number: answer nan, inf or -inf.")
