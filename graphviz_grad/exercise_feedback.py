@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 
 from .engine import Edge
 from .ops import OPS
+from .text import product_dots
 
 if TYPE_CHECKING:
     from .exercises import Exercise
@@ -31,8 +32,9 @@ def explain_value(ex: Exercise, node: str, answer: float, own: Mapping[str, floa
     graph_node = ex.graph[node]
     op = OPS[graph_node.op]
     args = [ex.trace.value(name) for name in graph_node.inputs]
-    step = f"The step: {node} = {op.text.format(*graph_node.inputs)} = " + op.text.format(
-        *(ex.number(a) for a in args)) + "."
+    template = product_dots(op.text)
+    step = (f"The step: {node} = {template.format(*graph_node.inputs)} = "
+            f"{template.format(*(_operand(ex, template, i, a) for i, a in enumerate(args)))}.")
     theirs = [_wrong_own(ex, own, name, value) for name, value in zip(graph_node.inputs, args, strict=True)]
     if any(mine is not None for mine in theirs) and ex.close(answer, op.forward(
             *(value if mine is None else mine for mine, value in zip(theirs, args, strict=True)))):
@@ -136,6 +138,13 @@ def _local(ex: Exercise, edge: Edge) -> str:
     formula = ex.local_texts[edge.target, edge.slot]
     number = ex.number(edge.local)
     return number if formula == number else f"{number} (= {formula})"
+
+
+def _operand(ex: Exercise, template: str, slot: int, value: float) -> str:
+    """A number in an operation's text: a negative one in parentheses (``2·(-1)``, ``-(-2)``)
+    unless it stands alone as a function's argument (``sigmoid(-1)``)."""
+    alone = f"({{{slot}}})" in template or f"({{{slot}}}," in template or f", {{{slot}}})" in template
+    return ex.number(value) if alone else _factor(ex, value)
 
 
 def _factor(ex: Exercise, value: float) -> str:

@@ -250,3 +250,11 @@ def test_rounding_too_far_is_named_and_so_is_a_number_of_the_wrong_kind():
     assert text["dy/dx"].text.endswith("The step: dy/dx = ∂y/∂x. Its exact value is a finite number.")
     pole = exercise("y = log(x)", {"x": -1}, hide=["y"])
     assert pole.check(y=0)["y"].text.endswith("Its exact value is not a finite number: answer nan, inf or -inf.")
+
+
+def test_a_value_steps_numbers_read_as_the_derivation_writes_them():
+    made = exercise("y = (x*w)**2 + sigmoid(-x)", {"x": -2, "w": 1}, hide="values")
+    texts = [mark.text for mark in made.check(dict.fromkeys(made.blanks, 100))]
+    assert "The step: z1 = x·w = (-2)·1." in texts[0]  # a product with ·, a negative factor in ( )
+    assert "The step: z2 = z1**2 = (-2)**2." in texts[1]  # not -2**2, which is -4
+    assert "The step: z4 = sigmoid(z3) = sigmoid(2)." in texts[3]
