@@ -258,3 +258,36 @@ def test_a_value_steps_numbers_read_as_the_derivation_writes_them():
     assert "The step: z1 = x·w = (-2)·1." in texts[0]  # a product with ·, a negative factor in ( )
     assert "The step: z2 = z1**2 = (-2)**2." in texts[1]  # not -2**2, which is -4
     assert "The step: z4 = sigmoid(z3) = sigmoid(2)." in texts[3]
+
+
+def test_answers_of_any_real_type_are_read_and_infinity_is_an_answer():
+    np = pytest.importorskip("numpy")
+    from decimal import Decimal
+    from fractions import Fraction
+
+    made = exercise("y = 2*x", {"x": 1})
+    for answer in (np.float32(2), np.int64(2), Fraction(2), Decimal("2"), 2, 2.0, "2"):
+        assert made.check({"dy/dx": answer}).all_right, answer
+    assert made.check({"dy/dx": 10**400})["dy/dx"].text.endswith("Its exact value is a finite number.")
+    pole = exercise("y = 1/x", {"x": 0}, hide=["y"])
+    assert pole.check(y="Infinity").all_right and pole.check(y="+inf").all_right
+    assert made.check({"dy/dx": 2j})["dy/dx"].text == "dy/dx: 2j is not a number."
+
+
+@pytest.mark.parametrize(("options", "error", "message"), [
+    ({"hide": 5}, TypeError, "hide takes a list of keys, 'grads' or 'values', not int"),
+    ({"rel_tol": "0.1"}, TypeError, "rel_tol must be a number, not str"),
+    ({"abs_tol": math.nan}, ValueError, "abs_tol must be a number >= 0, not nan"),
+    ({"digits": "4"}, TypeError, "digits must be an int, not str"),
+    ({"digits": 0}, ValueError, "digits must be between 1 and 17, not 0"),
+    ({"task": 5}, TypeError, "task must be text"),
+    ({"edge_labels": "no"}, TypeError, "edge_labels True, False or None"),
+])
+def test_options_of_the_wrong_type_are_refused_when_the_exercise_is_made(options, error, message):
+    with pytest.raises(error, match=message.replace("(", r"\(").replace(")", r"\)")):
+        exercise("y = 2*x", {"x": 1}, **options)
+
+
+def test_an_answers_key_that_is_not_text_is_a_type_error():
+    with pytest.raises(TypeError, match="an answer's key is a str"):
+        exercise("y = 2*x", {"x": 1}).check({1: 2})
