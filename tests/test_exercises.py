@@ -291,3 +291,14 @@ def test_options_of_the_wrong_type_are_refused_when_the_exercise_is_made(options
 def test_an_answers_key_that_is_not_text_is_a_type_error():
     with pytest.raises(TypeError, match="an answer's key is a str"):
         exercise("y = 2*x", {"x": 1}).check({1: 2})
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["exercise", "seeds"], "no ready exercise 'seeds' (ready: seed, fanout, neuron); or give a formula "
+                            "and its values with --at"),
+    (["exercise", "seed", "--at", "x=1"], "the ready exercise 'seed' has its own values: --at is for a formula"),
+    (["exercise", "fanout", "--answer", "z1=3", "--answer", "z1=4"], "--answer gives 'z1' twice"),
+])
+def test_the_command_line_names_a_mistyped_exercise_and_a_doubled_answer(capsys, argv, message):
+    assert main(argv) == 2
+    assert capsys.readouterr().err.strip() == f"graphviz-grad: error: {message}"
