@@ -89,10 +89,12 @@ def explain_gradient(ex: Exercise, node: str, answer: float, own: Mapping[str, f
                 others = ", ".join(_path(e, step.received) for i, e in enumerate(step.received) if i != k)
                 return (f"{text} You counted only the path through {_path(edge, step.received)}; "
                         f"{node} also feeds {others}: add every path's contribution (fan-out sums).")
-    if step.received[0].target != out and ex.close(answer, sum(locals_)):
-        return (f"{text} You left out the factor d{out}/d{step.received[0].target} = "
-                f"{ex.number(upstream[0])}.")
-    if len(step.received) == 1 and ex.close(answer, upstream[0]) and not ex.close(locals_[0], 1):
+    left_out = dict.fromkeys(f"d{out}/d{e.target} = {ex.number(u)}"
+                             for e, u in zip(step.received, upstream, strict=True) if e.target != out)
+    if left_out and ex.close(answer, sum(locals_)):
+        return f"{text} You left out the factor{'s' if len(left_out) > 1 else ''} {' and '.join(left_out)}."
+    if (len(step.received) == 1 and step.received[0].target != out and ex.close(answer, upstream[0])
+            and not ex.close(locals_[0], 1)):
         edge = step.received[0]
         return (f"{text} You used d{out}/d{edge.target} = {ex.number(upstream[0])} but left out "
                 f"∂{edge.target}/∂{node} = {_local(ex, edge)}.")

@@ -302,3 +302,12 @@ def test_an_answers_key_that_is_not_text_is_a_type_error():
 def test_the_command_line_names_a_mistyped_exercise_and_a_doubled_answer(capsys, argv, message):
     assert main(argv) == 2
     assert capsys.readouterr().err.strip() == f"graphviz-grad: error: {message}"
+
+
+def test_every_upstream_factor_left_out_is_named_and_an_edge_to_the_output_has_no_dy_dy():
+    made = exercise("L = sin(x)*exp(x)", {"x": 0.5}, hide=["dL/dx"])  # x feeds z1 = sin(x) and z2 = exp(x)
+    text = made.check({"dL/dx": math.cos(0.5) + math.exp(0.5)})["dL/dx"].text  # the locals, summed
+    assert text.endswith("You left out the factors dL/dz1 = 1.649 and dL/dz2 = 0.4794.")
+    tie = exercise("y = max(a, b)", {"a": 1, "b": 1}, hide=["dy/da"])
+    text = tie.check({"dy/da": 1})["dy/da"].text
+    assert "dy/dy" not in text and text.endswith("∂y/∂a should be 0.5 (= Heaviside(a - b)).")
