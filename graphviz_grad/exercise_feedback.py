@@ -26,6 +26,9 @@ from .text import product_dots
 if TYPE_CHECKING:
     from .exercises import Exercise
 
+MOST = 8
+"""Terms, paths and factors a feedback sentence lists before it gives their count instead."""
+
 
 def explain_value(ex: Exercise, node: str, answer: float, own: Mapping[str, float | None]) -> str:
     """The forward step that makes ``node`` and the slip behind a wrong ``answer`` for its value."""
@@ -59,7 +62,7 @@ def explain_gradient(ex: Exercise, node: str, answer: float, own: Mapping[str, f
         return f"{node} does not reach {out} (or is a constant): its gradient is 0."
     terms = [f"d{out}/d{e.target} · ∂{e.target}/∂{node}" if e.target != out else f"∂{out}/∂{node}"
              for e in step.received]
-    text = f"The step: d{out}/d{node} = {' + '.join(terms)}."
+    text = f"The step: d{out}/d{node} = {_listed(terms, ' + ')}."
     upstream = [ex.trace.grad(e.target) for e in step.received]
     locals_ = [e.local or 0.0 for e in step.received]
     # the learner's own upstream gradients, where they answered them wrongly
@@ -86,13 +89,15 @@ def explain_gradient(ex: Exercise, node: str, answer: float, own: Mapping[str, f
     if len(step.received) > 1:
         for k, edge in enumerate(step.received):
             if ex.close(answer, upstream[k] * locals_[k]):
-                others = ", ".join(_path(e, step.received) for i, e in enumerate(step.received) if i != k)
+                others = _listed([_path(e, step.received) for i, e in enumerate(step.received[:MOST + 1])
+                                  if i != k][:MOST], ", ", len(step.received) - 1)
                 return (f"{text} You counted only the path through {_path(edge, step.received)}; "
                         f"{node} also feeds {others}: add every path's contribution (fan-out sums).")
     left_out = dict.fromkeys(f"d{out}/d{e.target} = {ex.number(u)}"
                              for e, u in zip(step.received, upstream, strict=True) if e.target != out)
     if left_out and ex.close(answer, sum(locals_)):
-        return f"{text} You left out the factor{'s' if len(left_out) > 1 else ''} {' and '.join(left_out)}."
+        plural = "s" if len(left_out) > 1 else ""
+        return f"{text} You left out the factor{plural} {_listed(list(left_out), ' and ')}."
     if (len(step.received) == 1 and step.received[0].target != out and ex.close(answer, upstream[0])
             and not ex.close(locals_[0], 1)):
         edge = step.received[0]
@@ -104,9 +109,17 @@ def explain_gradient(ex: Exercise, node: str, answer: float, own: Mapping[str, f
             return f"{text} ∂{out}/∂{node} should be {_local(ex, edge)}."
         return (f"{text} You used d{out}/d{edge.target} = {ex.number(upstream[0])} but "
                 f"∂{edge.target}/∂{node} should be {_local(ex, edge)}.")
-    parts = " + ".join(f"{_factor(ex, u)} · {_factor(ex, local)}"
-                       for u, local in zip(upstream, locals_, strict=True))
+    parts = _listed([f"{_factor(ex, u)} · {_factor(ex, local)}"
+                     for u, local in zip(upstream[:MOST], locals_, strict=False)], " + ", len(upstream))
     return f"{text} With numbers: {parts}."
+
+def _listed(items: list[str], separator: str, count: int | None = None) -> str:
+    """At most `MOST` items joined, and how many there are in all where that is more, so a
+    wide fan-out's feedback stays a readable line: ``a + b + … (5000 terms in all)``."""
+    count = len(items) if count is None else count
+    shown = separator.join(items[:MOST])
+    return shown if count <= MOST else f"{shown}{separator}… ({count:,} in all)"
+
 
 def _wrong_own(ex: Exercise, own: Mapping[str, float | None], key: str, exact: float) -> float | None:
     """The learner's own answer for ``key`` where they gave a wrong one (a right one, within the

@@ -311,3 +311,13 @@ def test_every_upstream_factor_left_out_is_named_and_an_edge_to_the_output_has_n
     tie = exercise("y = max(a, b)", {"a": 1, "b": 1}, hide=["dy/da"])
     text = tie.check({"dy/da": 1})["dy/da"].text
     assert "dy/dy" not in text and text.endswith("∂y/∂a should be 0.5 (= Heaviside(a - b)).")
+
+
+def test_a_wide_fan_outs_feedback_lists_a_few_terms_and_counts_the_rest():
+    made = exercise("y = " + " + ".join(f"sin({i}*x)" for i in range(1, 301)), {"x": 0.1}, hide=["dy/dx"])
+    text = made.check({"dy/dx": 7})["dy/dx"].text
+    assert text.count("∂z") == 8 and "· ∂z21/∂x + … (300 in all). With numbers: " in text
+    assert text.endswith("0.6967 · 8 + … (300 in all).") and len(text) < 400
+    text = made.check({"dy/dx": math.cos(0.1)})["dy/dx"].text  # only the first path
+    assert text.endswith("x also feeds z3, z6, z9, z12, z15, z18, z21, z24, … (299 in all): "
+                         "add every path's contribution (fan-out sums).")
