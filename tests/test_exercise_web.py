@@ -93,6 +93,10 @@ def test_a_learner_fills_in_the_fan_out_exercise_in_chromium(browser, live_serve
         page.wait_for_selector('#blanks input[data-key="de/db"]')
         assert "de/db = de/dz1 · 1 + de/dz2 · 1 = ?" in page.text_content("#derivation")
         assert page.get_attribute("#picture", "src").startswith("data:image/svg+xml")
+        assert page.get_attribute('#blanks input[data-key="de/db"]', "inputmode") == "text"  # a minus sign
+        page.click("#check")  # nothing typed: every blank is marked, none silently
+        expect(page.locator("#score")).to_have_text("0 of 5 right")
+        assert "de/db: no answer yet." in page.locator("#marks li.wrong").all_text_contents()[-1]
         page.fill('#blanks input[data-key="z1"]', "3")
         page.fill('#blanks input[data-key="de/db"]', "2")
         page.click("#check")
