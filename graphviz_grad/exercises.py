@@ -240,6 +240,8 @@ class Exercise:
         """
         from .exercise_feedback import explain_gradient, explain_value
 
+        if isinstance(answer, bool) or not isinstance(answer, Real):
+            raise TypeError(f"explain takes the answer as a number, not {type(answer).__name__}")
         own = own or {}
         node = self._node(key)
         head = f"{key} = {self.number(answer)} is not right."

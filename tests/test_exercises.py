@@ -321,3 +321,10 @@ def test_a_wide_fan_outs_feedback_lists_a_few_terms_and_counts_the_rest():
     text = made.check({"dy/dx": math.cos(0.1)})["dy/dx"].text  # only the first path
     assert text.endswith("x also feeds z3, z6, z9, z12, z15, z18, z21, z24, … (299 in all): "
                          "add every path's contribution (fan-out sums).")
+
+
+def test_explain_takes_a_number_and_says_so_for_anything_else():
+    made = exercise("y = 2*x", {"x": 1})
+    assert made.explain("dy/dx", 3).startswith("dy/dx = 3 is not right.")
+    with pytest.raises(TypeError, match="explain takes the answer as a number, not str"):
+        made.explain("dy/dx", "3")
