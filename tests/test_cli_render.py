@@ -37,7 +37,7 @@ def test_html_player_steps_through_the_whole_backward_pass(capsys, tmp_path):
     assert run(capsys, "render", SEED, "--at", AT, "-o", str(target), "--steps")[0] == 0
     page = target.read_text(encoding="utf-8")
     assert page.count('<template class="gg-frame">') == 17
-    assert "dL/dx = dL/dz1 · ∂z1/∂x = 4 · 0.1 = 0.4" in page
+    assert "dL/dx = dL/dz1 · ∂z1/∂x = dL/dz1 · W1 = 4 · 0.1 = 0.4" in page
 
 
 def test_numbered_frames_and_stale_ones_removed(capsys, tmp_path):

@@ -274,4 +274,4 @@ def test_graph_frames(client):
 def test_graph_of_any_formula(client):
     frames = client.post("/api/graph", json={"formula": "e = (a+b)*(b+1)",
                                              "values": {"a": 2, "b": 1}}).json()["frames"]
-    assert "de/db = de/dz1 · ∂z1/∂b + de/dz2 · ∂z2/∂b = 2 · 1 + 3 · 1 = 5" in [f["caption"] for f in frames]
+    assert "de/db = de/dz1 · ∂z1/∂b + de/dz2 · ∂z2/∂b = de/dz1 · 1 + de/dz2 · 1 = 2 · 1 + 3 · 1 = 5" in [f["caption"] for f in frames]

@@ -61,7 +61,7 @@ def test_page_loads_with_example_1(page):
     check(page.locator("#check")).to_have_class("check agree")
     assert page.inner_text("#check").startswith("✓ SymPy agrees")
     assert "dL/dW1 = 2·x·(-B + W1·x + W2·y) = 2·x·z4" in page.inner_text("#formulas")
-    assert "dL/dB = dL/dz4 · (-1) = -4" in page.inner_text("#derivation")
+    assert "dL/dB = dL/dz4 · ∂z4/∂B = dL/dz4 · (-1) = 4 · (-1) = -4" in page.inner_text("#derivation")
     assert "W1 ← W1 - lr·dL/dW1 = 0.1 - 0.001·20 = 0.08" in page.inner_text("#update")
     assert page.inner_text("#caption").startswith("Done: dL/dx = 0.4")
     assert page.inner_text("#counter") == "step 17 of 17"

@@ -152,8 +152,8 @@ def test_parse_number_refuses(typed, message):
 def test_step_viewer_show_picks_a_frame_and_the_slider_follows():
     viewer = StepViewer(gg.grad(SEED, EXAMPLE_1))
     assert len(viewer.frames) == 17 and viewer.index == 0
-    assert viewer.show(8).caption == "dL/dz3 = dL/dz4 · ∂z4/∂z3 = 4 · 1 = 4"
-    assert viewer.to_text() == "frame 9 of 17 (backward): dL/dz3 = dL/dz4 · ∂z4/∂z3 = 4 · 1 = 4"
+    assert viewer.show(8).caption == "dL/dz3 = dL/dz4 · ∂z4/∂z3 = dL/dz4 · 1 = 4 · 1 = 4"
+    assert viewer.to_text() == "frame 9 of 17 (backward): dL/dz3 = dL/dz4 · ∂z4/∂z3 = dL/dz4 · 1 = 4 · 1 = 4"
     assert viewer.show(99).index == 16 and viewer.show(-99).index == 0  # kept in range, as the player does
     assert viewer.show(-1).index == 16 and viewer.show(-3).index == 14  # from the end, as in a list
     with pytest.raises(TypeError):
@@ -172,7 +172,7 @@ def test_step_viewer_bundle_and_backward_only():
     viewer = StepViewer(gg.grad("e = (a+b)*(b+1)", a=2, b=1), forward=False, start=3)
     bundle = viewer._repr_mimebundle_()
     assert bundle["text/plain"] == ("frame 4 of 6 (backward): de/db = de/dz1 · ∂z1/∂b + de/dz2 · ∂z2/∂b "
-                                    "= 2 · 1 + 3 · 1 = 5")
+                                    "= de/dz1 · 1 + de/dz2 · 1 = 2 · 1 + 3 · 1 = 5")
     assert set(bundle) == {WIDGET_VIEW, "image/svg+xml", "text/plain"} and "grad = 5" in bundle["image/svg+xml"]
     assert viewer.pictures() is viewer.pictures()  # laid out once
 
