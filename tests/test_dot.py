@@ -61,7 +61,7 @@ def test_every_node_and_edge_once_with_name_ids():
 def test_node_shows_name_op_value_and_gradient():
     source = to_dot(seed_trace())
     z3 = next(line for line in source.splitlines() if line.startswith('  "z3" ['))
-    assert "<B>z3</B> = z1 + z2" in z3 and "value = 2.5" in z3 and "grad = 4" in z3
+    assert "<B>z3</B>\u00a0= z1 + z2" in z3 and "value = 2.5" in z3 and "grad = 4" in z3
     w1 = next(line for line in source.splitlines() if line.startswith('  "W1" ['))
     assert "<B>W1</B>  input" in w1 and "value = 0.1" in w1 and "grad = 20" in w1
 
@@ -139,7 +139,7 @@ def test_non_finite_gradients_are_marked():
 
 def test_graph_without_values_shows_structure():
     source = to_dot(gg.parse(SEED))
-    assert "value =" not in source and "grad =" not in source and "<B>z4</B> = z3 - B" in source
+    assert "value =" not in source and "grad =" not in source and "<B>z4</B>\u00a0= z3 - B" in source
 
 
 def test_view_hides_unknown_numbers_and_highlights():
