@@ -157,8 +157,8 @@ def _render_command(args: argparse.Namespace) -> int:
     options = {"digits": args.digits, "rankdir": args.rankdir, "compact": args.compact,
                "symbolic": args.symbolic, "legend": not args.no_legend}
     if fmt == "html":
-        pictures = render_frames(trace, "svg", backend=args.backend, **options)
-        outputs = [player_html(trace, pictures, title=describe(graph)).encode("utf-8")]
+        outputs = [player_html(trace, title=describe(graph), digits=args.digits, rankdir=args.rankdir,
+                               compact=args.compact, backend=args.backend).encode("utf-8")]
     elif fmt == "gif":
         outputs = [to_gif(render_frames(trace, "png", backend=args.backend, **options))]
     elif args.steps:

@@ -386,8 +386,7 @@ class Player:
         self.trace = trace
         self.frames = _some_frames(trace, forward, backward, digits)
         self.height = height
-        svgs = render_frames(trace, "svg", sequence=self.frames, digits=digits)
-        self.page = player_html(trace, svgs, sequence=self.frames)
+        self.page = player_html(trace, sequence=self.frames, digits=digits)
 
     def __str__(self) -> str:
         program = str(self.trace.graph).replace("\n", "; ")
