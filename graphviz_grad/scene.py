@@ -57,9 +57,7 @@ def scene_data(trace: Trace, *, sequence: Sequence[Frame] | None = None, digits:
     forward = {step.node: step for step in story.forward}
     backward = {step.node: step for step in story.backward}
     if compact is None:
-        from .dot import COMPACT_AT
-
-        compact = len(graph) > COMPACT_AT
+        compact = len(graph) > _compact_at()
     writer = _Writer(graph, trace, digits, compact, Pins(), False)
     readers: list[list[str]] = [[] for _ in graph.nodes]
     edges = []
@@ -135,3 +133,93 @@ def verdicts(report: Any, digits: int = 4) -> dict[str, str]:
         found[row.wrt] = (f"{word}: {row.label} = {row.symbolic} = {value}"
                           f" (engine {format_number(row.engine, digits)})")
     return found
+
+
+MOST_DESCENT_FRAMES = 60
+"""A descent is played with at most this many frames (plus its last point)."""
+CURVE_POINTS = 500
+"""The loss curve keeps at most this many points of a run."""
+DESCENT_MS = 500
+
+
+def descent_data(run: Any, *, every: int | None = None, digits: int = 4) -> dict[str, Any]:
+    """The viewer's data for a gradient-descent run (`graphviz_grad.descent.Descent`): a frame
+    every ``every`` steps (default: at most `MOST_DESCENT_FRAMES` frames) and the last point, each
+    changing the values, gradients, colours and local derivatives it moves; ``curve`` is the loss
+    by step. The drawing to use is that of frame ``drawn_frame`` (the longest texts, so every box
+    fits every frame): each item's ``drawn`` names its look there."""
+    history = run.history
+    if every is None:
+        every = max(1, -(-(len(history) - 1) // MOST_DESCENT_FRAMES))
+    picked = sorted({*range(0, len(history), every), len(history) - 1})
+    traces = [run.trace_at(history[k]) for k in picked]
+    graph = traces[0].graph
+    first = scene_data(traces[0], sequence=[], digits=digits)
+    nodes, edges = first["nodes"], first["edges"]
+    for node in nodes:
+        node["looks"] = []
+    for edge in edges:
+        edge["looks"] = []
+    frame_data = []
+    shown: dict[str, Any] = {}
+    index: dict[str, int] = {}  # the look each item shows now
+    widest, drawn = -1, 0  # the frame with the longest texts is drawn: every box fits every frame
+    for k, trace in zip(picked, traces, strict=True):
+        writer = _Writer(graph, trace, digits, len(graph) > _compact_at(), Pins(), False)
+        story = build(trace, digits=digits)
+        forward = {step.node: step.text for step in story.forward}
+        backward = {step.node: step.text for step in story.backward}
+        changed = {}
+        for i, node in enumerate(graph.nodes):
+            if node.op == CONST:
+                continue
+            rows, fill, border, ink = writer.look(i, True, True)
+            look = {"rows": rows, "fill": fill, "border": border, "ink": ink,
+                    "value": format_number(trace.values[i], digits),
+                    "grad": format_number(trace.grads[i], digits),
+                    "forward": forward.get(node.name, ""), "backward": backward.get(node.name, "")}
+            changed.update(_add_look(nodes[i], look, shown))
+        for edge, step in zip(edges, story.edges, strict=True):
+            changed.update(_add_look(edge, {"rows": [step.text]}, shown))
+        index.update(changed)
+        width = sum(len(row) for look in shown.values() for row in look["rows"])
+        if width > widest:
+            widest, drawn = width, len(frame_data)
+            for item in nodes + edges:
+                if item["id"] in index:
+                    item["drawn"] = index[item["id"]]
+        point = history[k]
+        moved = ", ".join(f"{name} = {format_number(value, digits)}"
+                          for name, value in point.parameters.items())
+        frame_data.append({"phase": "descent", "step": point.step, "set": changed,
+                           "current": None, "edges": [],
+                           "caption": f"after {point.step} steps: {graph.output} = "
+                                      f"{format_number(point.loss, digits)}; {moved}"})
+    stride = max(1, -(-len(history) // CURVE_POINTS))
+    curve = [[point.step, json_number(point.loss)] for point in history[::stride]]
+    if curve[-1][0] != history[-1].step:
+        curve.append([history[-1].step, json_number(history[-1].loss)])
+    return {**first, "frames": frame_data, "curve": curve, "interval": DESCENT_MS,
+            "parameters": list(history[0].names), "drawn_frame": drawn,
+            "drawn_step": history[picked[drawn]].step}
+
+
+def descent_drawing(run: Any, data: Mapping[str, Any], *, backend: str | None = None) -> str:
+    """The drawing `descent_data` asks for: the graph at step ``data["drawn_step"]`` of ``run``."""
+    point = next(point for point in run.history if point.step == data["drawn_step"])
+    return drawing(run.trace_at(point), digits=data["digits"], backend=backend)
+
+
+def _compact_at() -> int:
+    from .dot import COMPACT_AT
+
+    return COMPACT_AT
+
+
+def _add_look(item: dict[str, Any], look: dict[str, Any], shown: dict[str, Any]) -> dict[str, int]:
+    """Add ``look`` to ``item`` unless it is the one shown now; the change to make, if any."""
+    if shown.get(item["id"]) == look:
+        return {}
+    item["looks"].append(look)
+    shown[item["id"]] = look
+    return {item["id"]: len(item["looks"]) - 1}

@@ -87,7 +87,7 @@
         const texts = [...group.querySelectorAll("text")];
         const rows = [];
         const used = new Set();
-        const full = item.looks && item.looks.length ? item.looks[drawn()].rows : [];
+        const full = item.looks && item.looks.length ? item.looks[drawn(item)].rows : [];
         for (const row of full) {
           const match = texts.find((text) => !used.has(text) && plain(text.textContent) === row);
           if (match) used.add(match);
@@ -97,7 +97,7 @@
         found[item.id] = {group, texts, rows, fill: polygons.find((p) => p.getAttribute("fill") !== "none"),
           border: polygons.find((p) => p.getAttribute("fill") === "none")};
         if (item.readers) group.setAttribute("tabindex", "0");
-        state.looks[item.id] = item.looks && item.looks.length ? drawn() : undefined;
+        state.looks[item.id] = item.looks && item.looks.length ? drawn(item) : undefined;
       }
       return found;
     }
@@ -141,9 +141,9 @@
         for (const [id, look] of Object.entries(frames[target].set)) changes[id] = {look};
       } else {
         const looks = looksAt(target);
-        for (const item of state.data.nodes) {
+        for (const item of state.data.nodes.concat(state.data.edges)) {
           if (item.looks && item.looks.length) {
-            changes[item.id] = {look: looks[item.id] !== undefined ? looks[item.id] : drawn()};
+            changes[item.id] = {look: looks[item.id] !== undefined ? looks[item.id] : drawn(item)};
           }
         }
       }
@@ -174,7 +174,9 @@
       emit("frame", target);
     }
 
-    function drawn() { return state.data.drawn === undefined ? 2 : state.data.drawn; }
+    function drawn(item) {  // the look the drawing shows
+      return item.drawn !== undefined ? item.drawn : state.data.drawn !== undefined ? state.data.drawn : 2;
+    }
 
     // --- pan and zoom ---------------------------------------------------------------------------
     function box() { return state.layer.getBBox(); }
@@ -397,6 +399,7 @@
         state.layer = layer;
         state.looks = {};
         state.parts = index(svg);
+        parts.curve.hidden = !(newData.curve && newData.curve.length);  // before the stage is sized
         sizeStage();
         if (global.panzoom) {
           state.zoom = global.panzoom(layer, {maxZoom: 12, minZoom: 0.02, zoomDoubleClickSpeed: 1,
