@@ -23,7 +23,8 @@ from typing import Any
 
 from .engine import Trace
 from .frames import Frame
-from .scene import drawing, scene_data
+from .scene import descent_data, descent_drawing, drawing, scene_data
+from .text import format_number
 
 _STYLE = """
 :root { font-family: system-ui, -apple-system, "Segoe UI", Helvetica, Arial, sans-serif; color: #222; }
@@ -94,3 +95,13 @@ def player_html(trace: Trace, *, title: str | None = None, sequence: Sequence[Fr
     data = scene_data(trace, sequence=sequence, digits=digits, compact=compact, verdicts=verdicts)
     svg = drawing(trace, digits=digits, rankdir=rankdir, compact=compact, backend=backend)
     return viewer_page(data, svg, title=f"{heading} — backpropagation step by step")
+
+
+def descent_html(run: Any, *, title: str | None = None, every: int | None = None, digits: int = 4,
+                 backend: str | None = None) -> str:
+    """A page that plays a gradient-descent run (`graphviz_grad.descent.descend`) over the graph:
+    a frame every ``every`` steps, values, gradients and colours changing, the loss curve growing."""
+    data = descent_data(run, every=every, digits=digits)
+    heading = title if title is not None else str(run.graph).replace("\n", "; ")
+    words = f"gradient descent on {', '.join(data['parameters'])} (lr = {format_number(run.lr, digits)})"
+    return viewer_page(data, descent_drawing(run, data, backend=backend), title=f"{heading} — {words}")

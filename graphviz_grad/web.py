@@ -52,7 +52,10 @@ GRACE = 3
 """Seconds Ctrl+C waits for requests still running before it stops them."""
 ASSETS = {"/": ("index.html", "text/html; charset=utf-8"),
           "/page.js": ("page.js", "text/javascript; charset=utf-8"),
-          "/page.css": ("page.css", "text/css; charset=utf-8")}
+          "/page.css": ("page.css", "text/css; charset=utf-8"),
+          "/viewer.js": ("viewer.js", "text/javascript; charset=utf-8"),
+          "/viewer.css": ("viewer.css", "text/css; charset=utf-8"),
+          "/vendor/panzoom.min.js": ("vendor/panzoom.min.js", "text/javascript; charset=utf-8")}
 HEADERS = {
     "Content-Security-Policy": ("default-src 'none'; script-src 'self'; style-src 'self'; "
                                 "img-src 'self' blob: data:; connect-src 'self'; base-uri 'none'; "
@@ -84,7 +87,7 @@ def create_app(*, workers: int = WORKERS, timeout: float = TIMEOUT, wait: float 
     host names the server answers to (``*``: any), against DNS rebinding."""
     pools: dict[str, ProcessPool] = {}
     slots: dict[str, asyncio.Semaphore] = {}
-    assets = {path: (files(__package__).joinpath("static", name).read_bytes(), kind)
+    assets = {path: (files(__package__).joinpath("static", *name.split("/")).read_bytes(), kind)
               for path, (name, kind) in ASSETS.items()}
 
     @asynccontextmanager

@@ -375,7 +375,7 @@
     }
 
     // --- the drawing ------------------------------------------------------------------------------
-    function load(newData, markup) {
+    function load(newData, markup, start) {
       stop();
       state.data = newData;
       state.items = {};
@@ -415,7 +415,7 @@
       state.path = new Set();
       state.svg.classList.remove("ggv-focus");
       parts.details.hidden = true;
-      const start = options.start === "last" ? newData.frames.length - 1 : options.start || 0;
+      if (start === undefined) start = options.start === "last" ? newData.frames.length - 1 : options.start || 0;
       show(Math.max(0, Math.min(newData.frames.length - 1, start)));
     }
 
@@ -445,7 +445,7 @@
     (options.keys || root).addEventListener("keydown", onKey);
     window.addEventListener("resize", () => { if (state.bounds) sizeStage(); });
 
-    load(data, options.svg !== undefined ? options.svg : root.dataset.svg || null);
+    load(data, options.svg !== undefined ? options.svg : null);
 
     return {
       show, apply, select, search, fit, zoomBy, reveal, load, play, stop,
