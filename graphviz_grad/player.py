@@ -59,6 +59,19 @@ def json_for_script(data: object) -> str:
     return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
+HEADING = 100
+"""Characters of a page's heading shown (the whole of it is its tooltip and the page's title)."""
+
+
+def _shortened(text: str, most: int = HEADING) -> str:
+    """``text`` cut to ``most`` characters with an ellipsis (a long formula would fill a phone).
+
+    >>> _shortened("a" * 5, 3)
+    'aa…'
+    """
+    return text if len(text) <= most else text[:most - 1] + "…"
+
+
 def viewer_page(data: Mapping[str, Any], svg: str, *, title: str) -> str:
     """The self-contained page for a viewer's ``data`` over the drawing ``svg``."""
     return f"""<!DOCTYPE html>
@@ -72,7 +85,7 @@ def viewer_page(data: Mapping[str, Any], svg: str, *, title: str) -> str:
 <style>{_STYLE}{asset("viewer.css")}</style>
 </head>
 <body>
-<h1>{escape(title)}</h1>
+<h1 title="{escape(title)}">{escape(_shortened(title))}</h1>
 <main id="player" data-frame="0" data-node="">
 {svg}
 </main>

@@ -174,10 +174,12 @@ def descent_data(run: Any, *, every: int | None = None, digits: int = 4) -> dict
             if node.op == CONST:
                 continue
             rows, fill, border, ink = writer.look(i, True, True)
+            look_value = format_number(trace.values[i], digits)
             look = {"rows": rows, "fill": fill, "border": border, "ink": ink,
                     "value": format_number(trace.values[i], digits),
                     "grad": format_number(trace.grads[i], digits),
-                    "forward": forward.get(node.name, ""), "backward": backward.get(node.name, "")}
+                    "forward": forward.get(node.name) or f"{node.name} = {look_value}",
+                    "backward": backward.get(node.name, "")}
             changed.update(_add_look(nodes[i], look, shown))
         for edge, step in zip(edges, story.edges, strict=True):
             changed.update(_add_look(edge, {"rows": [step.text]}, shown))

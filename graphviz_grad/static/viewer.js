@@ -200,18 +200,29 @@
     function reveal(id) {  // keep node `id` in view, at any zoom: pan just enough to show it
       const pieces = state.parts[id];
       if (!pieces || !state.zoom) return;
-      const node = pieces.group.getBoundingClientRect(), stage = parts.stage.getBoundingClientRect();
+      // from panzoom's own numbers, not the screen: it draws a change at the next animation frame
+      const place = layerBox(pieces.group), t = state.zoom.getTransform();
+      const node = {left: t.x + place.x * t.scale, top: t.y + place.y * t.scale};
+      node.right = node.left + place.width * t.scale;
+      node.bottom = node.top + place.height * t.scale;
       const margin = 12;
-      let dx = 0, dy = 0;
-      if (node.width > stage.width - 2 * margin || node.left < stage.left + margin
-          || node.right > stage.right - margin) {
-        dx = stage.left + stage.width / 2 - (node.left + node.width / 2);
-      }
-      if (node.height > stage.height - 2 * margin || node.top < stage.top + margin
-          || node.bottom > stage.bottom - margin) {
-        dy = stage.top + stage.height / 2 - (node.top + node.height / 2);
-      }
+      const shift = (low, high, size) => {  // the least move that brings [low, high] into [0, size]
+        if (high - low > size - 2 * margin) return size / 2 - (low + high) / 2;
+        if (low < margin) return margin - low;
+        if (high > size - margin) return size - margin - high;
+        return 0;
+      };
+      const dx = shift(node.left, node.right, parts.stage.clientWidth);
+      const dy = shift(node.top, node.bottom, parts.stage.clientHeight);
       if (dx || dy) state.zoom.moveBy(dx, dy, false);
+    }
+
+    function layerBox(element) {  // an element's box in the coordinates of the zoomed layer
+      const box = element.getBBox();
+      const matrix = state.layer.getCTM().inverse().multiply(element.getCTM());
+      const corner = (x, y) => new DOMPoint(x, y).matrixTransform(matrix);
+      const a = corner(box.x, box.y), b = corner(box.x + box.width, box.y + box.height);
+      return {x: Math.min(a.x, b.x), y: Math.min(a.y, b.y), width: Math.abs(b.x - a.x), height: Math.abs(b.y - a.y)};
     }
 
     function sizeStage() {  // as tall as the drawing at the stage's width, within limits
