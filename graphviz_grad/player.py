@@ -98,23 +98,38 @@ def viewer_page(data: Mapping[str, Any], svg: str, *, title: str) -> str:
 """
 
 
+def player_parts(trace: Trace, *, sequence: Sequence[Frame] | None = None, digits: int = 4,
+                 rankdir: str = "LR", compact: bool | None = None, backend: str | None = None,
+                 verdicts: Mapping[str, str] | None = None) -> tuple[dict[str, Any], str]:
+    """The viewer's data and the drawing for ``trace`` (what `player_html` puts in its page)."""
+    if not isinstance(trace, Trace):
+        raise TypeError(f"the player needs a Trace (from grad or backward), not {type(trace).__name__}")
+    data = scene_data(trace, sequence=sequence, digits=digits, compact=compact, verdicts=verdicts)
+    return data, drawing(trace, digits=digits, rankdir=rankdir, compact=compact, backend=backend)
+
+
 def player_html(trace: Trace, *, title: str | None = None, sequence: Sequence[Frame] | None = None,
                 digits: int = 4, rankdir: str = "LR", compact: bool | None = None,
                 backend: str | None = None, verdicts: Mapping[str, str] | None = None) -> str:
     """The player page for ``trace``: every frame of ``sequence`` (default: `frames`) over one drawing."""
-    if not isinstance(trace, Trace):
-        raise TypeError(f"the player needs a Trace (from grad or backward), not {type(trace).__name__}")
+    data, svg = player_parts(trace, sequence=sequence, digits=digits, rankdir=rankdir, compact=compact,
+                             backend=backend, verdicts=verdicts)
     heading = title if title is not None else str(trace.graph).replace("\n", "; ")
-    data = scene_data(trace, sequence=sequence, digits=digits, compact=compact, verdicts=verdicts)
-    svg = drawing(trace, digits=digits, rankdir=rankdir, compact=compact, backend=backend)
     return viewer_page(data, svg, title=f"{heading} — backpropagation step by step")
+
+
+def descent_parts(run: Any, *, every: int | None = None, digits: int = 4,
+                  backend: str | None = None) -> tuple[dict[str, Any], str]:
+    """The viewer's data and the drawing for a gradient-descent run (what `descent_html` shows)."""
+    data = descent_data(run, every=every, digits=digits)
+    return data, descent_drawing(run, data, backend=backend)
 
 
 def descent_html(run: Any, *, title: str | None = None, every: int | None = None, digits: int = 4,
                  backend: str | None = None) -> str:
     """A page that plays a gradient-descent run (`graphviz_grad.descent.descend`) over the graph:
     a frame every ``every`` steps, values, gradients and colours changing, the loss curve growing."""
-    data = descent_data(run, every=every, digits=digits)
+    data, svg = descent_parts(run, every=every, digits=digits, backend=backend)
     heading = title if title is not None else str(run.graph).replace("\n", "; ")
     words = f"gradient descent on {', '.join(data['parameters'])} (lr = {format_number(run.lr, digits)})"
-    return viewer_page(data, descent_drawing(run, data, backend=backend), title=f"{heading} — {words}")
+    return viewer_page(data, svg, title=f"{heading} — {words}")

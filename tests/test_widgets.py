@@ -221,15 +221,28 @@ def test_player_is_sandboxed_in_an_iframe_under_a_line_saying_what_it_is():
     player = Player(gg.grad("y = x**2", x=3), forward=False)
     bundle = player._repr_mimebundle_()
     assert bundle["text/plain"] == ("Step-by-step player: 3 frames of y = x**2 — use its buttons, slider or "
-                                    "arrow keys. It needs JavaScript; where none runs (GitHub's notebook view) "
-                                    "it does not show.")
+                                    "arrow keys; click a node for its story. It needs JavaScript; where none "
+                                    "runs (GitHub's notebook view) the annotated graph shows instead.")
+    assert bundle["image/svg+xml"].startswith("<svg") and "grad = 6" in bundle["image/svg+xml"]  # the fallback
     page = bundle["text/html"]
     parsed = _parsed(page)
     assert parsed.tags == ["p", "/p", "iframe", "/iframe"]
     assert "".join(parsed.text) == bundle["text/plain"]  # visible where the iframe is stripped
     frame = parsed.attributes[1]
     assert frame["sandbox"] == "allow-scripts" and frame["srcdoc"] == player.page
-    assert player.page.count("<template") == 3
+    assert len(player.data["frames"]) == 3 and player.page.count("<svg width=") == 1
+
+
+def test_player_plays_a_descent_run():
+    from graphviz_grad.descent import descend
+
+    run = descend(SEED, EXAMPLE_1, wrt="W1,W2,B", lr=0.001, steps=30)
+    player = Player(run, every=10)
+    assert [frame["step"] for frame in player.data["frames"]] == [0, 10, 20, 30]
+    assert str(player).startswith("Gradient descent played over the graph: 4 frames of 30 steps of z1 = x*W1")
+    assert player._repr_mimebundle_()["image/svg+xml"].startswith("<svg")
+    with pytest.raises(TypeError, match="a Trace or a gradient-descent run"):
+        Player("y = x**2")
 
 
 def test_player_with_hostile_names_stays_inside_its_iframe():
