@@ -218,3 +218,89 @@ def test_copy_after_a_refused_change_says_what_it_copied(page):
     expect(page)(page.locator("#status")).to_have_text(
         "Copied the last good results (the inputs on screen have an error).")
     assert page.evaluate("navigator.clipboard.readText()") == gg.calculate().copy_text()
+
+
+@pytest.fixture
+def sized_page(browser, live_server, request):
+    width, height = request.param
+    context = browser.new_context(viewport={"width": width, "height": height})
+    page = context.new_page()
+    problems = []
+    page.on("pageerror", lambda failure: problems.append(str(failure)))
+    page.on("console", lambda message: message.type == "error" and not expected_refusal(message.text)
+            and problems.append(message.text))
+    page.goto(live_server)
+    page.wait_for_selector("#app[data-state=ready]")
+    page.wait_for_selector("#viewer svg g.node")
+    yield page
+    context.close()
+    assert problems == []
+
+
+SIZES = [pytest.param((1280, 900), id="laptop"), pytest.param((390, 844), id="phone")]
+
+
+@pytest.mark.parametrize("sized_page", SIZES, indirect=True)
+def test_the_loss_and_every_gradient_are_above_the_fold(sized_page):
+    page = sized_page
+    width, height = page.viewport_size["width"], page.viewport_size["height"]
+    items = page.locator("#gradient-list li")
+    assert items.all_inner_texts() == ["dL/dx = 0.4", "dL/dy = 0.8", "dL/dW1 = 20", "dL/dW2 = 40", "dL/dB = -4"]
+    for locator in (page.locator("#loss"), items.last):
+        found = locator.bounding_box()
+        assert found["y"] + found["height"] <= height  # no scrolling needed
+    assert page.evaluate("document.documentElement.scrollWidth") <= width  # no sideways scroll
+
+
+@pytest.mark.parametrize("sized_page", SIZES, indirect=True)
+def test_the_page_graph_zooms_and_tells_a_node_story(sized_page, request):
+    page = sized_page
+    width = page.viewport_size["width"]
+    fitted = page.evaluate("window.ggPage.viewer.zoom.scale")
+    page.click("#zoom-in")
+    assert page.evaluate("window.ggPage.viewer.zoom.scale") > fitted
+    page.click("#fit")
+    page.click("#viewer g#n6")  # z1
+    expect(page)(page.locator("#details")).to_contain_text("∂z1/∂x = W1 = 0.1")
+    assert "z1 = x·W1 = 5·0.1 = 0.5" in page.inner_text("#details")
+    # the same step reads the same in the caption, the derivation and the details
+    page.fill("#slider", "15")
+    caption = page.inner_text("#caption-text")
+    assert caption == "dL/dx = dL/dz1 · ∂z1/∂x = dL/dz1 · W1 = 4 · 0.1 = 0.4"
+    assert caption in page.inner_text("#derivation")
+    tops = set()
+    for button in ("#prev", "#play", "#next", "#train", "#zoom-in", "#fit"):
+        found = page.locator(button).bounding_box()
+        assert found["width"] >= 44 and found["height"] >= 44 and found["x"] + found["width"] <= width
+        if button in ("#prev", "#play", "#next"):
+            tops.add(round(found["y"]))
+    assert len(tops) == 1  # the step controls on one line
+    assert page.evaluate("document.documentElement.scrollWidth") <= width
+    page.locator("#graph-panel").screenshot(path=f"docs/viewer-page-{request.node.callspec.id}.png")
+
+
+@pytest.mark.parametrize("sized_page", SIZES[:1], indirect=True)
+def test_train_plays_gradient_descent_over_the_graph(sized_page):
+    page = sized_page
+    page.fill("#steps", "30")
+    page.click("#train")
+    expect(page)(page.locator("#graph-heading")).to_contain_text("Gradient descent: finished 30 steps")
+    expect(page)(page.locator(".ggv-curve")).to_be_visible()
+    page.keyboard.press("End")
+    page.locator("#stage").focus()
+    page.keyboard.press("End")
+    expect(page)(page.locator("#caption-text")).to_contain_text("after 30 steps: L =")
+    assert page.get_attribute(".ggv-curve", "data-points") == "31"
+    page.click("#show-steps")
+    expect(page)(page.locator("#graph-heading")).to_have_text("The graph, step by step")
+    expect(page)(page.locator("#counter")).to_have_text("17 / 17")
+    page.fill("#steps", "0")
+    page.click("#train")
+    expect(page)(page.locator("#graph-error")).to_contain_text("steps must be a whole number")
+
+
+def test_a_formula_too_big_to_draw_still_gets_its_numbers(page):
+    formula = "L = " + " + ".join(f"a{i}" for i in range(80))  # 159 nodes
+    page.fill("#formula", formula)
+    expect(page)(page.locator("#loss")).to_have_text("L = 80")
+    expect(page)(page.locator("#graph-error")).to_contain_text("the page draws at most 150")
