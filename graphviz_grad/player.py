@@ -108,10 +108,20 @@ def player_parts(trace: Trace, *, sequence: Sequence[Frame] | None = None, digit
     return data, drawing(trace, digits=digits, rankdir=rankdir, compact=compact, backend=backend)
 
 
-def player_html(trace: Trace, *, title: str | None = None, sequence: Sequence[Frame] | None = None,
-                digits: int = 4, rankdir: str = "LR", compact: bool | None = None,
-                backend: str | None = None, verdicts: Mapping[str, str] | None = None) -> str:
-    """The player page for ``trace``: every frame of ``sequence`` (default: `frames`) over one drawing."""
+def player_html(trace: Trace, svgs: Sequence[bytes] | None = None, *, title: str | None = None,
+                sequence: Sequence[Frame] | None = None, digits: int = 4, rankdir: str = "LR",
+                compact: bool | None = None, backend: str | None = None,
+                verdicts: Mapping[str, str] | None = None) -> str:
+    """The player page for ``trace``: every frame of ``sequence`` (default: `frames`) over one drawing.
+
+    ``svgs`` (one picture per frame, from `graphviz_grad.frames.render_frames`) is what earlier
+    versions drew the frames from; the viewer draws the graph once, so they are no longer used
+    (a `DeprecationWarning` says so)."""
+    if svgs is not None:
+        import warnings
+
+        warnings.warn("player_html no longer takes a picture per frame: the viewer draws the graph once; "
+                      "call player_html(trace)", DeprecationWarning, stacklevel=2)
     data, svg = player_parts(trace, sequence=sequence, digits=digits, rankdir=rankdir, compact=compact,
                              backend=backend, verdicts=verdicts)
     heading = title if title is not None else str(trace.graph).replace("\n", "; ")

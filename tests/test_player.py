@@ -144,3 +144,11 @@ def test_hostile_names_show_literally_and_run_nothing(browser, tmp_path):
     assert name in page.inner_text("#stage") and "</script><b>y" in page.inner_text("#caption-text")
     assert page.evaluate("document.querySelectorAll('#stage img, #stage script, body > b').length") == 0
     assert not dialogs and len(requests) == 1
+
+
+@pytest.mark.dot
+def test_pictures_per_frame_are_no_longer_needed():
+    trace = gg.grad("y = x*2", x=1)
+    with pytest.warns(DeprecationWarning, match="draws the graph once"):
+        page = player_html(trace, [b"<svg/>"] * 5)
+    assert page == player_html(trace)
