@@ -52,8 +52,8 @@ def asset(name: str) -> str:
 def json_for_script(data: object) -> str:
     """JSON that cannot close the ``<script>`` element it sits in.
 
-    >>> json_for_script({"a": "</script>"})
-    '{"a": "\\\\u003c/script\\\\u003e"}'
+    >>> print(json_for_script({"a": "</script>"}))
+    {"a":"\\u003c/script\\u003e"}
     """
     text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
     return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")

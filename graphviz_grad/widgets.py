@@ -15,7 +15,7 @@ is tested without a browser or a kernel; ipywidgets is imported only when a widg
 >>> import graphviz_grad as gg
 >>> viewer = StepViewer(gg.grad("e = (a+b)*(b+1)", a=2, b=1))
 >>> print(viewer.show(7).caption)
-de/db = de/dz1 · ∂z1/∂b + de/dz2 · ∂z2/∂b = 2 · 1 + 3 · 1 = 5
+de/db = de/dz1 · ∂z1/∂b + de/dz2 · ∂z2/∂b = de/dz1 · 1 + de/dz2 · 1 = 2 · 1 + 3 · 1 = 5
 
 Displayed in a notebook, the panel and the viewer are widgets when a kernel runs; their bundles
 also carry a static SVG and a deterministic text form, so a saved notebook read where no kernel
