@@ -71,7 +71,7 @@ def formulas(draw):
     for _ in range(draw(st.integers(1, 6))):
         kind = draw(st.sampled_from(["op", "fn"]))
         if kind == "op":
-            parts = [f"({parts[0]} {draw(st.sampled_from('+-*'))} {draw(st.sampled_from(names + ['2']))})"]
+            parts = [f"({parts[0]} {draw(st.sampled_from('+-*'))} {draw(st.sampled_from([*names, '2']))})"]
         else:
             parts = [f"{draw(st.sampled_from(FUNCTIONS))}({parts[0]})"]
     return f"L = {parts[0]}"
