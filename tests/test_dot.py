@@ -229,7 +229,7 @@ def test_an_absolute_scale_makes_pictures_of_different_steps_compare():
     assert fills(to_dot(small))["W2"] == POSITIVE[-1]  # relative: the largest is always the darkest
     absolute = to_dot(small, scale=200)
     assert fills(absolute)["W2"] == POSITIVE[1] and fills(absolute)["B"] == NEGATIVE[0]  # 4/200, 0.4/200
-    assert "as a share of 200:" in absolute and "as a share of the largest:" in to_dot(small)
+    assert "a larger share of |grad| = 200" in absolute and "a larger share of the largest |grad|" in to_dot(small)
     assert fills(to_dot(small, scale=1))["W2"] == POSITIVE[-1]  # above the scale: the darkest
     for bad in (0, -1, float("inf"), float("nan"), True, "40"):
         with pytest.raises(ValueError, match="scale must be a finite number > 0"):
