@@ -260,6 +260,8 @@ def test_the_page_graph_zooms_and_tells_a_node_story(sized_page, request):
     page.click("#zoom-in")
     assert page.evaluate("window.ggPage.viewer.zoom.scale") > fitted
     page.click("#fit")
+    page.click("#viewer g#n1")  # W1: an input the SymPy check covered
+    expect(page)(page.locator("#details")).to_contain_text("SymPy agrees: dL/dW1 = 2·x·(-B + W1·x + W2·y)")
     page.click("#viewer g#n6")  # z1
     expect(page)(page.locator("#details")).to_contain_text("∂z1/∂x = W1 = 0.1")
     assert "z1 = x·W1 = 5·0.1 = 0.5" in page.inner_text("#details")

@@ -279,6 +279,7 @@
 
   function showScene(data, start) {
     state.frameCount = data.frames.length;
+    addVerdicts(data);
     if (!state.viewer) {
       state.viewer = GGViewer.mount($("viewer"), data, {svg: data.svg, start, keys: $("graph-panel")});
       window.ggPage.viewer = state.viewer;
@@ -286,6 +287,18 @@
       state.viewer.load(data, data.svg, start);
     }
     $("graph-panel").dataset.frames = String(data.frames.length);
+  }
+
+  // the SymPy check of the calculation on screen, for the details of each input it covered
+  function addVerdicts(data) {
+    const result = state.result;
+    if (!result || result.output !== data.output || result.check.ok === null) return;
+    const formulas = new Map(result.formulas.map((item) => [item.label, item.closed_form]));
+    const word = result.check.ok ? "SymPy agrees" : `SymPy: ${result.check.text}`;
+    for (const node of data.nodes) {
+      const label = `d${data.output}/d${node.name}`;
+      if (node.op === "input" && formulas.has(label)) node.verdict = `${word}: ${label} = ${formulas.get(label)}`;
+    }
   }
 
   async function train() {  // a gradient-descent run from the inputs on screen, played over the graph
