@@ -114,14 +114,13 @@ def player_html(trace: Trace, svgs: Sequence[bytes] | None = None, *, title: str
                 verdicts: Mapping[str, str] | None = None) -> str:
     """The player page for ``trace``: every frame of ``sequence`` (default: `frames`) over one drawing.
 
-    ``svgs`` (one picture per frame, from `graphviz_grad.frames.render_frames`) is what earlier
-    versions drew the frames from; the viewer draws the graph once, so they are no longer used
-    (a `DeprecationWarning` says so)."""
+    With ``svgs`` (one picture per frame, such as `graphviz_grad.frames.render_frames` or a big
+    graph's overview draws) the page shows those pictures instead, one after another
+    (`graphviz_grad.picture_player.pictures_html`)."""
     if svgs is not None:
-        import warnings
+        from .picture_player import pictures_html
 
-        warnings.warn("player_html no longer takes a picture per frame: the viewer draws the graph once; "
-                      "call player_html(trace)", DeprecationWarning, stacklevel=2)
+        return pictures_html(trace, svgs, title=title, sequence=sequence)
     data, svg = player_parts(trace, sequence=sequence, digits=digits, rankdir=rankdir, compact=compact,
                              backend=backend, verdicts=verdicts)
     heading = title if title is not None else str(trace.graph).replace("\n", "; ")

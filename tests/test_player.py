@@ -146,9 +146,10 @@ def test_hostile_names_show_literally_and_run_nothing(browser, tmp_path):
     assert not dialogs and len(requests) == 1
 
 
-@pytest.mark.dot
-def test_pictures_per_frame_are_no_longer_needed():
+def test_given_pictures_are_shown_one_per_frame():
     trace = gg.grad("y = x*2", x=1)
-    with pytest.warns(DeprecationWarning, match="draws the graph once"):
-        page = player_html(trace, [b"<svg/>"] * 5)
-    assert page == player_html(trace)
+    page = player_html(trace, [f'<svg xmlns="http://www.w3.org/2000/svg"><text>{i}</text></svg>'.encode()
+                               for i in range(5)])
+    assert page.count('<template class="gg-frame">') == 5 and "default-src 'none'" in page
+    with pytest.raises(ValueError, match="pictures"):
+        player_html(trace, [b"<svg/>"])
