@@ -162,8 +162,8 @@ def _render_command(args: argparse.Namespace) -> int:
     if wants_overview(args, graph):
         outputs = render_big(args, trace, fmt)
     elif fmt == "html":
-        pictures = render_frames(trace, "svg", backend=args.backend, **options)
-        outputs = [player_html(trace, pictures, title=describe(graph)).encode("utf-8")]
+        outputs = [player_html(trace, title=describe(graph), digits=args.digits, rankdir=args.rankdir,
+                               compact=args.compact, backend=args.backend).encode("utf-8")]
     elif fmt == "gif":
         outputs = [to_gif(render_frames(trace, "png", backend=args.backend, **options))]
     elif args.steps:
@@ -290,6 +290,12 @@ def _descend_command(args: argparse.Namespace) -> int:
     outputs: dict[str, bytes] = {}
     if args.csv and args.csv != "-":
         outputs[args.csv] = run.to_csv().encode("utf-8")
+    if args.html:
+        from .display import describe
+        from .player import descent_html
+
+        outputs[args.html] = descent_html(run, title=describe(graph), every=args.every,
+                                          backend=args.backend).encode("utf-8")
     if args.chart:
         from .charts import sparkline
 
@@ -584,8 +590,11 @@ def _add_descend(commands: argparse._SubParsersAction) -> None:  # type: ignore[
                          help="write the loss curve: .svg, .png or .pdf (needs matplotlib), or .txt")
     descend.add_argument("--frames", metavar="DIR",
                          help="write the annotated graph every --every steps to DIR/step-NNN.svg")
+    descend.add_argument("--html", metavar="FILE",
+                         help="write a self-contained page that plays the run over the graph, a frame every "
+                              "--every steps, with the loss curve beside it")
     descend.add_argument("--every", type=_every_option, metavar="K",
-                         help="steps between diagrams (default: about 10 diagrams in all)")
+                         help="steps between diagrams (default: about 10 diagrams in all; --html: about 60)")
     descend.add_argument("--backend", choices=["system", "pure"], help="Graphviz backend for --frames")
     descend.add_argument("--json", action="store_true", help="the run as JSON")
     descend.add_argument("--digits", type=int, default=6, choices=range(1, 18), metavar="N",
