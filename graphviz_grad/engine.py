@@ -15,12 +15,15 @@ or ``domain`` (the nan was born here: ``log(-1)``, ``0/0``, ``inf - inf``).
 
 from __future__ import annotations
 
+import gc
+import itertools
 import math
+import operator
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from numbers import Real
-from typing import Any
+from typing import Any, NamedTuple
 
 from .errors import GraphError, InputValueError, NumericError
 from .graph import CONST, INPUT, Graph
@@ -68,8 +71,7 @@ class Step:
 _UNARY, _BINARY, _FIXED_UNARY, _FIXED_BINARY, _SWAPPED = range(5)
 
 
-@dataclass(frozen=True)
-class _Program:
+class _Program(NamedTuple):
     """What the passes need from a graph's structure, computed once per graph."""
 
     initial: tuple[float, ...]                      # every node 0.0 but the constants
@@ -82,51 +84,87 @@ class _Program:
     output: int
 
 
+def _rules() -> dict[str, tuple[Any, int, Any]]:
+    """Per op name: its forward rule, how the backward pass gets its partials, and what with
+    (made again when the table is replaced, as tests do with a deliberately broken rule)."""
+    if _RULES[0] is OPS:
+        return _RULES[1]
+    rules = {}
+    for op in OPS.values():
+        if op.swapped_partials:
+            rules[op.name] = (op.forward, _SWAPPED, None)
+        elif op.constant_partials is not None:
+            rules[op.name] = (op.forward, _FIXED_UNARY if op.arity == 1 else _FIXED_BINARY,
+                              op.constant_partials)
+        else:
+            rules[op.name] = (op.forward, _UNARY if op.arity == 1 else _BINARY, op.partials)
+    _RULES[:] = [OPS, rules]
+    return rules
+
+
+_RULES: list[Any] = [None, {}]
+
+
 def _program(graph: Graph) -> _Program:
     if not isinstance(graph, Graph):
         raise GraphError(f"expected a Graph (from parse or build), not {type(graph).__name__}")
     cached = graph._cache.get("engine")
     if cached is not None:
         return cached
+    collecting = gc.isenabled()
+    gc.disable()  # the program's tuples make no cycles; a collection would rescan every live node
+    try:
+        program = _prepare(graph)
+    finally:
+        if collecting:
+            gc.enable()
+    graph._cache["engine"] = program
+    return program
+
+
+def _prepare(graph: Graph) -> _Program:
     args = graph.arg_indices
-    n = len(graph)
-    reaches = [False] * n
-    reaches[graph.index(graph.output)] = True
-    for i in range(n - 1, -1, -1):
+    nodes = graph.nodes
+    n = len(nodes)
+    out = graph.index(graph.output)
+    reaches = bytearray(n)  # reaches the output (nodes after it cannot)
+    reaches[out] = 1
+    for i in range(out, -1, -1):
         if reaches[i]:
             for a in args[i]:
-                reaches[a] = True
-    depends = [False] * n
+                reaches[a] = 1
+    depends = bytearray(n)  # depends on an input
     initial = [0.0] * n
-    inputs, forward = [], []
-    for i, node in enumerate(graph.nodes):
-        if node.op == INPUT:
-            depends[i] = True
-            inputs.append((node.name, i))
-        elif node.op == CONST:
-            initial[i] = node.value  # type: ignore[assignment]
+    inputs, forward, kinds = [], [], []
+    rules = _rules()
+    for i, node in enumerate(nodes):
+        op = node[1]
+        if op == INPUT:
+            depends[i] = 1
+            inputs.append((node[0], i))
+        elif op == CONST:
+            initial[i] = node[3]
         else:
-            a, b = args[i] if len(args[i]) == 2 else (args[i][0], -1)
-            depends[i] = depends[a] or (b >= 0 and depends[b])
-            forward.append((i, OPS[node.op].forward, a, b))
-    live = tuple(r and d for r, d in zip(reaches, depends, strict=True))
-    backward = []
-    for i, _, a, b in reversed(forward):
-        if live[i]:
-            op = OPS[graph.nodes[i].op]
-            if op.swapped_partials:
-                backward.append((i, _SWAPPED, None, a, b))
-            elif op.constant_partials is not None:
-                backward.append((i, _FIXED_UNARY if b < 0 else _FIXED_BINARY, op.constant_partials, a, b))
+            arg = args[i]
+            if len(arg) == 2:
+                a, b = arg
+                depends[i] = depends[a] | depends[b]
             else:
-                backward.append((i, _UNARY if b < 0 else _BINARY, op.partials, a, b))
+                a, b = arg[0], -1
+                depends[i] = depends[a]
+            rule, kind, partials = rules[op]
+            forward.append((i, rule, a, b))
+            kinds.append((kind, partials))
+    alive = bytes(map(operator.and_, reaches, depends))
+    live = tuple(map(bool, alive))
+    backward = [(i, kind, partials, a, b)
+                for (i, _, a, b), (kind, partials) in zip(reversed(forward), reversed(kinds), strict=True)
+                if live[i]]
     positions = [position for _, position in inputs]
     contiguous = positions == list(range(positions[0], positions[0] + len(positions))) if positions else False
     span = slice(positions[0], positions[0] + len(positions)) if contiguous else None
-    program = _Program(tuple(initial), tuple(inputs), span, tuple(forward), tuple(backward), live,
-                       tuple(i for i in range(n) if not live[i]), graph.index(graph.output))
-    graph._cache["engine"] = program
-    return program
+    return _Program(tuple(initial), tuple(inputs), span, tuple(forward), tuple(backward), live,
+                    tuple(itertools.compress(range(n), map(operator.not_, alive))), out)
 
 
 def _start(graph: Graph, program: _Program, values: Mapping[str, Any] | Sequence[Any]) -> list[float]:
@@ -331,7 +369,10 @@ class Trace:
     @property
     def gradients(self) -> dict[str, float]:
         """dL/dinput for every input, in input order."""
-        return {name: self.grads[position] for name, position in _program(self.graph).inputs}
+        program = _program(self.graph)
+        if program.input_span is not None:  # the usual layout: one slice, no look-ups
+            return dict(zip(self.graph.inputs, self.grads[program.input_span], strict=True))
+        return {name: self.grads[position] for name, position in program.inputs}
 
     def _edges_into(self, target: int, live: tuple[bool, ...]) -> list[Edge]:
         """The edges into node ``target``, each with its local derivative and contribution."""
