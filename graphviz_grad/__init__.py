@@ -23,6 +23,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from .calculator import Calculation, Calculator, calculate
+from .compiled import Replay, compile
 from .derivation import Derivation, derive
 from .descent import Descent, descend
 from .display import Diagram, diagram, register_ipython
@@ -120,6 +121,7 @@ __all__ = [
     "Node",
     "NumericError",
     "Op",
+    "Replay",
     "Step",
     "Trace",
     "apply",
@@ -127,6 +129,7 @@ __all__ = [
     "build",
     "calculate",
     "check",
+    "compile",
     "const",
     "cos",
     "derive",
