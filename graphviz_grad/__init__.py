@@ -53,6 +53,7 @@ from .graph import (
 from .graph import (
     min as min,
 )
+from .importers import from_micrograd, trace
 from .ops import OPS, Op
 
 __version__ = "0.1.0"
@@ -137,6 +138,7 @@ __all__ = [
     "diagram",
     "exp",
     "forward",
+    "from_micrograd",
     "grad",
     "inputs",
     "log",
@@ -146,4 +148,5 @@ __all__ = [
     "sin",
     "sqrt",
     "tanh",
+    "trace",
 ]
