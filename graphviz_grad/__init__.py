@@ -54,6 +54,7 @@ from .graph import (
     min as min,
 )
 from .importers import from_micrograd, trace
+from .loading import LoadError, load
 from .ops import OPS, Op
 
 __version__ = "0.1.0"
@@ -119,6 +120,7 @@ __all__ = [
     "GraphError",
     "GraphvizGradError",
     "InputValueError",
+    "LoadError",
     "Node",
     "NumericError",
     "Op",
@@ -141,6 +143,7 @@ __all__ = [
     "from_micrograd",
     "grad",
     "inputs",
+    "load",
     "log",
     "parse",
     "relu",
