@@ -56,6 +56,7 @@ from .graph import (
 from .importers import from_micrograd, trace
 from .loading import LoadError, load
 from .ops import OPS, Op
+from .torch_import import from_torch
 
 __version__ = "0.1.0"
 
@@ -141,6 +142,7 @@ __all__ = [
     "exp",
     "forward",
     "from_micrograd",
+    "from_torch",
     "grad",
     "inputs",
     "load",
