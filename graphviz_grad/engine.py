@@ -123,46 +123,46 @@ def _program(graph: Graph) -> _Program:
 
 
 def _prepare(graph: Graph) -> _Program:
+    """The program, column by column: whole-list operations (map, zip, compress) in C, and
+    only the two dependency sweeps as Python loops."""
     args = graph.arg_indices
     nodes = graph.nodes
     n = len(nodes)
-    out = graph.index(graph.output)
-    reaches = bytearray(n)  # reaches the output (nodes after it cannot)
-    reaches[out] = 1
-    for i in range(out, -1, -1):
-        if reaches[i]:
-            for a in args[i]:
-                reaches[a] = 1
-    depends = bytearray(n)  # depends on an input
+    ops = [node[1] for node in nodes]
+    leaf = (INPUT, CONST)
+    inputs = [(nodes[i][0], i) for i, op in enumerate(ops) if op == INPUT]
     initial = [0.0] * n
-    inputs, forward, kinds = [], [], []
+    for i, op in enumerate(ops):
+        if op == CONST:
+            initial[i] = nodes[i][3]
+    positions = [i for i, op in enumerate(ops) if op not in leaf]
+    arguments = [args[i] for i in positions]
+    first = [arg[0] for arg in arguments]
+    second = [arg[1] if len(arg) == 2 else -1 for arg in arguments]  # -1: the spare slot at the end
+    depends = bytearray(n + 1)  # depends on an input; slot n is a spare that stays 0
+    for _, i in inputs:
+        depends[i] = 1
+    for i, a, b in zip(positions, first, second, strict=True):
+        depends[i] = depends[a] | depends[b]
+    out = graph.index(graph.output)
+    reaches = bytearray(n + 1)  # reaches the output; slot n takes the unary ops' "second" writes
+    reaches[out] = 1
+    for i, a, b in zip(reversed(positions), reversed(first), reversed(second), strict=True):
+        if reaches[i]:
+            reaches[a] = reaches[b] = 1
+    reaches[n] = 0
     rules = _rules()
-    for i, node in enumerate(nodes):
-        op = node[1]
-        if op == INPUT:
-            depends[i] = 1
-            inputs.append((node[0], i))
-        elif op == CONST:
-            initial[i] = node[3]
-        else:
-            arg = args[i]
-            if len(arg) == 2:
-                a, b = arg
-                depends[i] = depends[a] | depends[b]
-            else:
-                a, b = arg[0], -1
-                depends[i] = depends[a]
-            rule, kind, partials = rules[op]
-            forward.append((i, rule, a, b))
-            kinds.append((kind, partials))
-    alive = bytes(map(operator.and_, reaches, depends))
+    table = [rules[ops[i]] for i in positions]
+    forward = list(zip(positions, [rule[0] for rule in table], first, second, strict=True))
+    alive = bytes(map(operator.and_, reaches[:n], depends[:n]))
     live = tuple(map(bool, alive))
-    backward = [(i, kind, partials, a, b)
-                for (i, _, a, b), (kind, partials) in zip(reversed(forward), reversed(kinds), strict=True)
-                if live[i]]
-    positions = [position for _, position in inputs]
-    contiguous = positions == list(range(positions[0], positions[0] + len(positions))) if positions else False
-    span = slice(positions[0], positions[0] + len(positions)) if contiguous else None
+    backward = list(itertools.compress(
+        zip(reversed(positions), [rule[1] for rule in reversed(table)], [rule[2] for rule in reversed(table)],
+            reversed(first), reversed(second), strict=True),
+        [alive[i] for i in reversed(positions)]))
+    where = [position for _, position in inputs]
+    contiguous = where == list(range(where[0], where[0] + len(where))) if where else False
+    span = slice(where[0], where[0] + len(where)) if contiguous else None
     return _Program(tuple(initial), tuple(inputs), span, tuple(forward), tuple(backward), live,
                     tuple(itertools.compress(range(n), map(operator.not_, alive))), out)
 

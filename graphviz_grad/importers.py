@@ -16,6 +16,7 @@ imports it: `from_micrograd` reads any object with micrograd's ``data``, ``_prev
 from __future__ import annotations
 
 import builtins
+import gc
 import math
 import re
 import types
@@ -50,7 +51,17 @@ def from_micrograd(root: Any) -> Trace:
     """
     if not all(hasattr(root, attribute) for attribute in ("data", "_prev", "_op")):
         raise GraphError(f"from_micrograd needs a micrograd Value, not {type(root).__name__}")
-    order = _post_order(root)
+    collecting = gc.isenabled()
+    gc.disable()  # micrograd's closures make cycles: each collection would rescan its whole graph
+    try:
+        return _import_micrograd(root)
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def _import_micrograd(root: Any) -> Trace:
+    order, children = _post_order(root)
     leaves = [v for v in order if not v._prev]
     operations = [v for v in order if v._prev]
     used: set[str] = set()
@@ -83,7 +94,7 @@ def from_micrograd(root: Any) -> Trace:
     constants: dict[str, Node] = {}
     body: list[Node] = []
     for value in operations:
-        op, args = _micrograd_op(value, names)
+        op, args = _micrograd_op(value, [names[id(child)] for child in children[id(value)]])
         if op == "pow":
             exponent = float(_POWER.fullmatch(value._op).group(1))  # type: ignore[union-attr]
             constant = constant_name(exponent)
@@ -99,10 +110,11 @@ def from_micrograd(root: Any) -> Trace:
     return backward(graph, values)
 
 
-def _post_order(root: Any) -> list[Any]:
-    """Every value the root depends on, arguments before their results, without recursion.
-    Children are visited in a fixed order (by their data), since micrograd keeps them in a set."""
+def _post_order(root: Any) -> tuple[list[Any], dict[int, list[Any]]]:
+    """Every value the root depends on, arguments before their results, without recursion,
+    and each one's arguments in a fixed order (micrograd keeps them in a set)."""
     order: list[Any] = []
+    children: dict[int, list[Any]] = {}
     done: set[int] = set()
     stack: list[tuple[Any, bool]] = [(root, False)]
     while stack:
@@ -116,27 +128,29 @@ def _post_order(root: Any) -> list[Any]:
                 raise GraphError(f"the graph has more than {MAX_IMPORT_NODES:,} nodes")
             continue
         stack.append((value, True))
-        stack.extend((child, False) for child in _children(value)[::-1])
-    return order
+        arguments = children[id(value)] = _children(value)
+        stack.extend((child, False) for child in reversed(arguments))
+    return order, children
 
 
 def _children(value: Any) -> list[Any]:
     children = list(value._prev)
     if len(children) == 2:
         a, b = children
-        if _sort_key(a) > _sort_key(b):
-            children = [b, a]
+        if _order_key(a) > _order_key(b):
+            return [b, a]  # leaves first, then by label, then by value: the same order every run
     return children
 
 
-def _sort_key(value: Any) -> tuple[bool, str, str]:
-    """Leaves first, then by label, then by value: a stable order for a set of two."""
+def _order_key(value: Any) -> tuple[bool, str, float]:
     label = getattr(value, "label", "")
-    return bool(value._prev), label if isinstance(label, str) else "", repr(value.data)
+    data = value.data
+    return (bool(value._prev), label if isinstance(label, str) else "",
+            data if isinstance(data, int | float) and data == data else 0.0)
 
 
-def _micrograd_op(value: Any, names: dict[int, str]) -> tuple[str, tuple[str, ...]]:
-    args = tuple(names[id(child)] for child in _children(value))
+def _micrograd_op(value: Any, names: list[str]) -> tuple[str, tuple[str, ...]]:
+    args = tuple(names)
     code = value._op
     if isinstance(code, str) and _POWER.fullmatch(code) and len(args) == 1:
         return "pow", args
