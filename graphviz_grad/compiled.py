@@ -45,7 +45,7 @@ from .engine import (
     backward,
 )
 from .errors import GraphError
-from .graph import Graph
+from .graph import CONST, Graph
 
 MAX_COMPILED_NODES = 20_000
 """Largest graph that `compile` turns into code; larger graphs replay with the interpreter."""
@@ -65,13 +65,15 @@ class Replay:
     compile and the interpreter runs instead).
     """
 
-    __slots__ = ("_function", "compiled", "graph", "source")
+    __slots__ = ("_function", "_quick", "compiled", "graph", "source")
 
-    def __init__(self, graph: Graph, source: str | None, function: Callable[..., Any] | None):
+    def __init__(self, graph: Graph, source: str | None, function: Callable[..., Any] | None,
+                 quick: Callable[..., Any] | None = None):
         self.graph = graph
         self.source = source
         self.compiled = function is not None
         self._function = function
+        self._quick = quick
 
     def __repr__(self) -> str:
         how = "compiled" if self.compiled else "interpreted"
@@ -101,11 +103,14 @@ class Replay:
         """The output's value and dL/dinput in ``graph.inputs`` order, for floats given in
         that order: the fast path for a loop (no `Trace`, no checks beyond the engine's)."""
         program = _program(self.graph)
-        if self._function is None:
+        if self._quick is None:
             trace = backward(self.graph, values)
             return trace.output_value, tuple(trace.grads[i] for _, i in program.inputs)
-        vals, grads = self._function(self._values(values))
-        return vals[program.output], tuple(grads[i] for _, i in program.inputs)
+        if (type(values) is not list or len(values) != len(program.inputs)
+                or not set(map(type, values)) <= {float}):
+            start = self._values(values)  # checked and converted as the engine does
+            values = [start[i] for _, i in program.inputs]
+        return self._quick(values)  # type: ignore[no-any-return]
 
 
 def compile(graph: Graph) -> Replay:  # noqa: A001 - the verb users look for
@@ -127,7 +132,7 @@ def compile(graph: Graph) -> Replay:  # noqa: A001 - the verb users look for
         source, namespace = generate(graph)
         code = builtins.compile(source, "<graphviz_grad compiled graph>", "exec")
         exec(code, namespace)  # the source is ours: positions, float reprs and table functions only
-        replay = Replay(graph, source, namespace["replay"])
+        replay = Replay(graph, source, namespace["replay"], namespace["quick"])
     graph._cache["compiled"] = replay
     return replay
 
@@ -159,8 +164,7 @@ def generate(graph: Graph) -> tuple[str, dict[str, Any]]:
             namespace[name] = rule
         return name
 
-    lines = ["def replay(vals):"]
-    lines.append(f"    {_targets(range(n), 'v')}, = vals")
+    lines: list[str] = []  # the body both functions share: forward, then backward
     for i, rule, a, b in program.forward:
         arguments = (f"v{a}",) if b < 0 else (f"v{a}", f"v{b}")
         template = _INLINE.get(rule)
@@ -178,32 +182,55 @@ def generate(graph: Graph) -> tuple[str, dict[str, Any]]:
             received.add(target)
             lines.append(f"    g{target} = 0.0 + {term}")  # 0.0 + x, as the interpreter's first sum
 
+    def times(g: str, factor: str) -> str:
+        """g * factor as source: x*1.0 is x and x*-1.0 is -x in IEEE arithmetic (bit for bit,
+        up to the sign of a nan, which no output shows), so those products are left out."""
+        if factor == "(1.0)":
+            return g
+        if factor == "(-1.0)":
+            return f"-{g}" if g != "1.0" else "-1.0"
+        return factor if g == "1.0" else f"{g} * {factor}"
+
     for i, kind, rule, a, b in program.backward:
         g = "1.0" if i == program.output else f"g{i}"
         if i != program.output and i not in received:
             received.add(i)
             lines.append(f"    g{i} = 0.0")
         if kind == _SWAPPED:
-            add(a, f"{g} * v{b}")
-            add(b, f"{g} * v{a}")
+            add(a, times(g, f"v{b}"))
+            add(b, times(g, f"v{a}"))
         elif kind == _FIXED_BINARY:
-            add(a, f"{g} * {_number(rule[0])}")
-            add(b, f"{g} * {_number(rule[1])}")
+            add(a, times(g, _number(rule[0])))
+            add(b, times(g, _number(rule[1])))
         elif kind == _FIXED_UNARY:
-            add(a, f"{g} * {_number(rule[0])}")
+            add(a, times(g, _number(rule[0])))
         elif kind == _BINARY:
             lines.append(f"    p0, p1 = {function(rule)}(v{a}, v{b}, v{i})")
-            add(a, f"{g} * p0")
-            add(b, f"{g} * p1")
+            add(a, times(g, "p0"))
+            add(b, times(g, "p1"))
         elif kind == _UNARY:
             lines.append(f"    p0, = {function(rule)}(v{a}, v{i})")
-            add(a, f"{g} * p0")
+            add(a, times(g, "p0"))
     gradients = ["1.0" if i == program.output else f"g{i}" if i in received else "0.0" for i in range(n)]
-    lines.append(f"    return ({_targets(range(n), 'v')},), ({', '.join(gradients)},)")
-    return "\n".join(lines) + "\n", namespace
+    inputs = [i for _, i in program.inputs]
+    constants = [f"    v{i} = {_number(value)}" for i, value in enumerate(program.initial)
+                 if i not in set(inputs) and graph.nodes[i].op == CONST]
+    source = [
+        "def replay(vals):",  # every node's value and gradient, from every node's starting value
+        f"    {_targets(range(n), 'v')}, = vals",
+        *lines,
+        f"    return ({_targets(range(n), 'v')},), ({', '.join(gradients)},)",
+        "",
+        "def quick(xs):",  # the output's value and the inputs' gradients, from the inputs' values
+        *([f"    {_targets(inputs, 'v')}, = xs"] if inputs else []),
+        *constants,
+        *lines,
+        f"    return v{program.output}, ({''.join(gradients[i] + ', ' for i in inputs)})",
+    ]
+    return "\n".join(source) + "\n", namespace
 
 
-def _targets(positions: range, prefix: str) -> str:
+def _targets(positions: Sequence[int], prefix: str) -> str:
     return ", ".join(f"{prefix}{i}" for i in positions)
 
 

@@ -49,6 +49,9 @@ def assert_same(graph, values):
     assert bits(got.values) == bits(expected.values)
     assert bits(got.grads) == bits(expected.grads)
     assert [got.status(n.name) for n in graph] == [expected.status(n.name) for n in graph]
+    point = [float(values[name]) for name in graph.inputs] if isinstance(values, dict) else list(values)
+    value, gradients = gg.compile(graph).value_and_gradients(point)
+    assert bits([value, *gradients]) == bits([expected.output_value, *expected.gradients.values()])
     try:
         gg.backward(graph, values, strict=True)
     except NumericError as error:
