@@ -19,7 +19,7 @@ import gc
 import itertools
 import math
 import operator
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from numbers import Real
@@ -77,11 +77,22 @@ class _Program(NamedTuple):
     initial: tuple[float, ...]                      # every node 0.0 but the constants
     inputs: tuple[tuple[str, int], ...]             # (name, position)
     input_span: slice | None                        # the inputs' positions, when contiguous
-    forward: tuple[tuple[int, Any, int, int], ...]  # (position, rule, arg a, arg b or -1)
-    backward: tuple[tuple[int, int, Any, int, int], ...]  # (position, kind, rule or partials, a, b)
+    forward_columns: tuple[list[Any], ...]          # positions, rules, args a, args b (or -1)
+    backward_columns: tuple[list[Any], ...]         # positions, kinds, rules or partials, a, b
     live: tuple[bool, ...]                          # depends on an input and reaches the output
     dead: tuple[int, ...]                           # positions of the nodes that are not live
     output: int
+
+    @property
+    def forward(self) -> Iterator[tuple[int, Any, int, int]]:
+        """(position, rule, arg a, arg b or -1) per operation, in graph order. Columns, not a
+        tuple per node: a third of the memory, and zip hands them out as fast."""
+        return zip(*self.forward_columns, strict=True)
+
+    @property
+    def backward(self) -> Iterator[tuple[int, int, Any, int, int]]:
+        """(position, kind, rule or partials, a, b) per live operation, from the output back."""
+        return zip(*self.backward_columns, strict=True)
 
 
 def _rules() -> dict[str, tuple[Any, int, Any]]:
@@ -153,17 +164,16 @@ def _prepare(graph: Graph) -> _Program:
     reaches[n] = 0
     rules = _rules()
     table = [rules[ops[i]] for i in positions]
-    forward = list(zip(positions, [rule[0] for rule in table], first, second, strict=True))
+    forward = (positions, [rule[0] for rule in table], first, second)
     alive = bytes(map(operator.and_, reaches[:n], depends[:n]))
     live = tuple(map(bool, alive))
-    backward = list(itertools.compress(
-        zip(reversed(positions), [rule[1] for rule in reversed(table)], [rule[2] for rule in reversed(table)],
-            reversed(first), reversed(second), strict=True),
-        [alive[i] for i in reversed(positions)]))
+    keep = [alive[i] for i in reversed(positions)]
+    backward = tuple(list(itertools.compress(reversed(column), keep)) for column in
+                     (positions, [rule[1] for rule in table], [rule[2] for rule in table], first, second))
     where = [position for _, position in inputs]
     contiguous = where == list(range(where[0], where[0] + len(where))) if where else False
     span = slice(where[0], where[0] + len(where)) if contiguous else None
-    return _Program(tuple(initial), tuple(inputs), span, tuple(forward), tuple(backward), live,
+    return _Program(tuple(initial), tuple(inputs), span, forward, backward, live,
                     tuple(itertools.compress(range(n), map(operator.not_, alive))), out)
 
 
@@ -232,7 +242,7 @@ def forward(graph: Graph, values: Mapping[str, Any] | Sequence[Any]) -> tuple[fl
     """
     program = _program(graph)
     vals = _start(graph, program, values)
-    for i, rule, a, b in program.forward:
+    for i, rule, a, b in zip(*program.forward_columns):  # noqa: B905 - columns of one length
         vals[i] = rule(vals[a]) if b < 0 else rule(vals[a], vals[b])
     return tuple(vals)
 
@@ -252,7 +262,7 @@ def backward(graph: Graph, values: Mapping[str, Any] | Sequence[Any], *, strict:
         _check_values(graph, vals)
     grads = [0.0] * len(vals)
     grads[program.output] = 1.0
-    for i, kind, rule, a, b in program.backward:
+    for i, kind, rule, a, b in zip(*program.backward_columns):  # noqa: B905 - columns of one length
         g = grads[i]  # dL/dnode is complete: every consumer came earlier in this loop
         if kind == _FIXED_BINARY:  # the most common kinds first
             grads[a] += g * rule[0]
