@@ -23,7 +23,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from .calculator import Calculation, Calculator, calculate
-from .compiled import Replay, compile
+from .compiled import Replay
+from .compiled import compile as compile  # not in __all__ (like max/min): no shadowed builtin
 from .derivation import Derivation, derive
 from .descent import Descent, descend
 from .display import Diagram, diagram, register_ipython
@@ -133,7 +134,6 @@ __all__ = [
     "build",
     "calculate",
     "check",
-    "compile",
     "const",
     "cos",
     "derive",
