@@ -122,3 +122,15 @@ def test_forward_and_value_and_gradients_match_the_engine():
 def test_compile_takes_only_a_graph():
     with pytest.raises(gg.GraphError, match="compile needs a Graph"):
         gg.compile("y = x")
+
+
+def test_descend_compiles_long_runs_with_the_same_history(monkeypatch):
+    seed = "L = (x*W1 + y*W2 - B)**2"
+    start = {"x": 5, "y": 10, "W1": 0.1, "W2": 0.2, "B": 0.5}
+    monkeypatch.setattr(compiled, "PAYS_AFTER_RUNS", 10**9)
+    interpreted = gg.descend(seed, start, steps=50)
+    monkeypatch.setattr(compiled, "PAYS_AFTER_RUNS", 1)
+    graph = gg.parse(seed)
+    run = gg.descend(graph, start, steps=50)
+    assert "compiled" in graph._cache  # the run used compiled code
+    assert run.history == interpreted.history and run.message == interpreted.message
