@@ -628,11 +628,12 @@ def profile_ours(sizes: Sequence[int]) -> None:
 # tensors and runs .backward(); the flat tape records and runs. Replay = a graph built
 # beforehand, evaluated again: our interpreter (gg.backward), gg.compile's straight-line code
 # (value_and_gradients) and closed-form Python written by hand for each workload.
-# Times are medians of interleaved runs (each engine takes its turn within every round).
+# Times are medians of interleaved runs (each engine takes its turn within every round), with
+# the garbage collector as in real use (no forced collection before a call: see `warm`).
 
 SEED_VALUES = {"x": 5.0, "y": 10.0, "W1": 0.1, "W2": 0.2, "B": 0.5}
 ONESHOT_REPEATS = {11: 2001, 10**3: 41, 10**4: 9, 10**5: 5, 10**6: 3}
-TORCH_MAX_NODES = 10**5  # PyTorch spends ~10 µs per 0-dim op: larger sizes would take minutes
+TORCH_MAX_NODES = 10**4  # PyTorch spends ~10 µs per 0-dim op: larger sizes would take minutes
 
 
 def seed_expr(leaves: Sequence[Any], relu: Callable[[Any], Any]) -> Any:
@@ -717,20 +718,36 @@ def median(times: list[float]) -> float:
     return ordered[len(ordered) // 2]
 
 
+def warm(fn: Callable[[], Any]) -> tuple[float, Any]:
+    """Seconds for one call, the collector left as it is in real use: no gc.collect() first.
+    (A forced collection walks every object and leaves the caches cold: it made a one-shot
+    seed run 4x slower for us, and less for smaller code such as micrograd's.)"""
+    start = time.perf_counter()
+    result = fn()
+    return time.perf_counter() - start, result
+
+
 def interleaved(engines: dict[str, Callable[[], Any]], rounds: int) -> dict[str, float]:
     """Median seconds per call of each engine; the engines take turns within every round."""
     times: dict[str, list[float]] = {name: [] for name in engines}
     for _ in range(rounds):
         for name, run in engines.items():
-            if name == "micrograd":
-                dt, out = run()
-                if isinstance(out, RecursionError):
-                    times[name].append(math.nan)
-                    continue
-            else:
-                dt, _ = timed(run)
-            times[name].append(dt)
+            dt, out = run()
+            times[name].append(math.nan if isinstance(out, RecursionError) else dt)
     return {name: median(values) for name, values in times.items()}
+
+
+def warm_micrograd(work: Workload, leaves: list[Value]) -> tuple[float, Any]:
+    for leaf in leaves:
+        leaf.grad = 0
+
+    def go() -> Any:
+        try:
+            return warm(lambda: run_micrograd(work, leaves))
+        except RecursionError as error:
+            return math.nan, error
+
+    return in_big_stack(go)
 
 
 def oneshot_rows(sizes: Sequence[int], workloads: set[str]) -> list[dict[str, Any]]:
@@ -750,23 +767,25 @@ def oneshot_rows(sizes: Sequence[int], workloads: set[str]) -> list[dict[str, An
         leaves = work.micrograd_leaves()
 
         def micro(work: Workload = work, leaves: list[Value] = leaves) -> Any:
-            return timed_micrograd(work, leaves)
+            return warm_micrograd(work, leaves)
 
         engines: dict[str, Callable[[], Any]] = {
-            "ours": lambda work=work: oneshot_ours(work),
+            "ours": lambda work=work: warm(lambda: oneshot_ours(work)),
             "micrograd": micro,
-            "flat tape": lambda work=work: oneshot_tape(work),
+            "flat tape": lambda work=work: warm(lambda: oneshot_tape(work)),
         }
         if torch is not None and work.nodes <= TORCH_MAX_NODES:
-            engines["torch"] = lambda work=work: oneshot_torch(work, torch)
+            engines["torch"] = lambda work=work: warm(lambda: oneshot_torch(work, torch))
         graph = freeze(ours_expr(work))
         replay = gg.compile(graph)
         values = list(work.values)
-        engines["replay: interpreter"] = lambda graph=graph, values=values: gg.backward(graph, values)
-        engines["replay: compiled"] = lambda replay=replay, values=values: replay.value_and_gradients(values)
+        engines["replay: interpreter"] = lambda graph=graph, values=values: warm(
+            lambda: gg.backward(graph, values))
+        engines["replay: compiled"] = lambda replay=replay, values=values: warm(
+            lambda: replay.value_and_gradients(values))
         closed = closed_form(work)
         if closed is not None:
-            engines["closed form"] = lambda closed=closed, values=values: closed(values)
+            engines["closed form"] = lambda closed=closed, values=values: warm(lambda: closed(values))
         expected = oneshot_ours(work)
         if closed is not None:
             check(work, Result(gg.backward(graph, values).output_value, list(expected.values())),
@@ -840,8 +859,8 @@ def extras() -> str:
         t0 = time.perf_counter()
         replay = gg.compile(graph)
         cost = time.perf_counter() - t0
-        interp = median([timed(lambda g=graph, w=work: gg.backward(g, w.values))[0] for _ in range(51)])
-        fast = median([timed(lambda r=replay, w=work: r.value_and_gradients(w.values))[0] for _ in range(51)])
+        interp = median([warm(lambda g=graph, w=work: gg.backward(g, w.values))[0] for _ in range(51)])
+        fast = median([warm(lambda r=replay, w=work: r.value_and_gradients(w.values))[0] for _ in range(51)])
         out.append(f"- compiling {len(graph):,} nodes costs {cost * 1e3:.1f} ms = "
                    f"{cost / max(interp - fast, 1e-12):,.0f} saved runs (interpreter {interp * 1e6:.1f} µs, "
                    f"compiled {fast * 1e6:.1f} µs)")
