@@ -647,7 +647,7 @@ def seed_workload() -> Workload:
     def swap(leaves: Sequence[Any]) -> list[Any]:  # x W1 y W2 B -> x y W1 W2 B
         return [leaves[0], leaves[2], leaves[1], leaves[3], leaves[4]]
 
-    return Workload("seed", 4, names, ordered,
+    return Workload("seed", 5, names, ordered,
                     lambda leaves, relu: seed_expr(swap(leaves), relu),
                     lambda: [Value(v) for v in ordered],
                     lambda leaves: seed_expr(swap(leaves), None))
