@@ -30,6 +30,7 @@ from .descent import Descent, descend
 from .display import Diagram, diagram, register_ipython
 from .engine import Edge, Step, Trace, backward, forward
 from .errors import FormulaError, GraphError, GraphvizGradError, InputValueError, NumericError
+from .exercises import Exercise, exercise
 from .formula import parse
 from .graph import (
     Expr,
@@ -40,6 +41,7 @@ from .graph import (
     const,
     cos,
     exp,
+    group,
     inputs,
     log,
     relu,
@@ -57,6 +59,8 @@ from .graph import (
 from .importers import from_micrograd, trace
 from .loading import LoadError, load
 from .ops import OPS, Op
+from .overview import Overview, overview
+from .paths import Path, top_paths
 from .torch_import import from_torch
 
 __version__ = "0.1.0"
@@ -116,6 +120,7 @@ __all__ = [
     "Descent",
     "Diagram",
     "Edge",
+    "Exercise",
     "Expr",
     "FormulaError",
     "Graph",
@@ -126,6 +131,8 @@ __all__ = [
     "Node",
     "NumericError",
     "Op",
+    "Overview",
+    "Path",
     "Replay",
     "Step",
     "Trace",
@@ -139,19 +146,23 @@ __all__ = [
     "derive",
     "descend",
     "diagram",
+    "exercise",
     "exp",
     "forward",
     "from_micrograd",
     "from_torch",
     "grad",
+    "group",
     "inputs",
     "load",
     "log",
+    "overview",
     "parse",
     "relu",
     "sigmoid",
     "sin",
     "sqrt",
     "tanh",
+    "top_paths",
     "trace",
 ]

@@ -9,6 +9,8 @@ L = z4**2
 >>> parse("c = a + b; d = b + 1; e = c*d").inputs
 ('a', 'b')
 
+A dotted name (``layer1.h1``) puts its node in a group (docs/big-graphs.md).
+
 The language (docs/design.md has the full grammar): statements ``name = expression``
 separated by newlines or ``;``, the last may be a bare expression (named ``L``);
 finite decimal numbers, names, ``+ - * / **``, unary ``-``/``+``, parentheses and the
@@ -51,7 +53,7 @@ _TOKEN = re.compile(r"""
     (?P<skip>[ \t\f\r]+|\#[^\n]*)
   | (?P<newline>\n)
   | (?P<number>(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?)
-  | (?P<name>[A-Za-z_][A-Za-z0-9_]*)
+  | (?P<name>[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*)
   | (?P<unsupported>//|==|!=|<=|>=|:=|->|\*\*=|[-+*/]=)
   | (?P<op>\*\*|[-+*/(),;=])
 """, re.VERBOSE)
@@ -64,7 +66,7 @@ _UNSUPPORTED = {
 }
 _CHARACTERS = {
     "'": "strings are not supported", '"': "strings are not supported",
-    ".": "attribute access is not supported ('.' only appears inside a number)",
+    ".": "'.' only joins the parts of a group name (layer1.h1) or sits inside a number",
     "[": "subscripts and lists are not supported", "]": "subscripts and lists are not supported",
     "{": "sets and dictionaries are not supported", "}": "sets and dictionaries are not supported",
     "^": "'^' is not an operator here: write '**' for a power",
@@ -129,12 +131,13 @@ def tokenize(text: str) -> list[Token]:
             continue
         value = match.group()
         if kind == "name":
-            if value in keywords:
-                raise FormulaError(f"{value!r} is a Python keyword: formulas have no keywords", line,
-                                   start - line_start + 1)
             if position - start > MAX_NAME_LENGTH:
                 raise FormulaError(f"a name of {len(value)} characters is over the limit of "
                                    f"{MAX_NAME_LENGTH}", line, start - line_start + 1)
+            if value in keywords or ("." in value and not keywords.isdisjoint(value.split("."))):
+                reserved = next(part for part in value.split(".") if part in keywords)
+                raise FormulaError(f"{reserved!r} is a Python keyword: formulas have no keywords", line,
+                                   start - line_start + 1)
         elif kind == "op":
             if value == "(":
                 depth += 1

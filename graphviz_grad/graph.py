@@ -20,6 +20,8 @@ builder and the formula parser give the same graph for the same expression.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import gc
 import itertools
 import math
@@ -234,6 +236,34 @@ _creation_order = itertools.count()
 _new_expr = object.__new__
 _next_seq = _creation_order.__next__
 _BIG = sys.float_info.max
+_GROUP: contextvars.ContextVar[str] = contextvars.ContextVar("graphviz_grad_group", default="")
+"""The dotted prefix (``"layer1.n3."``) of the `group` being built, or ``""``."""
+
+
+@contextlib.contextmanager
+def group(name: str) -> Iterator[str]:
+    """Put everything built inside the ``with`` block into the group ``name`` (nested
+    blocks nest): inputs and named operations get the prefix ``name.``, unnamed ones are
+    called ``name.z1, name.z2, ...``. Groups are only dotted names, so a graph keeps them
+    through JSON and formula text (see `graphviz_grad.groups`).
+
+    >>> with group("layer1"):
+    ...     w, = inputs("w")
+    ...     h = (w * 2).named("h")
+    ...     s = h + 1
+    >>> print(build(s))
+    layer1.h = layer1.w*2
+    layer1.L = layer1.h + 1
+    """
+    _check_name(name)
+    if any(not part.strip() or part != part.strip() for part in name.split(".")):
+        raise GraphError(f"invalid group name {name!r}: dotted parts must be non-empty, without spaces at "
+                         "their ends")
+    token = _GROUP.set(_GROUP.get() + name + ".")
+    try:
+        yield _GROUP.get()[:-1]
+    finally:
+        _GROUP.reset(token)
 
 
 class Expr:
@@ -246,14 +276,15 @@ class Expr:
     ('mul', ['add', 'add'])
     """
 
-    __slots__ = ("_seq", "args", "name", "op", "value")
+    __slots__ = ("_seq", "args", "group", "name", "op", "value")
 
     def __init__(self, op: str, args: tuple[Expr, ...] = (), value: float | None = None,
                  name: str | None = None):
         self.op = op
         self.args = args
         self.value = value
-        self.name = name
+        self.group = _GROUP.get() if op != CONST else ""  # constants are shared: in no group
+        self.name = self.group + name if name is not None and self.group else name
         self._seq = next(_creation_order)
 
     def named(self, name: str) -> Expr:
@@ -266,6 +297,7 @@ class Expr:
         if self.op in (INPUT, CONST):
             raise GraphError(f"an {self.op} keeps its own name; only operations can be named")
         _check_name(name)
+        name = _check_name(_GROUP.get() + name)
         if self.name is not None and self.name != name:
             raise GraphError(f"this node is already named {self.name!r}; it cannot also be {name!r}")
         self.name = name
@@ -364,6 +396,7 @@ def _make(op: str, args: tuple[Expr, ...]) -> Expr:
     expr.op = op
     expr.args = args
     expr.value = expr.name = None
+    expr.group = _GROUP.get()
     expr._seq = _next_seq()
     return expr
 
@@ -376,6 +409,7 @@ def _operand(value: Any) -> Expr | None:
     if kind is float and -_BIG <= value <= _BIG:  # the common case, finite, without const()'s checks
         expr = _new_expr(Expr)
         expr.op, expr.args, expr.value, expr.name, expr._seq = CONST, (), value, None, _next_seq()
+        expr.group = ""  # constants are shared: in no group
         return expr
     if kind in (float, int) or (isinstance(value, Real) and not isinstance(value, bool)):
         return const(value)
@@ -411,7 +445,7 @@ def inputs(names: str | Sequence[str]) -> tuple[Expr, ...]:
     if not isinstance(names, str) and not (isinstance(names, Sequence) and not isinstance(names, bytes)):
         raise GraphError(f"inputs takes a string of names or a sequence of names, not {names!r}")
     listed = names.split() if isinstance(names, str) else names
-    return tuple(Expr(INPUT, name=_check_name(name)) for name in listed)
+    return tuple(Expr(INPUT, name=_check_name(name)) for name in listed)  # prefixed inside a group
 
 
 def apply(op: str, *args: Any) -> Expr:
@@ -570,9 +604,9 @@ def _freeze(output: Expr, given: Sequence[Expr | str] | None, extra: list[Expr])
         if expr.name in in_use:
             raise GraphError(f"two nodes are named {expr.name!r}")
         in_use.add(expr.name)  # type: ignore[arg-type]
-    if output.args and output.name is None and OUTPUT_NAME not in in_use:
-        names[output] = OUTPUT_NAME  # like the formula's bare last expression
-        in_use.add(OUTPUT_NAME)
+    if output.args and output.name is None and output.group + OUTPUT_NAME not in in_use:
+        names[output] = output.group + OUTPUT_NAME  # like the formula's bare last expression
+        in_use.add(names[output])
     make = tuple.__new__  # Node(...) without the keyword handling: a million nodes add up
     nodes = [make(Node, (name, INPUT, (), None)) for name in input_names]
     nodes += [make(Node, (name, CONST, (), value)) for name, value in constants.items()]
@@ -582,20 +616,19 @@ def _freeze(output: Expr, given: Sequence[Expr | str] | None, extra: list[Expr])
     args: list[tuple[int, ...]] = [()] * len(nodes)
     append_node, append_args, append_name = nodes.append, args.append, node_names.append
     name_at, where_of = node_names.__getitem__, where.__getitem__
-    careful = any(name[:1] == "z" for name in in_use)  # else z1, z2, ... cannot clash
     output_name = names.get(output)
     count = 0
     for i, expr in enumerate(operations, len(nodes)):
         name = expr.name
         if name is None:
             if expr is output and output_name is not None:
-                name = output_name  # "L"
+                name = output_name  # "L" (in the output's group)
             else:
                 count += 1
-                name = f"z{count}"
-                while careful and name in in_use:
+                name = f"{expr.group}z{count}"
+                while name in in_use:
                     count += 1
-                    name = f"z{count}"
+                    name = f"{expr.group}z{count}"
         where[expr] = i
         positions = tuple(map(where_of, expr.args))
         append_args(positions)
