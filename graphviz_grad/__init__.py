@@ -29,30 +29,10 @@ from .display import Diagram, diagram, register_ipython
 from .engine import Edge, Step, Trace, backward, forward
 from .errors import FormulaError, GraphError, GraphvizGradError, InputValueError, NumericError
 from .formula import parse
-from .graph import (
-    Expr,
-    Graph,
-    Node,
-    apply,
-    build,
-    const,
-    cos,
-    exp,
-    inputs,
-    log,
-    relu,
-    sigmoid,
-    sin,
-    sqrt,
-    tanh,
-)
-from .graph import (
-    max as max,  # the formula language's max/min; not in __all__
-)
-from .graph import (
-    min as min,
-)
+from .graph import BUILDERS, Expr, Graph, Node, apply, build, const, inputs
 from .ops import OPS, Op
+
+globals().update(BUILDERS)  # exp, log, ..., relu, the activations, max, min: one per op-table function
 
 __version__ = "0.1.0"
 
@@ -128,19 +108,12 @@ __all__ = [
     "calculate",
     "check",
     "const",
-    "cos",
     "derive",
     "descend",
     "diagram",
-    "exp",
     "forward",
     "grad",
     "inputs",
-    "log",
     "parse",
-    "relu",
-    "sigmoid",
-    "sin",
-    "sqrt",
-    "tanh",
+    *(name for name in BUILDERS if name not in ("max", "min")),  # max/min shadow builtins on *
 ]

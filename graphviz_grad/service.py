@@ -31,6 +31,7 @@ from .errors import GraphvizGradError
 from .formula import parse
 from .frames import frames, render_frames
 from .graph import Graph
+from .ops import FUNCTIONS
 from .seed import DEFAULTS, EXAMPLES, FIELDS, SEED_FORMULA, default_parameters, is_seed
 from .text import parse_number
 
@@ -122,9 +123,11 @@ def read(endpoint: str, body: Any) -> dict[str, Any]:
 
 
 def seed(request: Mapping[str, Any]) -> dict[str, Any]:
-    """The page's start: the seed formula with its fields and both worked examples."""
+    """The page's start: the seed formula with its fields, both worked examples and the formula
+    language's functions (the op table's)."""
     return {**formula_info(request), "examples": {str(k): dict(v) for k, v in EXAMPLES.items()},
-            "learning_rate": LEARNING_RATE, "limits": {"formula_characters": MAX_FORMULA, "nodes": MAX_NODES}}
+            "learning_rate": LEARNING_RATE, "limits": {"formula_characters": MAX_FORMULA, "nodes": MAX_NODES},
+            "functions": list(FUNCTIONS)}
 
 
 def formula_info(request: Mapping[str, Any]) -> dict[str, Any]:

@@ -186,14 +186,11 @@ def _depends(graph: Graph) -> list[bool]:
 def _fold(op: str, args: Sequence[sp.Expr], numeric: Sequence[sp.Expr]) -> sp.Expr:
     """A node whose arguments are numbers: exact when that is cheap rational arithmetic,
     otherwise its high-precision value (so ``9**9**9`` or ``exp(exp(9))`` never hang)."""
-    if all(arg.is_Rational for arg in args):
-        if op in ("add", "sub", "mul", "neg") or (op == "div" and args[1] != 0):
-            result = _construct(op, args)
-            if result.is_Rational and _bits(result) <= EXACT_BITS:
-                return result
-        elif (op == "pow" and args[1].is_Integer and args[0] != 0
-              and _bits(args[0]) * abs(int(args[1])) <= EXACT_BITS):
-            return args[0] ** args[1]
+    exact_bits = OPS[op].exact_bits  # the op table: which ops fold exactly, and how big
+    if exact_bits is not None and all(arg.is_Rational for arg in args) and exact_bits(*args) <= EXACT_BITS:
+        result = _construct(op, args)
+        if result.is_Rational and _bits(result) <= EXACT_BITS:
+            return result
     return _at_point(op, [_number(a) for a in numeric])
 
 
@@ -206,9 +203,6 @@ def _construct(op: str, args: Sequence[sp.Expr]) -> sp.Expr:
         return sp.nan
 
 
-_TRANSCENDENTAL = frozenset({"exp", "sigmoid", "tanh", "sin", "cos"})
-
-
 def _huge(value: sp.Expr) -> bool:
     """A finite number beyond float64's range: exp/sin/... of it must not be evaluated (SymPy's
     ``exp(Float(1e500000))`` never returns; its argument reduction needs that many digits)."""
@@ -217,27 +211,29 @@ def _huge(value: sp.Expr) -> bool:
 
 
 def _far_limit(op: str, argument: sp.Expr, derivative: bool = False) -> sp.Expr:
-    """exp/sigmoid/tanh/sin/cos (or their derivative) at an argument beyond float64, as float64
-    sees it: exp -> oo or 0, sigmoid -> 1 or 0, tanh -> +-1 (derivatives oo or 0, 0, 0); sin and
-    cos of such an argument have no checkable value (nan: ``undefined``)."""
-    positive = argument > 0
-    if op == "exp":
-        return sp.oo if positive else sp.Integer(0)
-    if op in ("sin", "cos"):
+    """An op (or its derivative) at an argument beyond float64, as float64 sees it: the op
+    table's ``far`` limits (exp -> oo or 0, tanh -> +-1, sin -> nan: no checkable value)."""
+    value_up, value_down, slope_up, slope_down = OPS[op].far  # type: ignore[misc]
+    positive = bool(argument > 0)
+    limit = (slope_up if positive else slope_down) if derivative else (value_up if positive else value_down)
+    if math.isnan(limit):
         return sp.nan
-    if derivative:
-        return sp.Integer(0)
-    if op == "sigmoid":
-        return sp.Integer(1 if positive else 0)
-    return sp.Integer(1 if positive else -1)  # tanh
+    if math.isinf(limit):
+        return sp.oo if limit > 0 else -sp.oo
+    return sp.Integer(int(limit)) if limit == int(limit) else sp.Float(limit, DIGITS)
+
+
+def _far(op: str, argument: sp.Expr) -> bool:
+    """Whether the op has ``far`` limits in the table and the argument is beyond float64."""
+    return OPS[op].far is not None and _huge(argument)
 
 
 def _at_point(op: str, args: Sequence[sp.Expr]) -> sp.Expr:
     """The op's SymPy constructor applied to numbers, reduced by `_real_or_nan`. SymPy's
     number classes raise where an expression would give nan (``Float(0)/Float(0)``); then
     the op is applied to symbols and the numbers substituted, which gives SymPy's value.
-    exp/sigmoid/tanh/sin/cos of a number beyond float64 take their float64 limit (`_far_limit`)."""
-    if op in _TRANSCENDENTAL and _huge(args[0]):
+    exp/sigmoid/tanh/sin/cos/... of a number beyond float64 take their float64 limit (`_far_limit`)."""
+    if _far(op, args[0]):
         return _far_limit(op, args[0])
     try:
         return _real_or_nan(OPS[op].sympy(sp, *args))
@@ -676,9 +672,10 @@ class _Checker:
                                                   else (self.args[i][0], -1)))
                       for i, node in enumerate(graph.nodes) if node.op not in (INPUT, CONST)]
         self.step_positions = [step[0] for step in self.steps]
-        self.branches = [(i, "pow_constant" if node.op == "pow" and not self.depends[self.args[i][1]]
-                          else node.op, self.args[i][0], self.args[i][-1])
-                         for i, node in enumerate(graph.nodes) if node.op in _BRANCHING]
+        self.branches = [(i, OPS[node.op].side, self.args[i],
+                          tuple(self.depends[a] for a in self.args[i]))
+                         for i, node in enumerate(graph.nodes)
+                         if node.op not in (INPUT, CONST) and OPS[node.op].side is not None]
         self.branch_positions = [branch[0] for branch in self.branches]
 
     def reference_values(self) -> list[sp.Expr]:
@@ -750,7 +747,8 @@ class _Checker:
     def _far_nodes(self) -> list[int]:
         """The live exp/sigmoid/tanh/sin/cos nodes whose argument is beyond float64 (`_huge`)."""
         return [i for i, node in enumerate(self.graph.nodes)
-                if self.live[i] and node.op in _TRANSCENDENTAL and _huge(self.ref[self.args[i][0]])]
+                if self.live[i] and node.op not in (INPUT, CONST)
+                and _far(node.op, self.ref[self.args[i][0]])]
 
     def _shape(self, expr: sp.Expr) -> tuple[sp.Expr, str]:
         """The closed form to show: simplified within the budget, else factored, else as derived."""
@@ -795,7 +793,7 @@ class _Checker:
                 dummies = _slot_symbols(len(args))
                 if i in conventions:
                     at_point = conventions[i][slot]
-                elif node.op in _TRANSCENDENTAL and _huge(ref[args[0]]):
+                elif _far(node.op, ref[args[0]]):
                     at_point = _far_limit(node.op, ref[args[0]], derivative=True)
                 else:
                     at_point = _substitute(partial, {d: ref[b] for d, b in zip(dummies, args, strict=True)})
@@ -815,22 +813,22 @@ class _Checker:
             args = [values[a] for a in self.args[k]]
             exact_args = [ref[a] for a in self.args[k]]
             names = [self.graph.nodes[a].name for a in self.args[k]]
-            where = None
-            if node.op in ("relu", "abs", "sqrt") and (args[0] == 0 or exact_args[0] == 0):
-                where = f"{node.op} at 0 (node {node.name}'s argument {names[0]})"
-            elif node.op in ("max", "min") and (args[0] == args[1] or exact_args[0] == exact_args[1]):
-                where = f"{node.op} of a tie (node {node.name}: {names[0]} = {names[1]} = {_fmt(args[0])})"
-            elif node.op == "pow" and (args[0] == 0 or exact_args[0] == 0) and self._pow_kink(k, args[1]):
-                where = f"pow with base 0 (node {node.name}: {names[0]} = 0)"
-            elif node.op == "pow" and args[0] < 0 and self.depends[self.args[k][1]]:
-                where = (f"pow with a negative base and a variable exponent (node {node.name}: "
-                         f"{names[0]} = {_fmt(args[0])}), real only at integer exponents")
-            if where is None:
+            op = OPS[node.op]
+            floats = tuple(args)
+            exact_floats = tuple(_to_float(value) for value in exact_args)
+            live_slots = [slot for slot, a in enumerate(self.args[k]) if self.depends[a]]
+            fields = {"op": node.op, "node": node.name, "v": _fmt(args[0])}
+            local: tuple[sp.Expr, ...] | None = None
+            if op.kink is not None and any(op.kink(slot, floats) or op.kink(slot, exact_floats)
+                                           for slot in live_slots):
+                where = op.kink_place.format(*names, **fields)
+                note = f"not differentiable here: {where}; the engine uses {op.convention} (PyTorch)"
+                if op.kink_partials is not None and any(op.kink(slot, floats) for slot in live_slots):
+                    local = op.kink_partials(sp, *exact_args)
+            elif op.edge is not None and any(op.edge(slot, floats) for slot in live_slots):
+                note = "not differentiable here: " + op.edge_note.format(*names, **fields)
+            else:
                 continue
-            convention = (OPS[node.op].convention + " (PyTorch)" if node.op != "pow" or args[0] == 0
-                          else "d/db a**b = a**b*log(a), which is nan for a < 0")
-            note = f"not differentiable here: {where}; the engine uses {convention}"
-            local = self._convention(node.op, args, exact_args)
             upstream = self._upstream(k)
             if all(self.flat[a] or not self.depends[a] for a in self.args[k]):
                 # relu(v*0): the kink's argument does not move with any input, so no input's
@@ -856,32 +854,6 @@ class _Checker:
             stack.extend(self.args[a])
         return seen
 
-    @staticmethod
-    def _convention(op: str, args: Sequence[float],
-                    exact_args: Sequence[sp.Expr]) -> tuple[sp.Expr, ...] | None:
-        """The engine's documented local derivatives at a kink (the op table's ``convention``), when both
-        the engine's arguments and the exact ones are at the kink; else ``None`` (not compared:
-        the engine took a side of the kink that the exact point does not, or the convention is
-        nan, as for a negative base with a variable exponent)."""
-        if op in ("relu", "abs", "sqrt"):
-            if args[0] != 0 or not exact_args[0].is_zero:  # Float(0) == 0 is False in SymPy
-                return None
-            return (sp.oo,) if op == "sqrt" else (sp.Integer(0),)
-        if op in ("max", "min"):
-            if args[0] != args[1] or not (exact_args[0] - exact_args[1]).is_zero:
-                return None
-            return sp.Rational(1, 2), sp.Rational(1, 2)
-        if op == "pow" and args[0] == 0 and exact_args[0].is_zero and exact_args[1].is_finite:
-            b = exact_args[1]  # d/da = b*0**(b-1) (0 when b = 0); d/db = 0**b*log(0): 0 for b >= 0
-            power = sp.Integer(0) if b > 1 else (sp.Integer(1) if (b - 1).is_zero else sp.oo)
-            d_base = sp.Integer(0) if b.is_zero else b * power
-            return d_base, (sp.Integer(0) if b >= 0 else -sp.oo)
-        return None
-
-    def _pow_kink(self, k: int, exponent: float) -> bool:
-        """Base 0 is smooth for a constant exponent that is 0 or at least 1, a kink otherwise."""
-        return self.depends[self.args[k][1]] or not (exponent == 0 or exponent >= 1)
-
     def _undefined(self, infinite: bool = False) -> dict[int, str]:
         """Rows whose derivative is taken where the function has no real value: the node itself
         or a node downstream of it has none (0/0, log(-1), or a nan from a constant
@@ -900,7 +872,8 @@ class _Checker:
                 statement = f" ({self.graph.statement(node.name)})" if node.inputs else ""
                 reason = (f"node {node.name} is {value} here{statement}" if infinite and value is not sp.nan
                           else f"node {node.name} has no real value here{statement}")
-                if node.op in ("sin", "cos") and _huge(self.ref[self.args[j][0]]):
+                if node.op not in (INPUT, CONST) and _far(node.op, self.ref[self.args[j][0]]) \
+                        and _far_limit(node.op, self.ref[self.args[j][0]]) is sp.nan:
                     reason = (f"node {node.name} is {node.op} of an argument beyond float64{statement}: "
                               "no checkable value")
             if reason is not None:  # the gradient of j and of every node upstream passes here
@@ -1081,13 +1054,14 @@ class _Checker:
 
     def _evaluate(self, k: int, value: float, base: list[float]) -> tuple[float, int | None]:
         """The output with node k set to ``value`` and every later node recomputed, and the
-        first later node whose side of a kink or domain edge (`_side`) differs from the unperturbed pass."""
+        first later node whose side of a kink or domain edge (the op table's ``side``) differs
+        from the unperturbed pass."""
         vals = list(base)
         vals[k] = value
         for i, rule, a, b in self.steps[bisect_right(self.step_positions, k):]:
             vals[i] = rule(vals[a]) if b < 0 else rule(vals[a], vals[b])
-        for i, op, a, b in self.branches[bisect_right(self.branch_positions, k):]:
-            if _side(op, vals[a], vals[b]) != _side(op, base[a], base[b]):
+        for i, side, args, varies in self.branches[bisect_right(self.branch_positions, k):]:
+            if side(tuple(vals[a] for a in args), varies) != side(tuple(base[a] for a in args), varies):
                 return vals[self.out], i
         return vals[self.out], None
 
@@ -1124,21 +1098,6 @@ class _Checker:
         tolerance = 4 * abs(fd - coarse) + 8 * _EPS * scale / h + 1e-6 * reference + self.atol
         return fd, h, tolerance, ""
 
-
-def _side(op: str, a: float, b: float) -> tuple[int, ...]:
-    """Which side of its kinks and domain edges an op's arguments are on (`_BRANCHING` ops)."""
-    if op in ("max", "min"):
-        return ((a > b) - (a < b),)
-    if op == "div":
-        return ((b > 0) - (b < 0),)
-    if op == "pow_constant" and math.isfinite(b) and b == math.floor(b) and b >= 0:
-        return ()  # a**2: smooth through base 0, on either side
-    if op in ("pow", "pow_constant"):  # a negative base is real only at integer exponents
-        return ((a > 0) - (a < 0), int(a < 0 and math.isfinite(b) and b == math.floor(b)))
-    return ((a > 0) - (a < 0),)  # relu, abs, sqrt, log
-
-
-_BRANCHING = frozenset({"relu", "abs", "sqrt", "log", "max", "min", "div", "pow"})
 
 _SLOTS: dict[int, tuple[sp.Dummy, ...]] = {}
 _LOCALS: dict[tuple[str, tuple[sp.Expr | None, ...]], tuple[sp.Expr | None, ...]] = {}
@@ -1178,7 +1137,7 @@ def _tree_size(graph: Graph) -> int:
     return sizes[graph.index(graph.output)]
 
 
-_PIECEWISE = (sp.Max, sp.Min, sp.Abs, sp.Heaviside, sp.sign)
+_PIECEWISE = (sp.Max, sp.Min, sp.Abs, sp.Heaviside, sp.sign, sp.Piecewise)
 
 
 SIMPLIFY_FUNCTIONS = 2

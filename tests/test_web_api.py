@@ -7,6 +7,7 @@ import pytest
 
 import graphviz_grad as gg
 from graphviz_grad import service, web
+from graphviz_grad.ops import FUNCTIONS
 from graphviz_grad.seed import EXAMPLE_1
 
 from .conftest import SEED
@@ -94,6 +95,7 @@ def test_seed(client):
     assert data["examples"]["2"] == {"x": 5.0, "y": 10.0, "W1": 0.2, "W2": 0.3, "B": 4.0}
     assert data["learning_rate"] == 0.001
     assert data["limits"] == {"formula_characters": service.MAX_FORMULA, "nodes": service.MAX_NODES}
+    assert data["functions"] == list(FUNCTIONS)  # the page's function list is the op table's
 
 
 def test_formula(client):
