@@ -205,9 +205,10 @@ def _check_command(args: argparse.Namespace) -> int:
     from .symbolic import check  # SymPy is imported only by this command
 
     graph = parse(read_formula(args.formula))
-    report = check(graph, parse_values(args.at, graph), rtol=args.rtol, atol=args.atol)
+    report = check(graph, parse_values(args.at, graph), rtol=args.rtol, atol=args.atol,
+                   simplify=args.simplify, timeout=args.timeout)
     print(report.to_json() if args.json else report.to_text(args.digits))
-    return 0 if report.ok else 1
+    return 1 if not report.ok else 0 if report.complete else 3
 
 
 def _seed_or_formula(args: argparse.Namespace, seed_flags: dict[str, float | None] | None = None
@@ -270,7 +271,7 @@ def _calc_command(args: argparse.Namespace) -> int:
     if not result.report.ok:  # the copy block too: a disagreement is never silent
         print(f"graphviz-grad: {result.check_line()}", file=sys.stderr)
         return 1
-    return 0
+    return 0 if result.report.complete else 3
 
 
 def _descend_command(args: argparse.Namespace) -> int:
@@ -443,7 +444,8 @@ def make_parser() -> argparse.ArgumentParser:
         "check", help="cross-check every gradient against SymPy and finite differences",
         description="Derive every dL/dinput and dL/dnode with SymPy, evaluate them at the point and compare "
                     "with the engine and with central finite differences. Exit code 0 when all agree, "
-                    "1 when any disagrees.")
+                    "1 when any disagrees, 3 when the time budget left rows not checked and none "
+                    "disagrees (see docs/check.md).")
     _add_values_options(check)
     check.add_argument("--json", action="store_true", help="print the report as JSON: ok, rows, ...")
     check.add_argument("--rtol", type=_tolerance, default=1e-7, metavar="R",
@@ -452,6 +454,13 @@ def make_parser() -> argparse.ArgumentParser:
                        help="absolute tolerance of engine vs SymPy (default 1e-10)")
     check.add_argument("--digits", type=int, default=10, choices=range(1, 18), metavar="N",
                        help="significant digits in the table (1-17, default 10)")
+    check.add_argument("--simplify", choices=("auto", "always", "never"), default="auto",
+                       help="how the closed forms are shown (never changes a verdict): auto simplifies "
+                            "likely gains, always every form, both within a time budget; never only "
+                            "factors (default auto)")
+    check.add_argument("--timeout", type=_positive_option, default=60.0, metavar="S",
+                       help="the check's time budget in seconds; rows not reached are 'not checked' "
+                            "(exit code 3) (default 60)")
     check.set_defaults(run=_check_command)
     _add_calc(commands)
     _add_descend(commands)
@@ -595,7 +604,26 @@ def _protect_formula(argv: list[str], parser: argparse.ArgumentParser) -> list[s
     return protected
 
 
+MEMORY_LIMIT = 2 << 30
+"""The address-space limit (RLIMIT_AS, bytes) of a ``check`` or ``calc`` run from the command
+line: a formula whose numbers outgrow it ends with exit code 3, not the system's OOM killer."""
+
+
+def _limit_memory() -> None:
+    """Lower RLIMIT_AS to `MEMORY_LIMIT` where the OS allows (not on Windows)."""
+    try:
+        import resource
+
+        soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+        limit = MEMORY_LIMIT if hard == resource.RLIM_INFINITY else min(MEMORY_LIMIT, hard)
+        if soft == resource.RLIM_INFINITY or soft > limit:
+            resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
+    except (ImportError, OSError, ValueError):
+        pass
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    argv_given = argv
     parser = make_parser()
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] in _commands(parser):
@@ -608,11 +636,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"graphviz-grad: error: choose a command: {', '.join(_commands(parser))} (see --help)",
               file=sys.stderr)
         return 2
+    if argv_given is None and args.command in ("check", "calc"):
+        _limit_memory()
     try:
         return args.run(args)
     except GraphvizGradError as error:
         print(f"graphviz-grad: error: {error}", file=sys.stderr)
         return 2
+    except MemoryError:
+        print(f"graphviz-grad: error: the {args.command} ran out of memory (limit "
+              f"{MEMORY_LIMIT >> 20} MiB) and could not finish", file=sys.stderr)
+        return 3
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:  # the reader went away (| head): stop quietly

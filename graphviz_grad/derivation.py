@@ -148,7 +148,7 @@ def derive(trace: Trace, *, digits: int = DIGITS) -> Derivation:
     """The worked derivation of ``trace`` (numbers with ``digits`` significant digits)."""
     if not isinstance(trace, Trace):
         raise TypeError(f"derive needs a Trace (from grad or backward), not {type(trace).__name__}")
-    from .symbolic import local_derivative_texts  # SymPy: on demand
+    from .symbolic.notation import local_derivative_texts  # SymPy: on demand
 
     graph = trace.graph
     local_text = local_derivative_texts(graph)
@@ -203,7 +203,7 @@ def derive(trace: Trace, *, digits: int = DIGITS) -> Derivation:
 
 def _latex_lines(derivation: Derivation) -> list[str]:
     """The derivation's lines in LaTeX, from SymPy's LaTeX printer."""
-    from .symbolic import latex_name, local_derivative_texts, operation_latex
+    from .symbolic.notation import latex_name, local_derivative_texts, operation_latex
 
     graph = derivation.trace.graph
     output = latex_name(graph.output)

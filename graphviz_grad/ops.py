@@ -90,6 +90,10 @@ class Op:
     """For a unary op whose SymPy value at an argument beyond float64 must not be computed
     (``exp(1e500000)`` never returns): its value at +far and -far, then its derivative at +far
     and -far, as float64 sees them (``nan``: no checkable value)."""
+    growth: Callable[..., Any] | None = None
+    """``growth(sympy, *numbers)``: log2 of the result's magnitude, for an op whose exact result
+    can outgrow memory (``10**10**10**10``); the check takes a result beyond its cap as
+    infinite (float64 overflows long before) instead of computing it."""
     exact_bits: Callable[..., float] | None = None
     """``exact_bits(*rationals)``: on exact rational SymPy arguments, a bound on the bits of the
     exact rational result before computing it (``inf``: not a cheap rational); ``None``: the op
@@ -306,6 +310,10 @@ def _pow_side(args: tuple[float, ...], varies: tuple[bool, ...]) -> tuple[int, .
     return ((a > 0) - (a < 0), int(a < 0 and _whole(b)))  # a negative base: real at whole b only
 
 
+def _pow_growth(sp: Any, a: Any, b: Any) -> Any:
+    return b * sp.log(abs(a), 2) if a != 0 and a.is_finite and b.is_finite else 0
+
+
 def _pow_edge(slot: int, args: tuple[float, ...]) -> bool:
     return slot == 1 and args[0] < 0
 
@@ -367,7 +375,7 @@ _TABLE = (
        kink_place="pow with base 0 (node {node}: {0} = 0)", kink_partials=_pow_kink_partials,
        edge=_pow_edge, edge_note="pow with a negative base and a variable exponent (node {node}: {0} = {v}), "
        "real only at integer exponents; the engine uses d/db a**b = a**b*log(a), which is nan for a < 0",
-       side=_pow_side, exact_bits=_power_bits),
+       side=_pow_side, growth=_pow_growth, exact_bits=_power_bits),
     Op("neg", 1, operator.neg, lambda a, out: (-1.0,),
        lambda sp, a: -a, "-{0}", "-", "-", (-1.0,), exact_bits=_bits),
     Op("exp", 1, _exp, lambda a, out: (out,),
