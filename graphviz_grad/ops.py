@@ -311,7 +311,7 @@ def _pow_side(args: tuple[float, ...], varies: tuple[bool, ...]) -> tuple[int, .
 
 
 def _pow_growth(sp: Any, a: Any, b: Any) -> Any:
-    return b * sp.log(abs(a), 2) if a != 0 and a.is_finite and b.is_finite else 0
+    return b * sp.log(abs(a), 2) if not a.is_zero and a.is_finite and b.is_finite else 0
 
 
 def _pow_edge(slot: int, args: tuple[float, ...]) -> bool:

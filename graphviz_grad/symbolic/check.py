@@ -98,7 +98,8 @@ def check(subject: str | Graph | Expr | Trace, values: Any = None, /, *, rtol: f
             raise CheckError(f"{name} must be a finite number >= 0, not {tolerance!r}")
     mode = {True: "auto", False: "never"}.get(simplify, simplify) if isinstance(simplify, bool) else simplify
     if mode not in SIMPLIFY_MODES:
-        raise CheckError(f"simplify must be one of {', '.join(SIMPLIFY_MODES)} (or True/False), not {simplify!r}")
+        raise CheckError(f"simplify must be one of {', '.join(SIMPLIFY_MODES)} (or True/False), "
+                         f"not {simplify!r}")
     if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, int | float)
                                 or not timeout > 0):
         raise CheckError(f"timeout must be a number of seconds > 0 or None, not {timeout!r}")
@@ -227,7 +228,8 @@ class _Checker:
             expressions, values = self._chain()
             for i in wrts:
                 late = self._late()
-                rows.append(self._not_checked(i) if late else self._row(i, expressions[i], "nodes", values[i]))
+                rows.append(self._not_checked(i) if late
+                            else self._row(i, expressions[i], "nodes", values[i]))
         return CheckReport(graph, self.point, rows, rtol=self.rtol, atol=self.atol, full=self.full,
                            timeout=self.timeout)
 
@@ -280,7 +282,8 @@ class _Checker:
                 elif _far(node.op, ref[args[0]]):
                     at_point = _far_limit(node.op, ref[args[0]], derivative=True)
                 elif any(_huge(ref[b]) for b in args):  # guarded: no power is computed past MAX_BITS
-                    at_point = bounded_substitute(partial, dict(zip(dummies, (ref[b] for b in args), strict=True)))
+                    at_point = bounded_substitute(partial,
+                                                  {d: ref[b] for d, b in zip(dummies, args, strict=True)})
                 else:
                     at_point = _substitute(partial, {d: ref[b] for d, b in zip(dummies, args, strict=True)})
                 values[a] = values[a] + upstream * _real_or_nan(at_point)
