@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
+import mpmath
 import sympy as sp
 
 from ..graph import CONST, INPUT, Graph
@@ -60,9 +61,12 @@ def exact_binary(value: float) -> sp.Rational:
 
 def _number(value: sp.Expr) -> sp.Expr:
     """A SymPy number at `DIGITS` digits (Rationals become Floats: exact powers never run)."""
-    if value.is_Rational:
-        return sp.Float(value, DIGITS)
+    if value.is_Rational:  # rounded straight from the fraction (Float(Rational) goes through text)
+        return sp.Float._new(mpmath.libmp.from_rational(int(value.p), int(value.q), _PREC, "n"), _PREC)
     return value
+
+
+_PREC = mpmath.libmp.dps_to_prec(DIGITS)
 
 
 def _real_or_nan(value: Any) -> sp.Expr:
@@ -197,6 +201,10 @@ def _too_large(op: str, args: Sequence[sp.Expr]) -> bool:
     growth = OPS[op].growth if op in OPS else None
     if growth is None or not all(arg.is_Number and arg.is_finite for arg in args):
         return False
+    estimate = [abs(_to_float(arg)) for arg in args]  # a float first: SymPy's log only for large ones
+    if all(value < 1e300 for value in estimate) and estimate[-1] * math.log2(max(estimate[0], 2.0)) < MAX_BITS:
+        if all(value == 0 or value > 1e-300 for value in estimate):
+            return False
     try:
         return bool(abs(sp.S(growth(sp, *args)).evalf(15)) > MAX_BITS)
     except (ArithmeticError, TypeError, ValueError):
