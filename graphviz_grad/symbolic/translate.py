@@ -62,6 +62,8 @@ def exact_binary(value: float) -> sp.Rational:
 def _number(value: sp.Expr) -> sp.Expr:
     """A SymPy number at `DIGITS` digits (Rationals become Floats: exact powers never run)."""
     if value.is_Rational:  # rounded straight from the fraction (Float(Rational) goes through text)
+        if not value:
+            return sp.Float(0, DIGITS)  # Float._new would give the exact Integer 0
         return sp.Float._new(mpmath.libmp.from_rational(int(value.p), int(value.q), _PREC, "n"), _PREC)
     return value
 
@@ -190,10 +192,11 @@ def _far(op: str, argument: sp.Expr) -> bool:
     return OPS[op].far is not None and _huge(argument)
 
 
-MAX_BITS = 1 << 20
-"""A result whose magnitude needs more than this many bits of exponent (2**(2**20), some
-315,000 digits) is taken as infinite, never computed: float64 overflows at 2**1024 already,
-and ``10**10**10**10`` exactly would need gigabytes."""
+MAX_BITS = 1 << 60
+"""A result whose magnitude needs an exponent of more than this many bits is taken as infinite,
+never computed. Up to it a high-precision number is cheap (its exponent is a small integer:
+``9**9**9`` is fine); beyond it the exponent itself would be a gigantic integer
+(``10**10**10**10`` exactly needs gigabytes), and float64 overflowed at 2**1024 long before."""
 
 
 def _too_large(op: str, args: Sequence[sp.Expr]) -> bool:
