@@ -419,7 +419,7 @@ _TABLE = (
     Op("silu", 1, _silu, _silu_partials,
        lambda sp, a: a / (1 + sp.exp(-a)), "silu({0})", "silu", far=_FLAT_FAR),
     Op("gelu", 1, _gelu, _gelu_partials,
-       lambda sp, a: a * (1 + sp.erf(a / sp.sqrt(2))) / 2, "gelu({0})", "gelu", far=_FLAT_FAR),
+       lambda sp, a: a * sp.erfc(-a / sp.sqrt(2)) / 2, "gelu({0})", "gelu", far=_FLAT_FAR),
 )
 
 OPS: Mapping[str, Op] = MappingProxyType({op.name: op for op in _TABLE})

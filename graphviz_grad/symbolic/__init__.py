@@ -9,7 +9,7 @@ The only package that imports SymPy, one job per module:
 - `translate`: a `Graph` as SymPy expressions (`to_sympy`), exact numbers, an op at a point;
 - `derive`: what does not depend on the point, once per graph structure and cached (closed
   forms, per-node adjoints, the forms to show, simplified within a budget);
-- `check`: per point, the engine against those derivatives at 30 significant digits, central
+- `checker`: per point, the engine against those derivatives at 30 significant digits, central
   finite differences and a status per row, within a time budget;
 - `report`: the `CheckReport` and its renderings;
 - `notation`: text and LaTeX of local derivatives, for the diagrams and the derivation.
@@ -17,11 +17,26 @@ The only package that imports SymPy, one job per module:
 
 from __future__ import annotations
 
-from .check import ATOL, RTOL, CheckError, check
-from .derive import Derived, derived
+from typing import Any
+
 from .notation import latex_name, local_derivative_texts, operation_latex
-from .report import CheckReport, Row
 from .translate import DIGITS, adjoints, closed_forms, exact, exact_binary, to_sympy
+
+_CHECKER = {"ATOL": "checker", "RTOL": "checker", "CheckError": "checker", "check": "checker",
+            "Derived": "derive", "derived": "derive", "CheckReport": "report", "Row": "report"}
+
+
+def __getattr__(name: str) -> Any:
+    """The checker's names load on first use: the diagrams and the derivation need only
+    `notation` and `translate`."""
+    module = _CHECKER.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from importlib import import_module
+
+    value = getattr(import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
 
 __all__ = [
     "ATOL",
