@@ -205,9 +205,9 @@ def _too_large(op: str, args: Sequence[sp.Expr]) -> bool:
     if growth is None or not all(arg.is_Number and arg.is_finite for arg in args):
         return False
     estimate = [abs(_to_float(arg)) for arg in args]  # a float first: SymPy's log only for large ones
-    if all(value < 1e300 for value in estimate) and estimate[-1] * math.log2(max(estimate[0], 2.0)) < MAX_BITS:
-        if all(value == 0 or value > 1e-300 for value in estimate):
-            return False
+    if (all(value == 0 or 1e-300 < value < 1e300 for value in estimate)
+            and estimate[-1] * math.log2(max(estimate[0], 2.0)) < MAX_BITS):
+        return False
     try:
         return bool(abs(sp.S(growth(sp, *args)).evalf(15)) > MAX_BITS)
     except (ArithmeticError, TypeError, ValueError):
