@@ -28,9 +28,12 @@ from .descent import Descent, descend
 from .display import Diagram, diagram, register_ipython
 from .engine import Edge, Step, Trace, backward, forward
 from .errors import FormulaError, GraphError, GraphvizGradError, InputValueError, NumericError
+from .exercises import Exercise, exercise
 from .formula import parse
-from .graph import BUILDERS, Expr, Graph, Node, apply, build, const, inputs
+from .graph import BUILDERS, Expr, Graph, Node, apply, build, const, group, inputs
 from .ops import OPS, Op
+from .overview import Overview, overview
+from .paths import Path, top_paths
 
 globals().update(BUILDERS)  # exp, log, ..., relu, the activations, max, min: one per op-table function
 
@@ -91,6 +94,7 @@ __all__ = [
     "Descent",
     "Diagram",
     "Edge",
+    "Exercise",
     "Expr",
     "FormulaError",
     "Graph",
@@ -100,6 +104,8 @@ __all__ = [
     "Node",
     "NumericError",
     "Op",
+    "Overview",
+    "Path",
     "Step",
     "Trace",
     "apply",
@@ -111,9 +117,13 @@ __all__ = [
     "derive",
     "descend",
     "diagram",
+    "exercise",
     "forward",
     "grad",
+    "group",
     "inputs",
+    "overview",
     "parse",
+    "top_paths",
     *(name for name in BUILDERS if name not in ("max", "min")),  # max/min shadow builtins on *
 ]
