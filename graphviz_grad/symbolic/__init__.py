@@ -1,5 +1,6 @@
 """The SymPy cross-check: closed-form derivatives, per-node symbolic adjoints, finite differences.
 
+>>> from graphviz_grad.symbolic import check
 >>> report = check("L = (x*W1 + y*W2 - B)**2", x=5, y=10, W1=0.1, W2=0.2, B=0.5)
 >>> report.ok, report["W1"].symbolic, report["W1"].engine
 (True, '2*x*(-B + W1*x + W2*y)', 20.0)

@@ -113,6 +113,7 @@ class CheckReport:
     """The result of `check`: one `Row` per input and per operation node, ``ok`` when none
     disagrees, the worst errors, and renderings as text, Markdown, LaTeX, HTML and JSON.
 
+    >>> from graphviz_grad import check
     >>> report = check("y = x**2", x=3)
     >>> report.ok, [row.wrt for row in report.rows], report.worst_abs_error
     (True, ['x', 'y'], 0.0)
@@ -157,6 +158,7 @@ class CheckReport:
     def summary(self) -> str:
         """One line: the point, the verdict with a count per status, the tolerances, the worst errors.
 
+        >>> from graphviz_grad import check
         >>> check("L = relu(x)*y", x=0, y=2).summary()  # doctest: +ELLIPSIS
         'check of L at x=0, y=2: ok (3 agree, 1 kink) ...'
         """
