@@ -8,11 +8,11 @@ LaTeX, HTML and JSON.
 
 from __future__ import annotations
 
+import functools
 import html
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import cached_property
 from typing import Any
 
 import sympy as sp
@@ -63,24 +63,22 @@ class Row:
     @property
     def symbolic_nodes(self) -> str:
         """`in_nodes` as plain text (the closed form itself when no node appears whole)."""
-        return _print(sp.sstr, self.expr if self.in_nodes is None else self.in_nodes)
+        return _printed("text", self.expr if self.in_nodes is None else self.in_nodes)
 
     @property
     def symbolic(self) -> str:
         """The closed form as plain text."""
-        return _print(sp.sstr, self.expr)
+        return _printed("text", self.expr)
 
-    @cached_property
+    @property
     def pretty(self) -> str:
         """The closed form as SymPy's Unicode pretty text."""
-        return _print(lambda expr: sp.pretty(expr, use_unicode=True), self.expr)
+        return _printed("pretty", self.expr)
 
-    @cached_property
+    @property
     def latex(self) -> str:
         """The closed form in LaTeX (names that are not plain identifiers as escaped text)."""
-        names = {symbol: latex_name(symbol.name) for symbol in self.expr.free_symbols
-                 if isinstance(symbol, sp.Symbol) and not _IDENTIFIER.fullmatch(symbol.name)}
-        return _print(lambda expr: sp.latex(expr, symbol_names=names), self.expr)
+        return _printed("latex", self.expr)
 
     @property
     def label(self) -> str:
@@ -97,6 +95,19 @@ class Row:
             "rel_error": json_number(self.rel_error), "ok": self.ok, "status": self.status,
             "note": self.note,
         }
+
+
+@functools.lru_cache(maxsize=4096)
+def _printed(kind: str, expr: sp.Expr) -> str:
+    """A form printed once (the forms are derived once per graph, so a check at a new point
+    prints nothing again): ``text``, ``pretty`` (Unicode) or ``latex``."""
+    if kind == "text":
+        return _print(sp.sstr, expr)
+    if kind == "pretty":
+        return _print(lambda e: sp.pretty(e, use_unicode=True), expr)
+    names = {symbol: latex_name(symbol.name) for symbol in expr.free_symbols
+             if isinstance(symbol, sp.Symbol) and not _IDENTIFIER.fullmatch(symbol.name)}
+    return _print(lambda e: sp.latex(e, symbol_names=names), expr)
 
 
 def _digits_text(value: sp.Expr) -> str:
