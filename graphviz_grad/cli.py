@@ -22,9 +22,10 @@ from typing import NoReturn
 from . import __version__
 from .engine import backward
 from .errors import GraphvizGradError
-from .files import make_folder, numbered, remove_if_empty, stale_frames, write_files
+from .files import check_folder, numbered, stale_frames, write_files, write_folder
 from .formula import MAX_LENGTH, parse
 from .graph import CONST, INPUT, Graph
+from .limits import CLI_MEMORY, JOB_MEMORY, megabytes, memory_bound, parse_size
 from .serialize import trace_to_dict
 from .text import parse_number, table
 
@@ -294,16 +295,12 @@ def _descend_command(args: argparse.Namespace) -> int:
         from .charts import sparkline
 
         outputs.update(_chart_file(args.chart, run.chart, sparkline([p.loss for p in run.history])))
-    made = make_folder(args.frames, "--frames folder") if args.frames else False
-    try:
-        frames = _descent_frames(run, args) if args.frames else {}
-        write_files({**outputs, **frames})
-    except GraphvizGradError:
-        if made:
-            remove_if_empty(args.frames)
-        raise
-    if args.frames:
-        _remove_stale_steps(args.frames, frames)
+    frames = _descent_frames(run, args) if args.frames else {}
+    if args.frames:  # (checked before any file is written)
+        check_folder(args.frames, "--frames folder")
+    write_files(outputs)
+    if args.frames:  # the whole folder at once: the old diagrams or the new ones, never a mix
+        write_folder(args.frames, frames, owned=_STEP_FILE.fullmatch, what="--frames folder")
     if args.csv == "-":  # the trajectory as CSV on standard output, instead of the table
         sys.stdout.write(run.to_csv())
     else:
@@ -331,18 +328,8 @@ def _descent_frames(run: object, args: argparse.Namespace) -> dict[str, bytes]:
     width = max(3, len(str(history[-1].step)))
     sources = [to_dot(run.trace_at(history[k]), digits=4) for k in picked]  # type: ignore[attr-defined]
     pictures = render_many(sources, "svg", backend=args.backend)
-    return {os.path.join(args.frames, f"step-{history[k].step:0{width}d}.svg"): picture
+    return {f"step-{history[k].step:0{width}d}.svg": picture
             for k, picture in zip(picked, pictures, strict=True)}
-
-
-def _remove_stale_steps(folder: str, written: Mapping[str, bytes]) -> None:
-    """Diagrams of an earlier run in the same folder (``step-NNN.svg``) that this run did not write."""
-    for name in os.listdir(folder):
-        path = os.path.join(folder, name)
-        if _STEP_FILE.fullmatch(name) and path not in written and os.path.isfile(path) \
-                and not os.path.islink(path):
-            with contextlib.suppress(OSError):
-                os.remove(path)
 
 
 def _demo_command(args: argparse.Namespace) -> int:
@@ -367,8 +354,24 @@ def _serve_command(args: argparse.Namespace) -> int:
     if not is_loopback(sock.getsockname()[0]):
         print(f"graphviz-grad: warning: listening on {args.host}: other machines can reach the page",
               file=sys.stderr)
-    serve(sock, open_browser=args.open, announce=lambda line: print(line, flush=True))
+    serve(sock, open_browser=args.open, job_memory=args.job_memory,
+          announce=lambda line: print(line, flush=True))
     return 0
+
+
+def _memory_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--memory", type=_size_option, default=CLI_MEMORY, metavar="SIZE",
+                        help=f"memory the command may use, e.g. 512M or 4G "
+                        f"(default {megabytes(CLI_MEMORY)}); "
+                        "over it: exit 3")
+
+
+def _size_option(text: str) -> int:
+    """An argparse type: a memory size such as 512M or 2G."""
+    try:
+        return parse_size(text)
+    except GraphvizGradError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def _number_option(text: str) -> float:
@@ -468,6 +471,7 @@ def make_parser() -> argparse.ArgumentParser:
     check.add_argument("--timeout", type=_positive_option, default=60.0, metavar="S",
                        help="the check's time budget in seconds; rows not reached are 'not checked' "
                             "(exit code 3) (default 60)")
+    _memory_option(check)
     check.set_defaults(run=_check_command)
     _add_calc(commands)
     _add_descend(commands)
@@ -496,6 +500,9 @@ def make_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=_port_option, default=8000,
                        help="the port (default 8000; 0 picks a free one)")
     serve.add_argument("--open", action="store_true", help="open the page in the web browser")
+    serve.add_argument("--job-memory", type=_size_option, default=JOB_MEMORY, metavar="SIZE",
+                       help=f"memory each calculation or picture may use, e.g. 512M or 2G (default "
+                       f"{megabytes(JOB_MEMORY)}); a job over it answers 422")
     serve.set_defaults(run=_serve_command)
     return parser
 
@@ -550,6 +557,7 @@ def _add_calc(commands: argparse._SubParsersAction) -> None:  # type: ignore[typ
                            "pip install 'graphviz-grad[plot]'), or .txt for the text bars")
     calc.add_argument("--digits", type=int, default=10, choices=range(1, 18), metavar="N",
                       help="significant digits (1-17, default 10)")
+    _memory_option(calc)
     calc.set_defaults(run=_calc_command)
 
 
@@ -614,26 +622,7 @@ def _protect_formula(argv: list[str], parser: argparse.ArgumentParser) -> list[s
     return protected
 
 
-MEMORY_LIMIT = 2 << 30
-"""The address-space limit (RLIMIT_AS, bytes) of a ``check`` or ``calc`` run from the command
-line: a formula whose numbers outgrow it ends with exit code 3, not the system's OOM killer."""
-
-
-def _limit_memory() -> None:
-    """Lower RLIMIT_AS to `MEMORY_LIMIT` where the OS allows (not on Windows)."""
-    try:
-        import resource
-
-        soft, hard = resource.getrlimit(resource.RLIMIT_AS)
-        limit = MEMORY_LIMIT if hard == resource.RLIM_INFINITY else min(MEMORY_LIMIT, hard)
-        if soft == resource.RLIM_INFINITY or soft > limit:
-            resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
-    except (ImportError, OSError, ValueError):
-        pass
-
-
 def main(argv: Sequence[str] | None = None) -> int:
-    argv_given = argv
     parser = make_parser()
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] in _commands(parser):
@@ -646,17 +635,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"graphviz-grad: error: choose a command: {', '.join(_commands(parser))} (see --help)",
               file=sys.stderr)
         return 2
-    if argv_given is None and args.command in ("check", "calc"):
-        _limit_memory()
     try:
-        return args.run(args)
+        with memory_bound(getattr(args, "memory", None)):
+            return args.run(args)
+    except MemoryError:
+        bound = getattr(args, "memory", None)
+        print(f"graphviz-grad: error: {args.command} " + (
+            f"needed more than {megabytes(bound)} of memory and was stopped (--memory SIZE gives it more)"
+            if bound else "ran out of memory"), file=sys.stderr)
+        return 3
     except GraphvizGradError as error:
         print(f"graphviz-grad: error: {error}", file=sys.stderr)
         return 2
-    except MemoryError:
-        print(f"graphviz-grad: error: the {args.command} ran out of memory (limit "
-              f"{MEMORY_LIMIT >> 20} MiB) and could not finish", file=sys.stderr)
-        return 3
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:  # the reader went away (| head): stop quietly

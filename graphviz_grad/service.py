@@ -31,6 +31,8 @@ from .errors import GraphvizGradError
 from .formula import parse
 from .frames import frames, render_frames
 from .graph import Graph
+from .layout import BackendMissing, LayoutError
+from .limits import megabytes, memory_limit
 from .ops import FUNCTIONS
 from .seed import DEFAULTS, EXAMPLES, FIELDS, SEED_FORMULA, default_parameters, is_seed
 from .text import parse_number
@@ -85,8 +87,21 @@ def answer(endpoint: str, request: Mapping[str, Any]) -> Answer:
     """`respond` for a request that `read` has checked already (the server's workers get these)."""
     try:
         return 200, ENDPOINTS[endpoint](request)
+    except BackendMissing as error:  # the server's Graphviz is not there: not the request's fault
+        return 503, {"error": str(error), "field": None}
+    except LayoutError as error:  # Graphviz failed or was killed on a checked formula: the server's fault
+        return 500, {"error": f"the picture could not be made: {error}", "field": None}
     except GraphvizGradError as error:  # from the library: a number or formula it refuses
         return _refusal(error)
+    except MemoryError:  # the formula needs more memory than this process may use
+        return 422, {"error": memory_message(endpoint), "field": FORMULA}
+
+
+def memory_message(endpoint: str) -> str:
+    """What a request is told when its job ran out of the worker's memory bound."""
+    bound = memory_limit()
+    size = f"more than the {megabytes(bound)} a job may use" if bound else "more memory than there is"
+    return f"the {endpoint} job needed {size} and was stopped: try a smaller formula"
 
 
 def _refusal(error: GraphvizGradError) -> Answer:
@@ -160,6 +175,10 @@ def calculation(request: Mapping[str, Any]) -> dict[str, Any]:
             result.report  # noqa: B018 (computed here, under the time limit)
     except _OutOfTime:
         result.check_skipped = f"SymPy took longer than {CHECK_SECONDS:g} s"
+    except MemoryError:  # the numbers grow past the worker's bound (a**a**a**a): the rest still holds
+        bound = memory_limit()
+        result.check_skipped = (f"SymPy needed more than {megabytes(bound)}" if bound
+                                else "SymPy ran out of memory")
     return result.to_dict()
 
 

@@ -228,20 +228,14 @@ def test_demo_into_a_file_fails_cleanly(capsys, tmp_path):
 def test_demo_leaves_nothing_when_a_write_fails(capsys, tmp_path, monkeypatch):
     from graphviz_grad import files
 
-    real = files.os.replace
-    calls = []
+    def full(source, target):
+        raise OSError(28, "No space left on device")
 
-    def fail_late(source, target):
-        calls.append(target)
-        if len(calls) == 5:
-            raise OSError(28, "No space left on device")
-        return real(source, target)
-
-    monkeypatch.setattr(files.os, "replace", fail_late)
+    monkeypatch.setattr(files.os, "rename", full)
     folder = tmp_path / "new"
     code, _out, err = run(capsys, "demo", "-o", str(folder))
     assert code == 2 and "No space left on device" in err
-    assert not folder.exists()
+    assert not folder.exists() and os.listdir(tmp_path) == []  # no temporary folder left either
 
 
 # --- review findings (hostile and edge-case input) ---------------------------------------

@@ -18,6 +18,10 @@
     constructor(message, field) { super(message); this.field = field ?? null; }
   }
 
+  // names this page to the server, which bounds the jobs each page may have at once
+  const SESSION = Array.from(crypto.getRandomValues(new Uint8Array(12)),
+                             (byte) => byte.toString(16).padStart(2, "0")).join("");
+
   async function api(endpoint, body) {
     // a newer request of the same kind aborts the older one, so the server can drop its job
     if (state.inFlight[endpoint]) state.inFlight[endpoint].abort();
@@ -25,7 +29,8 @@
     state.inFlight[endpoint] = controller;
     const options = {signal: controller.signal};
     if (body !== undefined) {
-      Object.assign(options, {method: "POST", headers: {"Content-Type": "application/json"},
+      Object.assign(options, {method: "POST", headers: {"Content-Type": "application/json",
+                                                        "X-Graphviz-Grad-Session": SESSION},
                               body: JSON.stringify(body)});
     }
     let response;
