@@ -253,7 +253,7 @@ class Exercise:
     def local_texts(self) -> dict[tuple[str, int], str]:
         """Each edge's local derivative as a formula, keyed by ``(node, slot)``: made once, since
         the feedback names one per wrong gradient and making them reads the whole graph."""
-        from .symbolic.notation import local_derivative_texts
+        from .symbolic import local_derivative_texts
 
         return local_derivative_texts(self.graph)
 
