@@ -23,6 +23,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from .calculator import Calculation, Calculator, calculate
+from .compiled import Replay
+from .compiled import compile as compile  # not in __all__ (like max/min): no shadowed builtin
 from .derivation import Derivation, derive
 from .descent import Descent, descend
 from .display import Diagram, diagram, register_ipython
@@ -31,9 +33,12 @@ from .errors import FormulaError, GraphError, GraphvizGradError, InputValueError
 from .exercises import Exercise, exercise
 from .formula import parse
 from .graph import BUILDERS, Expr, Graph, Node, apply, build, const, group, inputs
+from .importers import from_micrograd, trace
+from .loading import LoadError, load
 from .ops import OPS, Op
 from .overview import Overview, overview
 from .paths import Path, top_paths
+from .torch_import import from_torch
 
 globals().update(BUILDERS)  # exp, log, ..., relu, the activations, max, min: one per op-table function
 
@@ -101,11 +106,13 @@ __all__ = [
     "GraphError",
     "GraphvizGradError",
     "InputValueError",
+    "LoadError",
     "Node",
     "NumericError",
     "Op",
     "Overview",
     "Path",
+    "Replay",
     "Step",
     "Trace",
     "apply",
@@ -119,11 +126,15 @@ __all__ = [
     "diagram",
     "exercise",
     "forward",
+    "from_micrograd",
+    "from_torch",
     "grad",
     "group",
     "inputs",
+    "load",
     "overview",
     "parse",
     "top_paths",
+    "trace",
     *(name for name in BUILDERS if name not in ("max", "min")),  # max/min shadow builtins on *
 ]
