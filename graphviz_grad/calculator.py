@@ -340,7 +340,7 @@ class Calculation:
 
     def to_latex(self) -> str:
         """The formulas and the derivation as LaTeX ``align*`` environments."""
-        from .symbolic import latex_name
+        from .symbolic.notation import latex_name
 
         out = latex_name(self.output)
         rows = [f"\\frac{{\\partial {out}}}{{\\partial {latex_name(row.wrt)}}} &= {row.latex}"

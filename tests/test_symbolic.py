@@ -469,7 +469,7 @@ def test_a_function_of_a_value_that_is_not_real_is_undefined_not_an_error():
 
 def test_functions_of_long_arguments_are_not_simplified():
     # trigsimp multiplies out products inside sin/cos/tanh: minutes for this 9-node formula
-    from graphviz_grad.symbolic import _worth_simplifying
+    from graphviz_grad.symbolic.derive import _worth_simplifying
 
     x, z = sympy.symbols("x z")
     assert not _worth_simplifying(sympy.cos((z + 2 + x) * (z + sympy.Rational(1, 2) - x**x)))
