@@ -98,6 +98,11 @@ class Op:
     """``exact_bits(*rationals)``: on exact rational SymPy arguments, a bound on the bits of the
     exact rational result before computing it (``inf``: not a cheap rational); ``None``: the op
     is never folded exactly (its result is transcendental)."""
+    derivative_text: tuple[str, str] | None = None
+    """For a unary op, its derivative as people write it, ``(plain text, LaTeX)`` with ``{0}``
+    for the argument (sigmoid: sigma(z)·(1 - sigma(z)), with the Greek letter); what the
+    diagrams, derivation and steps show. Display only: the check uses the exact derivative
+    of `sympy`. ``None``: SymPy's derivative, printed."""
 
 
 # --- IEEE-safe float helpers: Python raises where IEEE 754 returns inf or nan ---
@@ -357,6 +362,12 @@ LEAKY_SLOPE = 0.01
 """leaky_relu's slope left of 0 (PyTorch's default ``negative_slope``)."""
 
 
+_SIGMA = ("\N{GREEK SMALL LETTER SIGMA}({0})", r"\sigma\left({0}\right)")  # sigmoid, as people write it
+_SIGMOID_TEXT = (_SIGMA[0] + "·(1 - " + _SIGMA[0] + ")",
+                 _SIGMA[1] + r" \cdot \left(1 - " + _SIGMA[1] + r"\right)")
+_SILU_TEXT = (_SIGMA[0] + "·(1 + {0}·(1 - " + _SIGMA[0] + "))",
+              _SIGMA[1] + r" \cdot \left(1 + {0} \cdot \left(1 - " + _SIGMA[1] + r"\right)\right)")
+
 _TIE = "{op} of a tie (node {node}: {0} = {1} = {v})"
 _FLAT_FAR = (INF, 0.0, 1.0, 0.0)  # x-like to the right, 0 to the left: softplus, silu, gelu
 
@@ -390,9 +401,11 @@ _TABLE = (
     Op("cos", 1, _cos, lambda a, out: (-_sin(a),),
        lambda sp, a: sp.cos(a), "cos({0})", "cos", far=(NAN, NAN, NAN, NAN)),
     Op("tanh", 1, math.tanh, lambda a, out: (1.0 - out * out,),
-       lambda sp, a: sp.tanh(a), "tanh({0})", "tanh", far=(1.0, -1.0, 0.0, 0.0)),
+       lambda sp, a: sp.tanh(a), "tanh({0})", "tanh", far=(1.0, -1.0, 0.0, 0.0),
+       derivative_text=("1 - tanh({0})**2", r"1 - \tanh^{2}\left({0}\right)")),
     Op("sigmoid", 1, _sigmoid, lambda a, out: (out * (1.0 - out),),
-       _sigmoid_sympy, "sigmoid({0})", "sigmoid", far=(1.0, 0.0, 0.0, 0.0)),
+       _sigmoid_sympy, "sigmoid({0})", "sigmoid", far=(1.0, 0.0, 0.0, 0.0),
+       derivative_text=_SIGMOID_TEXT),
     Op("relu", 1, _relu, lambda a, out: (_step(a),),
        lambda sp, a: sp.Max(0, a), "relu({0})", "relu", kink=_at_zero, convention="relu'(0) = 0",
        kink_partials=_at_zero_partials(lambda sp: sp.Integer(0)), side=_sign_side),
@@ -408,7 +421,8 @@ _TABLE = (
        convention="a tie splits the gradient 0.5/0.5", kink_place=_TIE, kink_partials=_tie_partials,
        side=_tie_side),
     Op("softplus", 1, _softplus, lambda a, out: (_sigmoid(a),),
-       lambda sp, a: sp.log(1 + sp.exp(a)), "softplus({0})", "softplus", far=_FLAT_FAR),
+       lambda sp, a: sp.log(1 + sp.exp(a)), "softplus({0})", "softplus", far=_FLAT_FAR,
+       derivative_text=_SIGMA),
     Op("leaky_relu", 1, _leaky_relu, lambda a, out: (_leaky_step(a),),
        lambda sp, a: sp.Piecewise((a, a > 0), (a / 100, True)), "leaky_relu({0})", "leaky_relu",
        kink=_at_zero, convention="leaky_relu'(0) = 0.01",
@@ -417,7 +431,8 @@ _TABLE = (
        lambda sp, a: sp.Piecewise((a, a > 0), (sp.exp(a) - 1, True)), "elu({0})", "elu",
        far=(INF, -1.0, 1.0, 0.0)),
     Op("silu", 1, _silu, _silu_partials,
-       lambda sp, a: a / (1 + sp.exp(-a)), "silu({0})", "silu", far=_FLAT_FAR),
+       lambda sp, a: a / (1 + sp.exp(-a)), "silu({0})", "silu", far=_FLAT_FAR,
+       derivative_text=_SILU_TEXT),
     Op("gelu", 1, _gelu, _gelu_partials,
        lambda sp, a: a * sp.erfc(-a / sp.sqrt(2)) / 2, "gelu({0})", "gelu", far=_FLAT_FAR),
 )

@@ -476,3 +476,40 @@ def test_functions_of_long_arguments_are_not_simplified():
     assert _worth_simplifying(sympy.cos(x * z - 2))
     report = gg.check("L = sin(((z + (2 + x)) * ((z + 0.5) - (x ** x))))", {"x": -1, "z": 0.5})
     assert report.ok and report["z"].symbolic == "(x - x**x + 2*z + 5/2)*cos((x + z + 2)*(-x**x + z + 1/2))"
+
+
+SIGMA = "\N{GREEK SMALL LETTER SIGMA}"
+READABLE = {  # op: (plain text, LaTeX) of its local derivative at argument z, as people write it
+    "sigmoid": (f"{SIGMA}(z)·(1 - {SIGMA}(z))", r"\sigma\left(z\right) \cdot \left(1 - \sigma\left(z\right)\right)"),
+    "tanh": ("1 - tanh(z)**2", r"1 - \tanh^{2}\left(z\right)"),
+    "softplus": (f"{SIGMA}(z)", r"\sigma\left(z\right)"),
+    "silu": (f"{SIGMA}(z)·(1 + z·(1 - {SIGMA}(z)))",
+             r"\sigma\left(z\right) \cdot \left(1 + z \cdot \left(1 - \sigma\left(z\right)\right)\right)"),
+}
+
+
+@pytest.mark.parametrize("op", sorted(READABLE))
+def test_sigmoid_family_derivatives_are_shown_as_people_write_them(op):
+    from graphviz_grad.symbolic import local_derivative_texts
+
+    graph = gg.parse(f"y = {op}(z)")
+    assert local_derivative_texts(graph)["y", 0] == READABLE[op][0]
+    assert local_derivative_texts(graph, latex=True)["y", 0] == READABLE[op][1]
+
+
+@pytest.mark.parametrize("op", sorted(READABLE))
+def test_the_readable_derivative_is_the_derivative(op):
+    """The shown form, read back as a formula, equals SymPy's exact derivative of the op."""
+    plain = OPS[op].derivative_text[0].format("z")
+    formula = plain.replace(SIGMA, "sigmoid").replace("·", "*")
+    reference = sympy.diff(OPS[op].sympy(sympy, sympy.Symbol("z")), sympy.Symbol("z"))
+    for z in (-3.0, -0.5, 0.0, 0.7, 4.0):
+        shown = gg.grad(f"d = {formula}", z=z).value("d")
+        assert shown == pytest.approx(float(reference.subs(sympy.Symbol("z"), z)), rel=1e-12, abs=1e-15)
+
+
+def test_readable_forms_reach_the_derivation_and_leave_the_verdict_exact():
+    trace = gg.grad("L = sigmoid(w*x) + tanh(x)", w=0.5, x=2)
+    latex = gg.derive(trace).to_latex()
+    assert r"\sigma\left(z_{1}\right)" in latex and r"\tanh^{2}" in latex
+    assert check("L = sigmoid(w*x) + tanh(x)", w=0.5, x=2).ok

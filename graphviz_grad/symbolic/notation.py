@@ -65,6 +65,8 @@ def local_derivative_texts(graph: Graph, *, latex: bool = False) -> dict[tuple[s
     'x'
     >>> local_derivative_texts(parse("y = exp(2*W1)"), latex=True)["y", 0]
     'e^{z_{1}}'
+    >>> print(local_derivative_texts(parse("y = softplus(z)"), latex=True)["y", 0])  # the op table's
+    \\sigma\\left(z\\right)
     """
     texts: dict[tuple[str, int], str] = {}
     for node in graph.nodes:
@@ -102,7 +104,11 @@ _MARKS = tuple(f"\x00{slot}\x00" for slot in range(2))
 @functools.lru_cache(maxsize=1024)
 def _local_templates(op: str, constants: tuple[float | None, ...], latex: bool) -> tuple[str | None, ...]:
     """The local derivatives of one operation (`_local_partials`), per slot, printed with marks
-    for the argument names (None for a constant's slot)."""
+    for the argument names (None for a constant's slot); an op's own readable form
+    (``derivative_text`` in the op table) when it has one."""
+    readable = OPS[op].derivative_text
+    if readable is not None and constants == (None,):
+        return (readable[latex].replace("{0}", _MARKS[0]),)
     shown = tuple(None if value is None else _shown_constant(value) for value in constants)
     slots = _slot_symbols(len(constants))
     return tuple(None if local is None else _marked(local, slots, latex)
