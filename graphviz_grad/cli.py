@@ -488,8 +488,8 @@ def make_parser() -> argparse.ArgumentParser:
         "check", help="cross-check every gradient against SymPy and finite differences",
         description="Derive every dL/dinput and dL/dnode with SymPy, evaluate them at the point and compare "
                     "with the engine and with central finite differences. Exit code 0 when all agree, "
-                    "1 when any disagrees, 3 when the time budget left rows not checked and none "
-                    "disagrees (see docs/check.md).")
+                    "1 when any disagrees, 3 when rows are not checked (time budget) or too large "
+                    "(size cap) and none disagrees (see docs/check.md).")
     _add_values_options(check, from_json=True)
     check.add_argument("--json", action="store_true", help="print the report as JSON: ok, rows, ...")
     check.add_argument("--rtol", type=_tolerance, default=1e-7, metavar="R",

@@ -120,7 +120,8 @@ def drawing(trace: Trace, *, digits: int = 4, rankdir: str = "LR", compact: bool
 
 
 VERDICT_WORDS = {"agree": "agrees", "disagree": "DISAGREES", "kink": "a kink (not differentiable here)",
-                 "undefined": "no real value here", "infinite": "both infinite", "overflow": "beyond float64"}
+                 "undefined": "no real value here", "infinite": "both infinite", "overflow": "beyond float64",
+                 "too large": "too large to check", "not checked": "not checked (time budget)"}
 
 
 def verdicts(report: Any, digits: int = 4) -> dict[str, str]:

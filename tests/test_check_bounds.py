@@ -79,8 +79,23 @@ def test_exit_code_3_when_rows_are_not_checked(capsys):
 ])
 def test_towers_of_powers_answer_without_computing_the_numbers(formula, point):
     report = check(formula, simplify="never", timeout=30, **point)
-    assert report.ok and report.complete
-    assert {row.status for row in report.rows} <= {"agree", "infinite", "overflow", "undefined"}
+    assert report.ok
+    assert {row.status for row in report.rows} <= {"agree", "infinite", "overflow", "undefined", "too large"}
+    assert report.complete == (report.counts["too large"] == 0)
+
+
+def test_rows_past_the_size_cap_are_too_large_not_infinite_and_exit_3(capsys):
+    report = check("L = a**a**a**a + b", a=10, b=1, simplify="never")
+    assert report.ok and not report.complete
+    assert [report[name].status for name in ("a", "b", "L")] == ["too large", "agree", "agree"]
+    assert "too large to check" in report["a"].note and "2**60 bits" in report["a"].note
+    assert "INCOMPLETE" in report.summary() and "past the size cap" in report.summary()
+    assert report.to_dict()["complete"] is False
+    assert main(["check", "L = a**a**a**a", "--at", "a=10", "--simplify", "never"]) == 3
+    assert "too large" in capsys.readouterr().out
+    # a pole is infinite, not too large: that is a verdict (exit 0)
+    assert check("L = 1/x", x=0)["x"].status == "infinite"
+    assert main(["check", "L = 1/x", "--at", "x=0"]) == 0
 
 
 @pytest.mark.slow

@@ -23,7 +23,8 @@ from ..text import table
 from .notation import _IDENTIFIER, _latex_text, _print, latex_name
 from .translate import DIGITS
 
-_STATUSES = ("agree", "disagree", "kink", "undefined", "infinite", "overflow", "not checked")
+_STATUSES = ("agree", "disagree", "kink", "undefined", "infinite", "overflow", "too large", "not checked")
+_UNCHECKED = ("too large", "not checked")  # no verdict: the report is incomplete (exit code 3)
 
 
 @dataclass
@@ -33,7 +34,9 @@ class Row:
 
     ``status`` is ``agree``, ``disagree``, ``kink`` (not differentiable here: not a failure),
     ``undefined`` (no real value here: not a failure) or ``infinite`` / ``overflow``
-    (both sides infinite, or the exact value is beyond float64 and the engine gives inf).
+    (both sides infinite, or the exact value is beyond float64 and the engine gives inf);
+    ``too large`` (the engine gives inf and the exact value reads a power past the size cap,
+    never computed) and ``not checked`` (the time budget ran out) are no verdict.
     """
 
     wrt: str
@@ -141,8 +144,9 @@ class CheckReport:
         """True when the rows carry full closed forms, False for the node form (large graphs)."""
         self.ok = all(row.ok for row in self.rows)
         self.timeout = timeout
-        self.complete = not any(row.status == "not checked" for row in self.rows)
-        """False when the time budget left rows ``not checked`` (the command line exits 3)."""
+        self.complete = not any(row.status in _UNCHECKED for row in self.rows)
+        """False when rows are ``not checked`` (the time budget) or ``too large`` (the size cap):
+        the command line exits 3 then, unless a row disagrees."""
         compared = [row for row in self.rows if row.abs_error is not None]
         self.worst_abs_error: float = max((row.abs_error for row in compared), default=0.0)  # type: ignore
         self.worst_rel_error: float = max((row.rel_error for row in compared  # type: ignore[misc]
@@ -179,7 +183,9 @@ class CheckReport:
         failed += " ..." if len(self.failures) > 8 else ""
         verdict = f"ok ({listed or 'no rows'})" if self.ok else f"FAILED ({listed}; failing:{failed})"
         if self.ok and not self.complete:
-            verdict = f"INCOMPLETE ({listed}: out of the {self.timeout:g} s budget)"
+            reasons = [f"out of the {self.timeout:g} s budget" if self.counts["not checked"] else "",
+                       "past the size cap" if self.counts["too large"] else ""]
+            verdict = f"INCOMPLETE ({listed}: {' and '.join(filter(None, reasons))})"
         return (f"check of {self.graph.output} at {point or 'no inputs'}: {verdict} "
                 f"(rtol {self.rtol:g}, atol {self.atol:g}; worst abs error {self.worst_abs_error:.3g}, "
                 f"worst rel error {self.worst_rel_error:.3g})")
