@@ -10,8 +10,10 @@ The only package that imports SymPy, one job per module:
 - `translate`: a `Graph` as SymPy expressions (`to_sympy`), exact numbers, an op at a point;
 - `derive`: what does not depend on the point, once per graph structure and cached (closed
   forms, per-node adjoints, the forms to show, simplified within a budget);
-- `checker`: per point, the engine against those derivatives at 30 significant digits, central
-  finite differences and a status per row, within a time budget;
+- `checker`: per point, the rows: the engine against those derivatives at 30 significant
+  digits and a status per row, within a time budget;
+- `numeric`: the numbers behind a row: comparisons at 30 digits, the chain rule node by node,
+  a signed pole's limit, central finite differences;
 - `report`: the `CheckReport` and its renderings;
 - `notation`: text and LaTeX of local derivatives, for the diagrams and the derivation.
 """

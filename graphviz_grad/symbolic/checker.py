@@ -10,11 +10,8 @@ from __future__ import annotations
 
 import math
 import time
-from bisect import bisect_right
-from collections.abc import Mapping
 from typing import Any
 
-import mpmath
 import sympy as sp
 
 from ..engine import Trace
@@ -23,17 +20,15 @@ from ..formula import parse
 from ..graph import CONST, INPUT, Expr, Graph, build
 from ..ops import OPS
 from .derive import (
-    _PIECEWISE,
     FULL_NODES,
     FULL_TREE,
     SIMPLIFY_MODES,
-    SIMPLIFY_OPS,
     derived,
     evaluate,
 )
+from .numeric import FiniteDifferences, chain_rule, compare, forward_mismatch, kink_compare, signed_pole
 from .report import CheckReport, Row, _digits_text, _fmt
 from .translate import (
-    _EPS,
     _FLOAT_MAX,
     DIGITS,
     MAX_BITS,
@@ -41,16 +36,12 @@ from .translate import (
     _depends,
     _far,
     _far_limit,
-    _huge,
-    _local_partials,
     _number,
     _real_or_nan,
-    _slot_symbols,
     _substitute,
     _to_float,
     _too_large,
     _tree_size,
-    bounded_substitute,
     exact,
     exact_binary,
 )
@@ -61,9 +52,6 @@ ATOL = 1e-10
 """Default absolute tolerance of engine vs SymPy."""
 TIMEOUT = 60.0
 """The default time budget of one check, in seconds (``check --timeout``, ``timeout=``)."""
-FD_BUDGET = 4_000_000
-"""Finite differences re-evaluate the graph downstream of a row's node four times; once the check
-has spent this many node evaluations, the remaining rows get no finite difference."""
 
 class CheckError(GraphvizGradError, ValueError):
     """Arguments to `check` that cannot be checked (bad tolerances, a subject of the wrong kind)."""
@@ -149,16 +137,7 @@ class _Checker:
         self.point = {name: trace.values[graph.index(name)] for name in graph.inputs}
         operations = sum(1 for node in graph.nodes if node.op not in (INPUT, CONST))
         self.full = operations <= FULL_NODES and _tree_size(graph) <= FULL_TREE
-        self.fd_spent = 0
-        self.steps = [(i, OPS[node.op].forward, *(self.args[i] if len(self.args[i]) == 2
-                                                  else (self.args[i][0], -1)))
-                      for i, node in enumerate(graph.nodes) if node.op not in (INPUT, CONST)]
-        self.step_positions = [step[0] for step in self.steps]
-        self.branches = [(i, OPS[node.op].side, self.args[i],
-                          tuple(self.depends[a] for a in self.args[i]))
-                         for i, node in enumerate(graph.nodes)
-                         if node.op not in (INPUT, CONST) and OPS[node.op].side is not None]
-        self.branch_positions = [branch[0] for branch in self.branches]
+        self.differences = FiniteDifferences(trace, atol=atol)
 
     def reference_values(self) -> list[sp.Expr]:
         """Every node's value at the point with `DIGITS` digits, node by node through the op
@@ -200,7 +179,7 @@ class _Checker:
             # exp(x**x) at x = 100000 or x**x**x**x at 10: substituting the point into a closed
             # form would build a number that never finishes; the node form's values are guarded
             far = self._far_nodes()
-            chain_values = self._chain()[1] if far else None
+            chain_values = chain_rule(self.graph, self.ref, self.depends, self.live)[1] if far else None
             if not far and all(map(math.isfinite, self.point.values())):
                 # the inputs as the engine holds them, exactly (53 bits fit in 30 digits)
                 self.binary_point = {exprs[name]: sp.Float(exact_binary(value), DIGITS)
@@ -227,7 +206,7 @@ class _Checker:
                     row.note = f"{row.note}; {note}" if row.note else note
                 rows.append(row)
         else:
-            expressions, values = self._chain()
+            expressions, values = chain_rule(self.graph, self.ref, self.depends, self.live)
             for i in wrts:
                 late = self._late()
                 rows.append(self._not_checked(i) if late
@@ -252,47 +231,6 @@ class _Checker:
                 if self.live[i] and node.op not in (INPUT, CONST)
                 and (_far(node.op, self.ref[self.args[i][0]])
                      or _too_large(node.op, [self.ref[a] for a in self.args[i]]))]
-
-    def _chain(self, conventions: Mapping[int, tuple[sp.Expr, ...]] | None = None
-               ) -> tuple[dict[int, sp.Expr], list[sp.Expr]]:
-        """Node form for large graphs: dL/dz = sum over z's consumers c of dL/dc * dc/dz, each
-        local derivative by `sympy.diff` of the node's own expression, written with node symbols
-        and evaluated at high precision node by node (linear in the graph's size). With
-        ``conventions``, those nodes' local derivatives take the given values (kinks)."""
-        conventions = conventions or {}
-        graph, ref = self.graph, self.ref
-        symbols = [sp.Symbol(node.name, real=True) if self.depends[i] else ref[i]
-                   for i, node in enumerate(graph.nodes)]
-        adjoint = [sp.Symbol(f"d{graph.output}/d{node.name}", real=True) for node in graph.nodes]
-        terms: list[list[sp.Expr]] = [[] for _ in graph.nodes]
-        values: list[sp.Expr] = [sp.Integer(0)] * self.n
-        values[self.out] = sp.Integer(1)
-        for i in range(self.n - 1, -1, -1):
-            node = graph.nodes[i]
-            if not self.live[i] or node.op in (INPUT, CONST):
-                continue
-            upstream = values[i]
-            args = self.args[i]
-            locals_ = _local_partials(node.op, tuple(None if self.depends[a] else ref[a] for a in args))
-            for slot, a in enumerate(args):
-                partial = locals_[slot]
-                if partial is None or not self.live[a]:
-                    continue
-                dummies = _slot_symbols(len(args))
-                if i in conventions:
-                    at_point = conventions[i][slot]
-                elif _far(node.op, ref[args[0]]):
-                    at_point = _far_limit(node.op, ref[args[0]], derivative=True)
-                elif any(_huge(ref[b]) for b in args):  # guarded: no power is computed past MAX_BITS
-                    at_point = bounded_substitute(partial,
-                                                  {d: ref[b] for d, b in zip(dummies, args, strict=True)})
-                else:
-                    at_point = _substitute(partial, {d: ref[b] for d, b in zip(dummies, args, strict=True)})
-                values[a] = values[a] + upstream * _real_or_nan(at_point)
-                terms[a].append(adjoint[i] * partial.xreplace(
-                    {d: symbols[b] for d, b in zip(dummies, args, strict=True)}))
-        expressions = {i: sp.Integer(1) if i == self.out else sp.Add(*terms[i]) for i in range(self.n)}
-        return expressions, [_real_or_nan(value) for value in values]
 
     def _kinks(self) -> dict[int, str]:
         """For each node whose gradient passes a non-differentiable point, the first such note."""
@@ -392,7 +330,7 @@ class _Checker:
     def _row(self, i: int, expr: sp.Expr, form: str, value: sp.Expr) -> Row:
         node = self.graph.nodes[i]
         engine = self.trace.grads[i]
-        fd, step, fd_tol, fd_note = self._finite_difference(i, value)
+        fd, step, fd_tol, fd_note = self.differences.estimate(i, value)
         reference = _to_float(value)
         notes: list[str] = []
         abs_error: float | None = None
@@ -403,7 +341,8 @@ class _Checker:
             if any(isinstance(sub, sp.Heaviside) for sub in sp.preorder_traversal(expr)) or form == "nodes":
                 notes.append("SymPy's value is not a reference here (it takes Heaviside(0) = 1/2)")
             if i not in self.uncompared:
-                ok, abs_error, rel_error, note = self._kink_compare(engine, self.expected[i])
+                ok, abs_error, rel_error, note = kink_compare(engine, self.expected[i],
+                                                              rtol=self.rtol, atol=self.atol)
                 status = "kink" if ok else "disagree"
                 notes.append(note)
         elif value is sp.nan or i in self.undefined:
@@ -415,7 +354,8 @@ class _Checker:
             if agree:
                 abs_error = rel_error = 0.0
             notes.append(f"SymPy's value is {value}" + ("" if agree else f" but the engine gives {engine!r}"))
-            signed = self._signed_pole(i) if value is sp.zoo else None
+            signed = (signed_pole(self.forms[i], self.binary_point, self.point)
+                      if value is sp.zoo and i in self.forms and self.binary_point is not None else None)
             if signed is not None:  # shown with its sign; IEEE's signed zeros may give the other one
                 value, reference = signed, _to_float(signed)
                 notes.append(f"its limit approaching the point along every input at once, from both sides, "
@@ -429,11 +369,11 @@ class _Checker:
             notes.append(f"the exact value {_digits_text(sp.Float(value, 6))} is beyond float64"
                          + ("; the engine overflows to inf, as IEEE arithmetic does" if agree else ""))
         else:
-            abs_error, rel_error, ok = self._compare(engine, value)
+            abs_error, rel_error, ok = compare(engine, value, rtol=self.rtol, atol=self.atol)
             binary = self._at_binary_point(i) if not ok else None
-            if binary is not None and self._compare(engine, binary)[2]:
+            if binary is not None and compare(engine, binary, rtol=self.rtol, atol=self.atol)[2]:
                 ok = True
-                abs_error, rel_error, _ = self._compare(engine, binary)
+                abs_error, rel_error, _ = compare(engine, binary, rtol=self.rtol, atol=self.atol)
                 notes.append(f"agrees with SymPy at the inputs' exact binary values "
                              f"({_digits_text(binary)}): the decimal point differs from them by under "
                              "an ulp, which this derivative amplifies")
@@ -456,7 +396,7 @@ class _Checker:
             status = "too large"  # not a failure, but not checked either: the exact value was not computed
             notes.append(f"too large to check: a power on the way needs an exponent of more than 2**"
                          f"{MAX_BITS.bit_length() - 1} bits, so it was taken as {value} instead of computed")
-        forward = self._forward_mismatch(i)
+        forward = forward_mismatch(self.trace, i, rtol=self.rtol, atol=self.atol)
         if forward:
             ok, status = False, "disagree"
             notes.append(forward)
@@ -465,28 +405,6 @@ class _Checker:
         return Row(node.name, "input" if node.op == INPUT else "node", expr, form, reference, engine, fd,
                    step, fd_tol, abs_error, rel_error, ok, status, "; ".join(notes), self.graph.output,
                    value)
-
-    def _signed_pole(self, i: int) -> sp.Expr | None:
-        """The sign of a ``zoo`` (SymPy's unsigned infinity, ``-1/y**2`` at 0): the limit of
-        row i's closed form as every input approaches the point together from above and from
-        below (inputs + t and - t, t -> 0+), when both give the same signed infinity. Only small
-        forms without Max/Min/Abs/Heaviside/sign (`sympy.limit` is slow on large ones)."""
-        form = self.forms.get(i)
-        if form is None or self.binary_point is None or sp.count_ops(form) > SIMPLIFY_OPS or any(
-                isinstance(sub, _PIECEWISE) or sub.is_Float for sub in sp.preorder_traversal(form)):
-            return None
-        t = sp.Dummy("t", positive=True)
-        limits = set()
-        for direction in (1, -1):
-            shifted = _substitute(form, {symbol: exact(value) + direction * t
-                                         for symbol, value in zip(self.binary_point, self.point.values(),
-                                                                  strict=True)})
-            try:
-                limits.add(sp.limit(shifted, t, 0, "+"))
-            except Exception:  # SymPy's limit raises NotImplementedError and worse on odd forms
-                return None
-        (limit,) = limits if len(limits) == 1 else (None,)
-        return limit if limit in (sp.oo, -sp.oo) else None
 
     def _at_binary_point(self, i: int) -> sp.Expr | None:
         """Row i's closed form at the float inputs' exact binary values (full closed forms only)."""
@@ -500,7 +418,7 @@ class _Checker:
         """Every node's dL/dz by the chain rule node by node at 30 digits, with the documented
         conventions at kinks (computed once, when first needed)."""
         if self._expected is None:
-            self._expected = self._chain(self.conventions)[1]
+            self._expected = chain_rule(self.graph, self.ref, self.depends, self.live, self.conventions)[1]
         return self._expected
 
     def _finite_by_nodes(self, i: int) -> bool:
@@ -508,104 +426,3 @@ class _Checker:
         a pole or nan in another summand (sin(x) + 1/y at y = 0) leaves dL/dx defined."""
         value = self.expected[i]
         return bool(value.is_Number) and value is not sp.nan and bool(value.is_finite)
-
-    def _kink_compare(self, engine: float, expected: sp.Expr) -> tuple[bool, float | None, float | None, str]:
-        """A kink row against the convention's value: ok, errors and a note."""
-        text = _digits_text(expected)
-        where = "the convention at the kink and SymPy's local derivatives elsewhere"
-        if expected is sp.nan:
-            return True, None, None, f"not compared: {where} give no real value"
-        if expected is sp.zoo or expected in (sp.oo, -sp.oo) or abs(expected) > _FLOAT_MAX:
-            ok = math.isinf(engine) and (expected is sp.zoo or (engine > 0) == (expected > 0))
-            errors = (0.0, 0.0) if ok else (None, None)
-        else:
-            abs_error, rel_error, ok = self._compare(engine, expected)
-            errors = (abs_error, rel_error)
-        if ok:
-            return True, *errors, f"the engine agrees with {where} ({text})"
-        return False, *errors, f"the engine gives {engine!r}, but {where} give {text}"
-
-    def _compare(self, engine: float, value: sp.Expr, rtol: float | None = None) -> tuple[float, float, bool]:
-        """Absolute and relative error of a float against a finite SymPy number, and whether
-        ``|engine - value| <= atol + rtol*|value|`` (mpmath at `DIGITS` digits: SymPy's own
-        arithmetic is a hundred times slower)."""
-        if not math.isfinite(engine):
-            return math.inf, math.inf, False
-        with mpmath.workdps(DIGITS):
-            exact_value = value._to_mpmath(mpmath.mp.prec)
-            difference = abs(mpmath.mpf(engine) - exact_value)
-            magnitude = abs(exact_value)
-            abs_error = float(difference)
-            rel_error = float(difference / magnitude) if magnitude else (0.0 if not difference else math.inf)
-            rtol = self.rtol if rtol is None else rtol
-            return abs_error, rel_error, bool(difference <= self.atol + rtol * magnitude)
-
-    def _forward_mismatch(self, i: int) -> str:
-        """The node's forward rule on the engine's own argument values, against the same op at
-        high precision: catches a wrong forward rule (which finite differences would follow)."""
-        node = self.graph.nodes[i]
-        if node.op in (INPUT, CONST):
-            return ""
-        engine = self.trace.values[i]
-        args = [self.trace.values[a] for a in self.args[i]]
-        if not all(math.isfinite(a) for a in args):
-            return ""  # IEEE arithmetic on inf and nan: nothing for SymPy to say
-        value = _at_point(node.op, [sp.Float(a, DIGITS) for a in args])
-        if value is sp.nan:
-            agree = math.isnan(engine)
-        elif value is sp.zoo or value in (sp.oo, -sp.oo) or abs(value) > _FLOAT_MAX:
-            agree = math.isinf(engine) and (value is sp.zoo or (engine > 0) == (value > 0))
-        else:
-            agree = self._compare(engine, value, rtol=max(self.rtol, 4 * _EPS))[2]
-        if agree:
-            return ""
-        return (f"forward value differs: the engine computes {self.graph.statement(node.name)} = {engine!r} "
-                f"from its arguments, SymPy {_digits_text(value)}")
-
-    def _evaluate(self, k: int, value: float, base: list[float]) -> tuple[float, int | None]:
-        """The output with node k set to ``value`` and every later node recomputed, and the
-        first later node whose side of a kink or domain edge (the op table's ``side``) differs
-        from the unperturbed pass."""
-        vals = list(base)
-        vals[k] = value
-        for i, rule, a, b in self.steps[bisect_right(self.step_positions, k):]:
-            vals[i] = rule(vals[a]) if b < 0 else rule(vals[a], vals[b])
-        for i, side, args, varies in self.branches[bisect_right(self.branch_positions, k):]:
-            if side(tuple(vals[a] for a in args), varies) != side(tuple(base[a] for a in args), varies):
-                return vals[self.out], i
-        return vals[self.out], None
-
-    def _finite_difference(self, k: int, value: sp.Expr) -> tuple[float | None, float | None,
-                                                                   float | None, str]:
-        """Central difference with step h = eps**(1/3)*max(1, |v|) and its error estimate
-        (the gap to the 2h difference plus the rounding bound). A step that moves a later
-        non-smooth node to another branch (relu's argument across 0, ...) gives no estimate."""
-        base = list(self.trace.values)
-        v = base[k]
-        if not math.isfinite(v):
-            return None, None, None, "no finite difference: the value is not finite"
-        cost = 4 * (len(self.steps) - bisect_right(self.step_positions, k))
-        if self.fd_spent + cost > FD_BUDGET:
-            return None, None, None, f"no finite difference: over the budget of {FD_BUDGET:,} evaluations"
-        self.fd_spent += cost
-        h = _EPS ** (1 / 3) * max(1.0, abs(v))
-        estimates, scale = [], abs(base[self.out])
-        for step in (h, 2 * h):
-            up, down = v + step, v - step
-            (f_up, crossed_up), (f_down, crossed_down) = (self._evaluate(k, up, base),
-                                                          self._evaluate(k, down, base))
-            crossed = crossed_up if crossed_up is not None else crossed_down
-            if crossed is not None:
-                node = self.graph.nodes[crossed]
-                return None, h, None, (f"no finite difference: a step of {h:.3g} moves node {node.name} "
-                                       f"({node.op}) across a kink or domain edge")
-            scale = max(scale, abs(f_up), abs(f_down))
-            estimates.append((f_up - f_down) / (up - down))
-        fd, coarse = estimates
-        if not (math.isfinite(fd) and math.isfinite(coarse)):
-            return None, h, None, "no finite difference: the function is not finite within two steps"
-        reference = abs(_to_float(value)) if value.is_Number else 0.0
-        tolerance = 4 * abs(fd - coarse) + 8 * _EPS * scale / h + 1e-6 * reference + self.atol
-        return fd, h, tolerance, ""
-
-

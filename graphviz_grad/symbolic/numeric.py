@@ -1,0 +1,235 @@
+"""Numbers at one point, for the check's rows: comparisons at 30 digits, the chain rule node by
+node at 30 digits, a signed pole's limit and central finite differences.
+
+>>> import sympy as sp
+>>> compare(0.1, sp.Rational(1, 10), rtol=1e-7, atol=1e-10)[2]
+True
+>>> from graphviz_grad import grad
+>>> differences = FiniteDifferences(grad("L = x**3", x=2.0), atol=1e-10)
+>>> fd, step, tolerance, note = differences.estimate(0, sp.Integer(12))
+>>> abs(fd - 12) < tolerance, note
+(True, '')
+"""
+
+from __future__ import annotations
+
+import math
+from bisect import bisect_right
+from collections.abc import Mapping, Sequence
+
+import mpmath
+import sympy as sp
+
+from ..engine import Trace
+from ..graph import CONST, INPUT, Graph
+from ..ops import OPS
+from .derive import _PIECEWISE, SIMPLIFY_OPS
+from .report import _digits_text
+from .translate import (
+    _EPS,
+    _FLOAT_MAX,
+    DIGITS,
+    _at_point,
+    _depends,
+    _far,
+    _far_limit,
+    _huge,
+    _local_partials,
+    _real_or_nan,
+    _slot_symbols,
+    _substitute,
+    _to_float,
+    bounded_substitute,
+    exact,
+)
+
+FD_BUDGET = 4_000_000
+"""Finite differences re-evaluate the graph downstream of a row's node four times; once the check
+has spent this many node evaluations, the remaining rows get no finite difference."""
+
+
+def compare(engine: float, value: sp.Expr, *, rtol: float, atol: float) -> tuple[float, float, bool]:
+    """Absolute and relative error of a float against a finite SymPy number, and whether
+    ``|engine - value| <= atol + rtol*|value|`` (mpmath at `DIGITS` digits: SymPy's own
+    arithmetic is a hundred times slower)."""
+    if not math.isfinite(engine):
+        return math.inf, math.inf, False
+    with mpmath.workdps(DIGITS):
+        exact_value = value._to_mpmath(mpmath.mp.prec)
+        difference = abs(mpmath.mpf(engine) - exact_value)
+        magnitude = abs(exact_value)
+        abs_error = float(difference)
+        rel_error = float(difference / magnitude) if magnitude else (0.0 if not difference else math.inf)
+        return abs_error, rel_error, bool(difference <= atol + rtol * magnitude)
+
+
+def kink_compare(engine: float, expected: sp.Expr, *, rtol: float, atol: float
+                 ) -> tuple[bool, float | None, float | None, str]:
+    """A kink row against the convention's value: ok, errors and a note."""
+    text = _digits_text(expected)
+    where = "the convention at the kink and SymPy's local derivatives elsewhere"
+    if expected is sp.nan:
+        return True, None, None, f"not compared: {where} give no real value"
+    if expected is sp.zoo or expected in (sp.oo, -sp.oo) or abs(expected) > _FLOAT_MAX:
+        ok = math.isinf(engine) and (expected is sp.zoo or (engine > 0) == (expected > 0))
+        errors = (0.0, 0.0) if ok else (None, None)
+    else:
+        abs_error, rel_error, ok = compare(engine, expected, rtol=rtol, atol=atol)
+        errors = (abs_error, rel_error)
+    if ok:
+        return True, *errors, f"the engine agrees with {where} ({text})"
+    return False, *errors, f"the engine gives {engine!r}, but {where} give {text}"
+
+
+def forward_mismatch(trace: Trace, i: int, *, rtol: float, atol: float) -> str:
+    """Node i's forward rule on the engine's own argument values, against the same op at high
+    precision: catches a wrong forward rule (which finite differences would follow)."""
+    graph = trace.graph
+    node = graph.nodes[i]
+    if node.op in (INPUT, CONST):
+        return ""
+    engine = trace.values[i]
+    args = [trace.values[a] for a in graph.arg_indices[i]]
+    if not all(math.isfinite(a) for a in args):
+        return ""  # IEEE arithmetic on inf and nan: nothing for SymPy to say
+    value = _at_point(node.op, [sp.Float(a, DIGITS) for a in args])
+    if value is sp.nan:
+        agree = math.isnan(engine)
+    elif value is sp.zoo or value in (sp.oo, -sp.oo) or abs(value) > _FLOAT_MAX:
+        agree = math.isinf(engine) and (value is sp.zoo or (engine > 0) == (value > 0))
+    else:
+        agree = compare(engine, value, rtol=max(rtol, 4 * _EPS), atol=atol)[2]
+    if agree:
+        return ""
+    return (f"forward value differs: the engine computes {graph.statement(node.name)} = {engine!r} "
+            f"from its arguments, SymPy {_digits_text(value)}")
+
+
+def chain_rule(graph: Graph, ref: Sequence[sp.Expr], depends: Sequence[bool], live: Sequence[bool],
+               conventions: Mapping[int, tuple[sp.Expr, ...]] | None = None
+               ) -> tuple[dict[int, sp.Expr], list[sp.Expr]]:
+    """Node form for large graphs: dL/dz = sum over z's consumers c of dL/dc * dc/dz, each
+    local derivative by `sympy.diff` of the node's own expression, written with node symbols
+    and evaluated at high precision node by node (linear in the graph's size) from the nodes'
+    values ``ref``. With ``conventions``, those nodes' local derivatives take the given values
+    (kinks)."""
+    conventions = conventions or {}
+    n, all_args, out = len(graph), graph.arg_indices, graph.index(graph.output)
+    symbols = [sp.Symbol(node.name, real=True) if depends[i] else ref[i]
+               for i, node in enumerate(graph.nodes)]
+    adjoint = [sp.Symbol(f"d{graph.output}/d{node.name}", real=True) for node in graph.nodes]
+    terms: list[list[sp.Expr]] = [[] for _ in graph.nodes]
+    values: list[sp.Expr] = [sp.Integer(0)] * n
+    values[out] = sp.Integer(1)
+    for i in range(n - 1, -1, -1):
+        node = graph.nodes[i]
+        if not live[i] or node.op in (INPUT, CONST):
+            continue
+        upstream = values[i]
+        args = all_args[i]
+        locals_ = _local_partials(node.op, tuple(None if depends[a] else ref[a] for a in args))
+        for slot, a in enumerate(args):
+            partial = locals_[slot]
+            if partial is None or not live[a]:
+                continue
+            dummies = _slot_symbols(len(args))
+            if i in conventions:
+                at_point = conventions[i][slot]
+            elif _far(node.op, ref[args[0]]):
+                at_point = _far_limit(node.op, ref[args[0]], derivative=True)
+            else:  # guarded where huge: no power is computed past MAX_BITS
+                at_args = {d: ref[b] for d, b in zip(dummies, args, strict=True)}
+                substitute = bounded_substitute if any(_huge(ref[b]) for b in args) else _substitute
+                at_point = substitute(partial, at_args)
+            values[a] = values[a] + upstream * _real_or_nan(at_point)
+            terms[a].append(adjoint[i] * partial.xreplace(
+                {d: symbols[b] for d, b in zip(dummies, args, strict=True)}))
+    expressions = {i: sp.Integer(1) if i == out else sp.Add(*terms[i]) for i in range(n)}
+    return expressions, [_real_or_nan(value) for value in values]
+
+
+def signed_pole(form: sp.Expr, binary_point: Mapping[sp.Expr, sp.Expr], point: Mapping[str, float]
+                ) -> sp.Expr | None:
+    """The sign of a ``zoo`` (SymPy's unsigned infinity, ``-1/y**2`` at 0): the limit of a
+    closed form as every input approaches the point together from above and from below
+    (inputs + t and - t, t -> 0+), when both give the same signed infinity. Only small forms
+    without Max/Min/Abs/Heaviside/sign (`sympy.limit` is slow on large ones)."""
+    if sp.count_ops(form) > SIMPLIFY_OPS or any(
+            isinstance(sub, _PIECEWISE) or sub.is_Float for sub in sp.preorder_traversal(form)):
+        return None
+    t = sp.Dummy("t", positive=True)
+    limits = set()
+    for direction in (1, -1):
+        shifted = _substitute(form, {symbol: exact(value) + direction * t
+                                     for symbol, value in zip(binary_point, point.values(), strict=True)})
+        try:
+            limits.add(sp.limit(shifted, t, 0, "+"))
+        except Exception:  # SymPy's limit raises NotImplementedError and worse on odd forms
+            return None
+    (limit,) = limits if len(limits) == 1 else (None,)
+    return limit if limit in (sp.oo, -sp.oo) else None
+
+
+class FiniteDifferences:
+    """Central finite differences of a trace's output by each node, re-evaluating only the
+    nodes after it through the op table's float rules, within `FD_BUDGET` evaluations."""
+
+    def __init__(self, trace: Trace, *, atol: float):
+        graph = self.graph = trace.graph
+        self.trace, self.atol, self.spent = trace, atol, 0
+        self.out = graph.index(graph.output)
+        args, depends = graph.arg_indices, _depends(graph)
+        self.steps = [(i, OPS[node.op].forward, *(args[i] if len(args[i]) == 2 else (args[i][0], -1)))
+                      for i, node in enumerate(graph.nodes) if node.op not in (INPUT, CONST)]
+        self.step_positions = [step[0] for step in self.steps]
+        self.branches = [(i, OPS[node.op].side, args[i], tuple(depends[a] for a in args[i]))
+                         for i, node in enumerate(graph.nodes)
+                         if node.op not in (INPUT, CONST) and OPS[node.op].side is not None]
+        self.branch_positions = [branch[0] for branch in self.branches]
+
+    def _evaluate(self, k: int, value: float, base: list[float]) -> tuple[float, int | None]:
+        """The output with node k set to ``value`` and every later node recomputed, and the
+        first later node whose side of a kink or domain edge (the op table's ``side``) differs
+        from the unperturbed pass."""
+        vals = list(base)
+        vals[k] = value
+        for i, rule, a, b in self.steps[bisect_right(self.step_positions, k):]:
+            vals[i] = rule(vals[a]) if b < 0 else rule(vals[a], vals[b])
+        for i, side, args, varies in self.branches[bisect_right(self.branch_positions, k):]:
+            if side(tuple(vals[a] for a in args), varies) != side(tuple(base[a] for a in args), varies):
+                return vals[self.out], i
+        return vals[self.out], None
+
+    def estimate(self, k: int, value: sp.Expr) -> tuple[float | None, float | None, float | None, str]:
+        """Central difference by node k with step h = eps**(1/3)*max(1, |v|) and its error
+        estimate (the gap to the 2h difference plus the rounding bound), as ``(fd, h, tolerance,
+        note)``; ``value`` is SymPy's derivative there (for the tolerance's scale). A step that
+        moves a later non-smooth node to another branch (relu's argument across 0, ...) gives
+        no estimate."""
+        base = list(self.trace.values)
+        v = base[k]
+        if not math.isfinite(v):
+            return None, None, None, "no finite difference: the value is not finite"
+        cost = 4 * (len(self.steps) - bisect_right(self.step_positions, k))
+        if self.spent + cost > FD_BUDGET:
+            return None, None, None, f"no finite difference: over the budget of {FD_BUDGET:,} evaluations"
+        self.spent += cost
+        h = _EPS ** (1 / 3) * max(1.0, abs(v))
+        estimates, scale = [], abs(base[self.out])
+        for step in (h, 2 * h):
+            up, down = v + step, v - step
+            (f_up, crossed_up), (f_down, crossed_down) = (self._evaluate(k, up, base),
+                                                          self._evaluate(k, down, base))
+            crossed = crossed_up if crossed_up is not None else crossed_down
+            if crossed is not None:
+                node = self.graph.nodes[crossed]
+                return None, h, None, (f"no finite difference: a step of {h:.3g} moves node {node.name} "
+                                       f"({node.op}) across a kink or domain edge")
+            scale = max(scale, abs(f_up), abs(f_down))
+            estimates.append((f_up - f_down) / (up - down))
+        fd, coarse = estimates
+        if not (math.isfinite(fd) and math.isfinite(coarse)):
+            return None, h, None, "no finite difference: the function is not finite within two steps"
+        reference = abs(_to_float(value)) if value.is_Number else 0.0
+        tolerance = 4 * abs(fd - coarse) + 8 * _EPS * scale / h + 1e-6 * reference + self.atol
+        return fd, h, tolerance, ""
