@@ -168,12 +168,17 @@ def write_folder(directory: str, contents: dict[str, bytes], *,
         if os.path.isdir(target):
             os.chmod(stage, os.stat(target).st_mode & 0o7777)
             ours = owned if callable(owned) else set(owned).__contains__
-            _carry_over(target, stage, lambda name: name in contents or bool(ours(name)))
+
+            def is_ours(name: str) -> bool:
+                return name in contents or bool(ours(name))
+
+            _carry_over(target, stage, is_ours)
             if not _exchange(stage, target):  # no atomic exchange here: two renames
                 aside = stage + ".old"
                 os.rename(target, aside)
                 os.rename(stage, target)
                 stage = aside
+            _keep_late(stage, target, is_ours)
         else:
             umask = os.umask(0)
             os.umask(umask)
@@ -212,6 +217,21 @@ def _carry_over(old: str, new: str, ours: Callable[[str], bool]) -> None:
             shutil.copytree(source, copy, symlinks=True, copy_function=_link)
         else:
             _link(source, copy)
+
+
+def _keep_late(old: str, new: str, ours: Callable[[str], bool]) -> None:
+    """Move into ``new`` what a user saved in the folder (now ``old``) after `_carry_over` ran:
+    a file made there, or one replaced by a new file (an editor's save), so removing ``old``
+    removes nothing but ours and what ``new`` holds already."""
+    for name in os.listdir(old):
+        debris = _DEBRIS_FILE.fullmatch(name)
+        if ours(name) or (debris and not (debris[1] and _alive(int(debris[1])))):
+            continue
+        source, copy = os.path.join(old, name), os.path.join(new, name)
+        if not os.path.lexists(copy):
+            os.rename(source, copy)
+        elif not os.path.isdir(source) and not os.path.samestat(os.lstat(source), os.lstat(copy)):
+            os.replace(source, copy)
 
 
 def _link(source: str, copy: str) -> None:
