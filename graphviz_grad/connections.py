@@ -140,8 +140,8 @@ class GuardedH11(H11Protocol):
         super().connection_lost(exc)
 
     def send_400_response(self, msg: str) -> None:
-        note("malformed", "malformed HTTP requests answered 400")
         why = getattr(self.conn, "last_error", "") or msg.rstrip(".")
+        note("malformed", f"a malformed HTTP request answered 400: {why[:200]}")
         if getattr(self.conn, "last_status", 400) == 431:  # h11's bound on an unfinished head
             self.send_json(431, f"the request head is over the limit of {self.limits.head_bytes:,} bytes")
         else:
@@ -186,13 +186,24 @@ def note(kind: str, message: str) -> None:
         _last[kind] = (last, left_out + 1)
         return
     _last[kind] = (now, 0)
-    log.warning("%s%s", message, f" ({left_out} more since the last note)" if left_out else "")
+    suffix = f" ({left_out} more since the last note)" if left_out else ""
+    log.warning("%s%s", message, suffix, extra={NOTED: True})
+
+
+NOTED = "graphviz_grad_noted"
+"""Marks a log record `note` has rate-limited already (`QuietLogs` lets it through as it is)."""
+UVICORN_MALFORMED = "Invalid HTTP request received."
+"""uvicorn's own line for a malformed request, left out: `GuardedH11` notes it with the reason."""
 
 
 class QuietLogs(logging.Filter):
     """A logging filter: each message (by its first 60 characters) at most once per `QUIET_SECONDS`."""
 
     def filter(self, record: logging.LogRecord) -> bool:
+        if getattr(record, NOTED, False):
+            return True
+        if record.name == "uvicorn.error" and record.msg == UVICORN_MALFORMED:
+            return False
         key = f"{record.name}:{str(record.msg)[:60]}"
         now = time.monotonic()
         last, left_out = _last.get(key, (-QUIET_SECONDS, 0))

@@ -288,3 +288,31 @@ def test_the_guarded_protocol_is_what_the_server_runs():
     config = web.server_config(web.create_app())
     config.load()
     assert issubclass(config.http_protocol_class, GuardedH11)
+
+
+def test_notes_of_different_kinds_are_each_logged_once(caplog, monkeypatch):
+    # each kind has its own once-per-10-s budget; one kind's note must not silence another's, and
+    # the count of the ones left out is said once
+    from graphviz_grad import connections
+
+    monkeypatch.setattr(connections, "_last", {})
+    connections.quiet_logs()
+    caplog.set_level(logging.WARNING)
+    for kind in ("disconnect", "connections", "disconnect", "malformed"):
+        connections.note(kind, f"a note of the kind {kind}")
+    assert [r.getMessage() for r in caplog.records] == [
+        "a note of the kind disconnect", "a note of the kind connections", "a note of the kind malformed"]
+    connections._last["disconnect"] = (time.monotonic() - 60, 1)
+    connections.note("disconnect", "again")
+    assert caplog.records[-1].getMessage() == "again (1 more since the last note)"
+
+
+def test_a_malformed_request_is_one_log_line(server, caplog, monkeypatch):
+    from graphviz_grad import connections
+
+    monkeypatch.setattr(connections, "_last", {})
+    caplog.set_level(logging.WARNING)
+    status, _, _ = parse(raw(server, b"GET / HTTP/1.1\r\nHost: a\r\nBad Header\r\n\r\n"))
+    assert status == 400
+    lines = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert len(lines) == 1 and "Bad Header" in lines[0], lines
