@@ -34,6 +34,8 @@ from typing import Any
 import h11
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
+from .errors import GraphvizGradError
+
 BACKLOG = 256
 """Connections the kernel queues for the server, and the most asyncio accepts in one go (it uses
 one number for both): the descriptor budget keeps room for a whole batch, so accepting never
@@ -64,8 +66,49 @@ def max_connections(wanted: int) -> int:
 
 
 def protocol(limits: Limits) -> type[H11Protocol]:
-    """uvicorn's h11 protocol class bounded by ``limits`` (for ``uvicorn.Config(http=...)``)."""
+    """uvicorn's h11 protocol class bounded by ``limits`` (for ``uvicorn.Config(http=...)``);
+    `UnsupportedUvicorn` when uvicorn's protocol lacks what `GuardedH11` builds on."""
+    check_uvicorn()
     return type("GuardedH11", (GuardedH11,), {"limits": limits, "waiting": {}})
+
+
+class UnsupportedUvicorn(GraphvizGradError):
+    """The installed uvicorn's h11 protocol is not the one `GuardedH11` extends."""
+
+
+NEEDED = {
+    # method of uvicorn's H11Protocol: names it must use (attributes GuardedH11 reads or replaces)
+    "__init__": ("conn", "cycle", "connections", "transport", "loop"),
+    "handle_events": ("next_event", "send_400_response", "on_response_complete", "cycle"),
+    "connection_made": ("connections", "transport"),
+    "connection_lost": ("cycle",),
+    "data_received": ("conn",),
+    "on_response_complete": ("transport",),
+}
+
+
+def check_uvicorn() -> None:
+    """Make sure uvicorn's h11 protocol is still built the way `GuardedH11` expects: these are
+    uvicorn's internals, and a changed one would silently drop a bound (a head timeout, the
+    connection cap, the JSON 400). Raises `UnsupportedUvicorn` naming what is missing.
+
+    >>> check_uvicorn()
+    """
+    import uvicorn
+    from uvicorn.protocols.http.h11_impl import RequestResponseCycle
+
+    missing = []
+    for method, names in NEEDED.items():
+        code = getattr(getattr(H11Protocol, method, None), "__code__", None)
+        used = set(code.co_names) if code is not None else set()
+        missing += [f"H11Protocol.{method} ({name})" for name in names if name not in used]
+    if "response_complete" not in RequestResponseCycle.__init__.__code__.co_names:
+        missing.append("RequestResponseCycle.response_complete")
+    if missing:
+        raise UnsupportedUvicorn(
+            f"uvicorn {uvicorn.__version__} is not supported by graphviz-grad serve (its connection limits "
+            f"build on uvicorn's h11 protocol; changed: {', '.join(missing)}): "
+            "pip install 'uvicorn>=0.29,<1'")
 
 
 class GuardedH11(H11Protocol):

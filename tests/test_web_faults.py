@@ -316,3 +316,23 @@ def test_a_malformed_request_is_one_log_line(server, caplog, monkeypatch):
     assert status == 400
     lines = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
     assert len(lines) == 1 and "Bad Header" in lines[0], lines
+
+
+def test_an_incompatible_uvicorn_is_a_clear_error_not_a_silent_loss_of_limits(monkeypatch, capsys):
+    # GuardedH11 builds on uvicorn's internals: a uvicorn whose h11 protocol no longer sends its
+    # 400s through send_400_response would lose the JSON answers (and a renamed `conn`, the bounds)
+    from uvicorn.protocols.http.h11_impl import H11Protocol
+
+    from graphviz_grad import connections
+    from graphviz_grad.cli import main
+
+    def handle_events(self):
+        self.conn.next_event()
+        self.transport.write(b"HTTP/1.1 400 Bad Request\r\n\r\n")
+
+    monkeypatch.setattr(H11Protocol, "handle_events", handle_events)
+    with pytest.raises(connections.UnsupportedUvicorn, match=r"handle_events \(send_400_response\)"):
+        web.server_config(web.create_app(workers=1))
+    assert main(["serve", "--port", "0"]) == 2
+    err = capsys.readouterr().err
+    assert "is not supported by graphviz-grad serve" in err and "Traceback" not in err and err.count("\n") == 1
