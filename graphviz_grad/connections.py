@@ -172,9 +172,14 @@ class GuardedH11(H11Protocol):
                 self.head_timer = None
 
     def on_response_complete(self) -> None:
-        super().on_response_complete()
-        if not self.transport.is_closing():
+        super().on_response_complete()  # (starts the next pipelined request, if one was sent)
+        if self.idle():
             self.arm_head_timer()
+        else:  # closing, or busy with a pipelined request: not waiting for a head
+            self.waiting.pop(self, None)
+            if self.head_timer is not None:
+                self.head_timer.cancel()
+                self.head_timer = None
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.waiting.pop(self, None)

@@ -336,3 +336,31 @@ def test_an_incompatible_uvicorn_is_a_clear_error_not_a_silent_loss_of_limits(mo
     assert main(["serve", "--port", "0"]) == 2
     err = capsys.readouterr().err
     assert "is not supported by graphviz-grad serve" in err and "Traceback" not in err and err.count("\n") == 1
+
+
+def test_a_pipelined_request_that_is_running_is_not_closed_as_idle():
+    # the second of two pipelined requests starts as the first is answered: its connection is busy,
+    # not waiting for a head, so new connections over the cap must not close it
+    with running(web.create_app(workers=1, timeout=2.5), connections=8, head_seconds=60.0) as url:
+        host, port = url.split("//")[1].strip("/").split(":")
+        slow = json.dumps({"formula": SLOW, "values": {"x": 0.7}}).encode()
+        pipelined = (b"GET /api/seed HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+                     b"POST /api/calculate HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                     b"Connection: close\r\nContent-Length: " + str(len(slow)).encode() + b"\r\n\r\n" + slow)
+        busy = socket.create_connection((host, int(port)), timeout=30)
+        busy.sendall(pipelined)
+        client = Client(url)
+        deadline = time.monotonic() + 60
+        while client.get("/api/health").json()["pools"]["calculate"]["running"] != 1:
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        idle = [socket.create_connection((host, int(port)), timeout=10) for _ in range(12)]
+        try:
+            answers = b""
+            while chunk := busy.recv(65536):
+                answers += chunk
+            assert answers.count(b"HTTP/1.1 ") == 2 and b"took longer than 2.5 s" in answers
+        finally:
+            busy.close()
+            for sock in idle:
+                sock.close()
