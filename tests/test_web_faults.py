@@ -364,3 +364,22 @@ def test_a_pipelined_request_that_is_running_is_not_closed_as_idle():
             busy.close()
             for sock in idle:
                 sock.close()
+
+
+def test_a_job_on_a_pool_that_is_replaced_runs_again_on_the_new_one():
+    # a killed fork server under load: the watchdog replaces the pool while a job runs on it; the
+    # old pool, stopped, may never settle that job's future (seen: a 20 s "took longer" answer)
+    from graphviz_grad.jobs import Workers
+
+    async def scenario():
+        workers = Workers("test", 1, memory=None)
+        await workers.start()
+        try:
+            job = asyncio.ensure_future(workers.run(time.sleep, (1.0,), timeout=30))
+            await asyncio.sleep(0.3)
+            await workers.rebuild()
+            return await asyncio.wait_for(job, 30), workers.rebuilds
+        finally:
+            await workers.stop()
+
+    assert asyncio.run(scenario()) == (None, 1)
