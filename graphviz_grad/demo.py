@@ -61,9 +61,9 @@ def demo_files(*, backend: str | None = None) -> tuple[dict[str, bytes], list[st
     SymPy check report."""
     from .display import describe
     from .dot import to_dot
-    from .frames import render_frames
     from .layout import LayoutError, render
     from .player import player_html
+    from .scene import verdicts
 
     result = calculate()
     trace = result.trace
@@ -76,9 +76,9 @@ def demo_files(*, backend: str | None = None) -> tuple[dict[str, bytes], list[st
         files["seed.png"] = render(dot, "png", backend=backend)
     except LayoutError as error:
         notes.append(f"seed.png left out: {error}")
-    pictures = render_frames(trace, "svg", backend=backend, symbolic=True)
-    files["seed-steps.html"] = player_html(trace, pictures, title=describe(trace)).encode("utf-8")
     report = result.report
+    files["seed-steps.html"] = player_html(trace, title=describe(trace), backend=backend,
+                                           verdicts=verdicts(report)).encode("utf-8")
     files["check.txt"] = (report.to_text() + "\n").encode("utf-8")
     files["check.md"] = (report.to_markdown() + "\n").encode("utf-8")
     files["calculator.txt"] = (result.to_text() + "\n").encode("utf-8")

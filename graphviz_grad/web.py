@@ -74,6 +74,9 @@ KINDS = ("calculate", "render")
 ASSETS = {"/": ("index.html", "text/html; charset=utf-8"),
           "/page.js": ("page.js", "text/javascript; charset=utf-8"),
           "/page.css": ("page.css", "text/css; charset=utf-8"),
+          "/viewer.js": ("viewer.js", "text/javascript; charset=utf-8"),
+          "/viewer.css": ("viewer.css", "text/css; charset=utf-8"),
+          "/vendor/panzoom.min.js": ("vendor/panzoom.min.js", "text/javascript; charset=utf-8"),
           # the exercises: a page of their own (see graphviz_grad.exercise_service)
           "/exercise": ("exercise.html", "text/html; charset=utf-8"),
           "/exercise.js": ("exercise.js", "text/javascript; charset=utf-8"),
@@ -116,7 +119,7 @@ def create_app(*, workers: int = WORKERS, timeout: float = TIMEOUT, wait: float 
     waiting or running in each pool."""
     pools: dict[str, Workers] = {}
     turns = {kind: FairTurns(workers, per_client) for kind in KINDS}
-    assets = {path: (files(__package__).joinpath("static", name).read_bytes(), kind)
+    assets = {path: (files(__package__).joinpath("static", *name.split("/")).read_bytes(), kind)
               for path, (name, kind) in ASSETS.items()}
 
     @asynccontextmanager
@@ -173,7 +176,7 @@ def create_app(*, workers: int = WORKERS, timeout: float = TIMEOUT, wait: float 
         return await _job(request, endpoint, clean)
 
     async def _job(request: Request, endpoint: str, clean: dict[str, Any]) -> Response:
-        kind = "render" if endpoint in ("graph", "exercise") else "calculate"
+        kind = "render" if endpoint in ("graph", "exercise", "descend") else "calculate"
         key = _client_key(request)
         gone = asyncio.ensure_future(_disconnected(request))
         try:
