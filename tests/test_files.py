@@ -145,3 +145,21 @@ def test_files_a_user_saves_while_the_new_set_is_built_are_kept(tmp_path, monkey
     assert (target / "notes.txt").read_text() == "second draft"
     assert (target / "a.txt").read_text() == "2"
     assert sorted(os.listdir(tmp_path)) == ["out"]
+
+
+def test_writing_the_current_folder_keeps_it_the_current_folder(tmp_path, monkeypatch):
+    # `cd out && graphviz-grad demo -o .`: swapping the folder would leave this process (and the
+    # user's shell) in a removed folder; it is written in place instead, file by file
+    target = tmp_path / "out"
+    files.write_folder(str(target), {"a.txt": b"1", "b.txt": b"1"})
+    (target / "notes.txt").write_text("mine")
+    monkeypatch.chdir(target)
+    files.write_folder(".", {"a.txt": b"2"}, owned=["b.txt"])
+    assert os.stat(".").st_nlink > 0 and os.path.samefile(".", target)
+    assert sorted(os.listdir(".")) == ["a.txt", "notes.txt"] and (target / "a.txt").read_bytes() == b"2"
+    assert sorted(os.listdir(tmp_path)) == ["out"]
+    monkeypatch.chdir(target / ".." / "..")
+    os.mkdir(target / "inner")
+    monkeypatch.chdir(target / "inner")  # inside the folder: the same
+    files.write_folder(str(target), {"a.txt": b"3"})
+    assert os.stat(".").st_nlink > 0 and (target / "a.txt").read_bytes() == b"3"
