@@ -252,7 +252,9 @@ class QuietLogs(logging.Filter):
             return True
         if record.name == "uvicorn.error" and record.msg == UVICORN_MALFORMED:
             return False
-        key = f"{record.name}:{str(record.msg)[:60]}"
+        # our own lines by their text (one per pool, say), the libraries' by their format
+        text = record.getMessage() if record.name == log.name else str(record.msg)
+        key = f"{record.name}:{text[:60]}"
         now = time.monotonic()
         last, left_out = _last.get(key, (-QUIET_SECONDS, 0))
         if now - last < QUIET_SECONDS:

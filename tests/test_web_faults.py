@@ -383,3 +383,16 @@ def test_a_job_on_a_pool_that_is_replaced_runs_again_on_the_new_one():
             await workers.stop()
 
     assert asyncio.run(scenario()) == (None, 1)
+
+
+def test_both_pools_breaking_are_both_logged(caplog, monkeypatch):
+    # the two pools' lines share a format ("the %s pool broke ..."): one must not hide the other
+    from graphviz_grad import connections, jobs
+
+    monkeypatch.setattr(connections, "_last", {})
+    connections.quiet_logs()
+    caplog.set_level(logging.WARNING)
+    for name in ("calculate", "render", "render"):
+        jobs.log.warning("the %s pool broke: starting a new one", name)
+    assert [r.getMessage() for r in caplog.records] == [
+        "the calculate pool broke: starting a new one", "the render pool broke: starting a new one"]
