@@ -384,10 +384,22 @@ class Calculation:
     def to_json(self, **kwargs: Any) -> str:
         return json.dumps(self.to_dict(), **kwargs)
 
+    def summary(self) -> str:
+        """One line: the formula, the point and the results (the repr of this and of `Calculator`).
+
+        >>> calculate("y = a*b", {"a": 2, "b": 3}).summary()
+        'y = a*b at a = 2, b = 3: y = 6, dy/da = 3, dy/db = 2'
+        """
+        formula = "; ".join(line.strip() for line in self.formula.strip().splitlines() if line.strip())
+        if len(formula) > 80:
+            formula = formula[:79] + "…"
+        point = ", ".join(f"{name} = {self.number(value)}" for name, value in self.values.items())
+        results = [f"{self.output} = {self.number(self.loss)}"] + [
+            f"d{self.output}/d{name} = {self.number(self.gradients[name])}" for name in self.parameters]
+        return f"{formula} at {point}: {', '.join(results)}"
+
     def __repr__(self) -> str:
-        return (f"<Calculation {self.output} = {self.number(self.loss)}: "
-                + ", ".join(f"d{self.output}/d{n} = {self.number(self.gradients[n])}"
-                            for n in self.parameters) + ">")
+        return f"<Calculation {self.summary()}>"
 
 
 def _upstream(graph: Graph, name: str) -> set[str]:
@@ -483,3 +495,11 @@ class Calculator:
     def reset(self) -> Calculation:
         """Back to the defaults (for the seed: Example 1)."""
         return self.set(**self.defaults)
+
+    def __repr__(self) -> str:
+        """The formula, the current inputs and results, as one line.
+
+        >>> Calculator("y = (a - 3)**2", {"a": 1})
+        <Calculator y = (a - 3)**2 at a = 1: y = 4, dy/da = -4>
+        """
+        return f"<Calculator {self.result.summary()}>"

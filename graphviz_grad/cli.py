@@ -307,7 +307,8 @@ def _descend_command(args: argparse.Namespace) -> int:
     if written:
         print("wrote " + ", ".join(written), file=sys.stderr)
     if not run.ok:
-        print(f"graphviz-grad: {run.message}", file=sys.stderr)
+        if args.json or args.csv == "-":  # the table, which ends with the message, was not printed
+            print(f"graphviz-grad: {run.message}", file=sys.stderr)
         return 1
     return 0
 

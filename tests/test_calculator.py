@@ -271,3 +271,15 @@ def test_without_the_check_the_page_still_names_kinks():
     assert result.interpretation()[1].startswith("dL/dy = 2 > 0")
     assert result.to_dict()["check"] == {"ok": None, "summary": "not done: SymPy took longer than 5 s",
                                          "text": "SymPy check not done: SymPy took longer than 5 s."}
+
+
+def test_the_reprs_say_formula_point_and_results():
+    calculator = gg.Calculator()
+    expected = ("L = (x*W1 + y*W2 - B)**2 at x = 5, y = 10, W1 = 0.1, W2 = 0.2, B = 0.5: "
+                "L = 4, dL/dW1 = 20, dL/dW2 = 40, dL/dB = -4")
+    assert repr(calculator) == f"<Calculator {expected}>"
+    assert repr(calculator.result) == f"<Calculation {expected}>"
+    calculator.set(W1=0.3)
+    assert repr(calculator).startswith("<Calculator L = (x*W1 + y*W2 - B)**2 at x = 5, y = 10, W1 = 0.3,")
+    long = gg.calculate("a = x*2\n" + "\n".join(f"a{i} = a*{i}" for i in range(30)), x=1)
+    assert "\n" not in repr(long) and "…" in repr(long) and repr(long).endswith("da29/dx = 58>")
