@@ -827,9 +827,10 @@ class _Checker:
                          f"{names[0]} = {_fmt(args[0])}), real only at integer exponents")
             if where is None:
                 continue
-            convention = (OPS[node.op].convention + " (PyTorch)" if node.op != "pow" or args[0] == 0
-                          else "d/db a**b = a**b*log(a), which is nan for a < 0")
-            note = f"not differentiable here: {where}; the engine uses {convention}"
+            convention = (f"the engine follows PyTorch: {OPS[node.op].convention}"
+                          if node.op != "pow" or args[0] == 0
+                          else "the engine uses d/db a**b = a**b*log(a), which is nan for a < 0")
+            note = f"not differentiable here: {where}; {convention}"
             local = self._convention(node.op, args, exact_args)
             upstream = self._upstream(k)
             if all(self.flat[a] or not self.depends[a] for a in self.args[k]):
