@@ -360,7 +360,7 @@ def test_negative_infinity_is_named_as_not_finite(capsys):
 
 
 def test_descend_patience_counts_steps_in_a_row(capsys):
-    code, out, err = run(capsys, "descend", "--lr", "0.01", "--patience", "3")
+    code, out, _ = run(capsys, "descend", "--lr", "0.01", "--patience", "3")
     assert code == 1 and "L grew for 3 steps in a row" in out.splitlines()[-1] and out.splitlines()[4].split()[0] == "3"
     # lr = 1 on x**2 jumps between x and -x: the loss stays, which is not growth
     code, out, _ = run(capsys, "descend", "y = x**2", "--at", "x=1", "--lr", "1", "--steps", "40",
