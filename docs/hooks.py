@@ -5,6 +5,8 @@
   the pages cannot drift from ``--help``. ``<!-- cli: all -->`` gives every command.
 - ``<!-- functions -->`` becomes the table of the formula language's functions, read from the op
   table (`graphviz_grad.ops`), and ``<!-- kinks -->`` the engine's convention at every kink.
+- ``<!-- run: grad "y = x**2" --at x=3 -->`` becomes what that command prints, run at build time.
+- ``<!-- demo-listing -->`` and ``<!-- limits -->``: what ``demo`` writes, the parser's limits.
 - ``<!-- gallery -->`` becomes the diagrams gallery: each diagram is drawn at build time by the
   library (`GALLERY` below) and added to the site as an SVG file.
 - Pages in ``docs/`` that the nav of ``mkdocs.yml`` does not list are appended under "More
@@ -31,7 +33,7 @@ from graphviz_grad.cli import make_parser
 from graphviz_grad.ops import OPS
 
 DOCS = Path(__file__).resolve().parent
-MARKER = re.compile(r"<!-- (cli|functions|kinks|gallery)(?:: *([\w*-]+))? -->")
+MARKER = re.compile(r"<!-- (cli|functions|kinks|gallery|demo-listing|limits|run)(?:: *(.*?))? -->")
 
 # name, title, formula, values, diagram options, what it shows
 GALLERY: list[tuple[str, str, str, dict[str, float], dict[str, Any], str]] = [
@@ -131,7 +133,48 @@ def _expand(kind: str, argument: str | None, up: str) -> str:
         return functions_table()
     if kind == "kinks":
         return kinks_table()
+    if kind == "demo-listing":
+        return demo_listing()
+    if kind == "limits":
+        return limits_table()
+    if kind == "run":
+        return run_output(argument or "")
     return gallery(up)
+
+
+def run_output(command: str) -> str:
+    """What ``graphviz-grad COMMAND`` prints, run while the site builds, as a text block."""
+    import contextlib
+    import io
+    import shlex
+
+    from graphviz_grad.cli import main
+
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        code = main(shlex.split(command))
+    if code != 0:
+        raise RuntimeError(f"graphviz-grad {command} exited with {code} while building the docs")
+    return "```text\n" + out.getvalue().rstrip("\n") + "\n```"
+
+
+def demo_listing() -> str:
+    """What ``graphviz-grad demo -o out/`` writes, from the list the command itself uses."""
+    from graphviz_grad.demo import CONTENTS
+
+    width = max(map(len, CONTENTS)) + 6
+    return "```text\n" + "\n".join(f"{'out/' + name:<{width}}{text}" for name, text in CONTENTS.items()) + "\n```"
+
+
+def limits_table() -> str:
+    """The formula parser's limits, from its constants."""
+    from graphviz_grad import formula
+    from graphviz_grad.graph import MAX_NAME_LENGTH
+
+    rows = [("characters in a formula", formula.MAX_LENGTH), ("operations", formula.MAX_NODES),
+            ("nesting of parentheses and calls", formula.MAX_DEPTH),
+            ("characters in a number", formula.MAX_LITERAL), ("characters in a name", MAX_NAME_LENGTH)]
+    return "| limit | at most |\n|---|---|\n" + "\n".join(f"| {what} | {value:,} |" for what, value in rows)
 
 
 def _commands() -> dict[str, argparse.ArgumentParser]:

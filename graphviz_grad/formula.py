@@ -9,7 +9,7 @@ L = z4**2
 >>> parse("c = a + b; d = b + 1; e = c*d").inputs
 ('a', 'b')
 
-The language (docs/design.md has the full grammar): statements ``name = expression``
+The language (docs/formula-language.md states it in full): statements ``name = expression``
 separated by newlines or ``;``, the last may be a bare expression (named ``L``);
 finite decimal numbers, names, ``+ - * / **``, unary ``-``/``+``, parentheses and the
 functions of `graphviz_grad.ops.FUNCTIONS`. Anything else is a `FormulaError` that

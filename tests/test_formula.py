@@ -1,4 +1,4 @@
-"""The formula language of ARCHITECTURE.md §3, its limits, and every kind of bad input."""
+"""The formula language (docs/formula-language.md), its limits, and every kind of bad input."""
 
 import math
 import os
