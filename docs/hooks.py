@@ -45,7 +45,7 @@ GALLERY: list[tuple[str, str, str, dict[str, float], dict[str, Any], str]] = [
      "b feeds two nodes, so its gradient is the sum of two paths: de/db = 1·2 + 1·3 = 5."),
     ("neuron", "A sigmoid neuron", "y = sigmoid(w1*x1 + w2*x2 + b)",
      {"x1": 1, "x2": -2, "w1": 0.5, "w2": 0.25, "b": 0.1}, {"rankdir": "TB"},
-     "Top to bottom (`--rankdir TB`); the sigmoid's local derivative is σ(z)·(1 − σ(z))."),
+     "Top to bottom (`--rankdir TB`); the sigmoid's local derivative is sigmoid(z)*(1 - sigmoid(z))."),
     ("symbolic", "Local derivatives as formulas", "L = (x*W1 + y*W2 - B)**2",
      {"x": 5, "y": 10, "W1": 0.1, "W2": 0.2, "B": 0.5}, {"symbolic": True},
      "`--symbolic` writes each edge's local derivative as a formula and its value."),
@@ -86,7 +86,7 @@ class _DoctestBlocks(Preprocessor):
 
 
 class DoctestBlocks(Extension):
-    def extendMarkdown(self, md: Markdown) -> None:  # noqa: N802 (Python-Markdown's name)
+    def extendMarkdown(self, md: Markdown) -> None:
         md.preprocessors.register(_DoctestBlocks(md), "doctest_blocks", 40)
 
 
@@ -163,7 +163,8 @@ def demo_listing() -> str:
     from graphviz_grad.demo import CONTENTS
 
     width = max(map(len, CONTENTS)) + 6
-    return "```text\n" + "\n".join(f"{'out/' + name:<{width}}{text}" for name, text in CONTENTS.items()) + "\n```"
+    lines = [f"{'out/' + name:<{width}}{text}" for name, text in CONTENTS.items()]
+    return "```text\n" + "\n".join(lines) + "\n```"
 
 
 def limits_table() -> str:
@@ -264,7 +265,8 @@ def gallery(up: str) -> str:
     parts = []
     for name, title, formula, values, options, text in GALLERY:
         point = ", ".join(f"{key}={value}" for key, value in values.items())
-        flags = "".join(f" --{key}" if value is True else f" --{key} {value}" for key, value in options.items())
+        flags = "".join(f" --{key}" if value is True else f" --{key} {value}"
+                        for key, value in options.items())
         parts.append(f"## {title}\n\n{text}\n\n```sh\ngraphviz-grad render \"{formula}\" --at {point} "
                      f"-o {name}.svg{flags}\n```\n\n![{title}]({up}gallery/{name}.svg)\n")
     return "\n".join(parts)

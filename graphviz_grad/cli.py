@@ -410,7 +410,8 @@ def make_parser() -> argparse.ArgumentParser:
                                description="Evaluate FORMULA at the given point and print every node's "
                                            "value and gradient.")
     _add_values_options(grad)
-    grad.add_argument("--json", action="store_true", help="print the trace as JSON: output, value, gradients, nodes, edges, steps")
+    grad.add_argument("--json", action="store_true",
+                      help="print the trace as JSON: output, value, gradients, nodes, edges, steps")
     grad.add_argument("--strict", action="store_true",
                       help="fail on the first non-finite value or gradient, naming the node")
     grad.add_argument("--digits", type=int, default=10, choices=range(1, 18), metavar="N",
