@@ -215,7 +215,7 @@ def cli_reference(command: str) -> str:
 
 def _reference(name: str, parser: argparse.ArgumentParser, level: int) -> str:
     old = os.environ.get("COLUMNS")
-    os.environ["COLUMNS"] = "100"  # argparse wraps the usage at the terminal's width
+    os.environ["COLUMNS"] = "88"  # argparse wraps the usage at the terminal's width
     try:
         usage = parser.format_usage().removeprefix("usage: ").strip()
     finally:
@@ -244,29 +244,30 @@ def _reference(name: str, parser: argparse.ArgumentParser, level: int) -> str:
 def functions_table() -> str:
     """Every operator and function of the formula language, from the op table.
 
-    >>> "| `relu(a)` | relu | relu'(0) = 0 |" in functions_table()
+    >>> "| `relu(a)` | relu | `relu'(0) = 0` |" in functions_table()
     True
     """
     rows = ["| written | op | at a kink the engine takes (as PyTorch does) |", "|---|---|---|"]
     for op in OPS.values():
         written = op.text.format("a", "b")
-        rows.append(f"| `{written}` | {op.name} | {_cell(op.convention or '')} |")
+        convention = f"`{_cell(op.convention)}`" if op.convention else ""
+        rows.append(f"| `{written}` | {op.name} | {convention} |")
     return "\n".join(rows)
 
 
 def kinks_table() -> str:
     """The convention the engine takes at each kink, from the op table."""
     rows = ["| op | the engine takes (as PyTorch does) |", "|---|---|"]
-    rows += [f"| `{op.name}` | {_cell(op.convention)} |" for op in OPS.values() if op.convention]
+    rows += [f"| `{op.name}` | `{_cell(op.convention)}` |" for op in OPS.values() if op.convention]
     return "\n".join(rows)
 
 
 def gallery(up: str) -> str:
     parts = []
     for name, title, formula, values, options, text in GALLERY:
-        point = ", ".join(f"{key}={value}" for key, value in values.items())
+        point = ",".join(f"{key}={value}" for key, value in values.items())
         flags = "".join(f" --{key}" if value is True else f" --{key} {value}"
                         for key, value in options.items())
-        parts.append(f"## {title}\n\n{text}\n\n```sh\ngraphviz-grad render \"{formula}\" --at {point} "
+        parts.append(f"### {title}\n\n{text}\n\n```sh\ngraphviz-grad render \"{formula}\" --at {point} "
                      f"-o {name}.svg{flags}\n```\n\n![{title}]({up}gallery/{name}.svg)\n")
     return "\n".join(parts)
