@@ -234,7 +234,7 @@ def test_kinks_nan_losses_and_overflow_are_not_read_as_slopes():
                                  "(1 agree, 5 kink). dL/dw, dL/dx, dL/db, dL/dz1, dL/dz2: not differentiable "
                                  "here: relu at 0 (node L's argument z2); the engine follows PyTorch: "
                                  "relu'(0) = 0.")
-    assert "graphviz-grad" not in kink.check_line()
+    assert "graphviz-grad" not in kink.check_line() and kink.to_dict()["check"]["text"] == kink.check_line()
     tie = calculate("L = max(a, b)", a=1, b=1)
     assert tie.check_line().endswith("dL/da, dL/db: not differentiable here: max of a tie (node L: a = b = 1); "
                                      "the engine follows PyTorch: a tie splits the gradient 0.5/0.5.")
