@@ -206,14 +206,14 @@ def cli_reference(command: str) -> str:
     """
     commands = _commands()
     if command == "all":
-        return "\n\n".join(f"## `graphviz-grad {name}`\n\n{_reference(name, sub, level=3)}"
-                           for name, sub in commands.items())
+        return "\n\n".join(f"## `graphviz-grad {name}`\n\n{_reference(name, sub)}"
+                             for name, sub in commands.items())
     if command not in commands:
         raise ValueError(f"no command {command!r} in the parser (commands: {', '.join(commands)})")
-    return _reference(command, commands[command], level=2)
+    return f"## Reference\n\n{_reference(command, commands[command])}"
 
 
-def _reference(name: str, parser: argparse.ArgumentParser, level: int) -> str:
+def _reference(name: str, parser: argparse.ArgumentParser) -> str:
     old = os.environ.get("COLUMNS")
     os.environ["COLUMNS"] = "88"  # argparse wraps the usage at the terminal's width
     try:
@@ -229,16 +229,16 @@ def _reference(name: str, parser: argparse.ArgumentParser, level: int) -> str:
             continue
         meaning = action.help or ""
         if action.choices and action.metavar and not isinstance(action.choices, range):
-            meaning += f" (one of {', '.join(map(str, action.choices))})"
-        elif action.choices and not isinstance(action.choices, range) and action.option_strings:
             meaning += f" (one of {', '.join(f'`{c}`' for c in action.choices)})"
+        if (action.default not in (None, False, [], argparse.SUPPRESS) and "default" not in meaning
+                and action.option_strings):
+            meaning += f" (default {action.default})"
         if action.required and action.option_strings:
             meaning += " (required)"
         rows.append(f"| {_names(action)} | {_cell(meaning)} |")
-    heading = "#" * level
-    return (f"{heading} Reference\n\n{parser.description or ''}\n\n```text\n{usage}\n```\n\n"
+    return (f"{parser.description or ''}\n\n```text\n{usage}\n```\n\n"
             "| argument | meaning |\n|---|---|\n" + "\n".join(rows) +
-            f"\n\nThe same text, as the program prints it: `graphviz-grad {name} --help`.")
+            f"\n\n`graphviz-grad {name} --help` prints the same.")
 
 
 def functions_table() -> str:

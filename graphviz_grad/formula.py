@@ -11,9 +11,10 @@ L = z4**2
 
 The language (docs/formula-language.md states it in full): statements ``name = expression``
 separated by newlines or ``;``, the last may be a bare expression (named ``L``);
-finite decimal numbers, names, ``+ - * / **``, unary ``-``/``+``, parentheses and the
-functions of `graphviz_grad.ops.FUNCTIONS`. Anything else is a `FormulaError` that
-names the problem and its line and column:
+finite decimal numbers, the constant ``pi``, names, ``+ - * / **``, unary ``-``/``+``,
+parentheses and the functions of `graphviz_grad.ops.FUNCTIONS`. Anything else is a
+`FormulaError` that names the problem and its line and column, and what to write instead
+where that is clear:
 
 >>> parse("L = x^2")
 Traceback (most recent call last):
