@@ -89,6 +89,9 @@ class DoctestBlocks(Extension):
     def extendMarkdown(self, md: Markdown) -> None:
         md.preprocessors.register(_DoctestBlocks(md), "doctest_blocks", 40)
 
+FRAMES = {"step-forward": "z3 = z1 + z2", "step-backward": "dL/dz3 = "}
+"""Two frames of the seed's step-by-step sequence shown on the Diagrams page, by their captions."""
+
 
 def on_config(config: Any) -> Any:
     """Append the pages of ``docs/`` that the nav does not list, under "More topics"; show
@@ -113,10 +116,22 @@ def on_config(config: Any) -> Any:
 
 
 def on_files(files: Files, config: Any) -> Files:
-    """Draw the gallery's diagrams into the site."""
+    """Draw the gallery's diagrams, two frames of the seed and its step-by-step player into the site."""
+    from graphviz_grad.frames import frames, render_frames
+    from graphviz_grad.player import player_html
+
     for name, _, formula, values, options, _ in GALLERY:
         svg = gg.diagram(gg.grad(formula, values), **options).pipe("svg")
         files.append(File.generated(config, f"gallery/{name}.svg", content=svg))
+    _, _, seed, point, _, _ = GALLERY[0]
+    trace = gg.grad(seed, point)
+    sequence = frames(trace)
+    pictures = render_frames(trace, "svg")
+    captions = [frame.caption for frame in sequence]
+    for label, start in FRAMES.items():
+        index = next(k for k, caption in enumerate(captions) if caption.startswith(start))
+        files.append(File.generated(config, f"gallery/{label}.svg", content=pictures[index]))
+    files.append(File.generated(config, "gallery/seed-player.html", content=player_html(trace, pictures)))
     return files
 
 

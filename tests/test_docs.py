@@ -62,7 +62,9 @@ def test_the_api_reference_notebooks_and_gallery_are_built(site):
         page = (site / "notebooks" / notebook.stem / "index.html").read_text(encoding="utf-8")
         assert "<img" in page or "<svg" in page, notebook.name  # rendered with its saved outputs
     pictures = sorted((site / "gallery").glob("*.svg"))
-    assert len(pictures) >= 5 and all(b"<svg" in p.read_bytes() for p in pictures)
+    assert len(pictures) >= 7 and all(b"<svg" in p.read_bytes() for p in pictures)
+    assert b"dL/dz3 = dL/dz4" in (site / "gallery" / "step-backward.svg").read_bytes()
+    assert "<svg" in (site / "gallery" / "seed-player.html").read_text(encoding="utf-8")
 
 
 @pytest.mark.docs
