@@ -84,7 +84,8 @@ def test_calc_chart_files(capsys, tmp_path):
     (["--x", "abc"], "argument --x: the value 'abc' is not a number"),
     (["--w1", "inf"], "argument --w1/--W1: the value 'inf' is not a number (values must be finite)"),
     (["--b", "nan"], "the value 'nan' is not a number"),
-    (["--y", "1e999"], "too large for float64"),
+    (["--y", "1e999"], "argument --y: the value '1e999' is too large for float64"),  # quoted like 'abc'
+    (["--lr", "1e400"], "argument --lr: the value '1e400' is too large for float64"),
     (["--x"], "argument --x: expected one argument"),
     (["--at", "W1=x"], "--at 'W1': the value 'x' is not a number"),
     (["--at", "Q=1"], "'Q', which is not an input"),
