@@ -75,14 +75,31 @@ def test_shown_outputs_are_the_real_ones(site):
     assert "the engine follows PyTorch: relu&#39;(0) = 0" in check or "the engine follows PyTorch: relu'(0) = 0" in check
 
 
-@pytest.mark.docs
-def test_the_hooks_examples():
+def _hooks():
     spec = importlib.util.spec_from_file_location("docs_hooks", DOCS / "hooks.py")
     hooks = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(hooks)
+    return hooks
+
+
+@pytest.mark.docs
+def test_the_hooks_examples():
+    hooks = _hooks()
     assert doctest.testmod(hooks).failed == 0
     with pytest.raises(ValueError, match="no command 'nope'"):
         hooks.cli_reference("nope")
+
+
+@pytest.mark.docs
+def test_a_page_the_nav_does_not_list_is_still_in_the_site(tmp_path, monkeypatch):
+    hooks = _hooks()
+    for name in ("index.md", "new-topic.md", "cli/grad.md", "cli/hessian.md"):
+        (tmp_path / name).parent.mkdir(exist_ok=True)
+        (tmp_path / name).write_text("# x\n")
+    monkeypatch.setattr(hooks, "DOCS", tmp_path)
+    config = {"nav": [{"Home": "index.md"}, {"Commands": [{"grad": "cli/grad.md"}]}], "markdown_extensions": []}
+    nav = hooks.on_config(config)["nav"]
+    assert nav[-1] == {"More topics": ["cli/hessian.md", "new-topic.md"]}
 
 
 def test_nothing_points_outside_the_repository():
