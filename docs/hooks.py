@@ -18,7 +18,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 import re
 from pathlib import Path
 from typing import Any
@@ -50,12 +49,15 @@ GALLERY: list[tuple[str, str, str, dict[str, float], dict[str, Any], str]] = [
      {"x": 5, "y": 10, "W1": 0.1, "W2": 0.2, "B": 0.5}, {"symbolic": True},
      "`--symbolic` writes each edge's local derivative as a formula and its value."),
     ("kink", "A kink: relu at 0", "L = relu(w*x - b)*y", {"w": 1, "x": 1, "b": 1, "y": 3}, {},
-     "relu is not differentiable at 0; the engine takes relu'(0) = 0 as PyTorch does, so nothing "
-     "upstream of the relu gets a gradient."),
+     "relu is not differentiable at 0; the engine takes relu'(0) = 0 as PyTorch does, so every "
+     "node upstream of the relu gets gradient 0."),
     ("fault", "Where inf and nan start", "L = log(x - 1)*y + z", {"x": 1, "y": 2, "z": 3}, {},
      "log(0) = -inf: the node where a non-finite value starts is yellow with a ⚠ line, and the "
      "nodes that inherit it say where it came from."),
 ]
+
+FRAMES = {"step-forward": "z3 = z1 + z2", "step-backward": "dL/dz3 = "}
+"""Two frames of the seed's step-by-step sequence shown on the Diagrams page, by their captions."""
 
 
 class _DoctestBlocks(Preprocessor):
@@ -88,9 +90,6 @@ class _DoctestBlocks(Preprocessor):
 class DoctestBlocks(Extension):
     def extendMarkdown(self, md: Markdown) -> None:
         md.preprocessors.register(_DoctestBlocks(md), "doctest_blocks", 40)
-
-FRAMES = {"step-forward": "z3 = z1 + z2", "step-backward": "dL/dz3 = "}
-"""Two frames of the seed's step-by-step sequence shown on the Diagrams page, by their captions."""
 
 
 def on_config(config: Any) -> Any:
@@ -229,15 +228,9 @@ def cli_reference(command: str) -> str:
 
 
 def _reference(name: str, parser: argparse.ArgumentParser) -> str:
-    old = os.environ.get("COLUMNS")
-    os.environ["COLUMNS"] = "88"  # argparse wraps the usage at the terminal's width
-    try:
-        usage = parser.format_usage().removeprefix("usage: ").strip()
-    finally:
-        if old is None:
-            del os.environ["COLUMNS"]
-        else:
-            os.environ["COLUMNS"] = old
+    formatter = argparse.HelpFormatter(parser.prog, width=88)  # a fixed width, not the terminal's
+    formatter.add_usage(parser.usage, parser._actions, parser._mutually_exclusive_groups)
+    usage = formatter.format_help().removeprefix("usage: ").strip()
     rows = []
     for action in parser._actions:
         if isinstance(action, argparse._HelpAction):
