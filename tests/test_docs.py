@@ -129,3 +129,18 @@ def test_the_python_examples_on_the_pages_run(page, tmp_path, monkeypatch):
         assert namespace["page"].loss == 4.0 and namespace["run"].status == "finished"
         assert namespace["derivation"].backward[5].text == "dL/dB = dL/dz4 · (-1) = -4"
         assert namespace["steps"][8].caption == "dL/dz3 = dL/dz4 · ∂z4/∂z3 = 4 · 1 = 4"
+
+
+def test_the_errors_shown_on_the_language_page_are_the_real_ones():
+    from graphviz_grad import FormulaError, parse
+
+    text = (DOCS / "formula-language.md").read_text(encoding="utf-8")
+    section = text[text.index("## Errors that teach"):text.index("## The same graph from Python")]
+    rows = re.findall(r"^\| `(.+?)` \| (.+?) \|$", section, re.M)
+    assert len(rows) >= 10
+    for formula, shown in rows:
+        with pytest.raises(FormulaError) as caught:
+            parse(formula)
+        message = str(caught.value).split(": ", 1)[1]  # after "line 1, column 5"
+        for part in shown.split(" … "):  # "…" stands for text left out on the page
+            assert part.rstrip("…").strip() in message, (formula, message)
