@@ -144,3 +144,11 @@ def test_the_errors_shown_on_the_language_page_are_the_real_ones():
         message = str(caught.value).split(": ", 1)[1]  # after "line 1, column 5"
         for part in shown.split(" … "):  # "…" stands for text left out on the page
             assert part.rstrip("…").strip() in message, (formula, message)
+
+
+def test_the_check_page_explains_every_status_the_check_gives():
+    from graphviz_grad.symbolic import _STATUSES
+
+    text = (DOCS / "sympy-check.md").read_text(encoding="utf-8")
+    section = text[text.index("## Statuses"):text.index("## Reading a report")]
+    assert re.findall(r"^\| `(\w+)` \|", section, re.M) == list(_STATUSES)
