@@ -152,3 +152,11 @@ def test_the_check_page_explains_every_status_the_check_gives():
     text = (DOCS / "sympy-check.md").read_text(encoding="utf-8")
     section = text[text.index("## Statuses"):text.index("## Reading a report")]
     assert re.findall(r"^\| `(\w+)` \|", section, re.M) == list(_STATUSES)
+
+
+def test_the_numbers_page_explains_every_node_status():
+    from graphviz_grad.engine import STATUSES
+
+    text = (DOCS / "numbers.md").read_text(encoding="utf-8")
+    section = text[:text.index("## Kinks")]
+    assert sorted(re.findall(r"^\| `(\w+)` \|", section, re.M)) == sorted(STATUSES)
