@@ -10,7 +10,8 @@
 - ``<!-- gallery -->`` becomes the diagrams gallery: each diagram is drawn at build time by the
   library (`GALLERY` below) and added to the site as an SVG file.
 - Pages in ``docs/`` that the nav of ``mkdocs.yml`` does not list are appended under "More
-  topics", so a new page is never left out of the site.
+  topics", so a new page is never left out of the site; every notebook (``docs/notebooks`` links
+  to ``notebooks/``) is appended to the "Notebooks" section, titled by its first heading.
 
 ``mkdocs serve`` and ``mkdocs build --strict`` both run these (``hooks:`` in mkdocs.yml).
 """
@@ -107,11 +108,31 @@ def on_config(config: Any) -> Any:
                 listed.add(value)
 
     walk(config["nav"])
+    notebooks = next((item["Notebooks"] for item in config["nav"] or []
+                      if isinstance(item, dict) and "Notebooks" in item), None)
+    if notebooks is not None:
+        notebooks += [{notebook_title(path): f"notebooks/{path.name}"}
+                      for path in sorted((DOCS / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+                      if f"notebooks/{path.name}" not in listed]
     extra = sorted(str(path.relative_to(DOCS)) for path in DOCS.rglob("*.md")
                    if str(path.relative_to(DOCS)) not in listed and "notebooks" not in path.parts)
     if config["nav"] is not None and extra:
         config["nav"].append({"More topics": extra})
     return config
+
+
+def notebook_title(path: Path) -> str:
+    """``01 The gradient calculator``: the number of a notebook's file and its first heading."""
+    import json
+
+    cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
+    for cell in cells:
+        if cell["cell_type"] == "markdown":
+            for line in "".join(cell["source"]).splitlines():
+                if line.startswith("# "):
+                    heading = re.sub(r"^[0-9]+\s*[—–:.-]\s*", "", line[2:].strip())
+                    return f"{path.name[:2]} {heading}"
+    return path.stem.replace("_", " ")
 
 
 def on_files(files: Files, config: Any) -> Files:
@@ -157,17 +178,22 @@ def _expand(kind: str, argument: str | None, up: str) -> str:
 
 
 def run_output(command: str) -> str:
-    """What ``graphviz-grad COMMAND`` prints, run while the site builds, as a text block."""
+    """What ``graphviz-grad COMMAND`` prints, run while the site builds, as a text block.
+
+    The command must exit 0, or the code that ``exit=N`` before it expects.
+    """
     import contextlib
     import io
     import shlex
 
     from graphviz_grad.cli import main
 
+    argv = shlex.split(command)
+    expected = int(argv.pop(0).removeprefix("exit=")) if argv and argv[0].startswith("exit=") else 0
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
-        code = main(shlex.split(command))
-    if code != 0:
+        code = main(argv)
+    if code != expected:
         raise RuntimeError(f"graphviz-grad {command} exited with {code} while building the docs")
     return "```text\n" + out.getvalue().rstrip("\n") + "\n```"
 

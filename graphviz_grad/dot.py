@@ -147,6 +147,7 @@ def to_dot(
     legend: bool = True,
     view: View | None = None,
     pins: Pins | None = None,
+    scale: float | None = None,
 ) -> str:
     """DOT source for a trace (values and gradients shown) or a bare graph (structure only).
 
@@ -154,7 +155,9 @@ def to_dot(
     ``compact`` small nodes and no edge labels (default: when the graph has more than
     `COMPACT_AT` nodes); ``symbolic`` writes each local derivative's formula too
     (``∂L/∂z4 = 2·z4 = 4``); ``view`` shows one frame of a step-by-step sequence and
-    ``pins`` fixes every coordinate (both from `graphviz_grad.frames`).
+    ``pins`` fixes every coordinate (both from `graphviz_grad.frames`). ``scale`` fixes the
+    |gradient| that the shares are taken of (default: the largest in this picture), so that
+    pictures of several steps compare: with ``scale=40`` a gradient of 0.4 is pale in every one.
 
     >>> import graphviz_grad as gg
     >>> for line in to_dot(gg.parse("y = -x")).splitlines():
@@ -169,7 +172,8 @@ def to_dot(
     }
     """
     return to_dot_frames(subject, [view or View()], digits=digits, rankdir=rankdir, compact=compact,
-                         edge_labels=edge_labels, symbolic=symbolic, legend=legend, pins=pins)[0]
+                         edge_labels=edge_labels, symbolic=symbolic, legend=legend, pins=pins,
+                         scale=scale)[0]
 
 
 def to_dot_frames(
@@ -184,6 +188,7 @@ def to_dot_frames(
     legend: bool = True,
     pins: Pins | None = None,
     room: Sequence[str] = (),
+    scale: float | None = None,
 ) -> list[str]:
     """`to_dot` for many views of one subject at once (what is shared is computed once).
     ``room``: captions the caption box must fit, for the layout that frames are pinned to.
@@ -203,7 +208,12 @@ def to_dot_frames(
         raise ValueError(f"digits must be between 1 and 17, not {digits!r}")
     if compact is None:
         compact = len(graph) > COMPACT_AT
+    if scale is not None and (isinstance(scale, bool) or not isinstance(scale, int | float)
+                              or not 0 < scale < math.inf):
+        raise ValueError(f"scale must be a finite number > 0, not {scale!r}")
     writer = _Writer(graph, trace, digits, compact, pins or Pins(), symbolic and trace is not None)
+    if scale is not None:
+        writer.largest = float(scale)
     spacing = "nodesep=0.15 ranksep=0.3" if compact else "nodesep=0.3 ranksep=0.5"
     fontsize = 9 if compact else 12
     head = [
@@ -218,7 +228,7 @@ def to_dot_frames(
         writer.view = view
         graph_attributes = f'rankdir={rankdir} fontname="{FONT}" bgcolor="white" {spacing}'
         footer = _footer(view.caption, graph.output if legend and trace is not None else None, compact,
-                         footer_size, room)
+                         footer_size, room, scale)
         if footer:
             graph_attributes += f" label=<{footer}> labelloc=b labeljust=l"
         head[0] = f"digraph {writer.ids[graph.output]} {{\n  graph [{graph_attributes}{pinned_graph}]"
@@ -386,7 +396,8 @@ def text_width(text: str, points: float = CAPTION_POINTS) -> float:
     return units * points
 
 
-def _footer(caption: str, output: str | None, compact: bool, size: str = "", room: Sequence[str] = ()) -> str:
+def _footer(caption: str, output: str | None, compact: bool, size: str = "", room: Sequence[str] = (),
+            scale: float | None = None) -> str:
     """The graph's label under the drawing: the frame's caption, then the colour legend.
     ``size`` fixes its box (pinned frames), so a shorter caption moves nothing; ``room``
     lists captions the box must be wide and tall enough for (the layout before pinning)."""
@@ -406,13 +417,13 @@ def _footer(caption: str, output: str | None, compact: bool, size: str = "", roo
     elif room:
         rows.append(f'<TR><TD ALIGN="LEFT"{cell}> </TD></TR>')
     if output is not None:
-        rows.append(f'<TR><TD ALIGN="LEFT">{_legend(output, compact)}</TD></TR>')
+        rows.append(f'<TR><TD ALIGN="LEFT">{_legend(output, compact, scale)}</TD></TR>')
     if not rows:
         return ""
     return f'<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="2"{size}>{"".join(rows)}</TABLE>'
 
 
-def _legend(output: str, compact: bool) -> str:
+def _legend(output: str, compact: bool, scale: float | None = None) -> str:
     """One line: what the fill colours mean, with swatches."""
     size = 8 if compact else 10
 
@@ -426,7 +437,8 @@ def _legend(output: str, compact: bool) -> str:
     for colour, meaning in ((POSITIVE[-1], "&gt; 0"), (NEGATIVE[-1], "&lt; 0"), (ZERO_FILL, "= 0"),
                             (UNKNOWN_FILL, "not yet known"), (FAULT_FILL, "inf or nan")):
         cells += [swatch(colour), text(meaning)]
-    shades = [text("darker = larger |grad|, as a share of the largest:")]
+    of = "the largest" if scale is None else format_number(scale)
+    shades = [text(f"darker = larger |grad|, as a share of {of}:")]
     for colour, share in zip(POSITIVE, ("&lt;1%", "1-10%", "10-50%", "≥50%"), strict=True):
         shades += [swatch(colour), text(share)]
     rows = "".join(f'<TR><TD ALIGN="LEFT"><TABLE BORDER="0" CELLBORDER="0" CELLSPACING="2" CELLPADDING="1">'

@@ -49,7 +49,8 @@ TIMED = False
 """Whether the check runs under `CHECK_SECONDS`: set in the server's worker processes only (the
 timer is the process's one real-time timer, which a caller elsewhere may be using)."""
 FORMULA, VALUES, LR = "formula", "values", "lr"
-KEYS = {"seed": (), "formula": (FORMULA,), "calculate": (FORMULA, VALUES, LR), "graph": (FORMULA, VALUES)}
+KEYS = {"seed": (), "formula": (FORMULA,), "calculate": (FORMULA, VALUES, LR), "graph": (FORMULA, VALUES),
+        "exercise": ("name", FORMULA, VALUES, "hide", "answers")}
 """The keys each endpoint takes."""
 
 Answer = tuple[int, dict[str, Any]]
@@ -107,6 +108,10 @@ def read(endpoint: str, body: Any) -> dict[str, Any]:
         if key not in known:
             taken = f"it takes {', '.join(known)}" if known else "it takes no body"
             raise RequestError(f"unknown key {_shown(key)} for {endpoint} ({taken})")
+    if endpoint == "exercise":  # its own keys: a ready exercise's name, what to hide, the answers
+        from .exercise_service import read_exercise
+
+        return read_exercise(body)
     text = body.get(FORMULA)
     if text is not None:
         if not isinstance(text, str):
@@ -168,8 +173,15 @@ def graph_frames(request: Mapping[str, Any]) -> dict[str, Any]:
         for frame, svg in zip(sequence, pictures, strict=True)]}
 
 
+def _exercise(request: Mapping[str, Any]) -> dict[str, Any]:
+    from .exercise_service import exercise_page
+
+    return exercise_page(request)
+
+
 ENDPOINTS: dict[str, Callable[[Mapping[str, Any]], dict[str, Any]]] = {
-    "seed": seed, "formula": formula_info, "calculate": calculation, "graph": graph_frames}
+    "seed": seed, "formula": formula_info, "calculate": calculation, "graph": graph_frames,
+    "exercise": _exercise}
 
 
 def _formula(text: str | None) -> tuple[str, Graph]:
