@@ -130,7 +130,7 @@ def notebook_title(path: Path) -> str:
         if cell["cell_type"] == "markdown":
             for line in "".join(cell["source"]).splitlines():
                 if line.startswith("# "):
-                    heading = re.sub(r"^[0-9]+\s*[—–:.-]\s*", "", line[2:].strip())
+                    heading = re.sub(r"^[0-9]+\s*[\u2014\u2013:.-]\s*", "", line[2:].strip())
                     return f"{path.name[:2]} {heading}"
     return path.stem.replace("_", " ")
 
