@@ -39,6 +39,7 @@ from .graph import (
     const,
     cos,
     exp,
+    group,
     inputs,
     log,
     relu,
@@ -54,6 +55,8 @@ from .graph import (
     min as min,
 )
 from .ops import OPS, Op
+from .overview import Overview, overview
+from .paths import Path, top_paths
 
 __version__ = "0.1.0"
 
@@ -122,6 +125,8 @@ __all__ = [
     "Node",
     "NumericError",
     "Op",
+    "Overview",
+    "Path",
     "Step",
     "Trace",
     "apply",
@@ -138,12 +143,15 @@ __all__ = [
     "exp",
     "forward",
     "grad",
+    "group",
     "inputs",
     "log",
+    "overview",
     "parse",
     "relu",
     "sigmoid",
     "sin",
     "sqrt",
     "tanh",
+    "top_paths",
 ]

@@ -156,7 +156,11 @@ def _render_command(args: argparse.Namespace) -> int:
     trace = backward(graph, parse_values(args.at, graph))
     options = {"digits": args.digits, "rankdir": args.rankdir, "compact": args.compact,
                "symbolic": args.symbolic, "legend": not args.no_legend}
-    if fmt == "html":
+    from .bigcli import render_big, wants_overview
+
+    if wants_overview(args, graph):
+        outputs = render_big(args, trace, fmt)
+    elif fmt == "html":
         pictures = render_frames(trace, "svg", backend=args.backend, **options)
         outputs = [player_html(trace, pictures, title=describe(graph)).encode("utf-8")]
     elif fmt == "gif":
@@ -440,6 +444,9 @@ def make_parser() -> argparse.ArgumentParser:
     render.add_argument("--no-legend", action="store_true", help="leave out the colour legend")
     render.add_argument("--backend", choices=["system", "pure"],
                         help="Graphviz binaries or pip's graphviz-pure (default: the first found)")
+    from .bigcli import add_overview_options
+
+    add_overview_options(render, _count_option)
     render.set_defaults(run=_render_command)
     check = commands.add_parser(
         "check", help="cross-check every gradient against SymPy and finite differences",

@@ -9,6 +9,8 @@ L = z4**2
 >>> parse("c = a + b; d = b + 1; e = c*d").inputs
 ('a', 'b')
 
+A dotted name (``layer1.h1``) puts its node in a group (docs/big-graphs.md).
+
 The language (docs/formula-language.md states it in full): statements ``name = expression``
 separated by newlines or ``;``, the last may be a bare expression (named ``L``);
 finite decimal numbers, the constant ``pi``, names, ``+ - * / **``, unary ``-``/``+``,
@@ -53,7 +55,7 @@ _TOKEN = re.compile(r"""
     (?P<skip>[ \t\f\r]+|\#[^\n]*)
   | (?P<newline>\n)
   | (?P<number>(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?)
-  | (?P<name>[A-Za-z_][A-Za-z0-9_]*)
+  | (?P<name>[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*)
   | (?P<unsupported>//|==|!=|<=|>=|:=|->|\*\*=|[-+*/]=)
   | (?P<op>\*\*|[-+*/(),;=])
 """, re.VERBOSE)
@@ -65,7 +67,7 @@ _UNSUPPORTED = {
 }
 _CHARACTERS = {
     "'": "strings are not supported", '"': "strings are not supported",
-    ".": "attribute access is not supported ('.' only appears inside a number)",
+    ".": "'.' only joins the parts of a group name (layer1.h1) or sits inside a number",
     "[": "subscripts and lists are not supported", "]": "subscripts and lists are not supported",
     "{": "sets and dictionaries are not supported", "}": "sets and dictionaries are not supported",
     "^": "'^' is not an operator here: write '**' for a power",
@@ -176,8 +178,10 @@ def tokenize(text: str) -> list[Token]:
             if len(value) > MAX_NAME_LENGTH:
                 raise FormulaError(
                     f"a name of {len(value)} characters is over the limit of {MAX_NAME_LENGTH}", line, column)
-            if keyword.iskeyword(value):
-                raise FormulaError(f"{value!r} is a Python keyword: formulas have no keywords", line, column)
+            reserved = next((part for part in value.split(".") if keyword.iskeyword(part)), None)
+            if reserved is not None:
+                raise FormulaError(f"{reserved!r} is a Python keyword: formulas have no keywords",
+                                   line, column)
             tokens.append(Token(kind, value, line, column))
         elif kind == "op":
             depth += {"(": 1, ")": -1}.get(value, 0)

@@ -20,6 +20,8 @@ builder and the formula parser give the same graph for the same expression.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import itertools
 import math
 import operator
@@ -222,6 +224,34 @@ class Graph:
 # --- the builder -----------------------------------------------------------------
 
 _creation_order = itertools.count()
+_GROUP: contextvars.ContextVar[str] = contextvars.ContextVar("graphviz_grad_group", default="")
+"""The dotted prefix (``"layer1.n3."``) of the `group` being built, or ``""``."""
+
+
+@contextlib.contextmanager
+def group(name: str) -> Iterator[str]:
+    """Put everything built inside the ``with`` block into the group ``name`` (nested
+    blocks nest): inputs and named operations get the prefix ``name.``, unnamed ones are
+    called ``name.z1, name.z2, ...``. Groups are only dotted names, so a graph keeps them
+    through JSON and formula text (see `graphviz_grad.groups`).
+
+    >>> with group("layer1"):
+    ...     w, = inputs("w")
+    ...     h = (w * 2).named("h")
+    ...     s = h + 1
+    >>> print(build(s))
+    layer1.h = layer1.w*2
+    layer1.L = layer1.h + 1
+    """
+    _check_name(name)
+    if any(not part.strip() or part != part.strip() for part in name.split(".")):
+        raise GraphError(f"invalid group name {name!r}: dotted parts must be non-empty, without spaces at "
+                         "their ends")
+    token = _GROUP.set(_GROUP.get() + name + ".")
+    try:
+        yield _GROUP.get()[:-1]
+    finally:
+        _GROUP.reset(token)
 
 
 class Expr:
@@ -234,14 +264,15 @@ class Expr:
     ('mul', ['add', 'add'])
     """
 
-    __slots__ = ("_seq", "args", "name", "op", "value")
+    __slots__ = ("_seq", "args", "group", "name", "op", "value")
 
     def __init__(self, op: str, args: tuple[Expr, ...] = (), value: float | None = None,
                  name: str | None = None):
         self.op = op
         self.args = args
         self.value = value
-        self.name = name
+        self.group = _GROUP.get() if op != CONST else ""  # constants are shared: in no group
+        self.name = self.group + name if name is not None and self.group else name
         self._seq = next(_creation_order)
 
     def named(self, name: str) -> Expr:
@@ -254,6 +285,7 @@ class Expr:
         if self.op in (INPUT, CONST):
             raise GraphError(f"an {self.op} keeps its own name; only operations can be named")
         _check_name(name)
+        name = _check_name(_GROUP.get() + name)
         if self.name is not None and self.name != name:
             raise GraphError(f"this node is already named {self.name!r}; it cannot also be {name!r}")
         self.name = name
@@ -350,7 +382,7 @@ def inputs(names: str | Sequence[str]) -> tuple[Expr, ...]:
     if not isinstance(names, str) and not (isinstance(names, Sequence) and not isinstance(names, bytes)):
         raise GraphError(f"inputs takes a string of names or a sequence of names, not {names!r}")
     listed = names.split() if isinstance(names, str) else names
-    return tuple(Expr(INPUT, name=_check_name(name)) for name in listed)
+    return tuple(Expr(INPUT, name=_check_name(name)) for name in listed)  # prefixed inside a group
 
 
 def apply(op: str, *args: Any) -> Expr:
@@ -476,9 +508,9 @@ def build(output: Expr, *, inputs: Sequence[Expr | str] | None = None,
         if expr.name in in_use:
             raise GraphError(f"two nodes are named {expr.name!r}")
         in_use.add(expr.name)
-    if output.args and output.name is None and OUTPUT_NAME not in in_use:
-        names[output] = OUTPUT_NAME  # like the formula's bare last expression
-        in_use.add(OUTPUT_NAME)
+    if output.args and output.name is None and output.group + OUTPUT_NAME not in in_use:
+        names[output] = output.group + OUTPUT_NAME  # like the formula's bare last expression
+        in_use.add(names[output])
     nodes = [Node(name, INPUT) for name in input_names]
     nodes += [Node(name, CONST, value=value) for name, value in constants.items()]
     make = tuple.__new__  # Node(...) without the keyword handling: a million nodes add up
@@ -487,9 +519,9 @@ def build(output: Expr, *, inputs: Sequence[Expr | str] | None = None,
         name = expr.name or names.get(expr)  # the user's name, or "L" for the output
         if name is None:
             count += 1
-            while f"z{count}" in in_use:
+            while f"{expr.group}z{count}" in in_use:
                 count += 1
-            name = f"z{count}"
+            name = f"{expr.group}z{count}"
         names[expr] = name
         nodes.append(make(Node, (name, expr.op, tuple(map(names.__getitem__, expr.args)), None)))
     return Graph._built(nodes, names[output])
