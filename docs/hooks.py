@@ -151,7 +151,7 @@ def on_files(files: Files, config: Any) -> Files:
     for label, start in FRAMES.items():
         index = next(k for k, caption in enumerate(captions) if caption.startswith(start))
         files.append(File.generated(config, f"gallery/{label}.svg", content=pictures[index]))
-    files.append(File.generated(config, "gallery/seed-player.html", content=player_html(trace, pictures)))
+    files.append(File.generated(config, "gallery/seed-player.html", content=player_html(trace)))
     return files
 
 

@@ -22,9 +22,10 @@ from typing import NoReturn
 from . import __version__
 from .engine import backward
 from .errors import GraphvizGradError
-from .files import make_folder, numbered, remove_if_empty, stale_frames, write_files
+from .files import check_folder, numbered, stale_frames, write_files, write_folder
 from .formula import MAX_LENGTH, parse
 from .graph import CONST, INPUT, Graph
+from .limits import CLI_MEMORY, JOB_MEMORY, megabytes, memory_bound, parse_size
 from .serialize import trace_to_dict
 from .text import parse_number, table
 
@@ -161,8 +162,8 @@ def _render_command(args: argparse.Namespace) -> int:
     if wants_overview(args, graph):
         outputs = render_big(args, trace, fmt)
     elif fmt == "html":
-        pictures = render_frames(trace, "svg", backend=args.backend, **options)
-        outputs = [player_html(trace, pictures, title=describe(graph)).encode("utf-8")]
+        outputs = [player_html(trace, title=describe(graph), digits=args.digits, rankdir=args.rankdir,
+                               compact=args.compact, backend=args.backend).encode("utf-8")]
     elif fmt == "gif":
         outputs = [to_gif(render_frames(trace, "png", backend=args.backend, **options))]
     elif args.steps:
@@ -289,20 +290,22 @@ def _descend_command(args: argparse.Namespace) -> int:
     outputs: dict[str, bytes] = {}
     if args.csv and args.csv != "-":
         outputs[args.csv] = run.to_csv().encode("utf-8")
+    if args.html:
+        from .display import describe
+        from .player import descent_html
+
+        outputs[args.html] = descent_html(run, title=describe(graph), every=args.every,
+                                          backend=args.backend).encode("utf-8")
     if args.chart:
         from .charts import sparkline
 
         outputs.update(_chart_file(args.chart, run.chart, sparkline([p.loss for p in run.history])))
-    made = make_folder(args.frames, "--frames folder") if args.frames else False
-    try:
-        frames = _descent_frames(run, args) if args.frames else {}
-        write_files({**outputs, **frames})
-    except GraphvizGradError:
-        if made:
-            remove_if_empty(args.frames)
-        raise
-    if args.frames:
-        _remove_stale_steps(args.frames, frames)
+    frames = _descent_frames(run, args) if args.frames else {}
+    if args.frames:  # (checked before any file is written)
+        check_folder(args.frames, "--frames folder")
+    write_files(outputs)
+    if args.frames:  # the whole folder at once: the old diagrams or the new ones, never a mix
+        write_folder(args.frames, frames, owned=_STEP_FILE.fullmatch, what="--frames folder")
     if args.csv == "-":  # the trajectory as CSV on standard output, instead of the table
         sys.stdout.write(run.to_csv())
     else:
@@ -331,18 +334,8 @@ def _descent_frames(run: object, args: argparse.Namespace) -> dict[str, bytes]:
     width = max(3, len(str(history[-1].step)))
     sources = [to_dot(run.trace_at(history[k]), digits=4) for k in picked]  # type: ignore[attr-defined]
     pictures = render_many(sources, "svg", backend=args.backend)
-    return {os.path.join(args.frames, f"step-{history[k].step:0{width}d}.svg"): picture
+    return {f"step-{history[k].step:0{width}d}.svg": picture
             for k, picture in zip(picked, pictures, strict=True)}
-
-
-def _remove_stale_steps(folder: str, written: Mapping[str, bytes]) -> None:
-    """Diagrams of an earlier run in the same folder (``step-NNN.svg``) that this run did not write."""
-    for name in os.listdir(folder):
-        path = os.path.join(folder, name)
-        if _STEP_FILE.fullmatch(name) and path not in written and os.path.isfile(path) \
-                and not os.path.islink(path):
-            with contextlib.suppress(OSError):
-                os.remove(path)
 
 
 def _demo_command(args: argparse.Namespace) -> int:
@@ -367,8 +360,24 @@ def _serve_command(args: argparse.Namespace) -> int:
     if not is_loopback(sock.getsockname()[0]):
         print(f"graphviz-grad: warning: listening on {args.host}: other machines can reach the page",
               file=sys.stderr)
-    serve(sock, open_browser=args.open, announce=lambda line: print(line, flush=True))
+    serve(sock, open_browser=args.open, job_memory=args.job_memory,
+          announce=lambda line: print(line, flush=True))
     return 0
+
+
+def _memory_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--memory", type=_size_option, default=CLI_MEMORY, metavar="SIZE",
+                        help=f"memory the command may use, e.g. 512M or 4G "
+                        f"(default {megabytes(CLI_MEMORY)}); "
+                        "over it: exit 3")
+
+
+def _size_option(text: str) -> int:
+    """An argparse type: a memory size such as 512M or 2G."""
+    try:
+        return parse_size(text)
+    except GraphvizGradError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def _number_option(text: str) -> float:
@@ -461,6 +470,7 @@ def make_parser() -> argparse.ArgumentParser:
                        help="absolute tolerance of engine vs SymPy (default 1e-10)")
     check.add_argument("--digits", type=int, default=10, choices=range(1, 18), metavar="N",
                        help="significant digits in the table (1-17, default 10)")
+    _memory_option(check)
     check.set_defaults(run=_check_command)
     _add_calc(commands)
     _add_descend(commands)
@@ -489,6 +499,9 @@ def make_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=_port_option, default=8000,
                        help="the port (default 8000; 0 picks a free one)")
     serve.add_argument("--open", action="store_true", help="open the page in the web browser")
+    serve.add_argument("--job-memory", type=_size_option, default=JOB_MEMORY, metavar="SIZE",
+                       help=f"memory each calculation or picture may use, e.g. 512M or 2G (default "
+                       f"{megabytes(JOB_MEMORY)}); a job over it answers 422")
     serve.set_defaults(run=_serve_command)
     return parser
 
@@ -543,6 +556,7 @@ def _add_calc(commands: argparse._SubParsersAction) -> None:  # type: ignore[typ
                            "pip install 'graphviz-grad[plot]'), or .txt for the text bars")
     calc.add_argument("--digits", type=int, default=10, choices=range(1, 18), metavar="N",
                       help="significant digits (1-17, default 10)")
+    _memory_option(calc)
     calc.set_defaults(run=_calc_command)
 
 
@@ -578,8 +592,11 @@ def _add_descend(commands: argparse._SubParsersAction) -> None:  # type: ignore[
                          help="write the loss curve: .svg, .png or .pdf (needs matplotlib), or .txt")
     descend.add_argument("--frames", metavar="DIR",
                          help="write the annotated graph every --every steps to DIR/step-NNN.svg")
+    descend.add_argument("--html", metavar="FILE",
+                         help="write a self-contained page that plays the run over the graph, a frame every "
+                              "--every steps, with the loss curve beside it")
     descend.add_argument("--every", type=_every_option, metavar="K",
-                         help="steps between diagrams (default: about 10 diagrams in all)")
+                         help="steps between diagrams (default: about 10 diagrams in all; --html: about 60)")
     descend.add_argument("--backend", choices=["system", "pure"], help="Graphviz backend for --frames")
     descend.add_argument("--json", action="store_true", help="the run as JSON")
     descend.add_argument("--digits", type=int, default=6, choices=range(1, 18), metavar="N",
@@ -621,7 +638,14 @@ def main(argv: Sequence[str] | None = None) -> int:
               file=sys.stderr)
         return 2
     try:
-        return args.run(args)
+        with memory_bound(getattr(args, "memory", None)):
+            return args.run(args)
+    except MemoryError:
+        bound = getattr(args, "memory", None)
+        print(f"graphviz-grad: error: {args.command} " + (
+            f"needed more than {megabytes(bound)} of memory and was stopped (--memory SIZE gives it more)"
+            if bound else "ran out of memory"), file=sys.stderr)
+        return 3
     except GraphvizGradError as error:
         print(f"graphviz-grad: error: {error}", file=sys.stderr)
         return 2

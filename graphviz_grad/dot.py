@@ -27,6 +27,7 @@ from html import escape
 from .engine import Trace
 from .graph import CONST, INPUT, Graph
 from .ops import OPS
+from .text import format_number
 
 FONT = "Helvetica"
 """One PostScript font name: both backends measure it right and write SVG with a fallback
@@ -106,21 +107,6 @@ def quote(name: str) -> str:
     if "\\" in name:
         return "<" + text.replace("<", "&lt;").replace(">", "&gt;") + ">"
     return '"' + text.replace('"', '\\"') + '"'
-
-
-def format_number(value: float | None, digits: int = 4) -> str:
-    """A number with ``digits`` significant digits, as the diagrams and tables show it.
-
-    >>> format_number(0.1 + 0.2), format_number(float("-inf")), format_number(2.0), format_number(None)
-    ('0.3', '-inf', '2', '?')
-    >>> format_number(0.1, 17), format_number(0.1 + 0.2, 17), format_number(1e22, 17)
-    ('0.1', '0.30000000000000004', '1e+22')
-    """
-    if value is None:
-        return "?"
-    # every digit asked for: the shortest exact text (0.1, not 0.10000000000000001)
-    text = repr(value).removesuffix(".0") if digits >= 17 and math.isfinite(value) else f"{value:.{digits}g}"
-    return "0" if text == "-0" else text
 
 
 def fill(grad: float, largest: float) -> str:
@@ -301,43 +287,50 @@ class _Writer:
             return (f'id="n{i}" shape=ellipse style=filled fillcolor="#f2f2f2" color="#999999" '
                     f'fontsize={8 if self.compact else 10} width=0 height=0 margin="0.06,0.03" '
                     f"label=<{_html(name)}>")
-        trace = self.trace
         header = f"<B>{_html(name)}</B>"
         if node.op == INPUT:
             header += "  input"
-        else:
-            header += " = " + _html(OPS[node.op].text.format(*node.inputs))
-        rows = [header]
-        colour, border, border_colour = ZERO_FILL, 1, "black"
-        if trace is not None:
-            value = trace.values[i] if value_known else None
-            grad = trace.grads[i] if grad_known else None
-            if self.compact:
-                rows.append(f"{self.number(value)} | ∇ {self.number(grad)}")
-            else:
-                rows += [f"value = {self.number(value)}", f"grad = {self.number(grad)}"]
-            status = self.statuses[i]
-            if value_known and status != "ok":
-                rows.append(_html(_WARNINGS[status]))
-                colour, border_colour = FAULT_FILL, FAULT_BORDER
-            elif grad is not None and not math.isfinite(grad):
-                rows.append(_html(f"⚠ gradient is {format_number(grad)}"))
-                colour, border_colour = FAULT_FILL, FAULT_BORDER
-            elif grad is None:
-                colour = UNKNOWN_FILL
-            else:
-                colour = fill(grad, self.largest)
+        else:  # a no-break space: SVG drops a text's leading space ("z1= x*W1")
+            header += "\u00a0= " + _html(OPS[node.op].text.format(*node.inputs))
+        border = 1
+        rows, colour, border_colour, text_colour = self.look(i, value_known, grad_known)
+        rows = [header, *map(_html, rows)]
         if name == self.graph.output:
             border = 2
         if current:
             border, border_colour = 3, CURRENT_COLOR
-        text_colour = "white" if colour in (POSITIVE[-1], NEGATIVE[-1]) else "black"
         cells = "".join(f'<TR><TD><FONT COLOR="{text_colour}">{row}</FONT></TD></TR>'
                         if text_colour != "black" else f"<TR><TD>{row}</TD></TR>" for row in rows)
         table_colour = "" if border_colour == "black" else f' COLOR="{border_colour}"'
         padding = 2 if self.compact else 4
         return (f'id="n{i}" label=<<TABLE BORDER="{border}" CELLBORDER="0" CELLSPACING="0" '
                 f'CELLPADDING="{padding}" BGCOLOR="{colour}"{table_colour}{self.size(i)}>{cells}</TABLE>>')
+
+    def look(self, i: int, value_known: bool, grad_known: bool) -> tuple[list[str], str, str, str]:
+        """What node ``i`` shows under its header when its value and gradient are (not) known:
+        its rows of plain text, its fill, border and text colours."""
+        trace = self.trace
+        if trace is None:
+            return [], ZERO_FILL, "black", "black"
+        value = trace.values[i] if value_known else None
+        grad = trace.grads[i] if grad_known else None
+        if self.compact:
+            rows = [f"{self.number(value)} | ∇ {self.number(grad)}"]
+        else:
+            rows = [f"value = {self.number(value)}", f"grad = {self.number(grad)}"]
+        colour, border_colour = ZERO_FILL, "black"
+        status = self.statuses[i]
+        if value_known and status != "ok":
+            rows.append(_WARNINGS[status])
+            colour, border_colour = FAULT_FILL, FAULT_BORDER
+        elif grad is not None and not math.isfinite(grad):
+            rows.append(f"⚠ gradient is {format_number(grad)}")
+            colour, border_colour = FAULT_FILL, FAULT_BORDER
+        elif grad is None:
+            colour = UNKNOWN_FILL
+        else:
+            colour = fill(grad, self.largest)
+        return rows, colour, border_colour, "white" if colour in (POSITIVE[-1], NEGATIVE[-1]) else "black"
 
     def size(self, i: int) -> str:
         """A pinned node's box keeps the size of the first layout, whatever its text now."""
@@ -437,10 +430,13 @@ def _legend(output: str, compact: bool, scale: float | None = None) -> str:
     for colour, meaning in ((POSITIVE[-1], "&gt; 0"), (NEGATIVE[-1], "&lt; 0"), (ZERO_FILL, "= 0"),
                             (UNKNOWN_FILL, "not yet known"), (FAULT_FILL, "inf or nan")):
         cells += [swatch(colour), text(meaning)]
-    of = "the largest" if scale is None else format_number(scale)
-    shades = [text(f"darker = larger |grad|, as a share of {of}:")]
+    # the words after the swatches: a browser's font is wider than the one Graphviz measures, and
+    # text that overflows its cell must run into empty space, not into a swatch
+    of = "the largest |grad|" if scale is None else f"|grad| = {format_number(scale)}"
+    shades = []
     for colour, share in zip(POSITIVE, ("&lt;1%", "1-10%", "10-50%", "≥50%"), strict=True):
         shades += [swatch(colour), text(share)]
+    shades.append(text(f"darker = a larger share of {of}"))
     rows = "".join(f'<TR><TD ALIGN="LEFT"><TABLE BORDER="0" CELLBORDER="0" CELLSPACING="2" CELLPADDING="1">'
                    f'<TR>{"".join(line)}</TR></TABLE></TD></TR>' for line in (cells, shades))
     return f'<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="0" CELLPADDING="0">{rows}</TABLE>'

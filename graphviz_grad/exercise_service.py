@@ -28,9 +28,13 @@ MAX_KEY = 200
 """Characters in a hidden key or an answer's key."""
 
 
+MOST_KEYS = 100
+"""Keys in a request's ``hide`` list (twice the 50 nodes the page once drew at most)."""
+
+
 def read_exercise(body: dict[str, Any]) -> dict[str, Any]:
     """The exercise request checked and reduced to plain data (a `service.RequestError` if not)."""
-    from .service import FORMULA, MAX_NODES, VALUES, RequestError, _formula, _shown, _unicode, _values
+    from .service import FORMULA, VALUES, RequestError, _formula, _shown, _unicode, _values
 
     name = body.get(NAME)
     if name is not None:
@@ -48,7 +52,7 @@ def read_exercise(body: dict[str, Any]) -> dict[str, Any]:
         if text is not None:
             _unicode(text, "the formula", FORMULA)
         graph = _formula(text)[1]
-    most = 2 * MAX_NODES
+    most = MOST_KEYS
 
     def keys(value: Any, what: str, field: str, kind: type) -> list[str]:
         if not isinstance(value, kind) or len(value) > most:

@@ -285,7 +285,7 @@ class Exercise:
         """The worked derivation's lines, each hidden result written ``?``.
 
         >>> exercise("y = 2*x", {"x": 1}).derivation()
-        ['y = 2·x = 2', 'dy/dy = 1', 'dy/dx = 2 = ?']
+        ['y = 2·x = 2·1 = 2', 'dy/dy = 1', 'dy/dx = 2 = ?']
         """
         lines = []
         hidden = set(self.blanks)
@@ -394,7 +394,7 @@ def exercise(formula: str | Graph | Trace, values: Mapping[str, Any] | None = No
     or one made from a formula, a graph or a trace and a point.
 
     >>> print(exercise("fanout").derivation()[2])
-    e = z1·z2 = 6
+    e = z1·z2 = 3·2 = 6
     """
     if isinstance(formula, str) and values is None and formula in READY:
         text, point, hide, task = READY[formula]

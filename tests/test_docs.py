@@ -127,8 +127,8 @@ def test_the_python_examples_on_the_pages_run(page, tmp_path, monkeypatch):
         exec(compile(block, page, "exec"), namespace)  # our own documentation, not user input
     if page == "python.md":  # the values its comments promise
         assert namespace["page"].loss == 4.0 and namespace["run"].status == "finished"
-        assert namespace["derivation"].backward[5].text == "dL/dB = dL/dz4 · (-1) = -4"
-        assert namespace["steps"][8].caption == "dL/dz3 = dL/dz4 · ∂z4/∂z3 = 4 · 1 = 4"
+        assert namespace["derivation"].backward[5].text == "dL/dB = dL/dz4 · ∂z4/∂B = dL/dz4 · (-1) = 4 · (-1) = -4"
+        assert namespace["steps"][8].caption == "dL/dz3 = dL/dz4 · ∂z4/∂z3 = dL/dz4 · 1 = 4 · 1 = 4"
 
 
 def test_the_errors_shown_on_the_language_page_are_the_real_ones():
