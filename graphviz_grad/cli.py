@@ -340,7 +340,8 @@ def _descend_command(args: argparse.Namespace) -> int:
     if written:
         print("wrote " + ", ".join(written), file=sys.stderr)
     if not run.ok:
-        print(f"graphviz-grad: {run.message}", file=sys.stderr)
+        if args.json or args.csv == "-":  # the table, which ends with the message, was not printed
+            print(f"graphviz-grad: {run.message}", file=sys.stderr)
         return 1
     return 0
 
@@ -451,7 +452,8 @@ def make_parser() -> argparse.ArgumentParser:
                                description="Evaluate FORMULA at the given point and print every node's "
                                            "value and gradient.")
     _add_values_options(grad)
-    grad.add_argument("--json", action="store_true", help="print the JSON object of ARCHITECTURE.md §3")
+    grad.add_argument("--json", action="store_true",
+                      help="print the trace as JSON: output, value, gradients, nodes, edges, steps")
     grad.add_argument("--strict", action="store_true",
                       help="fail on the first non-finite value or gradient, naming the node")
     grad.add_argument("--digits", type=int, default=10, choices=range(1, 18), metavar="N",

@@ -309,7 +309,8 @@ def _number(value: Any, label: str, field: str) -> float:
     except OverflowError:
         raise RequestError(f"{label}: the value is too large for float64", field) from None
     if not math.isfinite(number):
-        raise RequestError(f"{label}: the value {number} is not a number (values must be finite)", field)
+        raise RequestError(f"{label}: the value {str(number)!r} is not a number (values must be finite)",
+                           field)
     return number
 
 
