@@ -16,13 +16,13 @@ The page needs no network (a Content-Security-Policy forbids every request), wor
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Sequence
 from html import escape
 
 from .engine import Trace
 from .frames import Frame, frames
+from .player import json_for_script
 
 _XML_PROLOGUE = re.compile(rb"^\s*(<\?xml[^>]*\?>\s*)?(<!DOCTYPE[^>]*>\s*)?(<!--.*?-->\s*)*", re.S)
 
@@ -105,12 +105,6 @@ def _inline_svg(svg: bytes) -> str:
     return _XML_PROLOGUE.sub(b"", svg, count=1).decode("utf-8")
 
 
-def _json_for_script(data: object) -> str:
-    """JSON that cannot close the ``<script>`` element it sits in."""
-    text = json.dumps(data, ensure_ascii=False)
-    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
-
-
 def pictures_html(trace: Trace, svgs: Sequence[bytes], *, title: str | None = None,
                   sequence: Sequence[Frame] | None = None) -> str:
     """The player page for ``svgs``, one SVG per frame of ``sequence`` (default: `frames`)."""
@@ -148,7 +142,7 @@ def pictures_html(trace: Trace, svgs: Sequence[bytes], *, title: str | None = No
 </div>
 </main>
 {templates}
-<script type="application/json" id="gg-frames">{_json_for_script(data)}</script>
+<script type="application/json" id="gg-frames">{json_for_script(data)}</script>
 <script>{_SCRIPT}</script>
 </body>
 </html>
