@@ -198,9 +198,11 @@ def descent_data(run: Any, *, every: int | None = None, digits: int = 4) -> dict
                            "caption": f"after {point.step} steps: {graph.output} = "
                                       f"{format_number(point.loss, digits)}; {moved}"})
     stride = max(1, -(-len(history) // CURVE_POINTS))
-    curve = [[point.step, json_number(point.loss)] for point in history[::stride]]
+    curve = [[point.step, json_number(point.loss), format_number(point.loss, digits)]
+             for point in history[::stride]]
     if curve[-1][0] != history[-1].step:
-        curve.append([history[-1].step, json_number(history[-1].loss)])
+        last = history[-1]
+        curve.append([last.step, json_number(last.loss), format_number(last.loss, digits)])
     return {**first, "frames": frame_data, "curve": curve, "interval": DESCENT_MS,
             "parameters": list(history[0].names), "drawn_frame": drawn,
             "drawn_step": history[picked[drawn]].step}
