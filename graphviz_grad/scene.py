@@ -48,7 +48,13 @@ def scene_data(trace: Trace, *, sequence: Sequence[Frame] | None = None, digits:
                compact: bool | None = None, verdicts: Mapping[str, str] | None = None) -> dict[str, Any]:
     """The viewer's data for ``trace``: its nodes (with their story), edges and frames
     (default: every frame of `graphviz_grad.frames.frames`). ``verdicts`` maps a node name
-    to what the SymPy check says about its gradient."""
+    to what the SymPy check says about its gradient.
+
+    >>> import graphviz_grad as gg
+    >>> data = scene_data(gg.grad("y = x*x", x=3))
+    >>> [(node["name"], node["value"], node["grad"]) for node in data["nodes"]], len(data["frames"])
+    ([('x', '3', '6'), ('y', '9', '1')], 5)
+    """
     if not isinstance(trace, Trace):
         raise TypeError(f"a scene needs a Trace (from grad or backward), not {type(trace).__name__}")
     graph = trace.graph
