@@ -146,6 +146,20 @@ def test_hostile_names_show_literally_and_run_nothing(browser, tmp_path):
     assert not dialogs and len(requests) == 1
 
 
+def test_only_the_player_own_scripts_run(browser, tmp_path):
+    # the CSP names the page's scripts by hash: a script smuggled into the drawing stays inert
+    from graphviz_grad.player import player_parts, viewer_page
+
+    data, svg = player_parts(gg.grad("y = x*2", x=1))
+    smuggled = svg.replace("</svg>", "<script>document.title = 'ran'</script></svg>")
+    path = tmp_path / "smuggled.html"
+    path.write_text(viewer_page(data, smuggled, title="t"), encoding="utf-8")
+    page = browser.new_page()
+    page.goto(path.as_uri())
+    page.wait_for_selector("#stage svg g.node")  # the page's own scripts ran
+    assert page.title() == "t"
+
+
 def test_given_pictures_are_shown_one_per_frame():
     trace = gg.grad("y = x*2", x=1)
     page = player_html(trace, [f'<svg xmlns="http://www.w3.org/2000/svg"><text>{i}</text></svg>'.encode()
