@@ -22,7 +22,7 @@ from html import escape
 
 from .engine import Trace
 from .frames import Frame, frames
-from .player import json_for_script
+from .player import json_for_script, script_hash
 
 _XML_PROLOGUE = re.compile(rb"^\s*(<\?xml[^>]*\?>\s*)?(<!DOCTYPE[^>]*>\s*)?(<!--.*?-->\s*)*", re.S)
 
@@ -115,6 +115,7 @@ def pictures_html(trace: Trace, svgs: Sequence[bytes], *, title: str | None = No
     data = [{"caption": frame.caption, "phase": frame.phase, "node": frame.view.current or "",
              "target": f"n{trace.graph.index(frame.view.current)}" if frame.view.current else ""}
             for frame in sequence]
+    allowed = script_hash(_SCRIPT)
     templates = "\n".join(f'<template class="gg-frame">{_inline_svg(svg)}</template>' for svg in svgs)
     return f"""<!DOCTYPE html>
 <html lang="en">
@@ -122,7 +123,7 @@ def pictures_html(trace: Trace, svgs: Sequence[bytes], *, title: str | None = No
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta http-equiv="Content-Security-Policy"
-      content="default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:">
+      content="default-src 'none'; style-src 'unsafe-inline'; script-src {allowed}; img-src data:">
 <title>{escape(heading)} — backpropagation step by step</title>
 <style>{_STYLE}</style>
 </head>

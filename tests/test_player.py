@@ -160,6 +160,19 @@ def test_only_the_player_own_scripts_run(browser, tmp_path):
     assert page.title() == "t"
 
 
+def test_the_picture_player_runs_under_its_script_hash(browser, tmp_path):
+    trace = gg.grad("y = x*2", x=1)
+    pictures = [f'<svg xmlns="http://www.w3.org/2000/svg"><text>{i}</text></svg>'.encode() for i in range(5)]
+    html = player_html(trace, pictures)
+    assert "'unsafe-inline'" not in html.split("script-src")[1].split(";")[0]
+    path = tmp_path / "pictures.html"
+    path.write_text(html, encoding="utf-8")
+    page = browser.new_page()
+    page.goto(path.as_uri())
+    page.keyboard.press("End")
+    assert page.inner_text("#counter") == "5 / 5" and page.inner_text("#stage") == "4"
+
+
 def test_given_pictures_are_shown_one_per_frame():
     trace = gg.grad("y = x*2", x=1)
     page = player_html(trace, [f'<svg xmlns="http://www.w3.org/2000/svg"><text>{i}</text></svg>'.encode()
