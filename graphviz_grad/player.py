@@ -75,12 +75,18 @@ HEADING = 100
 
 
 def _shortened(text: str, most: int = HEADING) -> str:
-    """``text`` cut to ``most`` characters with an ellipsis (a long formula would fill a phone).
+    """``text`` cut to ``most`` characters with an ellipsis (a long formula would fill a phone);
+    the formula is cut, not what follows its `` — `` (a number such as ``lr = 0.001`` stays whole).
 
-    >>> _shortened("a" * 5, 3)
-    'aa…'
+    >>> _shortened("a" * 5, 3), _shortened("y = a + b + c — descent (lr = 0.001)", 30)
+    ('aa…', 'y = a… — descent (lr = 0.001)')
     """
-    return text if len(text) <= most else text[:most - 1] + "…"
+    if len(text) <= most:
+        return text
+    formula, dash, words = text.rpartition(" — ")
+    if dash and len(words) + len(dash) + 2 <= most:
+        return formula[:most - len(words) - len(dash) - 1].rstrip() + "…" + dash + words
+    return text[:most - 1] + "…"
 
 
 def viewer_page(data: Mapping[str, Any], svg: str, *, title: str) -> str:

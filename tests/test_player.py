@@ -173,6 +173,16 @@ def test_the_picture_player_runs_under_its_script_hash(browser, tmp_path):
     assert page.inner_text("#counter") == "5 / 5" and page.inner_text("#stage") == "4"
 
 
+def test_a_long_heading_cuts_the_formula_and_keeps_the_learning_rate():
+    from graphviz_grad.descent import descend
+    from graphviz_grad.player import descent_html
+
+    run = descend("L = (x*W1 + y*W2 - B)**2", {"x": 5, "y": 10, "W1": 0.1, "W2": 0.2, "B": 0.5},
+                  wrt="W1,W2,B", lr=0.001, steps=3)
+    heading = descent_html(run).split("<h1", 1)[1].split("</h1>")[0]
+    assert heading.endswith("… — gradient descent on W1, W2, B (lr = 0.001)")  # it showed "(lr = 0.…"
+
+
 def test_given_pictures_are_shown_one_per_frame():
     trace = gg.grad("y = x*2", x=1)
     page = player_html(trace, [f'<svg xmlns="http://www.w3.org/2000/svg"><text>{i}</text></svg>'.encode()
