@@ -23,6 +23,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from .calculator import Calculation, Calculator, calculate
+from .compiled import Replay
+from .compiled import compile as compile  # not in __all__ (like max/min): no shadowed builtin
 from .derivation import Derivation, derive
 from .descent import Descent, descend
 from .display import Diagram, diagram, register_ipython
@@ -54,9 +56,12 @@ from .graph import (
 from .graph import (
     min as min,
 )
+from .importers import from_micrograd, trace
+from .loading import LoadError, load
 from .ops import OPS, Op
 from .overview import Overview, overview
 from .paths import Path, top_paths
+from .torch_import import from_torch
 
 __version__ = "0.1.0"
 
@@ -122,11 +127,13 @@ __all__ = [
     "GraphError",
     "GraphvizGradError",
     "InputValueError",
+    "LoadError",
     "Node",
     "NumericError",
     "Op",
     "Overview",
     "Path",
+    "Replay",
     "Step",
     "Trace",
     "apply",
@@ -142,9 +149,12 @@ __all__ = [
     "exercise",
     "exp",
     "forward",
+    "from_micrograd",
+    "from_torch",
     "grad",
     "group",
     "inputs",
+    "load",
     "log",
     "overview",
     "parse",
@@ -154,4 +164,5 @@ __all__ = [
     "sqrt",
     "tanh",
     "top_paths",
+    "trace",
 ]

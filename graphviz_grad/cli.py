@@ -17,15 +17,17 @@ import os
 import re
 import sys
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import NoReturn
 
 from . import __version__
-from .engine import backward
+from .engine import Trace, backward
 from .errors import GraphvizGradError
 from .files import check_folder, numbered, stale_frames, write_files, write_folder
 from .formula import MAX_LENGTH, parse
 from .graph import CONST, INPUT, Graph
 from .limits import CLI_MEMORY, JOB_MEMORY, megabytes, memory_bound, parse_size
+from .loading import MAX_BYTES, load
 from .serialize import trace_to_dict
 from .text import parse_number, table
 
@@ -119,6 +121,24 @@ def format_number(value: float, digits: int = 10) -> str:
     return f"{value:.{digits}g}"
 
 
+def _trace_from_args(args: argparse.Namespace) -> Trace:
+    """The trace FORMULA --at ... describes, or the one ``--from-json FILE`` holds (a graph
+    there takes its values from --at)."""
+    if args.from_json is None:
+        if args.formula is None:
+            raise UsageError("give a FORMULA (or --from-json FILE)")
+        graph = parse(read_formula(args.formula))
+        return backward(graph, parse_values(args.at, graph))
+    if args.formula is not None:
+        raise UsageError("give either a FORMULA or --from-json FILE, not both")
+    loaded = load(sys.stdin.read(MAX_BYTES + 1) if args.from_json == "-" else Path(args.from_json))
+    if isinstance(loaded, Graph):
+        return backward(loaded, parse_values(args.at, loaded))
+    if args.at:
+        raise UsageError("the trace in --from-json carries its own values: leave out --at")
+    return loaded
+
+
 def _grad_command(args: argparse.Namespace) -> int:
     graph = parse(read_formula(args.formula))
     trace = backward(graph, parse_values(args.at, graph), strict=args.strict)
@@ -153,8 +173,8 @@ def _render_command(args: argparse.Namespace) -> int:
         raise UsageError(f"--steps with --format {fmt} writes one file per frame: give -o FILE, not -")
     if args.steps and fmt == "pdf":
         raise UsageError("--steps writes svg, png or dot files, an animated gif or an html player, not pdf")
-    graph = parse(read_formula(args.formula))
-    trace = backward(graph, parse_values(args.at, graph))
+    trace = _trace_from_args(args)
+    graph = trace.graph
     options = {"digits": args.digits, "rankdir": args.rankdir, "compact": args.compact,
                "symbolic": args.symbolic, "legend": not args.no_legend}
     from .bigcli import render_big, wants_overview
@@ -209,8 +229,7 @@ def _tolerance(text: str) -> float:
 def _check_command(args: argparse.Namespace) -> int:
     from .symbolic import check  # SymPy is imported only by this command
 
-    graph = parse(read_formula(args.formula))
-    report = check(graph, parse_values(args.at, graph), rtol=args.rtol, atol=args.atol)
+    report = check(_trace_from_args(args), rtol=args.rtol, atol=args.atol)
     print(report.to_json() if args.json else report.to_text(args.digits))
     return 0 if report.ok else 1
 
@@ -223,6 +242,12 @@ def _seed_or_formula(args: argparse.Namespace, seed_flags: dict[str, float | Non
     from .seed import EXAMPLES, is_seed, seed_graph
 
     flags = {name: value for name, value in (seed_flags or {}).items() if value is not None}
+    if getattr(args, "from_json", None) is not None:
+        if args.formula is not None or flags or args.example:
+            raise UsageError("--from-json gives the formula and the point: leave out --formula, the "
+                             "input flags and --example")
+        trace = _trace_from_args(args)
+        return str(trace.graph), trace.graph, {name: trace.value(name) for name in trace.graph.inputs}
     text = None if args.formula is None else read_formula(args.formula)
     graph = seed_graph() if text is None else parse(text)
     if not is_seed(graph):
@@ -407,9 +432,12 @@ def _every_option(text: str) -> int:
     return value
 
 
-def _add_values_options(command: argparse.ArgumentParser) -> None:
-    command.add_argument("formula", metavar="FORMULA",
+def _add_values_options(command: argparse.ArgumentParser, from_json: bool = False) -> None:
+    command.add_argument("formula", metavar="FORMULA", nargs="?" if from_json else None,
                          help="the formula text, '-' to read standard input, or @FILE to read a file")
+    if from_json:
+        command.add_argument("--from-json", metavar="FILE",
+                             help="instead of FORMULA and --at: a trace as 'grad --json' writes it")
     command.add_argument("--at", action="append", default=[], metavar="NAME=VALUE[,NAME=VALUE...]",
                          help="input values (repeatable): --at x=5 --at y=10 or --at x=5,y=10")
 
@@ -433,7 +461,7 @@ def make_parser() -> argparse.ArgumentParser:
         "render", help="draw the annotated graph, or the backward pass step by step",
         description="Draw FORMULA's graph at the given point: every node with its value and gradient, "
                     "every edge with its local derivative. html (a player) and gif are step by step.")
-    _add_values_options(render)
+    _add_values_options(render, from_json=True)
     render.add_argument("-o", "--output", required=True, metavar="FILE",
                         help="where to write; '-' for standard output. With --steps, svg/png/dot frames "
                              "go to FILE-01.svg, FILE-02.svg, ...")
@@ -460,7 +488,7 @@ def make_parser() -> argparse.ArgumentParser:
         description="Derive every dL/dinput and dL/dnode with SymPy, evaluate them at the point and compare "
                     "with the engine and with central finite differences. Exit code 0 when all agree, "
                     "1 when any disagrees.")
-    _add_values_options(check)
+    _add_values_options(check, from_json=True)
     check.add_argument("--json", action="store_true", help="print the report as JSON: ok, rows, ...")
     check.add_argument("--rtol", type=_tolerance, default=1e-7, metavar="R",
                        help="relative tolerance of engine vs SymPy (default 1e-7)")
@@ -540,6 +568,8 @@ def _add_calc(commands: argparse._SubParsersAction) -> None:  # type: ignore[typ
     calc.add_argument("--formula", metavar="FORMULA",
                       help="calculate this formula instead of the seed (text, '-' or @FILE); give its "
                            "inputs with --at")
+    calc.add_argument("--from-json", metavar="FILE",
+                      help="calculate the graph at the point of a trace as 'grad --json' writes it")
     _add_seed_options(calc)
     calc.add_argument("--lr", type=_positive_option, default=LEARNING_RATE, metavar="RATE",
                       help=f"learning rate of the update shown (default {LEARNING_RATE:g})")
