@@ -27,7 +27,7 @@ from typing import Any
 from .calculator import calculate
 from .descent import LEARNING_RATE, descend
 from .engine import backward
-from .errors import GraphvizGradError
+from .errors import GraphvizGradError, missing_value
 from .formula import parse
 from .frames import frames
 from .graph import Graph
@@ -287,7 +287,7 @@ def _values(given: Any, graph: Graph) -> dict[str, float]:
         elif name in defaults:
             values[name] = defaults[name]
         else:
-            raise RequestError(f"missing a value for input {name!r}", f"{VALUES}.{name}")
+            raise RequestError(missing_value(name), f"{VALUES}.{name}")
     return values
 
 
@@ -309,7 +309,8 @@ def _number(value: Any, label: str, field: str) -> float:
     except OverflowError:
         raise RequestError(f"{label}: the value is too large for float64", field) from None
     if not math.isfinite(number):
-        raise RequestError(f"{label}: the value {number} is not a number (values must be finite)", field)
+        raise RequestError(f"{label}: the value {str(number)!r} is not a number (values must be finite)",
+                           field)
     return number
 
 

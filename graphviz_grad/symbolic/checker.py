@@ -251,7 +251,7 @@ class _Checker:
             if op.kink is not None and any(op.kink(slot, floats) or op.kink(slot, exact_floats)
                                            for slot in live_slots):
                 where = op.kink_place.format(*names, **fields)
-                note = f"not differentiable here: {where}; the engine uses {op.convention} (PyTorch)"
+                note = f"not differentiable here: {where}; the engine follows PyTorch: {op.convention}"
                 if op.kink_partials is not None and any(op.kink(slot, floats) for slot in live_slots):
                     local = op.kink_partials(sp, *exact_args)
             elif op.edge is not None and any(op.edge(slot, floats) for slot in live_slots):
