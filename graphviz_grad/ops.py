@@ -98,6 +98,9 @@ class Op:
     """``exact_bits(*rationals)``: on exact rational SymPy arguments, a bound on the bits of the
     exact rational result before computing it (``inf``: not a cheap rational); ``None``: the op
     is never folded exactly (its result is transcendental)."""
+    mpmath: Callable[..., Any] | None = None
+    """``mpmath(mpmath_module, *mpfs)``: the op in mpmath, for the check's fast 30-digit forward
+    check (a non-real or non-finite result falls back to `sympy`); ``None``: SymPy only."""
     derivative_text: tuple[str, str] | None = None
     """For a unary op, its derivative as people write it, ``(plain text, LaTeX)`` with ``{0}``
     for the argument (sigmoid: sigma(z)·(1 - sigma(z)), with the Greek letter); what the
@@ -373,24 +376,30 @@ _FLAT_FAR = (INF, 0.0, 1.0, 0.0)  # x-like to the right, 0 to the left: softplus
 
 _TABLE = (
     Op("add", 2, operator.add, lambda a, b, out: (1.0, 1.0),
-       lambda sp, a, b: a + b, "{0} + {1}", "+", "+", (1.0, 1.0), exact_bits=_sum_bits),
+       lambda sp, a, b: a + b, "{0} + {1}", "+", "+", (1.0, 1.0), exact_bits=_sum_bits,
+       mpmath=lambda mp, a, b: a + b),
     Op("sub", 2, operator.sub, lambda a, b, out: (1.0, -1.0),
-       lambda sp, a, b: a - b, "{0} - {1}", "-", "-", (1.0, -1.0), exact_bits=_sum_bits),
+       lambda sp, a, b: a - b, "{0} - {1}", "-", "-", (1.0, -1.0), exact_bits=_sum_bits,
+       mpmath=lambda mp, a, b: a - b),
     Op("mul", 2, operator.mul, lambda a, b, out: (b, a),
-       lambda sp, a, b: a * b, "{0}*{1}", "*", "*", swapped_partials=True, exact_bits=_sum_bits),
+       lambda sp, a, b: a * b, "{0}*{1}", "*", "*", swapped_partials=True, exact_bits=_sum_bits,
+       mpmath=lambda mp, a, b: a * b),
     Op("div", 2, _div, lambda a, b, out: (_div(1.0, b), _div(_div(-a, b), b)),
-       lambda sp, a, b: a / b, "{0}/{1}", "/", "/", side=_divisor_side, exact_bits=_quotient_bits),
+       lambda sp, a, b: a / b, "{0}/{1}", "/", "/", side=_divisor_side, exact_bits=_quotient_bits,
+       mpmath=lambda mp, a, b: a / b),
     Op("pow", 2, _pow, _pow_partials,
        lambda sp, a, b: a**b, "{0}**{1}", "**", "**", kink=_pow_kink,
        convention="d/da a**b = b*a**(b-1) and d/db a**b = 0 at a = 0 (0**0 = 1, both derivatives 0)",
        kink_place="pow with base 0 (node {node}: {0} = 0)", kink_partials=_pow_kink_partials,
        edge=_pow_edge, edge_note="pow with a negative base and a variable exponent (node {node}: {0} = {v}), "
        "real only at integer exponents; the engine uses d/db a**b = a**b*log(a), which is nan for a < 0",
-       side=_pow_side, growth=_pow_growth, exact_bits=_power_bits),
+       side=_pow_side, growth=_pow_growth, exact_bits=_power_bits, mpmath=lambda mp, a, b: a**b),
     Op("neg", 1, operator.neg, lambda a, out: (-1.0,),
-       lambda sp, a: -a, "-{0}", "-", "-", (-1.0,), exact_bits=_bits),
+       lambda sp, a: -a, "-{0}", "-", "-", (-1.0,), exact_bits=_bits,
+       mpmath=lambda mp, a: -a),
     Op("exp", 1, _exp, lambda a, out: (out,),
-       lambda sp, a: sp.exp(a), "exp({0})", "exp", far=(INF, 0.0, INF, 0.0)),
+       lambda sp, a: sp.exp(a), "exp({0})", "exp", far=(INF, 0.0, INF, 0.0),
+       mpmath=lambda mp, a: mp.exp(a)),
     Op("log", 1, _log, lambda a, out: (_div(1.0, a),),
        lambda sp, a: sp.log(a), "log({0})", "log", side=_sign_side),
     Op("sqrt", 1, _sqrt, _sqrt_partials,
@@ -402,9 +411,11 @@ _TABLE = (
        lambda sp, a: sp.cos(a), "cos({0})", "cos", far=(NAN, NAN, NAN, NAN)),
     Op("tanh", 1, math.tanh, lambda a, out: (1.0 - out * out,),
        lambda sp, a: sp.tanh(a), "tanh({0})", "tanh", far=(1.0, -1.0, 0.0, 0.0),
+       mpmath=lambda mp, a: mp.tanh(a),
        derivative_text=("1 - tanh({0})**2", r"1 - \tanh^{2}\left({0}\right)")),
     Op("sigmoid", 1, _sigmoid, lambda a, out: (out * (1.0 - out),),
        _sigmoid_sympy, "sigmoid({0})", "sigmoid", far=(1.0, 0.0, 0.0, 0.0),
+       mpmath=lambda mp, a: 1 / (1 + mp.exp(-a)),
        derivative_text=_SIGMOID_TEXT),
     Op("relu", 1, _relu, lambda a, out: (_step(a),),
        lambda sp, a: sp.Max(0, a), "relu({0})", "relu", kink=_at_zero, convention="relu'(0) = 0",

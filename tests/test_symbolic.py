@@ -513,3 +513,26 @@ def test_readable_forms_reach_the_derivation_and_leave_the_verdict_exact():
     latex = gg.derive(trace).to_latex()
     assert r"\sigma\left(z_{1}\right)" in latex and r"\tanh^{2}" in latex
     assert check("L = sigmoid(w*x) + tanh(x)", w=0.5, x=2).ok
+
+
+@pytest.mark.parametrize("op", sorted(name for name, row in OPS.items() if row.mpmath is not None))
+def test_an_ops_mpmath_rule_is_its_sympy_rule_at_30_digits(op):
+    """The op table's mpmath form (the fast forward check) against its SymPy form."""
+    import mpmath
+
+    from graphviz_grad.symbolic.numeric import _mpmath_value
+    from graphviz_grad.symbolic.translate import _at_point
+
+    for pair in ((0.7, 3.0), (-1.3, 2.0), (2.5, -0.5)):
+        args = pair[:OPS[op].arity]
+        fast = _mpmath_value(op, args)
+        reference = _at_point(op, [sympy.Float(a, 30) for a in args])
+        with mpmath.workdps(30):
+            assert abs(fast - reference._to_mpmath(mpmath.mp.prec)) <= abs(fast) * mpmath.mpf(10) ** -28
+
+
+def test_the_fast_forward_check_still_catches_a_slightly_wrong_arithmetic_rule(monkeypatch):
+    broken = dataclasses.replace(OPS["mul"], forward=lambda a, b: a * b * (1 + 1e-6))
+    monkeypatch.setattr(engine, "OPS", {**OPS, "mul": broken})
+    report = check(gg.parse("L = x*y + y"), x=0.5, y=2)
+    assert not report.ok and "forward value differs" in report["z1"].note
