@@ -455,7 +455,7 @@ def _sign(value: float) -> str:
 
 def _dotted(text: str, expr: Any) -> str:
     """SymPy's text with ``·`` for a product, unless a name itself holds a ``*``."""
-    if any("*" in str(symbol) for symbol in expr.free_symbols):
+    if any("*" in getattr(symbol, "name", "") for symbol in expr.free_symbols):
         return text
     return product_dots(text)
 

@@ -201,7 +201,7 @@ class _Checker:
                         value = _real_or_nan(_substitute(form, point))
                 shown, kind, note = derivation.shown(i, self.simplify, self.deadline)
                 row = self._row(i, shown, kind, value)
-                row.in_nodes = row.expr.xreplace(derivation.names)
+                row.in_nodes = derivation.in_nodes(row.expr)
                 if note:
                     row.note = f"{row.note}; {note}" if row.note else note
                 rows.append(row)

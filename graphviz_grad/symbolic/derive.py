@@ -109,6 +109,15 @@ class Derived:
     _shown: dict[str, dict[int, tuple[sp.Expr, str, str]]] = field(default_factory=dict)
     _compiled: dict[str, Any] = field(default_factory=dict)
     _children: dict[str, _Simplifying] = field(default_factory=dict)
+    _in_nodes: dict[sp.Expr, sp.Expr] = field(default_factory=dict)
+
+    def in_nodes(self, shown: sp.Expr) -> sp.Expr:
+        """A shown form written with the intermediate nodes' names where they appear whole
+        (``2*x*z4``), once per form: it does not depend on the point."""
+        written = self._in_nodes.get(shown)
+        if written is None:
+            written = self._in_nodes[shown] = shown.xreplace(self.names)
+        return written
 
     def form(self, i: int) -> sp.Expr:
         """dL/d(node i) as `sympy.diff` gives it (full graphs only), derived on first use."""
