@@ -348,7 +348,8 @@ def parse(text: str) -> Graph:
     tokens = tokenize(text.replace("\r\n", "\n").replace("\r", "\n"))
     # each statement with the token that ends it; empty statements dropped
     ends = [i for i, (kind, text, _, _) in enumerate(tokens) if kind in ("newline", "end") or text == ";"]
-    statements = [tokens[start + 1:end + 1] for start, end in zip([-1, *ends], ends) if end - start > 1]
+    statements = [tokens[start + 1:end + 1] for start, end in zip([-1, *ends], ends, strict=False)
+                  if end - start > 1]
     if not statements:
         raise FormulaError("the formula is empty")
     program = _Program()
