@@ -27,6 +27,7 @@ from html import escape
 from .engine import Trace
 from .graph import CONST, INPUT, Graph
 from .ops import OPS
+from .steps import WARNINGS
 from .text import format_number
 
 FONT = "Helvetica"
@@ -53,11 +54,7 @@ WORD_JOINER = "\u2060"
 not keep) and after a backslash that Graphviz would expand (``\\N``)."""
 _GRAPHVIZ_ESCAPE = re.compile(r"\\(?=[GNEHTL])")
 
-_WARNINGS = {
-    "inf": "⚠ inf: overflow or a pole",
-    "nan": "⚠ nan: from a nan argument",
-    "domain": "⚠ nan born here: outside the domain",
-}
+_WARNINGS = {status: f"⚠ {text}" for status, text in WARNINGS.items()}
 
 
 @dataclass(frozen=True)
@@ -444,7 +441,7 @@ def _legend(output: str, compact: bool, scale: float | None = None) -> str:
 
 def _local_formulas(graph: Graph) -> dict[tuple[str, int], str]:
     """Each edge's local derivative as a formula in the names of the node's arguments."""
-    from .symbolic import local_derivative_texts
+    from .symbolic.notation import local_derivative_texts
 
     return local_derivative_texts(graph)
 
