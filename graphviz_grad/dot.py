@@ -27,6 +27,7 @@ from html import escape
 from .engine import Trace
 from .graph import CONST, INPUT, Graph
 from .ops import OPS
+from .steps import WARNINGS
 from .text import format_number
 
 FONT = "Helvetica"
@@ -53,11 +54,7 @@ WORD_JOINER = "\u2060"
 not keep) and after a backslash that Graphviz would expand (``\\N``)."""
 _GRAPHVIZ_ESCAPE = re.compile(r"\\(?=[GNEHTL])")
 
-_WARNINGS = {
-    "inf": "⚠ inf: overflow or a pole",
-    "nan": "⚠ nan: from a nan argument",
-    "domain": "⚠ nan born here: outside the domain",
-}
+_WARNINGS = {status: f"⚠ {text}" for status, text in WARNINGS.items()}
 
 
 @dataclass(frozen=True)

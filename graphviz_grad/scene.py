@@ -48,7 +48,13 @@ def scene_data(trace: Trace, *, sequence: Sequence[Frame] | None = None, digits:
                compact: bool | None = None, verdicts: Mapping[str, str] | None = None) -> dict[str, Any]:
     """The viewer's data for ``trace``: its nodes (with their story), edges and frames
     (default: every frame of `graphviz_grad.frames.frames`). ``verdicts`` maps a node name
-    to what the SymPy check says about its gradient."""
+    to what the SymPy check says about its gradient.
+
+    >>> import graphviz_grad as gg
+    >>> data = scene_data(gg.grad("y = x*x", x=3))
+    >>> [(node["name"], node["value"], node["grad"]) for node in data["nodes"]], len(data["frames"])
+    ([('x', '3', '6'), ('y', '9', '1')], 5)
+    """
     if not isinstance(trace, Trace):
         raise TypeError(f"a scene needs a Trace (from grad or backward), not {type(trace).__name__}")
     graph = trace.graph
@@ -198,9 +204,11 @@ def descent_data(run: Any, *, every: int | None = None, digits: int = 4) -> dict
                            "caption": f"after {point.step} steps: {graph.output} = "
                                       f"{format_number(point.loss, digits)}; {moved}"})
     stride = max(1, -(-len(history) // CURVE_POINTS))
-    curve = [[point.step, json_number(point.loss)] for point in history[::stride]]
+    curve = [[point.step, json_number(point.loss), format_number(point.loss, digits)]
+             for point in history[::stride]]
     if curve[-1][0] != history[-1].step:
-        curve.append([history[-1].step, json_number(history[-1].loss)])
+        last = history[-1]
+        curve.append([last.step, json_number(last.loss), format_number(last.loss, digits)])
     return {**first, "frames": frame_data, "curve": curve, "interval": DESCENT_MS,
             "parameters": list(history[0].names), "drawn_frame": drawn,
             "drawn_step": history[picked[drawn]].step}
