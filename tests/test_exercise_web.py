@@ -69,6 +69,7 @@ def test_the_page_and_the_endpoint_over_http():
         page = client.get("/exercise")
         assert page.status_code == 200 and '<script src="/exercise.js" defer>' in page.text
         assert "<script>" not in page.text and "content-security-policy" in page.headers
+        assert '<a href="/">' in page.text and '<a href="/exercise">' in client.get("/").text  # both ways
         script = client.get("/exercise.js")
         assert script.headers["content-type"] == "text/javascript; charset=utf-8"
         assert "innerHTML" not in script.text and "eval(" not in script.text
