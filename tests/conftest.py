@@ -1,6 +1,8 @@
 """Shared test data (the seed page's two examples) and the Hypothesis profiles."""
 
 import os
+import tempfile
+from pathlib import Path
 
 import pytest
 from hypothesis import settings
@@ -105,3 +107,9 @@ def live_server():
                 process.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 process.kill()
+
+
+SCREENSHOTS = (Path(__file__).resolve().parent.parent / "docs" if os.environ.get("GG_SCREENSHOTS") == "1"
+               else Path(tempfile.mkdtemp(prefix="graphviz-grad-shots-")))
+"""Where the browser tests save their screenshots: ``docs/`` with ``GG_SCREENSHOTS=1`` (to refresh
+the pictures the docs show), else a temporary folder, so a test run leaves the tree as it was."""

@@ -2,7 +2,6 @@
 pan and zoom, a node's story, its paths, search, keys, the current step kept in view, descent.
 Screenshots go to docs/ (docs/viewer.md shows them)."""
 
-from pathlib import Path
 
 import pytest
 
@@ -11,11 +10,11 @@ from graphviz_grad.descent import descend
 from graphviz_grad.player import descent_html, player_html
 from graphviz_grad.text import format_number
 
-from .conftest import EXAMPLE_1, SEED
+from .conftest import EXAMPLE_1, SCREENSHOTS, SEED
 
 pytestmark = [pytest.mark.browser, pytest.mark.dot]
 
-DOCS = Path(__file__).resolve().parent.parent / "docs"
+DOCS = SCREENSHOTS  # docs/ only with GG_SCREENSHOTS=1 (see conftest)
 SIZES = {"laptop": (1280, 900), "phone": (390, 844)}
 WIDE = "L = " + " + ".join(f"sin(w{k}*x{k})*tanh(b{k} - x{k})" for k in range(12))
 

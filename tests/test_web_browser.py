@@ -5,6 +5,8 @@ import pytest
 import graphviz_grad as gg
 from graphviz_grad.seed import EXAMPLE_1
 
+from .conftest import SCREENSHOTS
+
 pytestmark = [pytest.mark.browser, pytest.mark.dot]
 
 
@@ -293,7 +295,7 @@ def test_the_page_graph_zooms_and_tells_a_node_story(sized_page, request):
             tops.add(round(found["y"]))
     assert len(tops) == 1  # the step controls on one line
     assert page.evaluate("document.documentElement.scrollWidth") <= width
-    page.locator("#graph-panel").screenshot(path=f"docs/viewer-page-{request.node.callspec.id}.png")
+    page.locator("#graph-panel").screenshot(path=str(SCREENSHOTS / f"viewer-page-{request.node.callspec.id}.png"))
 
 
 @pytest.mark.parametrize("sized_page", SIZES[:1], indirect=True)
