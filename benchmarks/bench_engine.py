@@ -844,15 +844,16 @@ def extras() -> str:
     lines = ["v0 = x*c + d"] + [f"v{k} = v{k - 1}*c + d" for k in range(1, 80_000)]
     text = "\n".join(lines)
     text = text[:text.rindex("\n", 0, 1_000_000)]
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     graph = gg.parse(text)
     out.append(f"- a {len(text):,}-character program ({len(graph):,} nodes) parses in "
-               f"{time.perf_counter() - t0:.2f} s (target ≤ 1 s)")
-    for steps in (100, 10_000):
-        t0 = time.perf_counter()
+               f"{time.perf_counter() - t0:.2f} s ({time.process_time() - c0:.2f} s of CPU; target ≤ 1 s)")
+    for steps in (100, 10_000, 600_000):  # the seed allows at most 666,666 steps in one run
+        t0, c0 = time.perf_counter(), time.process_time()
         gg.descend(seed_text, SEED_VALUES, steps=steps, patience=10**6)
-        out.append(f"- descend on the seed, {steps:,} steps: {steps / (time.perf_counter() - t0):,.0f} "
-                   "steps/s (target ≥ 1,000,000)")
+        wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+        out.append(f"- descend on the seed, {steps:,} steps: {steps / wall:,.0f} steps/s "
+                   f"({steps / max(cpu, 1e-9):,.0f} per CPU second; target ≥ 1,000,000)")
     for n in (11, 1_000, 10_000):
         work = seed_workload() if n == 11 else chain_workload(n)
         graph = freeze(ours_expr(work))

@@ -325,7 +325,7 @@ def _descend_command(args: argparse.Namespace) -> int:
     if args.chart:
         from .charts import sparkline
 
-        outputs.update(_chart_file(args.chart, run.chart, sparkline([p.loss for p in run.history])))
+        outputs.update(_chart_file(args.chart, run.chart, sparkline(run.history.losses)))
     frames = _descent_frames(run, args) if args.frames else {}
     if args.frames:  # (checked before any file is written)
         check_folder(args.frames, "--frames folder")

@@ -27,6 +27,7 @@ returns a replay that runs the interpreter (``compiled`` is False), with the sam
 from __future__ import annotations
 
 import builtins
+import math
 import operator
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -46,6 +47,7 @@ from .engine import (
 )
 from .errors import GraphError
 from .graph import CONST, Graph
+from .ops import _pow, _pow_partials
 
 MAX_COMPILED_NODES = 20_000
 """Largest graph that `compile` turns into code; larger graphs replay with the interpreter."""
@@ -152,6 +154,28 @@ def replay_for(graph: Graph, runs: int) -> Replay:
 def generate(graph: Graph) -> tuple[str, dict[str, Any]]:
     """The source of ``replay(vals) -> (values, gradients)`` and the namespace it runs in
     (the op table's functions, under generated names)."""
+    lines, gradients, constants, namespace = body(graph)
+    program = _program(graph)
+    n = len(graph)
+    inputs = [i for _, i in program.inputs]
+    source = [
+        "def replay(vals):",  # every node's value and gradient, from every node's starting value
+        f"    {_targets(range(n), 'v')}, = vals",
+        *lines,
+        f"    return ({_targets(range(n), 'v')},), ({', '.join(gradients)},)",
+        "",
+        "def quick(xs):",  # the output's value and the inputs' gradients, from the inputs' values
+        *([f"    {_targets(inputs, 'v')}, = xs"] if inputs else []),
+        *constants,
+        *lines,
+        f"    return v{program.output}, ({''.join(gradients[i] + ', ' for i in inputs)})",
+    ]
+    return "\n".join(source) + "\n", namespace
+
+
+def body(graph: Graph) -> tuple[list[str], list[str], list[str], dict[str, Any]]:
+    """The forward-then-backward statements (indented once), each node's gradient as an
+    expression, the constants' assignments, and the namespace the statements need."""
     program = _program(graph)
     n = len(graph)
     namespace: dict[str, Any] = {"__builtins__": {}}
@@ -164,8 +188,26 @@ def generate(graph: Graph) -> tuple[str, dict[str, Any]]:
             namespace[name] = rule
         return name
 
+    def power(b: int) -> float | None:
+        """The exponent when node ``b`` is a constant whole number other than 0, else None."""
+        value = program.initial[b]
+        if graph.nodes[b].op != CONST or not math.isfinite(value) or value != math.floor(value) or not value:
+            return None
+        return float(value)
+
+    def raised(target: str, scale: str, base: int, exponent: float) -> list[str]:
+        """``target = scale * _pow(v{base}, exponent)`` as _pow computes it for a whole exponent
+        (its only branch then is ``**`` and the two errors it turns into numbers)."""
+        namespace["PowErrors"] = (ZeroDivisionError, OverflowError)
+        literal = _number(exponent)
+        return ["    try:", f"        {target} = {scale}v{base} ** {literal}", "    except PowErrors:",
+                f"        {target} = {scale}{function(_pow)}(v{base}, {literal})"]
+
     lines: list[str] = []  # the body both functions share: forward, then backward
     for i, rule, a, b in program.forward:
+        if rule is _pow and power(b) is not None:
+            lines += raised(f"v{i}", "", a, power(b))  # type: ignore[arg-type]
+            continue
         arguments = (f"v{a}",) if b < 0 else (f"v{a}", f"v{b}")
         template = _INLINE.get(rule)
         expression = template.format(*arguments) if template else f"{function(rule)}({', '.join(arguments)})"
@@ -204,6 +246,10 @@ def generate(graph: Graph) -> tuple[str, dict[str, Any]]:
             add(b, times(g, _number(rule[1])))
         elif kind == _FIXED_UNARY:
             add(a, times(g, _number(rule[0])))
+        elif kind == _BINARY and rule is _pow_partials and power(b) is not None:
+            exponent = power(b)  # d/da a**c = c*a**(c-1); d/dc is not needed (a constant)
+            lines += raised("p0", f"{_number(exponent)} * ", a, exponent - 1.0)  # type: ignore[operator]
+            add(a, times(g, "p0"))
         elif kind == _BINARY:
             lines.append(f"    p0, p1 = {function(rule)}(v{a}, v{b}, v{i})")
             add(a, times(g, "p0"))
@@ -212,22 +258,10 @@ def generate(graph: Graph) -> tuple[str, dict[str, Any]]:
             lines.append(f"    p0, = {function(rule)}(v{a}, v{i})")
             add(a, times(g, "p0"))
     gradients = ["1.0" if i == program.output else f"g{i}" if i in received else "0.0" for i in range(n)]
-    inputs = [i for _, i in program.inputs]
+    inputs = {i for _, i in program.inputs}
     constants = [f"    v{i} = {_number(value)}" for i, value in enumerate(program.initial)
-                 if i not in set(inputs) and graph.nodes[i].op == CONST]
-    source = [
-        "def replay(vals):",  # every node's value and gradient, from every node's starting value
-        f"    {_targets(range(n), 'v')}, = vals",
-        *lines,
-        f"    return ({_targets(range(n), 'v')},), ({', '.join(gradients)},)",
-        "",
-        "def quick(xs):",  # the output's value and the inputs' gradients, from the inputs' values
-        *([f"    {_targets(inputs, 'v')}, = xs"] if inputs else []),
-        *constants,
-        *lines,
-        f"    return v{program.output}, ({''.join(gradients[i] + ', ' for i in inputs)})",
-    ]
-    return "\n".join(source) + "\n", namespace
+                 if i not in inputs and graph.nodes[i].op == CONST]
+    return lines, gradients, constants, namespace
 
 
 def _targets(positions: Sequence[int], prefix: str) -> str:

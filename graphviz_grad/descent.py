@@ -20,13 +20,14 @@ from __future__ import annotations
 import csv
 import io
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from .charts import line_chart, sparkline
 from .compiled import replay_for
 from .derivation import kinks
+from .descent_loop import descent_loop
 from .dot import format_number
 from .engine import Trace, backward
 from .errors import InputValueError
@@ -72,6 +73,57 @@ class Point:
         return dict(zip(self.names, self.gradient_values, strict=True))
 
 
+class History(Sequence[Point]):
+    """The points of a run, in step order, kept as one flat row per step
+    ``(loss, *parameters, *gradients)`` and made into `Point`\\ s when read (a long run keeps
+    no million objects). Reads like a tuple of points, and equals one with the same points.
+
+    >>> history = History(("w",), [(4.0, 1.0, -4.0), (1.0, 2.0, -2.0)])
+    >>> history[-1], len(history), history.losses
+    (Point(step=1, loss=1.0), 2, [4.0, 1.0])
+    """
+
+    __slots__ = ("names", "rows")
+
+    def __init__(self, names: tuple[str, ...], rows: list[tuple[float, ...]]):
+        self.names = names
+        self.rows = rows
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __getitem__(self, index: Any) -> Any:
+        if isinstance(index, slice):
+            return tuple(self._point(k) for k in range(*index.indices(len(self.rows))))
+        k = index + len(self.rows) if index < 0 else index
+        if not 0 <= k < len(self.rows):
+            raise IndexError("history index out of range")
+        return self._point(k)
+
+    def __iter__(self) -> Iterator[Point]:
+        return map(self._point, range(len(self.rows)))
+
+    def _point(self, k: int) -> Point:
+        row, m = self.rows[k], len(self.names)
+        return Point(k, row[0], self.names, row[1:1 + m], row[1 + m:])
+
+    @property
+    def losses(self) -> list[float]:
+        return [row[0] for row in self.rows]
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, History):
+            return self.names == other.names and self.rows == other.rows
+        if isinstance(other, tuple):
+            return tuple(self) == other
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return repr(tuple(self))
+
+
 @dataclass(frozen=True)
 class Descent:
     """A gradient-descent run: every point visited, why it stopped, and renderings."""
@@ -83,7 +135,7 @@ class Descent:
     lr: float
     steps: int
     tol: float
-    history: tuple[Point, ...]
+    history: History
     status: str
     """``finished`` (all steps done), ``converged`` (every |gradient| ≤ tol) or ``diverged``."""
     message: str
@@ -127,16 +179,15 @@ class Descent:
             cells.append([str(int(row[0])), *(format_number(value, digits) for value in row[1:])])
         skipped = len(self.history) - len(picked)
         note = [f"({skipped} steps not shown; the CSV (--csv, to_csv) has every step)"] if skipped else []
-        loss = [f"{self.graph.output} per step: {sparkline([p.loss for p in self.history])}"]
+        loss = [f"{self.graph.output} per step: {sparkline(self.history.losses)}"]
         return "\n".join([table(cells, right=True), *note, "", *loss, self.message])
 
     def _row(self, k: int) -> list[float]:
-        point = self.history[k]
-        return [point.step, point.loss, *point.parameter_values, *point.gradient_values]
+        return [k, *self.history.rows[k]]
 
     def chart(self, fmt: str = "svg") -> bytes:
         """The loss per step as an image (svg, png or pdf; needs matplotlib)."""
-        return line_chart([point.loss for point in self.history], fmt,
+        return line_chart(self.history.losses, fmt,
                           title=f"gradient descent on {', '.join(self.wrt[:6])}"
                                 f"{', ...' if len(self.wrt) > 6 else ''} (lr = {self.lr:g}): {self.status}",
                           ylabel=self.graph.output)
@@ -180,22 +231,27 @@ def descend(subject: str | Graph, values: Mapping[str, float], /, *, wrt: Sequen
         raise InputValueError(f"patience must be a whole number >= 1, not {patience!r}")
     start = backward(graph, values)
     replay = replay_for(graph, steps)  # compiled code for long runs, where compiling pays
+    # The generated loop runs the steps nothing could stop, the same numbers as below; it
+    # hands back each step where a rule below might fire, and this loop decides it.
+    loop = descent_loop(graph, names) if replay.compiled else None
     point = {name: start.value(name) for name in graph.inputs}
     out = graph.output
-    history: list[Point] = []
+    rows: list[tuple[float, ...]] = []  # per step: loss, parameters, gradients
     growing = 0
+    prev = math.nan  # the loss one step before (none before step 0: it does not grow)
     trace = start
-    for step in range(steps + 1):
+    step = 0
+    while True:
+        if step and loop is not None:
+            step, growing, prev, xs = loop([point[n] for n in graph.inputs], lr, step, steps, tol,
+                                           patience, growing, prev, rows)
+            point = dict(zip(graph.inputs, xs, strict=True))
         if step:
             trace = replay.backward(point)
         loss = trace.output_value
         grads = trace.gradients
-        history.append(Point(step, loss, names, tuple(point[n] for n in names),
-                             tuple(grads[n] for n in names)))
-        if len(history) > 1 and loss > history[-2].loss:
-            growing += 1
-        else:
-            growing = 0
+        rows.append((loss, *(point[n] for n in names), *(grads[n] for n in names)))
+        growing = growing + 1 if loss > prev else 0
         bad = _not_finite(out, loss, point, grads, names)
         if bad and step == 0:
             status, message = DIVERGED, f"cannot start: at the starting point {bad}"
@@ -211,7 +267,7 @@ def descend(subject: str | Graph, values: Mapping[str, float], /, *, wrt: Sequen
         if growing >= patience:
             status = DIVERGED
             message = (f"diverged: {out} grew for {patience} steps in a row (from "
-                       f"{format_number(history[-1 - patience].loss, 6)} to {format_number(loss, 6)}); "
+                       f"{format_number(rows[-1 - patience][0], 6)} to {format_number(loss, 6)}); "
                        f"{_advice(lr)}")
             break
         if all(abs(grads[n]) <= tol for n in names):
@@ -227,13 +283,15 @@ def descend(subject: str | Graph, values: Mapping[str, float], /, *, wrt: Sequen
             break
         if step == steps:
             status = FINISHED
-            message = (f"finished {steps} steps: {out} went from {format_number(history[0].loss, 6)} "
+            message = (f"finished {steps} steps: {out} went from {format_number(rows[0][0], 6)} "
                        f"to {format_number(loss, 6)}")
             break
         for n in names:
             point[n] = point[n] - lr * grads[n]
+        prev = loss
+        step += 1
     return Descent(graph, {n: start.value(n) for n in graph.inputs}, names, lr, steps, tol,
-                   tuple(history), status, message)
+                   History(names, rows), status, message)
 
 
 def _not_finite(out: str, loss: float, point: Mapping[str, float], grads: Mapping[str, float],

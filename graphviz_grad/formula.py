@@ -36,7 +36,7 @@ import re
 from typing import NamedTuple
 
 from .errors import FormulaError
-from .graph import CONST, INPUT, MAX_NAME_LENGTH, Expr, Graph, _make, build, const, inputs
+from .graph import CONST, INPUT, MAX_NAME_LENGTH, Expr, Graph, _make, build, const
 from .ops import FUNCTIONS, INFIX, PREFIX, Op
 
 MAX_LENGTH = 1_000_000
@@ -243,7 +243,7 @@ class _Program:
         if name in self.assigned:
             return self.assigned[name]
         if name not in self.inputs:
-            self.inputs[name] = inputs([name])[0]
+            self.inputs[name] = Expr(INPUT, name=name)  # the tokenizer checked the name
             self.read_at[name] = token
         return self.inputs[name]
 
@@ -396,12 +396,10 @@ def parse(text: str) -> Graph:
     if len(text) > MAX_LENGTH:
         raise FormulaError(f"the formula has {len(text):,} characters, over the limit of {MAX_LENGTH:,}")
     tokens = tokenize(text.replace("\r\n", "\n").replace("\r", "\n"))
-    statements: list[list[Token]] = [[]]
-    for token in tokens:
-        statements[-1].append(token)
-        if token.kind in ("newline", "end") or token.text == ";":
-            statements.append([])
-    statements = [s for s in statements if len(s) > 1]  # drop empty statements
+    # each statement with the token that ends it; empty statements dropped
+    ends = [i for i, (kind, text, _, _) in enumerate(tokens) if kind in ("newline", "end") or text == ";"]
+    statements = [tokens[start + 1:end + 1] for start, end in zip([-1, *ends], ends, strict=False)
+                  if end - start > 1]
     if not statements:
         raise FormulaError("the formula is empty")
     program = _Program()

@@ -20,7 +20,7 @@ SPECIAL = [0.0, -0.0, 1.0, -1.0, 0.5, 2.0, -2.5, 1e300, -1e300, 1e-310, math.inf
 
 
 def trees():
-    leaves = st.one_of(st.sampled_from(NAMES), st.sampled_from([0.5, 2.0, 3.0, -1.5, 0.0]))
+    leaves = st.one_of(st.sampled_from(NAMES), st.sampled_from([0.5, 2.0, 3.0, -1.5, 0.0, -2.0]))
     return st.recursive(
         leaves,
         lambda inner: st.one_of(st.tuples(st.sampled_from(UNARY), inner),
