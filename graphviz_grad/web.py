@@ -24,7 +24,7 @@ import json
 import math
 import socket
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from importlib.resources import files
 from typing import Any
@@ -112,11 +112,15 @@ def _warm_up() -> None:
 def create_app(*, workers: int = WORKERS, timeout: float = TIMEOUT, wait: float = WAIT,
                hosts: Sequence[str] = ("*",), on_ready: Callable[[], None] | None = None,
                job_memory: int | None = JOB_MEMORY, per_client: int = PER_CLIENT,
-               body_seconds: float = BODY_SECONDS, head_bytes: int = MAX_HEAD) -> Starlette:
+               body_seconds: float = BODY_SECONDS, head_bytes: int = MAX_HEAD,
+               job: Callable[[str, Mapping[str, Any]], service.Answer] = service.answer) -> Starlette:
     """The application: the page at ``/`` and the API under ``/api/``. ``hosts`` are the
     host names the server answers to (``*``: any), against DNS rebinding; ``job_memory`` is each
     worker's memory bound in bytes (None: none), ``per_client`` the jobs one client may have
-    waiting or running in each pool."""
+    waiting or running in each pool. ``job(endpoint, request)`` is what a worker runs for a
+    checked request (`service.answer`; the tests put in one whose jobs take as long as they
+    need): it is sent to the worker processes, so it must be picklable and importable there
+    (a module-level function, or an instance of a module-level class)."""
     pools: dict[str, Workers] = {}
     turns = {kind: FairTurns(workers, per_client) for kind in KINDS}
     assets = {path: (files(__package__).joinpath("static", *name.split("/")).read_bytes(), kind)
@@ -194,22 +198,22 @@ def create_app(*, workers: int = WORKERS, timeout: float = TIMEOUT, wait: float 
                 return error(429, f"too many {kind} jobs at once from this page: {turn.exception()}; "
                              "wait for an answer before asking again", retry=1)
             started = time.monotonic()
-            job = asyncio.ensure_future(pools[kind].run(service.answer, (endpoint, clean), timeout))
-            job.add_done_callback(lambda _: turns[kind].release(key, time.monotonic() - started))
-            job.add_done_callback(_quietly)
-            done, _ = await asyncio.wait({job, gone}, timeout=2 * timeout + SLACK,
+            task = asyncio.ensure_future(pools[kind].run(job, (endpoint, clean), timeout))
+            task.add_done_callback(lambda _: turns[kind].release(key, time.monotonic() - started))
+            task.add_done_callback(_quietly)
+            done, _ = await asyncio.wait({task, gone}, timeout=2 * timeout + SLACK,
                                          return_when=asyncio.FIRST_COMPLETED)
         except asyncio.CancelledError:  # Ctrl+C, and the grace period is over
             return error(503, "the server is stopping")
         finally:
             gone.cancel()
-        if job not in done:
+        if task not in done:
             if gone in done:  # the page moved on: the job ends on its own, within its time limit
                 return _gone(request)
-            job.cancel()
+            task.cancel()
             return _too_slow(endpoint, timeout)
         try:
-            status, data = job.result()
+            status, data = task.result()
         except TimeoutError:  # pebble stopped the job at its time limit
             return _too_slow(endpoint, timeout)
         except MemoryError:  # (service.answer turns most of these into a 422 itself)

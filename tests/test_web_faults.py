@@ -19,10 +19,10 @@ from graphviz_grad import service, web
 from graphviz_grad.connections import GuardedH11
 from graphviz_grad.jobs import FairTurns, TooManyJobs
 
+from .slow_jobs import SLOW, HeldJobs, gate, started
 from .web_client import Answer, Client, running
 
 HOSTILE = {"formula": "L = a**a**a**a", "values": {"a": 10}}  # SymPy's exact value has 10**10**10 digits
-SLOW = "L = " + "sqrt(1 + " * 20 + "x" + ")" * 20  # SymPy takes seconds over its check
 
 
 @pytest.fixture(scope="module")
@@ -128,6 +128,26 @@ def test_a_killed_fork_server_or_worker_is_replaced_under_load(victim):
         assert client.post("/api/graph", json={}).status_code == 200
 
 
+def in_a_fresh_loop(scenario):
+    """``asyncio.run(scenario())`` in a thread of its own: an earlier test (playwright) may leave an
+    event loop running in this one. Returns its result or raises its exception."""
+    outcome = {}
+
+    def run():
+        try:
+            outcome["result"] = asyncio.run(scenario())
+        except BaseException as failure:  # handed to the test's thread
+            outcome["failure"] = failure
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.join(120)
+    assert not thread.is_alive(), "the scenario did not end within 120 s"
+    if "failure" in outcome:
+        raise outcome["failure"]
+    return outcome["result"]
+
+
 # --- fair turns ---------------------------------------------------------------------------------
 
 def test_one_client_cannot_take_every_turn():
@@ -149,38 +169,52 @@ def test_one_client_cannot_take_every_turn():
         await asyncio.gather(*hog, other)
         return order
 
-    orders = []  # in a thread of its own: an earlier test (playwright) may leave a loop running here
-    thread = threading.Thread(target=lambda: orders.append(asyncio.run(scenario())))
-    thread.start()
-    thread.join(30)
-    order = orders[0]
+    order = in_a_fresh_loop(scenario)
     # alone, the hog had both workers; once the page waits, the next free worker is the page's
     assert order == [("hog", 0), ("hog", 1), ("page", 0), ("hog", 2)]
 
 
-def test_a_client_over_its_share_gets_429_and_others_go_first():
+def test_a_client_over_its_share_gets_429_and_others_go_first(tmp_path):
     """A page with two slow jobs running and a third waiting: a fourth is refused (429), and
-    another page's calculation goes before the third slow one."""
-    with running(web.create_app(workers=2, per_client=3, timeout=20.0)) as url:
-        hog, answers, finished = "a" * 16, {}, []
+    another page's calculation goes before the third slow one. The slow jobs are held until the
+    test lets them go (tests/slow_jobs.py), so the order of events is all that is checked."""
+    with running(web.create_app(workers=2, per_client=3, timeout=20.0, job=HeldJobs(str(tmp_path)))) as url:
+        client, hog, answers = Client(url), "a" * 16, {}
 
         def slow(number):
-            answers[number] = _post_as(url, hog, {"formula": SLOW, "values": {"x": 0.5 + number}})
-            finished.append(number)
+            answers[number] = _post_as(url, hog, {"formula": SLOW, "values": {"x": number}})
 
         threads = [threading.Thread(target=slow, args=(n,)) for n in range(3)]
-        for thread in threads:
+        for number, thread in enumerate(threads):
             thread.start()
-            time.sleep(0.3)
-        refused = _post_as(url, hog, {"formula": SLOW, "values": {"x": 9.0}})
+            wait_for_turns(client, running=min(number + 1, 2), waiting=max(0, number - 1))
+        refused = _post_as(url, hog, {"formula": SLOW, "values": {"x": 9}})
         assert refused.status_code == 429 and refused.headers["retry-after"].isdigit()
         assert "too many calculate jobs" in refused.json()["error"]
-        page = _post_as(url, "b" * 16, {"values": {"W1": 0.3}})
-        assert page.status_code == 200 and page.json()["loss"] == 9.0
-        assert 2 not in finished  # the hog's third job started after the page's
+        page = {}
+        other = threading.Thread(target=lambda: page.update(answer=_post_as(url, "b" * 16, {"values": {"W1": 0.3}})))
+        other.start()
+        wait_for_turns(client, running=2, waiting=2)  # the hog's third job came first
+        gate(tmp_path, 0).touch()  # the hog's first job ends: one worker is free
+        other.join(60)
+        assert page["answer"].status_code == 200 and page["answer"].json()["loss"] == 9.0
+        for number in (1, 2):
+            gate(tmp_path, number).touch()
         for thread in threads:
             thread.join(60)
         assert [answers[n].status_code for n in range(3)] == [200, 200, 200]
+        assert started(tmp_path) == ["slow 0", "slow 1", "other", "slow 2"]  # the page went first
+
+
+def wait_for_turns(client, *, running, waiting, seconds=60.0):
+    """Wait until the calculate pool has ``running`` jobs running and ``waiting`` waiting."""
+    deadline = time.monotonic() + seconds
+    while True:
+        pool = client.get("/api/health").json()["pools"]["calculate"]
+        if (pool["running"], pool["waiting"]) == (running, waiting):
+            return
+        assert time.monotonic() < deadline, f"not {running} running and {waiting} waiting: {pool}"
+        time.sleep(0.05)
 
 
 def _post_as(url, session, body):
@@ -340,8 +374,9 @@ def test_an_incompatible_uvicorn_is_a_clear_error_not_a_silent_loss_of_limits(mo
 
 def test_a_pipelined_request_that_is_running_is_not_closed_as_idle():
     # the second of two pipelined requests starts as the first is answered: its connection is busy,
-    # not waiting for a head, so new connections over the cap must not close it
-    with running(web.create_app(workers=1, timeout=2.5), connections=8, head_seconds=60.0) as url:
+    # not waiting for a head, so new connections over the cap must not close it (the slow job is
+    # held until its worker is killed: tests/slow_jobs.py)
+    with running(web.create_app(workers=1, timeout=2.5, job=HeldJobs()), connections=8, head_seconds=60.0) as url:
         host, port = url.split("//")[1].strip("/").split(":")
         slow = json.dumps({"formula": SLOW, "values": {"x": 0.7}}).encode()
         pipelined = (b"GET /api/seed HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
@@ -382,7 +417,7 @@ def test_a_job_on_a_pool_that_is_replaced_runs_again_on_the_new_one():
         finally:
             await workers.stop()
 
-    assert asyncio.run(scenario()) == (None, 1)
+    assert in_a_fresh_loop(scenario) == (None, 1)
 
 
 def test_both_pools_breaking_are_both_logged(caplog, monkeypatch):

@@ -15,9 +15,8 @@ import pytest
 from graphviz_grad import web
 from graphviz_grad.cli import main
 
+from .slow_jobs import SLOW, HeldJobs
 from .web_client import Client, running
-
-SLOW = "L = " + "sqrt(1 + " * 20 + "x" + ")" * 20  # 41 nodes: SymPy takes 3 s or more over its check
 
 
 def seed_loss(values):
@@ -85,9 +84,9 @@ def _calculations_running(client):
 
 def test_a_slow_job_is_stopped_and_others_go_on():
     # No wall-clock bounds: on a loaded machine the seed's picture can take over a second. The
-    # limit of 2.5 s is under SLOW's time (3 s or more) and well over the picture's (0.2-0.6 s at a
-    # load of 12 on two cores); the order of events is what is checked.
-    with running(web.create_app(workers=1, timeout=2.5)) as url:
+    # SLOW job waits until it is killed (tests/slow_jobs.py); the limit of 2.5 s is well over the
+    # picture's time (0.2-0.6 s at a load of 12 on two cores); the order of events is what is checked.
+    with running(web.create_app(workers=1, timeout=2.5, job=HeldJobs())) as url:
         client = Client(url)
         answers = {}
         slow = threading.Thread(target=lambda: answers.update(slow=client.post(
@@ -111,19 +110,21 @@ def test_a_slow_job_is_stopped_and_others_go_on():
 
 
 def test_a_request_that_waits_too_long_for_a_worker_is_told_the_server_is_busy():
-    with running(web.create_app(workers=1, timeout=1.0, wait=0.0)) as url:
+    with running(web.create_app(workers=1, timeout=3.0, wait=0.0, job=HeldJobs())) as url:
         client = Client(url)
         answers = []
         jobs = [threading.Thread(target=lambda: answers.append(client.post(
             "/api/calculate", json={"formula": SLOW, "values": {"x": 0.7}}))) for _ in range(2)]
-        for job in jobs:
-            job.start()
-            time.sleep(0.3)
+        jobs[0].start()
+        deadline = time.monotonic() + 60  # (only so that a broken server fails rather than hangs)
+        while _calculations_running(client) != 1 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        jobs[1].start()  # while the first job is held on the only worker
         for job in jobs:
             job.join(30)
         errors = sorted(answer.json()["error"] for answer in answers)
         assert all(answer.status_code == 503 for answer in answers)
-        assert errors[0].startswith("the calculate job took longer than 1 s")
+        assert errors[0].startswith("the calculate job took longer than 3 s")
         assert errors[1] == "the server is busy: no calculate worker was free for 0 s; try again"
 
 
