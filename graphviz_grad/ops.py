@@ -67,6 +67,10 @@ class Op:
     where the operation is not differentiable (relu at 0, a max tie, ...)."""
     convention: str | None = None
     """What the engine takes there (PyTorch's choice), in words: ``"relu'(0) = 0"``."""
+    second_partials: Callable[..., tuple[tuple[float, ...], ...]] | None = None
+    """``second_partials(*args, out) -> ((d2/da0 da0, d2/da0 da1), (d2/da1 da0, d2/da1 da1))``: the
+    symmetric matrix of second local derivatives, IEEE-safe like `partials`. At a kink it holds the
+    value next to PyTorch's convention (0 for relu and abs); the Hessian marks such entries as kinks."""
 
 
 # --- IEEE-safe float helpers: Python raises where IEEE 754 returns inf or nan ---
@@ -189,6 +193,35 @@ def _sqrt_partials(a: float, out: float) -> tuple[float]:
     return (INF if out == 0 else _div(0.5, out),)
 
 
+_FLAT1 = ((0.0,),)
+_FLAT2 = ((0.0, 0.0), (0.0, 0.0))
+
+
+def _flat(*args: float) -> tuple[tuple[float, ...], ...]:
+    """Second partials of a piecewise-linear operation: 0 everywhere (nan for a nan argument)."""
+    nan = any(arg != arg for arg in args[:-1])
+    if nan:
+        return tuple((NAN,) * (len(args) - 1) for _ in args[:-1])
+    return _FLAT1 if len(args) == 2 else _FLAT2
+
+
+def _div_second(a: float, b: float, out: float) -> tuple[tuple[float, float], tuple[float, float]]:
+    cross = -_div(1.0, b * b)  # d2/da db (a/b) = -1/b**2
+    return (0.0, cross), (cross, _div(2.0 * a, b * b * b))
+
+
+def _pow_second(a: float, b: float, out: float) -> tuple[tuple[float, float], tuple[float, float]]:
+    # d2/da2 = b*(b-1)*a**(b-2), exactly 0 for b in {0, 1} (x**0 and x**1 are flat / linear);
+    # d2/da db = a**(b-1)*(1 + b*log(a)); d2/db2 = a**b*log(a)**2; both 0 at a = 0, b >= 0, where
+    # the first derivative along b is taken as 0 (the engine's convention).
+    base = 0.0 if b in (0.0, 1.0) else b * (b - 1.0) * _pow(a, b - 2.0)
+    if a == 0 and b >= 0:
+        return (base, 0.0), (0.0, 0.0)
+    log_a = _log(a)
+    cross = _pow(a, b - 1.0) * (1.0 + b * log_a) if b != 0 else _div(1.0, a)
+    return (base, cross), (cross, out * log_a * log_a)
+
+
 def _at_zero(slot: int, args: tuple[float, ...]) -> bool:
     return args[0] == 0
 
@@ -209,42 +242,59 @@ def _sigmoid_sympy(sp: Any, a: Any) -> Any:
 
 _TABLE = (
     Op("add", 2, operator.add, lambda a, b, out: (1.0, 1.0),
-       lambda sp, a, b: a + b, "{0} + {1}", "+", "+", (1.0, 1.0)),
+       lambda sp, a, b: a + b, "{0} + {1}", "+", "+", (1.0, 1.0),
+       second_partials=_flat),
     Op("sub", 2, operator.sub, lambda a, b, out: (1.0, -1.0),
-       lambda sp, a, b: a - b, "{0} - {1}", "-", "-", (1.0, -1.0)),
+       lambda sp, a, b: a - b, "{0} - {1}", "-", "-", (1.0, -1.0),
+       second_partials=_flat),
     Op("mul", 2, operator.mul, lambda a, b, out: (b, a),
-       lambda sp, a, b: a * b, "{0}*{1}", "*", "*", swapped_partials=True),
+       lambda sp, a, b: a * b, "{0}*{1}", "*", "*", swapped_partials=True,
+       second_partials=lambda a, b, out: ((0.0, 1.0), (1.0, 0.0))),
     Op("div", 2, _div, lambda a, b, out: (_div(1.0, b), _div(_div(-a, b), b)),
-       lambda sp, a, b: a / b, "{0}/{1}", "/", "/"),
+       lambda sp, a, b: a / b, "{0}/{1}", "/", "/",
+       second_partials=_div_second),
     Op("pow", 2, _pow, _pow_partials,
        lambda sp, a, b: a**b, "{0}**{1}", "**", "**", kink=_pow_kink,
-       convention="d/da a**b = b*a**(b-1) and d/db a**b = 0 at a = 0 (0**0 = 1, both derivatives 0)"),
+       convention="d/da a**b = b*a**(b-1) and d/db a**b = 0 at a = 0 (0**0 = 1, both derivatives 0)",
+       second_partials=_pow_second),
     Op("neg", 1, operator.neg, lambda a, out: (-1.0,),
-       lambda sp, a: -a, "-{0}", "-", "-", (-1.0,)),
+       lambda sp, a: -a, "-{0}", "-", "-", (-1.0,),
+       second_partials=_flat),
     Op("exp", 1, _exp, lambda a, out: (out,),
-       lambda sp, a: sp.exp(a), "exp({0})", "exp"),
+       lambda sp, a: sp.exp(a), "exp({0})", "exp",
+       second_partials=lambda a, out: ((out,),)),
     Op("log", 1, _log, lambda a, out: (_div(1.0, a),),
-       lambda sp, a: sp.log(a), "log({0})", "log"),
+       lambda sp, a: sp.log(a), "log({0})", "log",
+       second_partials=lambda a, out: ((-_div(1.0, a * a),),)),
     Op("sqrt", 1, _sqrt, _sqrt_partials,
-       lambda sp, a: sp.sqrt(a), "sqrt({0})", "sqrt", kink=_at_zero, convention="sqrt'(0) = +inf"),
+       lambda sp, a: sp.sqrt(a), "sqrt({0})", "sqrt", kink=_at_zero, convention="sqrt'(0) = +inf",
+       second_partials=lambda a, out: ((_div(-0.25, out * out * out),),)),
     Op("sin", 1, _sin, lambda a, out: (_cos(a),),
-       lambda sp, a: sp.sin(a), "sin({0})", "sin"),
+       lambda sp, a: sp.sin(a), "sin({0})", "sin",
+       second_partials=lambda a, out: ((-out,),)),
     Op("cos", 1, _cos, lambda a, out: (-_sin(a),),
-       lambda sp, a: sp.cos(a), "cos({0})", "cos"),
+       lambda sp, a: sp.cos(a), "cos({0})", "cos",
+       second_partials=lambda a, out: ((-out,),)),
     Op("tanh", 1, math.tanh, lambda a, out: (1.0 - out * out,),
-       lambda sp, a: sp.tanh(a), "tanh({0})", "tanh"),
+       lambda sp, a: sp.tanh(a), "tanh({0})", "tanh",
+       second_partials=lambda a, out: ((-2.0 * out * (1.0 - out * out),),)),
     Op("sigmoid", 1, _sigmoid, lambda a, out: (out * (1.0 - out),),
-       _sigmoid_sympy, "sigmoid({0})", "sigmoid"),
+       _sigmoid_sympy, "sigmoid({0})", "sigmoid",
+       second_partials=lambda a, out: ((out * (1.0 - out) * (1.0 - 2.0 * out),),)),
     Op("relu", 1, _relu, lambda a, out: (_step(a),),
-       lambda sp, a: sp.Max(0, a), "relu({0})", "relu", kink=_at_zero, convention="relu'(0) = 0"),
+       lambda sp, a: sp.Max(0, a), "relu({0})", "relu", kink=_at_zero, convention="relu'(0) = 0",
+       second_partials=_flat),
     Op("abs", 1, math.fabs, lambda a, out: (_sign(a),),
-       lambda sp, a: sp.Abs(a), "abs({0})", "abs", kink=_at_zero, convention="abs'(0) = 0"),
+       lambda sp, a: sp.Abs(a), "abs({0})", "abs", kink=_at_zero, convention="abs'(0) = 0",
+       second_partials=_flat),
     Op("max", 2, _max, _max_partials,
        lambda sp, a, b: sp.Max(a, b), "max({0}, {1})", "max", kink=_tie,
-       convention="a tie splits the gradient 0.5/0.5"),
+       convention="a tie splits the gradient 0.5/0.5",
+       second_partials=_flat),
     Op("min", 2, _min, _min_partials,
        lambda sp, a, b: sp.Min(a, b), "min({0}, {1})", "min", kink=_tie,
-       convention="a tie splits the gradient 0.5/0.5"),
+       convention="a tie splits the gradient 0.5/0.5",
+       second_partials=_flat),
 )
 
 OPS: Mapping[str, Op] = MappingProxyType({op.name: op for op in _TABLE})
