@@ -181,14 +181,16 @@ def _hessian_command(args: argparse.Namespace) -> int:
     else:
         number = lambda value: format_number(value, args.digits)  # noqa: E731
         data = result.to_dict()
-        cells = [["", *result.wrt]] + [[name, *(entry if isinstance(entry, str) and entry in ("kink", "undefined")
-                                                else number(value) for entry, value in zip(line, values,
-                                                                                           strict=True))]
-                                       for name, line, values in zip(result.wrt, data["hessian"], result.matrix,
-                                                                     strict=True)]
+        def cell(entry: object, value: float) -> str:
+            return entry if entry in ("kink", "undefined") else number(value)  # type: ignore[return-value]
+
+        cells = [["", *result.wrt]] + [
+            [name, *(cell(entry, value) for entry, value in zip(line, values, strict=True))]
+            for name, line, values in zip(result.wrt, data["hessian"], result.matrix, strict=True)]
         eigen = result.eigenvalues
         lines = [f"{graph.output} = {number(result.value)}",
-                 "gradient: " + ", ".join(f"d{graph.output}/d{n} = {number(g)}" for n, g in result.gradient.items()),
+                 "gradient: " + ", ".join(f"d{graph.output}/d{name} = {number(g)}"
+                                          for name, g in result.gradient.items()),
                  "", f"Hessian d2{graph.output}/d(row)d(column)", table(cells, right=True), "",
                  "eigenvalues: " + (", ".join(map(number, eigen)) if eigen is not None else
                                     "none (not every entry is an ordinary number here)"),

@@ -32,7 +32,7 @@ from .ops import OPS
 
 OK, INF, NAN, KINK, UNDEFINED = "ok", "inf", "nan", "kink", "undefined"
 MAX_WRT = 400
-"""At most this many inputs to differentiate by twice (a 400 × 400 matrix)."""
+"""At most this many inputs to differentiate by twice (a 400 by 400 matrix)."""
 JACOBI_UP_TO = 40
 """Eigenvalues of matrices up to this size come from the plain-Python Jacobi routine (exact where it
 can be: 0, 0, 252 for the seed); larger ones from numpy's ``eigvalsh`` when numpy is installed."""
@@ -264,7 +264,8 @@ def hessian(subject: Any, values: Any = None, /, wrt: Sequence[str] | str | None
                for wanted in names]
     matrix = tuple(tuple(columns[j][positions[i]] for j in range(len(names))) for i in range(len(names)))
     at_kink = _upstream_inputs(graph, local.kinks)
-    outside = _upstream_inputs(graph, [node.name for node in graph.nodes if trace.status(node.name) == "domain"])
+    outside = _upstream_inputs(graph, [node.name for node in graph.nodes
+                                       if trace.status(node.name) == "domain"])
 
     def status(i: int, j: int) -> str:
         if names[i] in at_kink or names[j] in at_kink:
