@@ -220,13 +220,25 @@ def _render_command(args: argparse.Namespace) -> int:
     trace = backward(graph, parse_values(args.at, graph))
     options = {"digits": args.digits, "rankdir": args.rankdir, "compact": args.compact,
                "symbolic": args.symbolic, "legend": not args.no_legend}
+    sequence = None
+    if args.mode != "reverse" or args.tangent:
+        from .forward import tangents
+        from .frames import frames
+
+        if not args.tangent:
+            raise UsageError(f"--mode {args.mode} draws tangents: give their direction with "
+                             "--tangent NAME=NUMBER")
+        run = tangents(trace, direction=parse_direction(args.tangent, graph))
+        mode = "both" if args.mode == "reverse" else args.mode
+        options.update(tangents=run, mode=mode)
+        sequence = frames(trace, backward=mode == "both", tangents=run, digits=args.digits)
     if fmt == "html":
-        pictures = render_frames(trace, "svg", backend=args.backend, **options)
-        outputs = [player_html(trace, pictures, title=describe(graph)).encode("utf-8")]
+        pictures = render_frames(trace, "svg", backend=args.backend, sequence=sequence, **options)
+        outputs = [player_html(trace, pictures, title=describe(graph), sequence=sequence).encode("utf-8")]
     elif fmt == "gif":
-        outputs = [to_gif(render_frames(trace, "png", backend=args.backend, **options))]
+        outputs = [to_gif(render_frames(trace, "png", backend=args.backend, sequence=sequence, **options))]
     elif args.steps:
-        outputs = render_frames(trace, fmt, backend=args.backend, **options)
+        outputs = render_frames(trace, fmt, backend=args.backend, sequence=sequence, **options)
     else:
         outputs = [render(to_dot(trace, **options), fmt, backend=args.backend)]
     if args.output == "-":
@@ -504,6 +516,11 @@ def make_parser() -> argparse.ArgumentParser:
     render.add_argument("--symbolic", action="store_true",
                         help="write each edge's local derivative as a formula too (∂L/∂z4 = 2·z4 = 4)")
     render.add_argument("--no-legend", action="store_true", help="leave out the colour legend")
+    render.add_argument("--mode", choices=["reverse", "forward", "both"], default="reverse",
+                        help="what nodes show: value and gradient (reverse, the default), value and "
+                             "tangent (forward), or all three (both); forward and both need --tangent")
+    render.add_argument("--tangent", action="append", default=[], metavar="NAME=NUMBER[,...]",
+                        help="the direction of the tangents ż (inputs not given are 0)")
     render.add_argument("--backend", choices=["system", "pure"],
                         help="Graphviz binaries or pip's graphviz-pure (default: the first found)")
     render.set_defaults(run=_render_command)

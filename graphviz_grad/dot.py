@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from html import escape
 
 from .engine import Trace
+from .forward import TangentTrace
 from .graph import CONST, INPUT, Graph
 from .ops import OPS
 
@@ -51,6 +52,10 @@ WORD_JOINER = "\u2060"
 """An invisible character: put before a name that starts with ``%`` (which Graphviz would
 not keep) and after a backslash that Graphviz would expand (``\\N``)."""
 _GRAPHVIZ_ESCAPE = re.compile(r"\\(?=[GNEHTL])")
+
+REVERSE, FORWARD, BOTH = "reverse", "forward", "both"
+MODES = (REVERSE, FORWARD, BOTH)
+"""What a node shows: value and gradient, value and tangent, or all three."""
 
 _WARNINGS = {
     "inf": "⚠ inf: overflow or a pole",
@@ -147,6 +152,8 @@ def to_dot(
     legend: bool = True,
     view: View | None = None,
     pins: Pins | None = None,
+    tangents: TangentTrace | None = None,
+    mode: str | None = None,
 ) -> str:
     """DOT source for a trace (values and gradients shown) or a bare graph (structure only).
 
@@ -154,7 +161,9 @@ def to_dot(
     ``compact`` small nodes and no edge labels (default: when the graph has more than
     `COMPACT_AT` nodes); ``symbolic`` writes each local derivative's formula too
     (``∂L/∂z4 = 2·z4 = 4``); ``view`` shows one frame of a step-by-step sequence and
-    ``pins`` fixes every coordinate (both from `graphviz_grad.frames`).
+    ``pins`` fixes every coordinate (both from `graphviz_grad.frames`). With ``tangents`` (a
+    `graphviz_grad.forward.TangentTrace` of the same graph), ``mode="forward"`` shows each node's value
+    and tangent ż (filled by the tangent) and ``mode="both"`` its value, tangent and gradient.
 
     >>> import graphviz_grad as gg
     >>> for line in to_dot(gg.parse("y = -x")).splitlines():
@@ -169,7 +178,8 @@ def to_dot(
     }
     """
     return to_dot_frames(subject, [view or View()], digits=digits, rankdir=rankdir, compact=compact,
-                         edge_labels=edge_labels, symbolic=symbolic, legend=legend, pins=pins)[0]
+                         edge_labels=edge_labels, symbolic=symbolic, legend=legend, pins=pins,
+                         tangents=tangents, mode=mode)[0]
 
 
 def to_dot_frames(
@@ -184,6 +194,8 @@ def to_dot_frames(
     legend: bool = True,
     pins: Pins | None = None,
     room: Sequence[str] = (),
+    tangents: TangentTrace | None = None,
+    mode: str | None = None,
 ) -> list[str]:
     """`to_dot` for many views of one subject at once (what is shared is computed once).
     ``room``: captions the caption box must fit, for the layout that frames are pinned to.
@@ -203,7 +215,15 @@ def to_dot_frames(
         raise ValueError(f"digits must be between 1 and 17, not {digits!r}")
     if compact is None:
         compact = len(graph) > COMPACT_AT
+    mode = mode or ("both" if tangents is not None else REVERSE)
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
+    if mode != REVERSE and (tangents is None or tangents.graph != graph or trace is None):
+        raise ValueError(f"mode {mode!r} needs the tangents (graphviz_grad.tangents) of the trace's graph")
     writer = _Writer(graph, trace, digits, compact, pins or Pins(), symbolic and trace is not None)
+    writer.mode, writer.tangents = mode, tangents
+    if tangents is not None:
+        writer.largest_tangent = max((abs(t) for t in tangents.tangents if math.isfinite(t)), default=0.0)
     spacing = "nodesep=0.15 ranksep=0.3" if compact else "nodesep=0.3 ranksep=0.5"
     fontsize = 9 if compact else 12
     head = [
@@ -218,7 +238,7 @@ def to_dot_frames(
         writer.view = view
         graph_attributes = f'rankdir={rankdir} fontname="{FONT}" bgcolor="white" {spacing}'
         footer = _footer(view.caption, graph.output if legend and trace is not None else None, compact,
-                         footer_size, room)
+                         footer_size, room, forward=mode == FORWARD)
         if footer:
             graph_attributes += f" label=<{footer}> labelloc=b labeljust=l"
         head[0] = f"digraph {writer.ids[graph.output]} {{\n  graph [{graph_attributes}{pinned_graph}]"
@@ -270,6 +290,9 @@ class _Writer:
         grads = [g for g in (trace.grads if trace else ()) if math.isfinite(g)]
         self.largest = max(map(abs, grads), default=0.0)
         self.symbolic = _local_formulas(graph) if symbolic else {}
+        self.mode: str = REVERSE
+        self.tangents: TangentTrace | None = None
+        self.largest_tangent = 0.0
 
     def number(self, value: float | None) -> str:
         return format_number(value, self.digits)
@@ -302,21 +325,30 @@ class _Writer:
         if trace is not None:
             value = trace.values[i] if value_known else None
             grad = trace.grads[i] if grad_known else None
-            if self.compact:
-                rows.append(f"{self.number(value)} | ∇ {self.number(grad)}")
+            tangent = self.tangents.tangents[i] if self.tangents is not None and value_known else None
+            if self.mode == FORWARD:
+                grad = tangent  # forward mode fills by the tangent; no gradient is shown
+                rows += ([f"{self.number(value)} | ż {self.number(tangent)}"] if self.compact else
+                         [f"value = {self.number(value)}", f"tangent = {self.number(tangent)}"])
+            elif self.compact:
+                rows.append(f"{self.number(value)} | ∇ {self.number(grad)}"
+                            + (f" | ż {self.number(tangent)}" if self.mode == BOTH else ""))
             else:
-                rows += [f"value = {self.number(value)}", f"grad = {self.number(grad)}"]
+                rows += [f"value = {self.number(value)}",
+                         *([f"tangent = {self.number(tangent)}"] if self.mode == BOTH else []),
+                         f"grad = {self.number(grad)}"]
             status = self.statuses[i]
             if value_known and status != "ok":
                 rows.append(_html(_WARNINGS[status]))
                 colour, border_colour = FAULT_FILL, FAULT_BORDER
             elif grad is not None and not math.isfinite(grad):
-                rows.append(_html(f"⚠ gradient is {format_number(grad)}"))
+                what = "tangent" if self.mode == FORWARD else "gradient"
+                rows.append(_html(f"⚠ {what} is {format_number(grad)}"))
                 colour, border_colour = FAULT_FILL, FAULT_BORDER
             elif grad is None:
                 colour = UNKNOWN_FILL
             else:
-                colour = fill(grad, self.largest)
+                colour = fill(grad, self.largest_tangent if self.mode == FORWARD else self.largest)
         if name == self.graph.output:
             border = 2
         if current:
@@ -386,7 +418,8 @@ def text_width(text: str, points: float = CAPTION_POINTS) -> float:
     return units * points
 
 
-def _footer(caption: str, output: str | None, compact: bool, size: str = "", room: Sequence[str] = ()) -> str:
+def _footer(caption: str, output: str | None, compact: bool, size: str = "", room: Sequence[str] = (),
+            forward: bool = False) -> str:
     """The graph's label under the drawing: the frame's caption, then the colour legend.
     ``size`` fixes its box (pinned frames), so a shorter caption moves nothing; ``room``
     lists captions the box must be wide and tall enough for (the layout before pinning)."""
@@ -406,13 +439,13 @@ def _footer(caption: str, output: str | None, compact: bool, size: str = "", roo
     elif room:
         rows.append(f'<TR><TD ALIGN="LEFT"{cell}> </TD></TR>')
     if output is not None:
-        rows.append(f'<TR><TD ALIGN="LEFT">{_legend(output, compact)}</TD></TR>')
+        rows.append(f'<TR><TD ALIGN="LEFT">{_legend(output, compact, forward)}</TD></TR>')
     if not rows:
         return ""
     return f'<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="2"{size}>{"".join(rows)}</TABLE>'
 
 
-def _legend(output: str, compact: bool) -> str:
+def _legend(output: str, compact: bool, forward: bool = False) -> str:
     """One line: what the fill colours mean, with swatches."""
     size = 8 if compact else 10
 
@@ -422,11 +455,11 @@ def _legend(output: str, compact: bool) -> str:
     def swatch(colour: str) -> str:
         return f'<TD BGCOLOR="{colour}" FIXEDSIZE="TRUE" WIDTH="12" HEIGHT="12" BORDER="1"></TD>'
 
-    cells = [text(f"fill = d{_html(output)}/dnode:")]
+    cells = [text("fill = tangent ż of the node:" if forward else f"fill = d{_html(output)}/dnode:")]
     for colour, meaning in ((POSITIVE[-1], "&gt; 0"), (NEGATIVE[-1], "&lt; 0"), (ZERO_FILL, "= 0"),
                             (UNKNOWN_FILL, "not yet known"), (FAULT_FILL, "inf or nan")):
         cells += [swatch(colour), text(meaning)]
-    shades = [text("darker = larger |grad|, as a share of the largest:")]
+    shades = [text(f"darker = larger |{'ż' if forward else 'grad'}|, as a share of the largest:")]
     for colour, share in zip(POSITIVE, ("&lt;1%", "1-10%", "10-50%", "≥50%"), strict=True):
         shades += [swatch(colour), text(share)]
     rows = "".join(f'<TR><TD ALIGN="LEFT"><TABLE BORDER="0" CELLBORDER="0" CELLSPACING="2" CELLPADDING="1">'

@@ -21,11 +21,12 @@ from __future__ import annotations
 
 import io
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from .dot import Pins, View, format_number, to_dot_frames
 from .engine import Edge, Trace
+from .forward import TangentTrace, dotted
 from .graph import CONST, INPUT
 from .layout import LayoutError, available, pin, render_many
 from .ops import OPS
@@ -55,13 +56,18 @@ class Frame:
         return frame_diagram(self.trace, self.view)._repr_mimebundle_(include, exclude)
 
 
-def frames(trace: Trace, *, forward: bool = True, backward: bool = True, digits: int = 4) -> list[Frame]:
+def frames(trace: Trace, *, forward: bool = True, backward: bool = True, digits: int = 4,
+           tangents: TangentTrace | None = None) -> list[Frame]:
     """The frames of the forward pass (one per operation) and of the backward pass (one per
-    chain-rule step, then one with every gradient)."""
+    chain-rule step, then one with every gradient). With ``tangents`` (forward mode, see
+    `graphviz_grad.forward.tangents`) each forward frame's caption is the tangent rule first,
+    ``ż3 = ż1 + ż2 = 0.1 + 0 = 0.1``, then the value's computation."""
     if not isinstance(trace, Trace):
         raise TypeError(f"frames need a Trace (from grad or backward), not {type(trace).__name__}")
     views = (_forward_views(trace, digits) if forward else []) + (
         _backward_views(trace, digits) if backward else [])
+    if tangents is not None and forward:
+        views = _with_tangents(views, tangents, digits)
     return [Frame(i, phase, view, trace) for i, (phase, view) in enumerate(views)]
 
 
@@ -101,6 +107,21 @@ def _forward_views(trace: Trace, digits: int) -> list[tuple[str, View]]:
                                     edges=frozenset((node.name, slot) for slot in range(len(node.inputs))),
                                     caption=caption)))
     return views
+
+
+def _with_tangents(views: list[tuple[str, View]], run: TangentTrace, digits: int) -> list[tuple[str, View]]:
+    """The forward frames captioned with the tangent rule of their node, then its value."""
+    rules = {step.node: step.caption(digits) for step in run.steps}
+    moved = ", ".join(f"{dotted(name)} = {format_number(number, digits)}"
+                      for name, number in run.direction.items() if number)
+    result = []
+    for phase, view in views:
+        if phase == FORWARD and view.current in rules:
+            view = replace(view, caption=f"{rules[view.current]}   ({view.caption})")
+        elif phase == FORWARD and view.current is None:
+            view = replace(view, caption=f"{view.caption}; tangents {moved or 'all 0'}")
+        result.append((phase, view))
+    return result
 
 
 def _backward_views(trace: Trace, digits: int) -> list[tuple[str, View]]:

@@ -140,3 +140,53 @@ def test_cli_grad_tangent_table(capsys):
     assert main(["grad", SEED, "--at", "x=5,y=10,W1=0.1,W2=0.2,B=0.5", "--tangent", "B=1"]) == 0
     out = capsys.readouterr().out
     assert "tangent" in out.splitlines()[0] and "tangent of L along (B=1) = -4" in out
+
+
+def test_dot_forward_and_both_modes():
+    from graphviz_grad.dot import to_dot
+
+    trace = gg.grad(SEED, **EXAMPLE_1)
+    run = tangents(trace, direction="x")
+    forward_dot = to_dot(trace, tangents=run, mode="forward")
+    both = to_dot(trace, tangents=run, mode="both")
+    assert "tangent = 0.4" in forward_dot and "grad = " not in forward_dot
+    assert "fill = tangent" in forward_dot
+    assert "tangent = 0.4" in both and "grad = 20" in both and "value = 4" in both
+    assert to_dot(trace, tangents=run, mode="both") == both  # deterministic
+    with pytest.raises(ValueError, match="needs the tangents"):
+        to_dot(trace, mode="forward")
+    with pytest.raises(ValueError, match="mode must be"):
+        to_dot(trace, tangents=run, mode="sideways")
+
+
+def test_forward_frames_go_one_node_at_a_time():
+    from graphviz_grad.frames import frames
+
+    trace = gg.grad(SEED, **EXAMPLE_1)
+    sequence = frames(trace, backward=False, tangents=tangents(trace, direction="x"))
+    assert [frame.view.current for frame in sequence] == [None, "z1", "z2", "z3", "z4", "L"]
+    assert sequence[3].caption.startswith("ż3 = ż1 + ż2 = 0.1 + 0 = 0.1")
+    assert "z3 = z1 + z2 = 0.5 + 2 = 2.5" in sequence[3].caption
+
+
+def test_cli_render_modes(tmp_path, capsys):
+    at = "x=5,y=10,W1=0.1,W2=0.2,B=0.5"
+    out = tmp_path / "g.dot"
+    assert main(["render", SEED, "--at", at, "--mode", "both", "--tangent", "x=1", "-o", str(out)]) == 0
+    text = out.read_text()
+    assert "tangent = 0.4" in text and "grad = 1" in text
+    assert main(["render", SEED, "--at", at, "--mode", "forward", "--tangent", "x=1", "-o", str(out)]) == 0
+    assert "grad = " not in out.read_text()
+    assert main(["render", SEED, "--at", at, "--mode", "forward", "-o", str(out)]) == 2
+    assert "--tangent" in capsys.readouterr().err
+
+
+@pytest.mark.dot
+def test_cli_render_forward_steps(tmp_path):
+    at = "x=5,y=10,W1=0.1,W2=0.2,B=0.5"
+    out = tmp_path / "f.svg"
+    assert main(["render", SEED, "--at", at, "--mode", "forward", "--tangent", "x=1", "--steps",
+                 "-o", str(out)]) == 0
+    frames = sorted(tmp_path.glob("f-*.svg"))
+    assert len(frames) == 6
+    assert "ż3 = ż1 + ż2 = 0.1 + 0 = 0.1" in frames[3].read_text()
