@@ -29,6 +29,7 @@ from .display import Diagram, diagram, register_ipython
 from .engine import Edge, Step, Trace, backward, forward
 from .errors import FormulaError, GraphError, GraphvizGradError, InputValueError, NumericError
 from .formula import parse
+from .forward import TangentTrace, tangents
 from .graph import (
     Expr,
     Graph,
@@ -52,6 +53,7 @@ from .graph import (
 from .graph import (
     min as min,
 )
+from .hessian import Hessian, hessian, hvp
 from .ops import OPS, Op
 
 __version__ = "0.1.0"
@@ -116,11 +118,13 @@ __all__ = [
     "Graph",
     "GraphError",
     "GraphvizGradError",
+    "Hessian",
     "InputValueError",
     "Node",
     "NumericError",
     "Op",
     "Step",
+    "TangentTrace",
     "Trace",
     "apply",
     "backward",
@@ -135,6 +139,8 @@ __all__ = [
     "exp",
     "forward",
     "grad",
+    "hessian",
+    "hvp",
     "inputs",
     "log",
     "parse",
@@ -142,5 +148,6 @@ __all__ = [
     "sigmoid",
     "sin",
     "sqrt",
+    "tangents",
     "tanh",
 ]

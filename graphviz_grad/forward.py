@@ -20,6 +20,7 @@ import math
 import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from numbers import Real
 from typing import Any
 
@@ -68,10 +69,10 @@ def as_trace(subject: Any, values: Any, named: Mapping[str, Any]) -> Trace:
 
 def point(values: Any, named: Mapping[str, Any]) -> Any:
     """Values as a mapping, a sequence in input order, or keywords (not two of these at once)."""
+    if not named:
+        return {} if values is None else values
     if values is not None and not isinstance(values, Mapping):
-        if named:
-            raise InputValueError("give values either as a sequence or by name, not both")
-        return values
+        raise InputValueError("give values either as a sequence or by name, not both")
     twice = set(values or ()) & set(named)
     if twice:
         raise InputValueError(f"{sorted(twice)[0]!r} is given both in values and as a keyword")
@@ -79,38 +80,37 @@ def point(values: Any, named: Mapping[str, Any]) -> Any:
 
 
 def read_direction(graph: Graph, direction: Any, what: str = "direction") -> dict[str, float]:
-    """Every input's component of ``direction``: a mapping input → number (missing inputs 0), or
-    one input's name for its unit vector.
+    """The nonzero components of ``direction``: a mapping input → number (missing inputs are 0),
+    or one input's name for its unit vector; every key checked.
 
-    >>> read_direction(parse("y = a*b"), "b"), read_direction(parse("y = a*b"), {"a": 2})
-    ({'a': 0.0, 'b': 1.0}, {'a': 2.0, 'b': 0.0})
+    >>> read_direction(parse("y = a*b"), "b"), read_direction(parse("y = a*b"), {"a": 2, "b": 0})
+    ({'b': 1.0}, {'a': 2.0})
     """
     if isinstance(direction, str):
         direction = {direction: 1.0}
     if not isinstance(direction, Mapping):
         raise TypeError(f"{what} must be an input's name or a mapping of input names to numbers, "
                         f"not {type(direction).__name__}")
+    moved = {}
     for name, number in direction.items():
         if name not in graph.input_set:
             listed = ", ".join(graph.inputs) or "none"
             raise InputValueError(f"{what} names {name!r}, which is not an input (inputs: {listed})")
         if isinstance(number, bool) or not isinstance(number, Real) or not math.isfinite(number):
             raise InputValueError(f"{what} component {name!r} must be a finite number, not {number!r}")
-    return {name: float(direction.get(name, 0.0)) for name in graph.inputs}
+        if number != 0:
+            moved[name] = float(number)
+    return moved
 
 
-@dataclass(frozen=True)
-class Program:
-    """What a sweep needs from a graph's structure, for the inputs a direction moves."""
-
-    moved: tuple[bool, ...]
-    """Per node: depends on an input with a nonzero component."""
-    steps: tuple[tuple[int, int, Any, int, int, bool, bool], ...]
-    """(position, kind, partials rule or constants, arg a, arg b or -1, a moved, b moved) per moved node."""
+# The tangent rule per node: constant partials (add, sub, neg), a product, or the op's partials
+# rule; each for the first argument moved, the second, or both.
+_FIXED_A, _FIXED_B, _FIXED_AB, _PRODUCT_A, _PRODUCT_B, _PRODUCT_AB, _RULE_A, _RULE_B, _RULE_AB = range(9)
 
 
-def program(graph: Graph, moved_inputs: frozenset[str]) -> Program:
-    """The tangent sweep's plan (the last one is kept on the graph)."""
+def program(graph: Graph, moved_inputs: frozenset[str]) -> tuple[tuple[Any, ...], ...]:
+    """The tangent sweep's plan for the inputs a direction moves: ``(position, kind, constants or
+    rule, arg a, arg b or -1)`` per node that depends on a moved input (the last plan is kept)."""
     cached = graph._cache.get("forward_mode")
     if cached is not None and cached[0] == moved_inputs:
         return cached[1]
@@ -123,44 +123,47 @@ def program(graph: Graph, moved_inputs: frozenset[str]) -> Program:
         elif node.op != CONST:
             a, b = args[i] if len(args[i]) == 2 else (args[i][0], -1)
             moved_a, moved_b = moved[a], b >= 0 and moved[b]
-            moved[i] = moved_a or moved_b
-            if moved[i]:
-                op = OPS[node.op]
-                if op.constant_partials is not None:
-                    steps.append((i, _FIXED, op.constant_partials, a, b, moved_a, moved_b))
-                elif op.swapped_partials:
-                    steps.append((i, _PRODUCT, None, a, b, moved_a, moved_b))
-                else:
-                    steps.append((i, _RULE, op.partials, a, b, moved_a, moved_b))
-    plan = Program(tuple(moved), tuple(steps))
+            if not (moved_a or moved_b):
+                continue
+            moved[i] = True
+            shift = 2 if moved_a and moved_b else 1 if moved_b else 0
+            op = OPS[node.op]
+            if op.constant_partials is not None:
+                steps.append((i, _FIXED_A + shift, op.constant_partials, a, b))
+            elif op.swapped_partials:
+                steps.append((i, _PRODUCT_A + shift, None, a, b))
+            else:
+                steps.append((i, _RULE_A + shift, op.partials, a, b))
+    plan = tuple(steps)
     graph._cache["forward_mode"] = (moved_inputs, plan)
     return plan
 
 
-def sweep(graph: Graph, values: Sequence[float], direction: Mapping[str, float]) -> list[float]:
-    """Every node's tangent along ``direction`` (input → number, every input) at the node values
-    ``values`` (graph order), by the chain rule read forwards."""
-    plan = program(graph, frozenset(name for name, number in direction.items() if number != 0))
+def sweep(graph: Graph, values: Sequence[float], moved: Mapping[str, float]) -> list[float]:
+    """Every node's tangent at the node values ``values`` (graph order) along the direction whose
+    nonzero components are ``moved``, by the chain rule read forwards."""
     dots = [0.0] * len(values)
-    for name in graph.inputs:
-        dots[graph.index(name)] = direction[name]
-    for i, kind, rule, a, b, moved_a, moved_b in plan.steps:
-        if kind == _FIXED:
-            dot = rule[0] * dots[a] if moved_a else 0.0
-            if moved_b:
-                dot += rule[1] * dots[b]
-        elif kind == _PRODUCT:
-            dot = values[b] * dots[a] if moved_a else 0.0
-            if moved_b:
-                dot += values[a] * dots[b]
-        elif b < 0:
-            dot = rule(values[a], values[i])[0] * dots[a]
+    for name, number in moved.items():
+        dots[graph.index(name)] = number
+    for i, kind, rule, a, b in program(graph, frozenset(moved)):
+        if kind == _FIXED_A:
+            dots[i] = rule[0] * dots[a]
+        elif kind == _PRODUCT_A:
+            dots[i] = values[b] * dots[a]
+        elif kind == _FIXED_AB:
+            dots[i] = rule[0] * dots[a] + rule[1] * dots[b]
+        elif kind == _RULE_A:
+            parts = rule(values[a], values[i]) if b < 0 else rule(values[a], values[b], values[i])
+            dots[i] = parts[0] * dots[a]
+        elif kind == _PRODUCT_AB:
+            dots[i] = values[b] * dots[a] + values[a] * dots[b]
+        elif kind == _PRODUCT_B:
+            dots[i] = values[a] * dots[b]
+        elif kind == _FIXED_B:
+            dots[i] = rule[1] * dots[b]
         else:
             parts = rule(values[a], values[b], values[i])
-            dot = parts[0] * dots[a] if moved_a else 0.0
-            if moved_b:
-                dot += parts[1] * dots[b]
-        dots[i] = dot
+            dots[i] = parts[1] * dots[b] if kind == _RULE_B else parts[0] * dots[a] + parts[1] * dots[b]
     return dots
 
 
@@ -252,13 +255,18 @@ class TangentTrace:
         if op is None or op.kink is None:
             return False
         args = self.graph.arg_indices[i]
-        moved = program(self.graph, self._moved).moved
         values = tuple(self.values[a] for a in args)
-        return any(moved[a] and op.kink(slot, values) for slot, a in enumerate(args))
+        return any(self._moves(a) and op.kink(slot, values) for slot, a in enumerate(args))
 
-    @property
-    def _moved(self) -> frozenset[str]:
-        return frozenset(name for name, number in self.direction.items() if number != 0)
+    def _moves(self, i: int) -> bool:
+        """Whether node ``i`` depends on an input the direction moves."""
+        return i in self._moving
+
+    @cached_property
+    def _moving(self) -> frozenset[int]:
+        moved = frozenset(name for name, number in self.direction.items() if number != 0)
+        return frozenset(self.graph.index(name) for name in moved) | frozenset(
+            step[0] for step in program(self.graph, moved))
 
     @property
     def steps(self) -> tuple[ForwardStep, ...]:
@@ -309,5 +317,7 @@ def tangents(subject: Any, values: Any = None, /, *, direction: Any, **named: An
     else:
         graph = as_graph(subject)
         vals = forward(graph, point(values, named))
-    along = read_direction(graph, direction)
-    return TangentTrace(graph, tuple(vals), tuple(sweep(graph, vals, along)), along)
+    moved = read_direction(graph, direction)
+    along = dict.fromkeys(graph.inputs, 0.0)
+    along.update(moved)
+    return TangentTrace(graph, vals, tuple(sweep(graph, vals, moved)), along)

@@ -26,7 +26,7 @@ from typing import Any
 
 from .engine import Trace
 from .errors import GraphError, InputValueError
-from .forward import as_trace, program, read_direction, sweep
+from .forward import as_trace, read_direction
 from .graph import CONST, INPUT, Graph
 from .ops import OPS
 
@@ -40,11 +40,13 @@ can be: 0, 0, 252 for the seed); larger ones from numpy's ``eigvalsh`` when nump
 
 @dataclass(frozen=True)
 class _Locals:
-    """Everything a column needs that does not depend on the direction."""
+    """Everything a column needs that does not depend on the direction, by node position."""
 
-    order: tuple[tuple[int, tuple[int, ...]], ...]  # live operation nodes from the output back
-    partials: dict[int, tuple[float, ...]]
-    seconds: dict[int, tuple[tuple[float, ...], ...]]
+    order: tuple[tuple[int, tuple[int, ...]], ...]  # live operation nodes from the output back, live args
+    consumers: tuple[tuple[int, ...], ...]  # the live operation nodes that read each node
+    partials: list[tuple[float, ...]]
+    seconds: list[tuple[tuple[float, ...], ...]]
+    slots: list[tuple[tuple[int, int], ...]]  # (slot, arg) of the live args of each live node
     kinks: tuple[str, ...]  # the live nodes at a kink
 
 
@@ -61,7 +63,11 @@ def _locals(trace: Trace) -> _Locals:
                 reaches[a] = True
     for i, node in enumerate(graph.nodes):
         depends[i] = node.op == INPUT or any(depends[a] for a in args[i])
-    order, partials, seconds, kinks = [], {}, {}, []
+    order, kinks = [], []
+    partials: list[tuple[float, ...]] = [()] * n
+    seconds: list[tuple[tuple[float, ...], ...]] = [()] * n
+    slots: list[tuple[tuple[int, int], ...]] = [()] * n
+    consumers: list[list[int]] = [[] for _ in range(n)]
     for i in range(n - 1, -1, -1):
         node = graph.nodes[i]
         if node.op in (INPUT, CONST) or not (reaches[i] and depends[i]):
@@ -71,37 +77,54 @@ def _locals(trace: Trace) -> _Locals:
             raise GraphError(f"no second derivatives for {node.op!r} (node {node.name!r}): "
                              "its op table row has no second_partials")
         here = tuple(vals[a] for a in args[i])
+        slots[i] = tuple((slot, a) for slot, a in enumerate(args[i]) if depends[a])
         order.append((i, args[i]))
+        for _, a in slots[i]:
+            consumers[a].append(i)
         partials[i] = op.partials(*here, vals[i])
         seconds[i] = op.second_partials(*here, vals[i])
-        if op.kink is not None and any(depends[a] and op.kink(slot, here) for slot, a in enumerate(args[i])):
+        if op.kink is not None and any(op.kink(slot, here) for slot, _ in slots[i]):
             kinks.append(node.name)
-    return _Locals(tuple(order), partials, seconds, tuple(kinks))
+    return _Locals(tuple(order), tuple(map(tuple, consumers)), partials, seconds, slots, tuple(kinks))
 
 
 def _column(trace: Trace, local: _Locals, direction: Mapping[str, float]) -> list[float]:
-    """The tangent of every node's adjoint along ``direction``: (H·direction) at the inputs."""
-    graph = trace.graph
-    dots = sweep(graph, trace.values, direction)
-    moved = program(graph, frozenset(name for name, number in direction.items() if number != 0)).moved
-    grads = trace.grads
-    adjoint_dots = [0.0] * len(graph)
-    touched = [False] * len(graph)  # the adjoint's tangent is not structurally 0
-    for i, args in local.order:
-        parts, second = local.partials[i], local.seconds[i]
-        carried = touched[i]
-        own = any(moved[a] for a in args)
-        if not (carried or own):
+    """The tangent of every node's adjoint along ``direction`` (the nonzero components suffice):
+    (H·direction) at the inputs. Only the nodes downstream of a moved input get a tangent, and
+    only those and the nodes they read get an adjoint tangent."""
+    graph, grads = trace.graph, trace.grads
+    n = len(graph)
+    dots = [0.0] * n
+    moved = [False] * n
+    seeds = []
+    for name, number in direction.items():
+        if number != 0:
+            position = graph.index(name)
+            dots[position], moved[position] = number, True
+            seeds.append(position)
+    downstream, stack = set(), list(seeds)
+    while stack:  # the live nodes that read a moved input, directly or not
+        for consumer in local.consumers[stack.pop()]:
+            if consumer not in downstream:
+                downstream.add(consumer)
+                stack.append(consumer)
+    partials, seconds, slots = local.partials, local.seconds, local.slots
+    for i in sorted(downstream):  # tangents, in evaluation order
+        parts = partials[i]
+        dots[i] = sum(parts[slot] * dots[a] for slot, a in slots[i] if moved[a])
+        moved[i] = True
+    adjoint_dots = [0.0] * n
+    touched = [False] * n  # the adjoint's tangent is not structurally 0
+    for i, _ in local.order:
+        own, carried = moved[i], touched[i]
+        if not (own or carried):
             continue
-        g, g_dot = grads[i], adjoint_dots[i]
-        for slot, a in enumerate(args):
+        g, g_dot, parts, second = grads[i], adjoint_dots[i], partials[i], seconds[i]
+        for slot, a in slots[i]:
             term = g_dot * parts[slot] if carried else 0.0
             if own:
-                change = 0.0
-                for other, b in enumerate(args):
-                    if moved[b]:
-                        change += second[slot][other] * dots[b]
-                term += g * change
+                row = second[slot]
+                term += g * sum(row[other] * dots[b] for other, b in slots[i] if moved[b])
             adjoint_dots[a] += term
             touched[a] = True
     return adjoint_dots
@@ -260,8 +283,7 @@ def hessian(subject: Any, values: Any = None, /, wrt: Sequence[str] | str | None
     local = _locals(trace)
     graph = trace.graph
     positions = [graph.index(name) for name in names]
-    columns = [_column(trace, local, {name: 1.0 if name == wanted else 0.0 for name in graph.inputs})
-               for wanted in names]
+    columns = [_column(trace, local, {wanted: 1.0}) for wanted in names]
     matrix = tuple(tuple(columns[j][positions[i]] for j in range(len(names))) for i in range(len(names)))
     at_kink = _upstream_inputs(graph, local.kinks)
     outside = _upstream_inputs(graph, [node.name for node in graph.nodes
