@@ -48,8 +48,9 @@ CHECK_SECONDS = 5.0
 TIMED = False
 """Whether the check runs under `CHECK_SECONDS`: set in the server's worker processes only (the
 timer is the process's one real-time timer, which a caller elsewhere may be using)."""
-FORMULA, VALUES, LR = "formula", "values", "lr"
-KEYS = {"seed": (), "formula": (FORMULA,), "calculate": (FORMULA, VALUES, LR), "graph": (FORMULA, VALUES)}
+FORMULA, VALUES, LR, MODE, TANGENT = "formula", "values", "lr", "mode", "tangent"
+KEYS = {"seed": (), "formula": (FORMULA,), "calculate": (FORMULA, VALUES, LR),
+        "graph": (FORMULA, VALUES, MODE, TANGENT)}
 """The keys each endpoint takes."""
 
 Answer = tuple[int, dict[str, Any]]
@@ -118,7 +119,31 @@ def read(endpoint: str, body: Any) -> dict[str, Any]:
         lr = _number(body[LR], "the learning rate", LR)
         if lr <= 0:
             raise RequestError(f"the learning rate must be a number > 0, not {lr:g}", LR)
-    return {FORMULA: text, VALUES: _values(body.get(VALUES), graph) if VALUES in known else {}, LR: lr}
+    request = {FORMULA: text, VALUES: _values(body.get(VALUES), graph) if VALUES in known else {}, LR: lr}
+    if MODE in known:
+        request.update(_mode(body.get(MODE), body.get(TANGENT), graph))
+    return request
+
+
+def _mode(mode: Any, tangent: Any, graph: Graph) -> dict[str, Any]:
+    """``mode`` (``reverse``, ``forward`` or ``both``; default reverse) and ``tangent`` (input name →
+    number, the direction of forward mode; default the first input's unit vector)."""
+    from .dot import MODES
+
+    mode = "reverse" if mode is None else mode
+    if mode not in MODES:
+        raise RequestError(f"mode must be one of {', '.join(MODES)}, not {_shown(str(mode))}", MODE)
+    if tangent is None:
+        tangent = {graph.inputs[0]: 1.0} if graph.inputs else {}
+    if not isinstance(tangent, dict):
+        raise RequestError("tangent must be a JSON object of input names and numbers, not "
+                           f"{_json_type(tangent)}", TANGENT)
+    direction = {}
+    for name, number in tangent.items():
+        if name not in graph.input_set:
+            raise RequestError(f"tangent names {_shown(name)}, which is not an input", TANGENT)
+        direction[name] = _number(number, f"the tangent of {name}", TANGENT)
+    return {MODE: mode, TANGENT: direction}
 
 
 def seed(request: Mapping[str, Any]) -> dict[str, Any]:
@@ -160,9 +185,19 @@ def graph_frames(request: Mapping[str, Any]) -> dict[str, Any]:
     is the annotated graph."""
     _, graph = _formula(request[FORMULA])
     trace = backward(graph, request[VALUES])
-    sequence = frames(trace)
-    pictures = render_frames(trace, "svg", sequence=sequence)
-    return {"output": graph.output, "frames": [
+    mode = request.get(MODE, "reverse")
+    if mode == "reverse":
+        sequence = frames(trace)
+        pictures = render_frames(trace, "svg", sequence=sequence)
+        extra: dict[str, Any] = {}
+    else:  # forward mode: the tangents along the request's direction, on every node
+        from .forward import tangents
+
+        run = tangents(trace, direction=request[TANGENT])
+        sequence = frames(trace, backward=mode == "both", tangents=run)
+        pictures = render_frames(trace, "svg", sequence=sequence, tangents=run, mode=mode)
+        extra = {"mode": mode, "tangent": run.to_dict()}
+    return {"output": graph.output, **extra, "frames": [
         {"index": frame.index, "phase": frame.phase, "caption": frame.caption,
          "node": frame.view.current or "", "svg": svg.decode("utf-8")}
         for frame, svg in zip(sequence, pictures, strict=True)]}

@@ -190,3 +190,26 @@ def test_cli_render_forward_steps(tmp_path):
     frames = sorted(tmp_path.glob("f-*.svg"))
     assert len(frames) == 6
     assert "ż3 = ż1 + ż2 = 0.1 + 0 = 0.1" in frames[3].read_text()
+
+
+@pytest.mark.dot
+def test_the_page_api_draws_tangents():
+    from graphviz_grad.service import respond
+
+    status, answer = respond("graph", {"mode": "both", "tangent": {"x": "1"}})
+    assert status == 200 and answer["mode"] == "both" and answer["tangent"]["output"] == pytest.approx(0.4)
+    captions = [frame["caption"] for frame in answer["frames"]]
+    assert any(caption.startswith("ż3 = ż1 + ż2 = 0.1 + 0 = 0.1") for caption in captions)
+    assert any(caption.startswith("dL/dz3") for caption in captions)  # and the backward pass
+    status, answer = respond("graph", {"mode": "forward"})  # default direction: the first input
+    assert status == 200 and answer["tangent"]["direction"]["x"] == 1.0
+    assert all(frame["phase"] == "forward" for frame in answer["frames"])
+
+
+@pytest.mark.parametrize("body, field", [({"mode": "up"}, "mode"), ({"mode": "both", "tangent": {"q": 1}}, "tangent"),
+                                         ({"mode": "both", "tangent": [1]}, "tangent")])
+def test_the_page_api_refuses_bad_modes(body, field):
+    from graphviz_grad.service import respond
+
+    status, answer = respond("graph", body)
+    assert status == 400 and answer["field"] == field
