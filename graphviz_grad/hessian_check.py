@@ -100,6 +100,8 @@ def check_hessian(hessian: Hessian, *, rtol: float = RTOL, atol: float = ATOL,
     too_big = operations > FULL_NODES or _tree_size(graph) > FULL_TREE
     exprs = {} if too_big else to_sympy(graph)
     output = exprs.get(graph.output)
+    if output is not None:  # |u| of a u not known to be real (log(a)) differentiates through re and im;
+        output = output.replace(sp.Abs, lambda u: sp.sqrt(u**2))  # sqrt(u**2) does not, and is |u|
     point = {exprs[name]: exact(value) for name, value in hessian.point.items()} if exprs else {}
     deadline = time.monotonic() + time_budget
     faults = any(hessian.trace.status(node.name) != "ok" for node in graph.nodes)
@@ -122,8 +124,14 @@ def check_hessian(hessian: Hessian, *, rtol: float = RTOL, atol: float = ATOL,
                     done[key] = (None, "not checked", f"over the time budget of {time_budget:g} s", "")
                 else:
                     expr = sp.diff(output, exprs[first], exprs[second])
-                    value = _real_or_nan(expr.xreplace(point))
-                    done[key] = (*_verdict(engine, value, rtol, atol, faults), _short(str(expr)))
+                    try:  # an unevaluated Derivative (of re(log(a)), ...) needs subs, not xreplace
+                        at = expr.subs(point).doit() if expr.has(sp.Derivative) else expr.xreplace(point)
+                        value = _real_or_nan(at)
+                    except (ArithmeticError, TypeError, ValueError, RecursionError) as error:
+                        done[key] = (None, "not checked", f"SymPy could not evaluate it here ({error})"[:200],
+                                     _short(str(expr)))
+                    else:
+                        done[key] = (*_verdict(engine, value, rtol, atol, faults), _short(str(expr)))
             number, verdict, note, symbolic = done[key]
             rows.append(HessianRow(first, second, engine, number, verdict, note, symbolic))
     return HessianReport(tuple(rows))
