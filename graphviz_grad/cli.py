@@ -150,6 +150,7 @@ def _grad_command(args: argparse.Namespace) -> int:
         data = trace_to_dict(trace)
         if run is not None:
             data["tangent"] = run.to_dict()
+            data["tangent_statuses"] = run.statuses()
         print(json.dumps(data))
         return 0
     number = lambda value: format_number(value, args.digits)  # noqa: E731

@@ -285,15 +285,18 @@ class TangentTrace:
         return tuple(result)
 
     def to_dict(self) -> dict[str, Any]:
-        """The ``tangent`` object of ``grad --json --tangent``: ``direction``, ``output``, ``nodes``
-        (name → tangent), plus ``statuses`` (name → tangent status)."""
+        """The ``tangent`` object of ``grad --json --tangent``: ``direction`` (every input), ``output``
+        and ``nodes`` (name → tangent, graph order); the statuses are `statuses`."""
         from .serialize import json_number
 
         names = [node.name for node in self.graph.nodes]
         return {"direction": {name: json_number(number) for name, number in self.direction.items()},
                 "output": json_number(self.output_tangent),
-                "nodes": {name: json_number(dot) for name, dot in zip(names, self.tangents, strict=True)},
-                "statuses": {name: self.tangent_status(name) for name in names}}
+                "nodes": {name: json_number(dot) for name, dot in zip(names, self.tangents, strict=True)}}
+
+    def statuses(self) -> dict[str, str]:
+        """Every node's `tangent_status`, in graph order (``grad --json``: ``tangent_statuses``)."""
+        return {node.name: self.tangent_status(node.name) for node in self.graph.nodes}
 
     def __repr__(self) -> str:
         return (f"<TangentTrace of {len(self.values)} nodes: {self.output} = {self.output_value!r}, "

@@ -214,7 +214,6 @@ class Hessian:
             "hessian": [[entry(number, status) for number, status in zip(row, statuses, strict=True)]
                         for row, statuses in zip(self.matrix, self.statuses, strict=True)],
             "eigenvalues": None if eigenvalues is None else [json_number(v) for v in eigenvalues],
-            "kinks": list(self.kinks),
         }
 
     def check(self, **options: Any) -> Any:
