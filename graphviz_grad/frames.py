@@ -45,6 +45,9 @@ class Frame:
     phase: str
     view: View
     trace: Trace = field(repr=False, compare=False)
+    tangents: TangentTrace | None = field(default=None, repr=False, compare=False)
+    """Forward mode's tangents, drawn on the nodes (``mode`` forward or both)."""
+    mode: str | None = field(default=None, repr=False, compare=False)
 
     @property
     def caption(self) -> str:
@@ -53,7 +56,8 @@ class Frame:
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
         from .display import frame_diagram
 
-        return frame_diagram(self.trace, self.view)._repr_mimebundle_(include, exclude)
+        options = {"tangents": self.tangents, "mode": self.mode} if self.tangents is not None else {}
+        return frame_diagram(self.trace, self.view, **options)._repr_mimebundle_(include, exclude)
 
 
 def frames(trace: Trace, *, forward: bool = True, backward: bool = True, digits: int = 4,
@@ -68,7 +72,8 @@ def frames(trace: Trace, *, forward: bool = True, backward: bool = True, digits:
         _backward_views(trace, digits) if backward else [])
     if tangents is not None and forward:
         views = _with_tangents(views, tangents, digits)
-    return [Frame(i, phase, view, trace) for i, (phase, view) in enumerate(views)]
+    mode = None if tangents is None else "both" if backward else "forward"
+    return [Frame(i, phase, view, trace, tangents, mode) for i, (phase, view) in enumerate(views)]
 
 
 LISTED = 8

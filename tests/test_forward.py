@@ -214,3 +214,14 @@ def test_the_page_api_refuses_bad_modes(body, field):
 
     status, answer = respond("graph", body)
     assert status == 400 and answer["field"] == field
+
+
+@pytest.mark.dot
+def test_a_forward_frame_displays_its_tangents():
+    from graphviz_grad.frames import frames
+
+    trace = gg.grad("L = x*y", x=2, y=3)
+    frame = frames(trace, backward=False, tangents=tangents(trace, direction="x"))[1]
+    bundle = frame._repr_mimebundle_()
+    assert bundle["text/plain"].startswith("L̇ = y·ẋ + x·ẏ = 3·1 + 2·0 = 3")
+    assert "tangent = 3" in bundle["image/svg+xml"]
