@@ -213,3 +213,14 @@ def test_copy_after_a_refused_change_says_what_it_copied(page):
     expect(page)(page.locator("#status")).to_have_text(
         "Copied the last good results (the inputs on screen have an error).")
     assert page.evaluate("navigator.clipboard.readText()") == gg.calculate().copy_text()
+
+
+def test_the_mode_switch_draws_tangents(page):
+    page.select_option("#mode", "forward")
+    expect(page)(page.locator("#counter")).to_have_text("step 6 of 6")  # the forward frames only
+    page.fill("#slider", "3")
+    expect(page)(page.locator("#caption")).to_contain_text("ż3 = ż1 + ż2 = 0.1 + 0 = 0.1")
+    page.select_option("#mode", "both")
+    expect(page)(page.locator("#counter")).to_have_text("step 17 of 17")
+    page.select_option("#mode", "reverse")
+    expect(page)(page.locator("#caption")).not_to_contain_text("ż")

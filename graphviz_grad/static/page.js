@@ -243,8 +243,9 @@
   // --- the graph, step by step -----------------------------------------------------------------
   async function loadGraph(body) {
     const seq = ++state.seq.graph;
-    try {
-      const data = await api("graph", {formula: body.formula, values: body.values});
+    state.graphBody = body;
+    try {  // forward mode's direction: the first input's unit vector (the server's default)
+      const data = await api("graph", {formula: body.formula, values: body.values, mode: $("mode").value});
       if (seq !== state.seq.graph) return;
       $("graph-error").textContent = "";
       setFrames(data.frames);
@@ -343,8 +344,9 @@
     $("prev").addEventListener("click", () => showFrame(state.index - 1));
     $("next").addEventListener("click", () => showFrame(state.index + 1));
     $("slider").addEventListener("input", () => showFrame(Number($("slider").value)));
+    $("mode").addEventListener("change", () => { if (state.graphBody) loadGraph(state.graphBody); });
     $("graph-panel").addEventListener("keydown", (event) => {
-      if (event.target.tagName === "INPUT" && event.target.type !== "range") return;
+      if ((event.target.tagName === "INPUT" && event.target.type !== "range") || event.target.tagName === "SELECT") return;
       if (event.key === "ArrowLeft") { showFrame(state.index - 1); event.preventDefault(); }
       if (event.key === "ArrowRight") { showFrame(state.index + 1); event.preventDefault(); }
     });
