@@ -19,7 +19,7 @@ has status ``kink`` and no number: the second derivative does not exist there.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -166,10 +166,23 @@ class Hessian:
     def point(self) -> dict[str, float]:
         return {name: self.trace.value(name) for name in self.graph.inputs}
 
-    def __getitem__(self, pair: tuple[str, str]) -> float:
-        """``h["W1", "B"]``: one entry by the names of its two inputs."""
-        first, second = pair
-        return self.matrix[self.wrt.index(first)][self.wrt.index(second)]
+    def __getitem__(self, key: tuple[str | int, str | int] | int) -> Any:
+        """``h["W1", "B"]`` or ``h[0, 2]``: one entry, by the names or positions of its two inputs;
+        ``h[0]``: one row."""
+        if isinstance(key, int):
+            return self.matrix[key]
+        first, second = (self.wrt.index(k) if isinstance(k, str) else k for k in key)
+        return self.matrix[first][second]
+
+    def __len__(self) -> int:
+        return len(self.wrt)
+
+    def __iter__(self) -> Iterator[tuple[float, ...]]:
+        """The rows, so that ``numpy.array(h)`` and ``list(h)`` give the matrix."""
+        return iter(self.matrix)
+
+    def tolist(self) -> list[list[float]]:
+        return [list(row) for row in self.matrix]
 
     @property
     def ok(self) -> bool:

@@ -29,6 +29,8 @@ def test_the_seed_is_2_v_vT_with_eigenvalues_0_0_252():
     assert h.matrix == tuple(tuple(2 * a * b for b in v) for a in v)
     assert h.eigenvalues == (0.0, 0.0, 252.0)
     assert h.gradient == {"W1": 20.0, "W2": 40.0, "B": -4.0} and h.value == 4.0
+    assert h["W1", "B"] == h[0, 2] == h[0][2] == -10.0 and len(h) == 3
+    assert numpy.array(h).tolist() == h.tolist() == [list(row) for row in h.matrix]
     report = h.check()
     assert report.ok and report.complete and {row.status for row in report.rows} == {"agree"}
     assert [row.symbolic for row in report.rows[:3]] == ["2*x**2", "2*x*y", "-2*x"]
