@@ -156,6 +156,8 @@ def _verdict(engine: float, value: Any, rtol: float, atol: float, faults: bool
                                         "non-finite nodes"
         return number, "disagree", f"the engine gives {engine!r}, SymPy's closed form has no finite value"
     if not math.isfinite(engine):
+        if math.isinf(engine) and number == engine:  # a real number beyond float64's range
+            return number, "infinite", f"beyond float64: SymPy {sp.Float(value, 6)}, the engine {engine!r}"
         return number, "disagree", f"the engine gives {engine!r}, SymPy {number!r}"
     difference = abs(sp.Float(engine, 30) - value)
     if difference <= atol + rtol * abs(value):

@@ -146,6 +146,8 @@ def test_non_finite_entries_are_strings_and_agree_with_sympy():
     h = hessian("L = 1/x", x=0)
     assert h.statuses == (("inf",),) and h.to_dict()["hessian"] == [["inf"]]
     assert h.check().rows[0].status == "infinite" and h.check().ok
+    h = hessian("L = exp(x)", x=1000)  # e**1000 is a real number beyond float64: inf for the engine
+    assert h.statuses == (("inf",),) and h.check().rows[0].status == "infinite" and h.check().ok
     h = hessian("L = log(x)*y", x=-1, y=2)
     assert h.statuses[0] == ("undefined", "undefined") and h.statuses[1][1] == "ok"
 
