@@ -432,8 +432,10 @@ class Curvature:
     note: str = ""
 
     def to_dict(self) -> dict[str, Any]:
+        """The ``curvature`` object of ``calc --json``: ``max_eigenvalue`` and ``stable_lr_below`` (null
+        where there is none; the text's curvature section says why)."""
         return {"max_eigenvalue": json_number(self.max_eigenvalue),
-                "stable_lr_below": json_number(self.stable_lr_below), "note": self.note}
+                "stable_lr_below": json_number(self.stable_lr_below)}
 
 
 def curvature_of(trace: Trace, parameters: Sequence[str]) -> Curvature:

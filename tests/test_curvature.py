@@ -46,5 +46,6 @@ def test_concave_and_kinked_formulas():
 def test_calc_json_has_the_curvature_field(capsys):
     assert main(["calc", "--json"]) == 0
     curvature = json.loads(capsys.readouterr().out)["curvature"]
+    assert set(curvature) == {"max_eigenvalue", "stable_lr_below"}
     assert curvature["max_eigenvalue"] == 252.0
     assert curvature["stable_lr_below"] == pytest.approx(0.0079365, rel=1e-4)
