@@ -28,6 +28,7 @@ from .descent import Descent, descend
 from .display import Diagram, diagram, register_ipython
 from .engine import Edge, Step, Trace, backward, forward
 from .errors import FormulaError, GraphError, GraphvizGradError, InputValueError, NumericError
+from .exercises import Exercise, exercise
 from .formula import parse
 from .forward import TangentTrace, tangents
 from .graph import (
@@ -113,6 +114,7 @@ __all__ = [
     "Descent",
     "Diagram",
     "Edge",
+    "Exercise",
     "Expr",
     "FormulaError",
     "Graph",
@@ -136,6 +138,7 @@ __all__ = [
     "derive",
     "descend",
     "diagram",
+    "exercise",
     "exp",
     "forward",
     "grad",

@@ -541,6 +541,9 @@ def make_parser() -> argparse.ArgumentParser:
     check.set_defaults(run=_check_command)
     _add_calc(commands)
     _add_descend(commands)
+    from .exercise_cli import add_command as add_exercise
+
+    add_exercise(commands)
     from .demo import DIRECTORY as DEMO_DIRECTORY
 
     demo = commands.add_parser(

@@ -152,6 +152,7 @@ def to_dot(
     legend: bool = True,
     view: View | None = None,
     pins: Pins | None = None,
+    scale: float | None = None,
     tangents: TangentTrace | None = None,
     mode: str | None = None,
 ) -> str:
@@ -161,9 +162,12 @@ def to_dot(
     ``compact`` small nodes and no edge labels (default: when the graph has more than
     `COMPACT_AT` nodes); ``symbolic`` writes each local derivative's formula too
     (``∂L/∂z4 = 2·z4 = 4``); ``view`` shows one frame of a step-by-step sequence and
-    ``pins`` fixes every coordinate (both from `graphviz_grad.frames`). With ``tangents`` (a
-    `graphviz_grad.forward.TangentTrace` of the same graph), ``mode="forward"`` shows each node's value
-    and tangent ż (filled by the tangent) and ``mode="both"`` its value, tangent and gradient.
+    ``pins`` fixes every coordinate (both from `graphviz_grad.frames`). ``scale`` fixes the
+    |gradient| that the shares are taken of (default: the largest in this picture), so that
+    pictures of several steps compare: with ``scale=40`` a gradient of 0.4 is pale in every one.
+    With ``tangents`` (a `graphviz_grad.forward.TangentTrace` of the same graph), ``mode="forward"``
+    shows each node's value and tangent ż (filled by the tangent) and ``mode="both"`` its value,
+    tangent and gradient.
 
     >>> import graphviz_grad as gg
     >>> for line in to_dot(gg.parse("y = -x")).splitlines():
@@ -179,7 +183,7 @@ def to_dot(
     """
     return to_dot_frames(subject, [view or View()], digits=digits, rankdir=rankdir, compact=compact,
                          edge_labels=edge_labels, symbolic=symbolic, legend=legend, pins=pins,
-                         tangents=tangents, mode=mode)[0]
+                         scale=scale, tangents=tangents, mode=mode)[0]
 
 
 def to_dot_frames(
@@ -194,6 +198,7 @@ def to_dot_frames(
     legend: bool = True,
     pins: Pins | None = None,
     room: Sequence[str] = (),
+    scale: float | None = None,
     tangents: TangentTrace | None = None,
     mode: str | None = None,
 ) -> list[str]:
@@ -215,12 +220,17 @@ def to_dot_frames(
         raise ValueError(f"digits must be between 1 and 17, not {digits!r}")
     if compact is None:
         compact = len(graph) > COMPACT_AT
+    if scale is not None and (isinstance(scale, bool) or not isinstance(scale, int | float)
+                              or not 0 < scale < math.inf):
+        raise ValueError(f"scale must be a finite number > 0, not {scale!r}")
     mode = mode or ("both" if tangents is not None else REVERSE)
     if mode not in MODES:
         raise ValueError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
     if mode != REVERSE and (tangents is None or tangents.graph != graph or trace is None):
         raise ValueError(f"mode {mode!r} needs the tangents (graphviz_grad.tangents) of the trace's graph")
     writer = _Writer(graph, trace, digits, compact, pins or Pins(), symbolic and trace is not None)
+    if scale is not None:
+        writer.largest = float(scale)
     writer.mode, writer.tangents = mode, tangents
     if tangents is not None:
         writer.largest_tangent = max((abs(t) for t in tangents.tangents if math.isfinite(t)), default=0.0)
@@ -238,7 +248,7 @@ def to_dot_frames(
         writer.view = view
         graph_attributes = f'rankdir={rankdir} fontname="{FONT}" bgcolor="white" {spacing}'
         footer = _footer(view.caption, graph.output if legend and trace is not None else None, compact,
-                         footer_size, room, forward=mode == FORWARD)
+                         footer_size, room, scale, forward=mode == FORWARD)
         if footer:
             graph_attributes += f" label=<{footer}> labelloc=b labeljust=l"
         head[0] = f"digraph {writer.ids[graph.output]} {{\n  graph [{graph_attributes}{pinned_graph}]"
@@ -419,7 +429,7 @@ def text_width(text: str, points: float = CAPTION_POINTS) -> float:
 
 
 def _footer(caption: str, output: str | None, compact: bool, size: str = "", room: Sequence[str] = (),
-            forward: bool = False) -> str:
+            scale: float | None = None, forward: bool = False) -> str:
     """The graph's label under the drawing: the frame's caption, then the colour legend.
     ``size`` fixes its box (pinned frames), so a shorter caption moves nothing; ``room``
     lists captions the box must be wide and tall enough for (the layout before pinning)."""
@@ -439,13 +449,13 @@ def _footer(caption: str, output: str | None, compact: bool, size: str = "", roo
     elif room:
         rows.append(f'<TR><TD ALIGN="LEFT"{cell}> </TD></TR>')
     if output is not None:
-        rows.append(f'<TR><TD ALIGN="LEFT">{_legend(output, compact, forward)}</TD></TR>')
+        rows.append(f'<TR><TD ALIGN="LEFT">{_legend(output, compact, scale, forward)}</TD></TR>')
     if not rows:
         return ""
     return f'<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="2"{size}>{"".join(rows)}</TABLE>'
 
 
-def _legend(output: str, compact: bool, forward: bool = False) -> str:
+def _legend(output: str, compact: bool, scale: float | None = None, forward: bool = False) -> str:
     """One line: what the fill colours mean, with swatches."""
     size = 8 if compact else 10
 
@@ -459,7 +469,8 @@ def _legend(output: str, compact: bool, forward: bool = False) -> str:
     for colour, meaning in ((POSITIVE[-1], "&gt; 0"), (NEGATIVE[-1], "&lt; 0"), (ZERO_FILL, "= 0"),
                             (UNKNOWN_FILL, "not yet known"), (FAULT_FILL, "inf or nan")):
         cells += [swatch(colour), text(meaning)]
-    shades = [text(f"darker = larger |{'ż' if forward else 'grad'}|, as a share of the largest:")]
+    of = "the largest" if scale is None or forward else format_number(scale)
+    shades = [text(f"darker = larger |{'ż' if forward else 'grad'}|, as a share of {of}:")]
     for colour, share in zip(POSITIVE, ("&lt;1%", "1-10%", "10-50%", "≥50%"), strict=True):
         shades += [swatch(colour), text(share)]
     rows = "".join(f'<TR><TD ALIGN="LEFT"><TABLE BORDER="0" CELLBORDER="0" CELLSPACING="2" CELLPADDING="1">'

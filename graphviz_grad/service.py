@@ -50,7 +50,7 @@ TIMED = False
 timer is the process's one real-time timer, which a caller elsewhere may be using)."""
 FORMULA, VALUES, LR, MODE, TANGENT = "formula", "values", "lr", "mode", "tangent"
 KEYS = {"seed": (), "formula": (FORMULA,), "calculate": (FORMULA, VALUES, LR),
-        "graph": (FORMULA, VALUES, MODE, TANGENT)}
+        "graph": (FORMULA, VALUES, MODE, TANGENT), "exercise": ("name", FORMULA, VALUES, "hide", "answers")}
 """The keys each endpoint takes."""
 
 Answer = tuple[int, dict[str, Any]]
@@ -108,6 +108,10 @@ def read(endpoint: str, body: Any) -> dict[str, Any]:
         if key not in known:
             taken = f"it takes {', '.join(known)}" if known else "it takes no body"
             raise RequestError(f"unknown key {_shown(key)} for {endpoint} ({taken})")
+    if endpoint == "exercise":  # its own keys: a ready exercise's name, what to hide, the answers
+        from .exercise_service import read_exercise
+
+        return read_exercise(body)
     text = body.get(FORMULA)
     if text is not None:
         if not isinstance(text, str):
@@ -203,8 +207,15 @@ def graph_frames(request: Mapping[str, Any]) -> dict[str, Any]:
         for frame, svg in zip(sequence, pictures, strict=True)]}
 
 
+def _exercise(request: Mapping[str, Any]) -> dict[str, Any]:
+    from .exercise_service import exercise_page
+
+    return exercise_page(request)
+
+
 ENDPOINTS: dict[str, Callable[[Mapping[str, Any]], dict[str, Any]]] = {
-    "seed": seed, "formula": formula_info, "calculate": calculation, "graph": graph_frames}
+    "seed": seed, "formula": formula_info, "calculate": calculation, "graph": graph_frames,
+    "exercise": _exercise}
 
 
 def _formula(text: str | None) -> tuple[str, Graph]:

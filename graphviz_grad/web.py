@@ -52,7 +52,11 @@ GRACE = 3
 """Seconds Ctrl+C waits for requests still running before it stops them."""
 ASSETS = {"/": ("index.html", "text/html; charset=utf-8"),
           "/page.js": ("page.js", "text/javascript; charset=utf-8"),
-          "/page.css": ("page.css", "text/css; charset=utf-8")}
+          "/page.css": ("page.css", "text/css; charset=utf-8"),
+          # the exercises: a page of their own (see graphviz_grad.exercise_service)
+          "/exercise": ("exercise.html", "text/html; charset=utf-8"),
+          "/exercise.js": ("exercise.js", "text/javascript; charset=utf-8"),
+          "/exercise.css": ("exercise.css", "text/css; charset=utf-8")}
 HEADERS = {
     "Content-Security-Policy": ("default-src 'none'; script-src 'self'; style-src 'self'; "
                                 "img-src 'self' blob: data:; connect-src 'self'; base-uri 'none'; "
@@ -132,7 +136,7 @@ def create_app(*, workers: int = WORKERS, timeout: float = TIMEOUT, wait: float 
         if endpoint in ("seed", "formula"):  # parsing only: quick enough to answer here
             status, data = service.answer(endpoint, clean)
             return JSONResponse(data, status, headers=HEADERS)
-        kind = "render" if endpoint == "graph" else "calculate"
+        kind = "render" if endpoint in ("graph", "exercise") else "calculate"
         gone = asyncio.ensure_future(_disconnected(request))
         try:
             # Jobs wait here, not in pebble's pipe: a job handed to pebble and then cancelled costs

@@ -28,6 +28,7 @@ import base64
 import html
 import math
 import operator
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -48,6 +49,16 @@ from .text import table
 
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 """The MIME type of a live widget; only a running kernel can fill it in."""
+_SVG_HEIGHT = re.compile(rb'<svg[^>]*?\sheight="([0-9.]+)(pt|px)?"')
+_TABLE_STYLE = ("<style>.gg-panel-table{border-collapse:collapse}"
+                ".gg-panel-table td,.gg-panel-table th{padding:2px 10px;text-align:right}</style>")
+"""The panel table's look: room between the columns, numbers aligned (a class of its own)."""
+
+
+def _picture_layout(w: Any, most: str = "100%") -> Any:
+    """A picture at its own size (never stretched to the box's width, as a diagram is not),
+    shrunk to fit when it is wider."""
+    return w.Layout(max_width=most, width="auto", align_self="flex-start")
 
 
 def _widgets() -> Any:
@@ -87,15 +98,42 @@ def _live(build: Any) -> Any:
         return None
 
 
-def _bundle(widget: Any, text: str, svg: bytes | None) -> dict[str, Any]:
-    """A widget's display data with a static picture and our text beside the live view."""
+def _bundle(widget: Any, text: str, svg: bytes | None) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A widget's display data with a static picture and our text beside the live view, and
+    the picture's alt text (its text form) in the metadata."""
     bundle: dict[str, Any] = {}
     if widget is not None:
         bundle.update(widget._repr_mimebundle_())
+    metadata = {}
     if svg is not None:
         bundle["image/svg+xml"] = svg.decode("utf-8")
+        metadata = alt_metadata("svg", text)
     bundle["text/plain"] = text
-    return bundle
+    return bundle, metadata
+
+
+def alt_metadata(fmt: str, text: str) -> dict[str, Any]:
+    """A picture's alt text as display metadata, ``{"image/png": {"alt": text}}``: IPython's own
+    ``Image(alt=...)`` convention, which nbconvert's HTML export writes as the ``<img>``'s alt.
+    It costs no second copy of the picture (an HTML ``<img>`` beside it would)."""
+    return {PICTURE_TYPES[fmt]: {"alt": text}}
+
+
+def fit_height(svgs: Sequence[bytes], chrome: int = 190) -> int:
+    """Pixels for a player whose tallest frame is drawn at its own size: the tallest SVG's height
+    (Graphviz writes points; 1 pt = 4/3 px) plus ``chrome`` for the title, the caption (two
+    lines) and the button row, as measured in Chromium.
+
+    >>> fit_height([b'<svg width="90pt" height="300pt">', b'<svg width="9pt" height="30pt">'])
+    590
+    """
+    tallest = 0.0
+    for svg in svgs:
+        found = _SVG_HEIGHT.search(svg[:2000])
+        if found:
+            number, unit = float(found.group(1)), found.group(2)
+            tallest = max(tallest, number * (4 / 3 if unit == b"pt" else 1))
+    return math.ceil(tallest) + chrome
 
 
 class CalculatorPanel:
@@ -124,15 +162,25 @@ class CalculatorPanel:
         return self.result.loss
 
     def update(self, /, **values: Any) -> Calculation:
-        """Recalculate with some inputs changed (numbers, or text as typed in a box). On bad
-        input `message` says why and the last good result stays."""
+        """Recalculate with some inputs changed (numbers, or text as typed in a box). Each box
+        counts on its own: the good values are taken, and `message` names every bad one (whose
+        input keeps its last good value), so one bad box never hides the other edits.
+
+        >>> panel = CalculatorPanel()
+        >>> panel.update(x="abc", W1="0.3").values["W1"], panel.message
+        (0.3, "x: the value 'abc' is not a number")
+        """
+        numbers, refused = {}, []
+        for name, value in values.items():
+            try:
+                numbers[name] = parse_number(name, value)
+            except GraphvizGradError as error:
+                refused.append(str(error))
         try:
-            numbers = {name: parse_number(name, value) for name, value in values.items()}
             self.calculator.set(**numbers)
         except GraphvizGradError as error:
-            self.message = str(error)
-        else:
-            self.message = ""
+            refused.append(str(error))
+        self.message = "; ".join(refused)
         self._refresh()
         return self.result
 
@@ -140,7 +188,13 @@ class CalculatorPanel:
         """Recalculate once with ``values`` and put them into the boxes (the example buttons do
         this). Refused as a whole, as `update` refuses: a name that is not an input or a value
         that is not a number sets `message`, and the boxes and the result stay as they were."""
-        result = self.update(**values)
+        try:
+            numbers = {name: parse_number(name, value) for name, value in values.items()}
+        except GraphvizGradError as error:
+            self.message = str(error)
+            self._refresh()
+            return self.result
+        result = self.update(**numbers)
         if self._parts is not None and not self.message:
             self._quiet = True
             try:
@@ -188,7 +242,7 @@ class CalculatorPanel:
         head = "".join(f"<th>{html.escape(cell)}</th>" for cell in rows[0])
         body = "".join("<tr>" + "".join(f"<td>{html.escape(cell)}</td>" for cell in row) + "</tr>"
                        for row in rows[1:])
-        return f"<table><tr>{head}</tr>{body}</table>"
+        return f"{_TABLE_STYLE}<table class='gg-panel-table'><tr>{head}</tr>{body}</table>"
 
     def status_html(self) -> str:
         """The loss in large type, and the refusal message under it when there is one."""
@@ -240,8 +294,8 @@ class CalculatorPanel:
         reset = w.Button(description="Reset")
         reset.on_click(lambda _: self.reset())
         status, grid, update = w.HTML(), w.HTML(), w.HTML()
-        chart = w.Image(format="png", layout=w.Layout(max_width="560px"))
-        graph = w.Image(format="svg+xml", layout=w.Layout(max_width="100%"))
+        chart = w.Image(format="png", layout=_picture_layout(w, "560px"))
+        graph = w.Image(format="svg+xml", layout=_picture_layout(w))
         box = w.VBox([w.HBox([w.VBox(list(boxes.values())), w.VBox([status, grid, update])]),
                       w.HBox([*buttons, reset]), chart, graph])
         return {"boxes": boxes, "status": status, "table": grid, "update": update, "chart": chart,
@@ -261,12 +315,17 @@ class CalculatorPanel:
         chart = self.chart_png()
         parts["chart"].value = chart or b""
         parts["chart"].layout.display = None if chart else "none"
+        # the tooltip is the picture's title attribute: its accessible name, as alt would be
+        parts["chart"].tooltip = "bar chart of |dL/dinput|:\n" + self.result.chart_text() if chart else ""
+        diagram = self.diagram()
+        parts["graph"].tooltip = str(diagram)
         try:
-            parts["graph"].value = self.diagram().svg()
+            parts["graph"].value = diagram.svg()
         except LayoutError:
             parts["graph"].value = b""
 
-    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None
+                          ) -> tuple[dict[str, Any], dict[str, Any]]:
         try:
             svg: bytes | None = self.diagram().svg()
         except LayoutError:
@@ -343,11 +402,12 @@ class StepViewer:
         """The ipywidgets viewer: a slider, the caption and the frame's picture."""
         if self._parts is None:
             w = _widgets()
-            slider = w.IntSlider(value=self.index, min=0, max=len(self.frames) - 1, description="step",
+            # the slider counts from 1, as the caption and the text form do
+            slider = w.IntSlider(value=self.index + 1, min=1, max=len(self.frames), description="frame",
                                  continuous_update=True, layout=w.Layout(width="480px"))
-            slider.observe(lambda change: self.show(change["new"]), names="value")
+            slider.observe(lambda change: self.show(change["new"] - 1), names="value")
             self._parts = {"slider": slider, "caption": w.HTML(),
-                           "picture": w.Image(format="svg+xml", layout=w.Layout(max_width="100%"))}
+                           "picture": w.Image(format="svg+xml", layout=_picture_layout(w))}
             self._parts["box"] = w.VBox([slider, self._parts["caption"], self._parts["picture"]])
             self._refresh()
         return self._parts["box"]
@@ -356,15 +416,17 @@ class StepViewer:
         parts = self._parts
         if parts is None:
             return
-        parts["slider"].value = self.index
+        parts["slider"].value = self.index + 1
         parts["caption"].value = (f"<b>{html.escape(self.frame.phase)}</b> "
                                   f"({self.index + 1}/{len(self.frames)}): {html.escape(self.frame.caption)}")
         try:
             parts["picture"].value = self.pictures()[self.index]
         except LayoutError:
             parts["picture"].value = b""
+        parts["picture"].tooltip = self.to_text()  # the picture's accessible name
 
-    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None
+                          ) -> tuple[dict[str, Any], dict[str, Any]]:
         try:
             svg: bytes | None = self.pictures()[self.index]
         except LayoutError:
@@ -381,12 +443,14 @@ class Player:
     should also show a frame as a picture (``display(player.frames[-1])``).
     """
 
-    def __init__(self, trace: Trace, *, forward: bool = True, backward: bool = True, height: int = 620,
+    def __init__(self, trace: Trace, *, forward: bool = True, backward: bool = True,
+                 height: int | None = None,
                  digits: int = 4):
         self.trace = trace
         self.frames = _some_frames(trace, forward, backward, digits)
-        self.height = height
         svgs = render_frames(trace, "svg", sequence=self.frames, digits=digits)
+        self.height = fit_height(svgs) if height is None else height
+        """The frame's height in pixels: by default the tallest picture plus the controls."""
         self.page = player_html(trace, svgs, sequence=self.frames)
 
     def __str__(self) -> str:
@@ -423,9 +487,10 @@ class Picture:
     >>> shown = Picture(svg, "svg", "an empty square")
     >>> shown
     an empty square
-    >>> sorted(shown._repr_mimebundle_())
-    ['image/svg+xml', 'text/plain']
-    >>> Picture(b"\\x89PNG...", "png", "a chart")._repr_mimebundle_()["image/png"]
+    >>> data, metadata = shown._repr_mimebundle_()
+    >>> sorted(data), metadata
+    (['image/svg+xml', 'text/plain'], {'image/svg+xml': {'alt': 'an empty square'}})
+    >>> Picture(b"\\x89PNG...", "png", "a chart")._repr_mimebundle_()[0]["image/png"]
     'iVBORy4uLg=='
     """
 
@@ -439,11 +504,12 @@ class Picture:
     def __repr__(self) -> str:
         return self.text
 
-    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
-        # a notebook stores PNG as base64 text and SVG as text
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None
+                          ) -> tuple[dict[str, str], dict[str, Any]]:
+        # a notebook stores PNG as base64 text and SVG as text; the metadata carries the alt text
         if self.fmt == "png":
             encoded = base64.b64encode(self.data).decode("ascii")
         else:
             encoded = self.data.decode("utf-8")
-        return {PICTURE_TYPES[self.fmt]: encoded, "text/plain": self.text}
+        return {PICTURE_TYPES[self.fmt]: encoded, "text/plain": self.text}, alt_metadata(self.fmt, self.text)
 

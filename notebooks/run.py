@@ -8,7 +8,9 @@ is committed is what the tests saw. The kernel is this Python (the ``python3`` k
 ipykernel installs into its environment, found there first), so no ``jupyter kernelspec
 install`` is needed. Saved notebooks carry no volatile data: no execution timings, no
 widget state or widget ids (a random id per run; only a live kernel can draw the widget
-anyway, and its bundle keeps a static picture and a text form), no Python version.
+anyway, and its bundle keeps a static picture and a text form). ``language_info`` is kept as
+the kernel reports it, Python version included, because JupyterLab rewrites it on opening:
+opening and saving an unchanged notebook then changes nothing.
 """
 
 from __future__ import annotations
@@ -43,9 +45,8 @@ def kernel_manager() -> KernelManager:
 def clean(notebook: Any) -> Any:
     """Remove what changes from run to run without changing what the notebook shows."""
     notebook.metadata.pop("widgets", None)
-    language = notebook.metadata.get("language_info")
-    if language is not None:
-        notebook.metadata["language_info"] = {"name": language.get("name", "python")}
+    # language_info stays as the kernel reports it (JupyterLab writes the same on opening): a
+    # trimmed copy would make every opened notebook "modified" although nothing changed
     notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3 (ipykernel)",
                                        "language": "python"}
     for cell in notebook.cells:

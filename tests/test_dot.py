@@ -214,3 +214,23 @@ def test_symbolic_edge_labels():
     assert '"W1" -> "z1" [id="e6_1" label=<∂z1/∂W1 = x = 5>]' in source
     assert '"z3" -> "z4" [id="e9_0" label=<∂z4/∂z3 = 1>]' in source  # no "1 = 1"
     assert "·" not in to_dot(seed_trace())  # only on request (it imports SymPy)
+
+
+def test_an_absolute_scale_makes_pictures_of_different_steps_compare():
+    import re
+
+    import graphviz_grad as gg
+    from graphviz_grad.dot import NEGATIVE, POSITIVE
+
+    def fills(source):
+        return dict(re.findall(r'^  "(\w+)" \[id="n\d+" label=<<TABLE [^>]*BGCOLOR="(#\w+)"', source, re.M))
+
+    small = gg.grad("L = (x*W1 + y*W2 - B)**2", x=5, y=10, W1=0.1, W2=0.2, B=2.3)  # dL/dW2 = 4, dL/dB = -0.4
+    assert fills(to_dot(small))["W2"] == POSITIVE[-1]  # relative: the largest is always the darkest
+    absolute = to_dot(small, scale=200)
+    assert fills(absolute)["W2"] == POSITIVE[1] and fills(absolute)["B"] == NEGATIVE[0]  # 4/200, 0.4/200
+    assert "as a share of 200:" in absolute and "as a share of the largest:" in to_dot(small)
+    assert fills(to_dot(small, scale=1))["W2"] == POSITIVE[-1]  # above the scale: the darkest
+    for bad in (0, -1, float("inf"), float("nan"), True, "40"):
+        with pytest.raises(ValueError, match="scale must be a finite number > 0"):
+            to_dot(small, scale=bad)

@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parents[1]
 FOLDER = ROOT / "notebooks"
 NAMES = ["01_gradient_calculator.ipynb", "02_backprop_step_by_step.ipynb", "03_symbolic_vs_numeric.ipynb",
          "04_build_your_own_graph.ipynb", "05_gradient_descent.ipynb", "06_forward_vs_reverse.ipynb",
-         "07_curvature_and_learning_rate.ipynb"]
+         "07_curvature_and_learning_rate.ipynb", "08_train_an_mlp.ipynb", "09_exercises.ipynb"]
 MOST_BYTES = 300_000
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 
@@ -33,11 +33,13 @@ def _saved(name):
     return json.loads((FOLDER / name).read_text(encoding="utf-8"))
 
 
-def test_the_notebooks_are_there_and_the_readme_links_each():
+def test_the_notebooks_are_there_and_the_readmes_link_each():
     assert sorted(path.name for path in FOLDER.glob("*.ipynb")) == NAMES
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    contents = (FOLDER / "README.md").read_text(encoding="utf-8")
     for name in NAMES:
         assert f"](notebooks/{name})" in readme, name
+        assert f"]({name})" in contents, name  # the table of contents lists every one
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -50,7 +52,9 @@ def test_saved_notebooks_carry_outputs_and_nothing_volatile(name):
     code = [cell for cell in cells if cell["cell_type"] == "code"]
     assert [cell["execution_count"] for cell in code] == list(range(1, len(code) + 1))  # run in order
     assert all(cell["outputs"] for cell in code), "every code cell shows something"
-    assert "widgets" not in notebook["metadata"] and "version" not in notebook["metadata"]["language_info"]
+    assert "widgets" not in notebook["metadata"]
+    # as the kernel reports it, as JupyterLab writes it on opening: saving changes nothing
+    assert set(notebook["metadata"]["language_info"]) >= {"name", "version", "mimetype", "codemirror_mode"}
     for cell in code:
         assert "execution" not in cell["metadata"]
         for output in cell["outputs"]:
@@ -139,6 +143,9 @@ def test_notebook_runs_and_shows_what_is_saved(name):
     saved = runner.nbformat.read(FOLDER / name, as_version=4)
     assert runner.shown_text(fresh) == runner.shown_text(saved), (
         f"{name}: the saved outputs are stale; run python notebooks/run.py")
+    # what a kernel reports is what is saved, so JupyterLab, which writes the kernel's
+    # language_info when it opens a notebook, has nothing to change (no "modified" on opening)
+    assert fresh.metadata.language_info == saved.metadata.language_info, name
 
 
 @pytest.mark.kernel
@@ -173,3 +180,30 @@ def test_a_print_split_into_several_stream_outputs_reads_as_one():
                  v4.new_output("stream", name="stdout", text="238\n"), picture)
     assert whole == split == [["L = 4\nL = 2.238\n", "a chart"]]
     assert cell(v4.new_output("stream", name="stdout", text="L = 4\n")) != whole
+
+
+def test_jupyter_checkpoints_are_not_committed():
+    assert ".ipynb_checkpoints/" in (ROOT / ".gitignore").read_text(encoding="utf-8").splitlines()
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_every_saved_picture_has_alt_text(name):
+    """A picture says what it shows to a screen reader: as IPython's ``Image(alt=...)`` metadata,
+    or in an HTML ``<img alt=...>`` beside it (diagrams)."""
+    for number, cell in enumerate(_saved(name)["cells"]):
+        for output in cell.get("outputs", []):
+            data, metadata = output.get("data", {}), output.get("metadata", {})
+            for kind in set(data) & {"image/png", "image/svg+xml"}:
+                alt = metadata.get(kind, {}).get("alt") or re.search(r'alt="[^"]+"', "".join(data.get("text/html", "")))
+                assert alt, f"{name}, cell {number}: {kind} without alt text"
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_a_cell_with_a_player_also_saves_a_picture(name):
+    """The player needs JavaScript; where none runs, the same cell still shows a frame."""
+    for number, cell in enumerate(_saved(name)["cells"]):
+        outputs = cell.get("outputs", [])
+        if any("<iframe" in "".join(output.get("data", {}).get("text/html", "")) for output in outputs):
+            assert any(set(output.get("data", {})) & {"image/svg+xml", "image/png"} for output in outputs), (
+                f"{name}, cell {number}")
+

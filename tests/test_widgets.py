@@ -103,15 +103,16 @@ def test_a_formula_without_inputs_has_no_table_and_no_chart():
     assert panel.chart_png() is None
     parts = panel.widget() and panel._parts
     assert parts["chart"].layout.display == "none" and not parts["boxes"]
-    assert "image/svg+xml" in panel._repr_mimebundle_()  # the graph still shows
+    assert "image/svg+xml" in panel._repr_mimebundle_()[0]  # the graph still shows
 
 
 def test_a_picture_carries_its_bytes_and_a_text_form():
     png = CalculatorPanel().chart_png()
-    bundle = Picture(png, "png", "bar chart of |dL/dinput|")._repr_mimebundle_()
+    bundle, metadata = Picture(png, "png", "bar chart of |dL/dinput|")._repr_mimebundle_()
     assert bundle == {"image/png": base64.b64encode(png).decode("ascii"), "text/plain": "bar chart of |dL/dinput|"}
+    assert metadata == {"image/png": {"alt": "bar chart of |dL/dinput|"}}  # IPython's Image(alt=...) form
     svg = b"<svg xmlns='http://www.w3.org/2000/svg'/>"
-    assert Picture(svg, "svg", "empty")._repr_mimebundle_()["image/svg+xml"] == svg.decode()
+    assert Picture(svg, "svg", "empty")._repr_mimebundle_()[0]["image/svg+xml"] == svg.decode()
     assert repr(Picture(svg, "svg", "empty")) == "empty"
     with pytest.raises(ValueError, match="png or svg, not 'gif'"):
         Picture(svg, "gif", "empty")
@@ -130,8 +131,9 @@ def test_update_without_a_widget_and_any_formula():
 
 def test_the_panel_bundle_has_the_widget_a_static_graph_and_text():
     panel = CalculatorPanel()
-    bundle = panel._repr_mimebundle_()
+    bundle, metadata = panel._repr_mimebundle_()
     assert set(bundle) == {WIDGET_VIEW, "image/svg+xml", "text/plain"}
+    assert metadata == {"image/svg+xml": {"alt": panel.to_text()}}  # the alt text is the text form
     assert "grad = 20" in bundle["image/svg+xml"]
     assert bundle["text/plain"] == panel.to_text() == str(panel)
     assert bundle["text/plain"].splitlines()[0] == "L = 4" and "L: 4 → 2.238 (lower)" in bundle["text/plain"]
@@ -161,19 +163,38 @@ def test_step_viewer_show_picks_a_frame_and_the_slider_follows():
     with pytest.raises(TypeError):
         viewer.show(True)
     parts = viewer.widget() and viewer._parts
-    parts["slider"].value = 12
+    parts["slider"].value = 13  # the slider counts from 1, as the caption does: frame 13 is index 12
     assert viewer.index == 12 and "dL/dW2 = dL/dz2" in parts["caption"].value
+    assert "(13/17)" in parts["caption"].value and viewer.to_text().startswith("frame 13 of 17")
     assert bytes(parts["picture"].value) == viewer.pictures()[12]
     viewer.show(3)
-    assert parts["slider"].value == 3 and parts["caption"].value.startswith("<b>forward</b> (4/17): z3 =")
+    assert parts["slider"].value == 4 and parts["caption"].value.startswith("<b>forward</b> (4/17): z3 =")
+    assert (parts["slider"].min, parts["slider"].max) == (1, 17)
+
+
+def test_one_bad_box_never_hides_the_other_edits():
+    panel = CalculatorPanel()
+    parts = panel.widget() and panel._parts
+    parts["boxes"]["x"].value = "abc"
+    assert panel.message == "x: the value 'abc' is not a number" and panel.loss == 4.0
+    parts["boxes"]["W1"].value = "0.3"  # x still reads 'abc': W1 is taken all the same
+    assert panel.result.values["W1"] == 0.3 and panel.result.values["x"] == 5.0 and panel.loss == 9.0
+    assert "<td>W1</td><td>parameter</td><td>0.3</td>" in parts["table"].value
+    assert "not updated: x: the value &#x27;abc&#x27; is not a number" in parts["status"].value
+    parts["boxes"]["y"].value = "?"
+    assert panel.message == "x: the value 'abc' is not a number; y: the value '?' is not a number"
+    parts["boxes"]["x"].value = "5"
+    parts["boxes"]["y"].value = "10"
+    assert panel.message == "" and panel.loss == 9.0
 
 
 def test_step_viewer_bundle_and_backward_only():
     viewer = StepViewer(gg.grad("e = (a+b)*(b+1)", a=2, b=1), forward=False, start=3)
-    bundle = viewer._repr_mimebundle_()
+    bundle, metadata = viewer._repr_mimebundle_()
     assert bundle["text/plain"] == ("frame 4 of 6 (backward): de/db = de/dz1 · ∂z1/∂b + de/dz2 · ∂z2/∂b "
                                     "= 2 · 1 + 3 · 1 = 5")
-    assert set(bundle) == {WIDGET_VIEW, "image/svg+xml", "text/plain"} and "grad = 5" in bundle["image/svg+xml"]
+    assert set(bundle) == {WIDGET_VIEW, "image/svg+xml", "text/plain"}
+    assert "grad = 5" in bundle["image/svg+xml"] and metadata["image/svg+xml"]["alt"] == bundle["text/plain"]
     assert viewer.pictures() is viewer.pictures()  # laid out once
 
 
@@ -258,6 +279,56 @@ def test_without_ipywidgets_the_static_parts_still_show(monkeypatch):
 
     monkeypatch.setattr(widgets, "_widgets", missing)
     for shown in (CalculatorPanel(), StepViewer(gg.grad(SEED, EXAMPLE_1), start=8)):
-        bundle = shown._repr_mimebundle_()
+        bundle = shown._repr_mimebundle_()[0]
         assert WIDGET_VIEW not in bundle
         assert bundle["image/svg+xml"].startswith("<?xml") and bundle["text/plain"] == shown.to_text()
+
+
+def test_the_player_is_as_tall_as_its_tallest_frame_and_its_controls():
+    seed = Player(gg.grad(SEED, EXAMPLE_1))
+    small = Player(gg.grad("y = x**2", x=3))
+    assert seed.height > 620 > small.height  # 620 px was the old fixed height: it cut the seed's buttons
+    assert f"height:{seed.height}px" in seed._repr_html_()
+    assert Player(gg.grad("y = x**2", x=3), height=300).height == 300
+
+
+
+@pytest.mark.browser
+@pytest.mark.dot
+@pytest.mark.parametrize("width", [700, 1000])
+def test_the_players_page_fits_in_its_frame_in_chromium(browser, width):
+    """The page laid out at a notebook's width ends above the frame's bottom: no button row cut."""
+    for trace in (gg.grad(SEED, EXAMPLE_1), gg.grad("e = (a+b)*(b+1)", a=2, b=1)):
+        player = Player(trace)
+        page = browser.new_page(viewport={"width": width, "height": 100})
+        try:
+            page.set_content(player.page)
+            bottom = page.evaluate("Math.ceil(document.body.getBoundingClientRect().bottom)")
+        finally:
+            page.close()
+        assert bottom <= player.height, (bottom, player.height)
+
+
+def test_pictures_in_widgets_keep_their_own_size():
+    """In a VBox (a flex column) an image is stretched to the box's width unless it aligns itself;
+    a small graph then looked larger in a widget than the same diagram in a cell."""
+    panel = CalculatorPanel()
+    viewer = StepViewer(gg.grad("y = x**2", x=3))
+    for picture in (panel.widget() and panel._parts["graph"], viewer.widget() and viewer._parts["picture"]):
+        assert (picture.layout.align_self, picture.layout.width, picture.layout.max_width) == (
+            "flex-start", "auto", "100%")
+
+
+def test_live_pictures_are_named_by_their_text_forms():
+    """A widget's picture has no alt attribute; its tooltip (the title attribute) names it instead."""
+    panel = CalculatorPanel()
+    parts = panel.widget() and panel._parts
+    assert parts["graph"].tooltip.startswith("Diagram of z1 = x*W1;") and "dL/dW1 = 20" in parts["graph"].tooltip
+    assert parts["chart"].tooltip.startswith("bar chart of |dL/dinput|:\n")
+    parts["boxes"]["W1"].value = "0.3"
+    assert "dL/dW1 = 30" in parts["graph"].tooltip
+    viewer = StepViewer(gg.grad("y = x**2", x=3))
+    picture = viewer.widget() and viewer._parts["picture"]
+    viewer.show(2)
+    assert picture.tooltip == viewer.to_text() and picture.tooltip.startswith("frame 3 of 5")
+
