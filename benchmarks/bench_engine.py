@@ -620,6 +620,281 @@ def profile_ours(sizes: Sequence[int]) -> None:
         pstats.Stats(profiler, stream=sys.stdout).sort_stats("tottime").print_stats(10)
 
 
+# --- one-shot, compiled replay, importers: the engine issue's side-by-side table ---------
+#
+# One-shot = everything from the leaves to the gradients, inside the timer: ours makes the
+# inputs, the expression (Python operators), gg.build, gg.backward and reads .gradients;
+# micrograd makes its Values and runs .backward(); PyTorch (if installed) makes 0-dim float64
+# tensors and runs .backward(); the flat tape records and runs. Replay = a graph built
+# beforehand, evaluated again: our interpreter (gg.backward), gg.compile's straight-line code
+# (value_and_gradients) and closed-form Python written by hand for each workload.
+# Times are medians of interleaved runs (each engine takes its turn within every round), with
+# the garbage collector as in real use (no forced collection before a call: see `warm`).
+
+SEED_VALUES = {"x": 5.0, "y": 10.0, "W1": 0.1, "W2": 0.2, "B": 0.5}
+ONESHOT_REPEATS = {11: 2001, 10**3: 41, 10**4: 9, 10**5: 5, 10**6: 3}
+TORCH_MAX_NODES = 10**4  # PyTorch spends ~10 µs per 0-dim op: larger sizes would take minutes
+
+
+def seed_expr(leaves: Sequence[Any], relu: Callable[[Any], Any]) -> Any:
+    x, y, W1, W2, B = leaves
+    return (x * W1 + y * W2 - B) ** 2
+
+
+def seed_workload() -> Workload:
+    names = ["x", "W1", "y", "W2", "B"]  # reading order, so our gradients come in this order
+    ordered = [SEED_VALUES[n] for n in names]
+    def swap(leaves: Sequence[Any]) -> list[Any]:  # x W1 y W2 B -> x y W1 W2 B
+        return [leaves[0], leaves[2], leaves[1], leaves[3], leaves[4]]
+
+    return Workload("seed", 5, names, ordered,
+                    lambda leaves, relu: seed_expr(swap(leaves), relu),
+                    lambda: [Value(v) for v in ordered],
+                    lambda leaves: seed_expr(swap(leaves), None))
+
+
+def closed_form(work: Workload) -> Callable[[list[float]], tuple[float, list[float]]] | None:
+    """Hand-written value and gradients for the workload (None for the MLP)."""
+    if work.name == "seed":
+        def seed(v: list[float]) -> tuple[float, list[float]]:
+            x, W1, y, W2, B = v
+            r = x * W1 + y * W2 - B
+            t = 2.0 * r
+            return r * r, [t * W1, t * x, t * W2, t * y, -t]
+        return seed
+    if work.name == "chain":
+        pairs = work.nodes // 2
+
+        def chain(v: list[float]) -> tuple[float, list[float]]:
+            x, c, d = v
+            ys = [x]
+            y = x
+            for _ in range(pairs):
+                y = y * c + d
+                ys.append(y)
+            g = gc_ = gd = 0.0
+            g = 1.0
+            for k in range(pairs - 1, -1, -1):
+                gc_ += g * ys[k]
+                gd += g
+                g *= c
+            return y, [g, gc_, gd]
+        return chain
+    if work.name == "sum":
+        def total(v: list[float]) -> tuple[float, list[float]]:
+            acc = v[0]
+            grads = [1.0] * len(v)
+            for k in range(1, len(v), 2):
+                acc += v[k] * v[k + 1]
+                grads[k], grads[k + 1] = v[k + 1], v[k]
+            return acc, grads
+        return total
+    return None
+
+
+def oneshot_ours(work: Workload) -> dict[str, float]:
+    leaves = gg.inputs(work.names)
+    graph = gg.build(work.expr(leaves, gg.relu))
+    return gg.backward(graph, work.values).gradients
+
+
+def oneshot_tape(work: Workload) -> list[float]:
+    tape = Tape()
+    leaves = [tape.input() for _ in work.names]
+    out = work.expr(leaves, TapeVar.relu)
+    _, grads = tape_run(tape, work.values, out.slot)
+    return [grads[slot] for slot in tape.inputs]
+
+
+def oneshot_torch(work: Workload, torch: Any) -> list[float]:
+    leaves = [torch.tensor(v, dtype=torch.float64, requires_grad=True) for v in work.values]
+    out = work.expr(leaves, torch.relu)
+    out.backward()
+    return [leaf.grad.item() for leaf in leaves]
+
+
+def median(times: list[float]) -> float:
+    ordered = sorted(times)
+    return ordered[len(ordered) // 2]
+
+
+def warm(fn: Callable[[], Any]) -> tuple[float, Any]:
+    """Seconds for one call, the collector left as it is in real use: no gc.collect() first.
+    (A forced collection walks every object and leaves the caches cold: it made a one-shot
+    seed run 4x slower for us, and less for smaller code such as micrograd's.)"""
+    start = time.perf_counter()
+    result = fn()
+    return time.perf_counter() - start, result
+
+
+def interleaved(engines: dict[str, Callable[[], Any]], rounds: int) -> dict[str, float]:
+    """Median seconds per call of each engine; the engines take turns within every round."""
+    times: dict[str, list[float]] = {name: [] for name in engines}
+    for _ in range(rounds):
+        for name, run in engines.items():
+            dt, out = run()
+            times[name].append(math.nan if isinstance(out, RecursionError) else dt)
+    return {name: median(values) for name, values in times.items()}
+
+
+def warm_micrograd(work: Workload, leaves: list[Value]) -> tuple[float, Any]:
+    for leaf in leaves:
+        leaf.grad = 0
+
+    def go() -> Any:
+        try:
+            return warm(lambda: run_micrograd(work, leaves))
+        except RecursionError as error:
+            return math.nan, error
+
+    return in_big_stack(go)
+
+
+def oneshot_rows(sizes: Sequence[int], workloads: set[str]) -> list[dict[str, Any]]:
+    try:
+        import torch
+    except ImportError:
+        torch = None
+    plan: list[Workload] = [seed_workload()] if "seed" in workloads else []
+    plan += [make(n) for name, make in (("chain", chain_workload), ("sum", sum_workload))
+             if name in workloads for n in sizes]
+    if "mlp" in workloads:
+        mlp = mlp_workload()
+        mlp.nodes = sum(1 for node in freeze(ours_expr(mlp)).nodes if node.op not in ("input", "const"))
+        plan.append(mlp)
+    rows = []
+    for work in plan:
+        leaves = work.micrograd_leaves()
+
+        def micro(work: Workload = work, leaves: list[Value] = leaves) -> Any:
+            return warm_micrograd(work, leaves)
+
+        engines: dict[str, Callable[[], Any]] = {
+            "ours": lambda work=work: warm(lambda: oneshot_ours(work)),
+            "micrograd": micro,
+            "flat tape": lambda work=work: warm(lambda: oneshot_tape(work)),
+        }
+        if torch is not None and work.nodes <= TORCH_MAX_NODES:
+            engines["torch"] = lambda work=work: warm(lambda: oneshot_torch(work, torch))
+        graph = freeze(ours_expr(work))
+        replay = gg.compile(graph)
+        values = list(work.values)
+        engines["replay: interpreter"] = lambda graph=graph, values=values: warm(
+            lambda: gg.backward(graph, values))
+        engines["replay: compiled"] = lambda replay=replay, values=values: warm(
+            lambda: replay.value_and_gradients(values))
+        closed = closed_form(work)
+        if closed is not None:
+            engines["closed form"] = lambda closed=closed, values=values: warm(lambda: closed(values))
+        expected = oneshot_ours(work)
+        if closed is not None:
+            check(work, Result(gg.backward(graph, values).output_value, list(expected.values())),
+                  Result(*closed(values)), "closed form")
+        reps = ONESHOT_REPEATS.get(work.nodes, ONESHOT_REPEATS[10**4] if work.nodes < 10**5 else 3)
+        medians = interleaved(engines, reps)
+        medians["compiled?"] = replay.compiled
+        rows.append({"workload": work.name, "nodes": work.nodes, "rounds": reps, **medians})
+        print(f"  done: one-shot {work.name} {work.nodes:,}", file=sys.stderr, flush=True)
+    return rows
+
+
+def ratio(a: float | None, b: float | None) -> str:
+    if a is None or b is None or not (a > 0 and b > 0):
+        return "-"
+    return f"{a / b:.2f}x"
+
+
+def oneshot_table(rows: list[dict[str, Any]]) -> str:
+    head = ("| workload | nodes | rounds | ours one-shot µs | micrograd µs | torch µs | flat tape µs "
+            "| micrograd/ours (≥3) | ours/tape (≤2.5) | torch/ours |")
+    lines = [head, "|" + "---|" * head.count(" | ") + "---|"]
+    for row in rows:
+        us = {k: row.get(k) * 1e6 if isinstance(row.get(k), float) else None
+              for k in ("ours", "micrograd", "torch", "flat tape")}
+        lines.append(f"| {row['workload']} | {row['nodes']:,} | {row['rounds']} | " + " | ".join(
+            "-" if v is None or v != v else fmt(v) for v in us.values()) +
+            f" | {ratio(us['micrograd'], us['ours'])} | {ratio(us['ours'], us['flat tape'])} "
+            f"| {ratio(us['torch'], us['ours'])} |")
+    head2 = ("\n| workload | nodes | interpreter µs | compiled µs | closed form µs "
+             "| compiled/closed (≤2) | interpreter/compiled |")
+    lines += [head2, "|" + "---|" * head2.count(" | ") + "---|"]
+    for row in rows:
+        i, c = row["replay: interpreter"] * 1e6, row["replay: compiled"] * 1e6
+        closed = row.get("closed form")
+        closed_us = closed * 1e6 if closed else None
+        shown = fmt(c) if row["compiled?"] else f"{fmt(c)} (interpreted: over the node cap)"
+        closed_text = "-" if closed_us is None else fmt(closed_us)
+        lines.append(f"| {row['workload']} | {row['nodes']:,} | {fmt(i)} | {shown} | {closed_text} "
+                     f"| {ratio(c, closed_us)} | {ratio(i, c)} |")
+    return "\n".join(lines)
+
+
+def extras() -> str:
+    """Text parsing, descend, compile cost and from_micrograd on the MLP demo."""
+    out = []
+    seed_text = "L = (x*W1 + y*W2 - B)**2"
+    times = []
+    for _ in range(3001):
+        t0 = time.perf_counter()
+        grads = gg.backward(gg.parse(seed_text), SEED_VALUES).gradients
+        times.append(time.perf_counter() - t0)
+    assert grads["W1"] == 20.0
+    out.append(f"- the seed from text, gg.backward(gg.parse(F), values).gradients: {median(times) * 1e6:.1f} "
+               "µs (target ≤ 40 µs)")
+    lines = ["v0 = x*c + d"] + [f"v{k} = v{k - 1}*c + d" for k in range(1, 80_000)]
+    text = "\n".join(lines)
+    text = text[:text.rindex("\n", 0, 1_000_000)]
+    t0 = time.perf_counter()
+    graph = gg.parse(text)
+    out.append(f"- a {len(text):,}-character program ({len(graph):,} nodes) parses in "
+               f"{time.perf_counter() - t0:.2f} s (target ≤ 1 s)")
+    for steps in (100, 10_000):
+        t0 = time.perf_counter()
+        gg.descend(seed_text, SEED_VALUES, steps=steps, patience=10**6)
+        out.append(f"- descend on the seed, {steps:,} steps: {steps / (time.perf_counter() - t0):,.0f} "
+                   "steps/s (target ≥ 1,000,000)")
+    for n in (11, 1_000, 10_000):
+        work = seed_workload() if n == 11 else chain_workload(n)
+        graph = freeze(ours_expr(work))
+        t0 = time.perf_counter()
+        replay = gg.compile(graph)
+        cost = time.perf_counter() - t0
+        interp = median([warm(lambda g=graph, w=work: gg.backward(g, w.values))[0] for _ in range(51)])
+        fast = median([warm(lambda r=replay, w=work: r.value_and_gradients(w.values))[0] for _ in range(51)])
+        out.append(f"- compiling {len(graph):,} nodes costs {cost * 1e3:.1f} ms = "
+                   f"{cost / max(interp - fast, 1e-12):,.0f} saved runs (interpreter {interp * 1e6:.1f} µs, "
+                   f"compiled {fast * 1e6:.1f} µs)")
+    work = mlp_workload()
+    leaves = work.micrograd_leaves()
+    loss = work.micrograd_expr(leaves)
+    backward_times, import_times = [], []
+    for _ in range(5):
+        for leaf in leaves:
+            leaf.grad = 0
+
+        def micro_backward(loss: Value = loss) -> None:
+            loss.backward()
+
+        dt = in_big_stack(lambda: timed(micro_backward)[0])
+        backward_times.append(dt)
+        import_times.append(timed(lambda: gg.from_micrograd(loss))[0])
+    nodes = count_values(loss)
+    out.append(f"- from_micrograd on the MLP demo ({nodes:,} Values): {median(import_times) * 1e3:.0f} ms, "
+               f"micrograd's own backward {median(backward_times) * 1e3:.0f} ms: "
+               f"{median(import_times) / median(backward_times):.2f}x (target ≤ 2x)")
+    return "\n".join(out)
+
+
+def oneshot_main(sizes: Sequence[int], workloads: set[str], out: Path | None, header: str) -> None:
+    started = time.perf_counter()
+    rows = oneshot_rows(sizes, workloads | {"seed"})
+    report = (f"{oneshot_table(rows)}\n\nMedians of interleaved rounds, µs per call (whole workload).\n\n"
+              f"{extras()}\n\nTotal run time: {time.perf_counter() - started:.0f} s\n")
+    print(report)
+    if out:
+        out.write_text(f"{header}\n{report}", encoding="utf-8")
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="sizes up to 10^4 only")
@@ -630,6 +905,8 @@ def main(argv: Sequence[str] | None = None) -> None:
                         help="give our engine the input values as a list (default: a dict by name)")
     parser.add_argument("--workloads", default="chain,sum,mlp", help="comma-separated subset to run")
     parser.add_argument("--sizes", help="comma-separated node counts (default: 10^3..10^6)")
+    parser.add_argument("--oneshot", action="store_true",
+                        help="the one-shot / compiled replay / importer table instead (medians, interleaved)")
     args = parser.parse_args(argv)
     global VALUES_AS_LIST
     VALUES_AS_LIST = args.values_as_list
@@ -640,6 +917,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     header = (f"Python {platform.python_version()} ({platform.python_implementation()}), "
               f"{platform.machine()}, {platform.system()}\n\nCommand: `{command}`\n")
     print(header, flush=True)
+    if args.oneshot:
+        oneshot_main(sizes, wanted, args.out, header)
+        return
 
     started = time.perf_counter()
     rows: list[Row] = []

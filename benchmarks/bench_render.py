@@ -105,7 +105,7 @@ def frame_rows(backends, sizes, repeats):
             seconds = time_it(run, repeats)
             backward_seconds = time_it(
                 lambda: render_frames(trace, "svg", sequence=backward, backend=backend), repeats)  # noqa: B023
-            page_seconds = time_it(lambda: player_html(trace, pictures, sequence=sequence), repeats)  # noqa: B023
+            page_seconds = time_it(lambda: player_html(trace, sequence=sequence, backend=backend), repeats)  # noqa: B023
             target = ("met" if backward_seconds < 3 else "missed") if 90 <= len(graph) <= 110 else ""
             rows.append([str(len(graph)), backend, str(len(backward)), f"{backward_seconds:.2f}",
                          str(len(sequence)), f"{seconds:.2f}", f"{seconds / len(sequence) * 1000:.1f}",

@@ -23,6 +23,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from .calculator import Calculation, Calculator, calculate
+from .compiled import Replay
+from .compiled import compile as compile  # not in __all__ (like max/min): no shadowed builtin
 from .derivation import Derivation, derive
 from .descent import Descent, descend
 from .display import Diagram, diagram, register_ipython
@@ -40,6 +42,7 @@ from .graph import (
     const,
     cos,
     exp,
+    group,
     inputs,
     log,
     relu,
@@ -55,7 +58,12 @@ from .graph import (
     min as min,
 )
 from .hessian import Hessian, hessian, hvp
+from .importers import from_micrograd, trace
+from .loading import LoadError, load
 from .ops import OPS, Op
+from .overview import Overview, overview
+from .paths import Path, top_paths
+from .torch_import import from_torch
 
 __version__ = "0.1.0"
 
@@ -122,9 +130,13 @@ __all__ = [
     "GraphvizGradError",
     "Hessian",
     "InputValueError",
+    "LoadError",
     "Node",
     "NumericError",
     "Op",
+    "Overview",
+    "Path",
+    "Replay",
     "Step",
     "TangentTrace",
     "Trace",
@@ -141,11 +153,16 @@ __all__ = [
     "exercise",
     "exp",
     "forward",
+    "from_micrograd",
+    "from_torch",
     "grad",
+    "group",
     "hessian",
     "hvp",
     "inputs",
+    "load",
     "log",
+    "overview",
     "parse",
     "relu",
     "sigmoid",
@@ -153,4 +170,6 @@ __all__ = [
     "sqrt",
     "tangents",
     "tanh",
+    "top_paths",
+    "trace",
 ]

@@ -17,14 +17,17 @@ import os
 import re
 import sys
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import NoReturn
 
 from . import __version__
-from .engine import backward
+from .engine import Trace, backward
 from .errors import GraphvizGradError
-from .files import make_folder, numbered, remove_if_empty, stale_frames, write_files
+from .files import check_folder, numbered, stale_frames, write_files, write_folder
 from .formula import MAX_LENGTH, parse
 from .graph import CONST, INPUT, Graph
+from .limits import CLI_MEMORY, JOB_MEMORY, megabytes, memory_bound, parse_size
+from .loading import MAX_BYTES, load
 from .serialize import trace_to_dict
 from .text import parse_number, table
 
@@ -138,6 +141,24 @@ def parse_direction(items: Sequence[str], graph: Graph, option: str = "--tangent
     return {name: given.get(name, 0.0) for name in graph.inputs}
 
 
+def _trace_from_args(args: argparse.Namespace) -> Trace:
+    """The trace FORMULA --at ... describes, or the one ``--from-json FILE`` holds (a graph
+    there takes its values from --at)."""
+    if args.from_json is None:
+        if args.formula is None:
+            raise UsageError("give a FORMULA (or --from-json FILE)")
+        graph = parse(read_formula(args.formula))
+        return backward(graph, parse_values(args.at, graph))
+    if args.formula is not None:
+        raise UsageError("give either a FORMULA or --from-json FILE, not both")
+    loaded = load(sys.stdin.read(MAX_BYTES + 1) if args.from_json == "-" else Path(args.from_json))
+    if isinstance(loaded, Graph):
+        return backward(loaded, parse_values(args.at, loaded))
+    if args.at:
+        raise UsageError("the trace in --from-json carries its own values: leave out --at")
+    return loaded
+
+
 def _grad_command(args: argparse.Namespace) -> int:
     graph = parse(read_formula(args.formula))
     trace = backward(graph, parse_values(args.at, graph), strict=args.strict)
@@ -173,9 +194,10 @@ def _hessian_command(args: argparse.Namespace) -> int:
     from .hessian import hessian
     from .hessian_check import check_hessian, rows_table
 
-    graph = parse(read_formula(args.formula))
+    trace = _trace_from_args(args)  # FORMULA --at ..., or --from-json FILE
+    graph = trace.graph
     wrt = None if args.wrt is None else [name.strip() for name in args.wrt.split(",")]
-    result = hessian(backward(graph, parse_values(args.at, graph)), wrt=wrt)
+    result = hessian(trace, wrt=wrt)
     report = check_hessian(result, time_budget=args.budget)
     if args.json:
         print(json.dumps({**result.to_dict(), "check": report.to_dict()}))
@@ -217,11 +239,11 @@ def _render_command(args: argparse.Namespace) -> int:
         raise UsageError(f"--steps with --format {fmt} writes one file per frame: give -o FILE, not -")
     if args.steps and fmt == "pdf":
         raise UsageError("--steps writes svg, png or dot files, an animated gif or an html player, not pdf")
-    graph = parse(read_formula(args.formula))
-    trace = backward(graph, parse_values(args.at, graph))
+    trace = _trace_from_args(args)
+    graph = trace.graph
     options = {"digits": args.digits, "rankdir": args.rankdir, "compact": args.compact,
                "symbolic": args.symbolic, "legend": not args.no_legend}
-    sequence = None
+    sequence, forward_options = None, {}
     if args.mode != "reverse" or args.tangent:
         from .forward import tangents
         from .frames import frames
@@ -231,11 +253,23 @@ def _render_command(args: argparse.Namespace) -> int:
                              "--tangent NAME=NUMBER")
         run = tangents(trace, direction=parse_direction(args.tangent, graph))
         mode = "both" if args.mode == "reverse" else args.mode
-        options.update(tangents=run, mode=mode)
+        forward_options = {"tangents": run, "mode": mode}
+        options.update(forward_options)
         sequence = frames(trace, backward=mode == "both", tangents=run, digits=args.digits)
-    if fmt == "html":
-        pictures = render_frames(trace, "svg", backend=args.backend, sequence=sequence, **options)
-        outputs = [player_html(trace, pictures, title=describe(graph), sequence=sequence).encode("utf-8")]
+    from .bigcli import render_big, wants_overview
+
+    big = wants_overview(args, graph)
+    if big and forward_options:  # tangents are drawn on every node: no overview unless asked for
+        if args.expand or args.focus or args.paths is not None or args.wrt:
+            raise UsageError("--mode forward/both and --tangent draw every node: leave out "
+                             "--expand, --focus, --paths and --wrt")
+        big = False
+    if big:
+        outputs = render_big(args, trace, fmt)
+    elif fmt == "html":
+        outputs = [player_html(trace, title=describe(graph), digits=args.digits, rankdir=args.rankdir,
+                               compact=args.compact, backend=args.backend, sequence=sequence,
+                               **forward_options).encode("utf-8")]
     elif fmt == "gif":
         outputs = [to_gif(render_frames(trace, "png", backend=args.backend, sequence=sequence, **options))]
     elif args.steps:
@@ -281,8 +315,7 @@ def _tolerance(text: str) -> float:
 def _check_command(args: argparse.Namespace) -> int:
     from .symbolic import check  # SymPy is imported only by this command
 
-    graph = parse(read_formula(args.formula))
-    report = check(graph, parse_values(args.at, graph), rtol=args.rtol, atol=args.atol)
+    report = check(_trace_from_args(args), rtol=args.rtol, atol=args.atol)
     print(report.to_json() if args.json else report.to_text(args.digits))
     return 0 if report.ok else 1
 
@@ -295,6 +328,12 @@ def _seed_or_formula(args: argparse.Namespace, seed_flags: dict[str, float | Non
     from .seed import EXAMPLES, is_seed, seed_graph
 
     flags = {name: value for name, value in (seed_flags or {}).items() if value is not None}
+    if getattr(args, "from_json", None) is not None:
+        if args.formula is not None or flags or args.example:
+            raise UsageError("--from-json gives the formula and the point: leave out --formula, the "
+                             "input flags and --example")
+        trace = _trace_from_args(args)
+        return str(trace.graph), trace.graph, {name: trace.value(name) for name in trace.graph.inputs}
     text = None if args.formula is None else read_formula(args.formula)
     graph = seed_graph() if text is None else parse(text)
     if not is_seed(graph):
@@ -362,20 +401,22 @@ def _descend_command(args: argparse.Namespace) -> int:
     outputs: dict[str, bytes] = {}
     if args.csv and args.csv != "-":
         outputs[args.csv] = run.to_csv().encode("utf-8")
+    if args.html:
+        from .display import describe
+        from .player import descent_html
+
+        outputs[args.html] = descent_html(run, title=describe(graph), every=args.every,
+                                          backend=args.backend).encode("utf-8")
     if args.chart:
         from .charts import sparkline
 
         outputs.update(_chart_file(args.chart, run.chart, sparkline([p.loss for p in run.history])))
-    made = make_folder(args.frames, "--frames folder") if args.frames else False
-    try:
-        frames = _descent_frames(run, args) if args.frames else {}
-        write_files({**outputs, **frames})
-    except GraphvizGradError:
-        if made:
-            remove_if_empty(args.frames)
-        raise
-    if args.frames:
-        _remove_stale_steps(args.frames, frames)
+    frames = _descent_frames(run, args) if args.frames else {}
+    if args.frames:  # (checked before any file is written)
+        check_folder(args.frames, "--frames folder")
+    write_files(outputs)
+    if args.frames:  # the whole folder at once: the old diagrams or the new ones, never a mix
+        write_folder(args.frames, frames, owned=_STEP_FILE.fullmatch, what="--frames folder")
     if args.csv == "-":  # the trajectory as CSV on standard output, instead of the table
         sys.stdout.write(run.to_csv())
     else:
@@ -403,18 +444,8 @@ def _descent_frames(run: object, args: argparse.Namespace) -> dict[str, bytes]:
     width = max(3, len(str(history[-1].step)))
     sources = [to_dot(run.trace_at(history[k]), digits=4) for k in picked]  # type: ignore[attr-defined]
     pictures = render_many(sources, "svg", backend=args.backend)
-    return {os.path.join(args.frames, f"step-{history[k].step:0{width}d}.svg"): picture
+    return {f"step-{history[k].step:0{width}d}.svg": picture
             for k, picture in zip(picked, pictures, strict=True)}
-
-
-def _remove_stale_steps(folder: str, written: Mapping[str, bytes]) -> None:
-    """Diagrams of an earlier run in the same folder (``step-NNN.svg``) that this run did not write."""
-    for name in os.listdir(folder):
-        path = os.path.join(folder, name)
-        if _STEP_FILE.fullmatch(name) and path not in written and os.path.isfile(path) \
-                and not os.path.islink(path):
-            with contextlib.suppress(OSError):
-                os.remove(path)
 
 
 def _demo_command(args: argparse.Namespace) -> int:
@@ -439,8 +470,24 @@ def _serve_command(args: argparse.Namespace) -> int:
     if not is_loopback(sock.getsockname()[0]):
         print(f"graphviz-grad: warning: listening on {args.host}: other machines can reach the page",
               file=sys.stderr)
-    serve(sock, open_browser=args.open, announce=lambda line: print(line, flush=True))
+    serve(sock, open_browser=args.open, job_memory=args.job_memory,
+          announce=lambda line: print(line, flush=True))
     return 0
+
+
+def _memory_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--memory", type=_size_option, default=CLI_MEMORY, metavar="SIZE",
+                        help=f"memory the command may use, e.g. 512M or 4G "
+                        f"(default {megabytes(CLI_MEMORY)}); "
+                        "over it: exit 3")
+
+
+def _size_option(text: str) -> int:
+    """An argparse type: a memory size such as 512M or 2G."""
+    try:
+        return parse_size(text)
+    except GraphvizGradError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def _number_option(text: str) -> float:
@@ -471,9 +518,12 @@ def _every_option(text: str) -> int:
     return value
 
 
-def _add_values_options(command: argparse.ArgumentParser) -> None:
-    command.add_argument("formula", metavar="FORMULA",
+def _add_values_options(command: argparse.ArgumentParser, from_json: bool = False) -> None:
+    command.add_argument("formula", metavar="FORMULA", nargs="?" if from_json else None,
                          help="the formula text, '-' to read standard input, or @FILE to read a file")
+    if from_json:
+        command.add_argument("--from-json", metavar="FILE",
+                             help="instead of FORMULA and --at: a trace as 'grad --json' writes it")
     command.add_argument("--at", action="append", default=[], metavar="NAME=VALUE[,NAME=VALUE...]",
                          help="input values (repeatable): --at x=5 --at y=10 or --at x=5,y=10")
 
@@ -501,7 +551,7 @@ def make_parser() -> argparse.ArgumentParser:
         "render", help="draw the annotated graph, or the backward pass step by step",
         description="Draw FORMULA's graph at the given point: every node with its value and gradient, "
                     "every edge with its local derivative. html (a player) and gif are step by step.")
-    _add_values_options(render)
+    _add_values_options(render, from_json=True)
     render.add_argument("-o", "--output", required=True, metavar="FILE",
                         help="where to write; '-' for standard output. With --steps, svg/png/dot frames "
                              "go to FILE-01.svg, FILE-02.svg, ...")
@@ -524,13 +574,16 @@ def make_parser() -> argparse.ArgumentParser:
                         help="the direction of the tangents ż (inputs not given are 0)")
     render.add_argument("--backend", choices=["system", "pure"],
                         help="Graphviz binaries or pip's graphviz-pure (default: the first found)")
+    from .bigcli import add_overview_options
+
+    add_overview_options(render, _count_option)
     render.set_defaults(run=_render_command)
     check = commands.add_parser(
         "check", help="cross-check every gradient against SymPy and finite differences",
         description="Derive every dL/dinput and dL/dnode with SymPy, evaluate them at the point and compare "
                     "with the engine and with central finite differences. Exit code 0 when all agree, "
                     "1 when any disagrees.")
-    _add_values_options(check)
+    _add_values_options(check, from_json=True)
     check.add_argument("--json", action="store_true", help="print the report as JSON: ok, rows, ...")
     check.add_argument("--rtol", type=_tolerance, default=1e-7, metavar="R",
                        help="relative tolerance of engine vs SymPy (default 1e-7)")
@@ -538,6 +591,7 @@ def make_parser() -> argparse.ArgumentParser:
                        help="absolute tolerance of engine vs SymPy (default 1e-10)")
     check.add_argument("--digits", type=int, default=10, choices=range(1, 18), metavar="N",
                        help="significant digits in the table (1-17, default 10)")
+    _memory_option(check)
     check.set_defaults(run=_check_command)
     _add_calc(commands)
     _add_descend(commands)
@@ -566,6 +620,9 @@ def make_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=_port_option, default=8000,
                        help="the port (default 8000; 0 picks a free one)")
     serve.add_argument("--open", action="store_true", help="open the page in the web browser")
+    serve.add_argument("--job-memory", type=_size_option, default=JOB_MEMORY, metavar="SIZE",
+                       help=f"memory each calculation or picture may use, e.g. 512M or 2G (default "
+                       f"{megabytes(JOB_MEMORY)}); a job over it answers 422")
     serve.set_defaults(run=_serve_command)
     return parser
 
@@ -578,7 +635,7 @@ def _add_hessian(commands: argparse._SubParsersAction) -> None:  # type: ignore[
         description="The Hessian of FORMULA at the point by forward-over-reverse, its eigenvalues, and "
                     "every entry compared with SymPy's second derivative. Exit code 0 when all agree, "
                     "1 when any disagrees, 3 when SymPy could not check some within its budget.")
-    _add_values_options(hessian)
+    _add_values_options(hessian, from_json=True)
     hessian.add_argument("--wrt", metavar="NAMES", help="the inputs, comma-separated (default: all)")
     hessian.add_argument("--json", action="store_true",
                          help="print output, value, wrt, gradient, hessian, eigenvalues and check as JSON")
@@ -625,6 +682,8 @@ def _add_calc(commands: argparse._SubParsersAction) -> None:  # type: ignore[typ
     calc.add_argument("--formula", metavar="FORMULA",
                       help="calculate this formula instead of the seed (text, '-' or @FILE); give its "
                            "inputs with --at")
+    calc.add_argument("--from-json", metavar="FILE",
+                      help="calculate the graph at the point of a trace as 'grad --json' writes it")
     _add_seed_options(calc)
     calc.add_argument("--lr", type=_positive_option, default=LEARNING_RATE, metavar="RATE",
                       help=f"learning rate of the update shown (default {LEARNING_RATE:g})")
@@ -639,6 +698,7 @@ def _add_calc(commands: argparse._SubParsersAction) -> None:  # type: ignore[typ
                            "pip install 'graphviz-grad[plot]'), or .txt for the text bars")
     calc.add_argument("--digits", type=int, default=10, choices=range(1, 18), metavar="N",
                       help="significant digits (1-17, default 10)")
+    _memory_option(calc)
     calc.set_defaults(run=_calc_command)
 
 
@@ -674,8 +734,11 @@ def _add_descend(commands: argparse._SubParsersAction) -> None:  # type: ignore[
                          help="write the loss curve: .svg, .png or .pdf (needs matplotlib), or .txt")
     descend.add_argument("--frames", metavar="DIR",
                          help="write the annotated graph every --every steps to DIR/step-NNN.svg")
+    descend.add_argument("--html", metavar="FILE",
+                         help="write a self-contained page that plays the run over the graph, a frame every "
+                              "--every steps, with the loss curve beside it")
     descend.add_argument("--every", type=_every_option, metavar="K",
-                         help="steps between diagrams (default: about 10 diagrams in all)")
+                         help="steps between diagrams (default: about 10 diagrams in all; --html: about 60)")
     descend.add_argument("--backend", choices=["system", "pure"], help="Graphviz backend for --frames")
     descend.add_argument("--json", action="store_true", help="the run as JSON")
     descend.add_argument("--digits", type=int, default=6, choices=range(1, 18), metavar="N",
@@ -717,7 +780,14 @@ def main(argv: Sequence[str] | None = None) -> int:
               file=sys.stderr)
         return 2
     try:
-        return args.run(args)
+        with memory_bound(getattr(args, "memory", None)):
+            return args.run(args)
+    except MemoryError:
+        bound = getattr(args, "memory", None)
+        print(f"graphviz-grad: error: {args.command} " + (
+            f"needed more than {megabytes(bound)} of memory and was stopped (--memory SIZE gives it more)"
+            if bound else "ran out of memory"), file=sys.stderr)
+        return 3
     except GraphvizGradError as error:
         print(f"graphviz-grad: error: {error}", file=sys.stderr)
         return 2

@@ -1,13 +1,12 @@
 """The main job: the seed example rendered, checked, calculated and trained, written to one folder.
 
-`write_demo` builds every file in memory first and then writes them all or none
-(`graphviz_grad.files.write_files`); running it again replaces them.
+`write_demo` builds every file in memory first and then swaps the whole folder in at once
+(`graphviz_grad.files.write_folder`): a run killed at any instant leaves the folder with the
+previous run's files or this run's, never a mix; running it again replaces them.
 """
 
 from __future__ import annotations
 
-import contextlib
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -15,8 +14,7 @@ from typing import Any
 from .calculator import calculate
 from .charts import ChartError
 from .descent import descend
-from .errors import OutputError
-from .files import make_folder, remove_if_empty, write_files
+from .files import write_folder
 from .seed import DEFAULTS, SEED_FORMULA, SEED_PARAMETERS
 
 DIRECTORY = "graphviz-grad-demo"
@@ -63,9 +61,9 @@ def demo_files(*, backend: str | None = None) -> tuple[dict[str, bytes], list[st
     SymPy check report."""
     from .display import describe
     from .dot import to_dot
-    from .frames import render_frames
     from .layout import LayoutError, render
     from .player import player_html
+    from .scene import verdicts
 
     result = calculate()
     trace = result.trace
@@ -78,9 +76,9 @@ def demo_files(*, backend: str | None = None) -> tuple[dict[str, bytes], list[st
         files["seed.png"] = render(dot, "png", backend=backend)
     except LayoutError as error:
         notes.append(f"seed.png left out: {error}")
-    pictures = render_frames(trace, "svg", backend=backend, symbolic=True)
-    files["seed-steps.html"] = player_html(trace, pictures, title=describe(trace)).encode("utf-8")
     report = result.report
+    files["seed-steps.html"] = player_html(trace, title=describe(trace), backend=backend,
+                                           verdicts=verdicts(report)).encode("utf-8")
     files["check.txt"] = (report.to_text() + "\n").encode("utf-8")
     files["check.md"] = (report.to_markdown() + "\n").encode("utf-8")
     files["calculator.txt"] = (result.to_text() + "\n").encode("utf-8")
@@ -107,21 +105,9 @@ def demo_files(*, backend: str | None = None) -> tuple[dict[str, bytes], list[st
 def write_demo(directory: str = DIRECTORY, *, backend: str | None = None) -> Demo:
     """Write the demo into ``directory`` (made if missing) and say what was written.
 
-    Optional files of an earlier run that this run could not make are removed, so the folder
-    always shows one run.
+    Files of an earlier run that this run did not make (an optional one whose tool is gone) are
+    removed, so the folder always shows one run; files in it that are not the demo's are kept.
     """
     files, notes, report = demo_files(backend=backend)
-    made = make_folder(directory, "demo folder")
-    paths = {os.path.join(directory, name): data for name, data in files.items()}
-    try:
-        write_files(paths)
-    except OutputError:
-        if made:
-            remove_if_empty(directory)
-        raise
-    for name in OPTIONAL:
-        stale = os.path.join(directory, name)
-        if name not in files and os.path.isfile(stale) and not os.path.islink(stale):
-            with contextlib.suppress(OSError):
-                os.remove(stale)
+    paths = write_folder(directory, files, owned=CONTENTS, what="demo folder")
     return Demo(tuple(paths), tuple(notes), report.ok, report.summary())

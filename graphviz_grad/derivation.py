@@ -5,27 +5,29 @@ as plain text, Markdown or LaTeX. Generated from the trace, so it works for any 
 >>> trace = gg.grad("L = (x*W1 + y*W2 - B)**2", x=5, y=10, W1=0.1, W2=0.2, B=0.5)
 >>> print(derive(trace).to_text())  # doctest: +ELLIPSIS
 Forward pass
-  z1 = x·W1 = 0.5
-  z2 = y·W2 = 2
-  z3 = z1 + z2 = 2.5
-  z4 = z3 - B = 2
-  L = z4**2 = 4
+  z1 = x·W1 = 5·0.1 = 0.5
+  z2 = y·W2 = 10·0.2 = 2
+  z3 = z1 + z2 = 0.5 + 2 = 2.5
+  z4 = z3 - B = 2.5 - 0.5 = 2
+  L = z4**2 = 2**2 = 4
 Backward pass
   dL/dL = 1
-  dL/dz4 = 2·z4 = 4
-  dL/dz3 = dL/dz4 · 1 = 4
+  dL/dz4 = ∂L/∂z4 = 2·z4 = 4
+  dL/dz3 = dL/dz4 · ∂z4/∂z3 = dL/dz4 · 1 = 4 · 1 = 4
   ...
-  dL/dB = dL/dz4 · (-1) = -4
+  dL/dB = dL/dz4 · ∂z4/∂B = dL/dz4 · (-1) = 4 · (-1) = -4
   ...
-  dL/dW1 = dL/dz1 · x = 20
-  dL/dx = dL/dz1 · W1 = 0.4
+  dL/dW1 = dL/dz1 · ∂z1/∂W1 = dL/dz1 · x = 4 · 5 = 20
+  dL/dx = dL/dz1 · ∂z1/∂x = dL/dz1 · W1 = 4 · 0.1 = 0.4
 
-Each backward line multiplies the gradient of every node that reads this one by the local
-derivative along that edge (as a formula in the argument names, from SymPy); a node read by
+Every line is a record of the step model (`graphviz_grad.steps`), the same one the frames,
+the player and the page show. Each backward line multiplies the gradient of every node that
+reads this one by the local derivative along that edge (as a formula in the argument names,
+from SymPy); a node read by
 several others sums the terms:
 
 >>> print(derive(gg.grad("e = (a+b)*(b+1)", a=2, b=1)).backward[-2].text)
-de/db = de/dz1 · 1 + de/dz2 · 1 = 5
+de/db = de/dz1 · ∂z1/∂b + de/dz2 · ∂z2/∂b = de/dz1 · 1 + de/dz2 · 1 = 2 · 1 + 3 · 1 = 5
 
 A line's ``numbers`` holds the same step with the values substituted (``4 · 5`` for dL/dW1).
 """
@@ -36,12 +38,10 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from .dot import format_number
 from .engine import Trace
-from .graph import CONST, INPUT
 from .ops import OPS
-from .serialize import json_number
-from .text import code_span, product_dots
+from .steps import Step, build, compound
+from .text import code_span, format_number
 
 FORWARD, BACKWARD = "forward", "backward"
 DIGITS = 10
@@ -49,32 +49,8 @@ DIGITS = 10
 
 
 
-@dataclass(frozen=True)
-class Line:
-    """One line of the derivation: ``lhs = formula = value``.
-
-    For the forward pass ``lhs`` is the node (``z1``) and ``formula`` its operation (``x·W1``);
-    for the backward pass ``lhs`` is the gradient (``dL/dz1``), ``formula`` the chain rule
-    (``dL/dz3 · 1``) and ``terms`` its edges, ``(reader, argument slot)`` per term.
-    ``numbers`` is ``formula`` with values in place of names.
-    """
-
-    phase: str
-    node: str
-    lhs: str
-    formula: str
-    numbers: str
-    value: float
-    text: str
-    terms: tuple[tuple[str, int], ...] = ()
-    note: str = ""
-    """Set where a term's local derivative is taken at a kink (relu at 0, a max tie): the
-    formula has no value there and the engine uses PyTorch's convention, which this names."""
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"phase": self.phase, "node": self.node, "lhs": self.lhs, "formula": self.formula,
-                "numbers": self.numbers, "value": json_number(self.value), "text": self.text,
-                "note": self.note}
+Line = Step
+"""One line of the derivation: a record of the step model (`graphviz_grad.steps.Step`)."""
 
 
 @dataclass(frozen=True)
@@ -92,7 +68,8 @@ class Derivation:
 
     def to_text(self) -> str:
         """Two headed sections, one indented line per step."""
-        backward = [f"  {line.text}" for line in self.backward] or ["  (no inputs: nothing to differentiate)"]
+        backward = ([f"  {line.annotated}" for line in self.backward]
+                    or ["  (no inputs: nothing to differentiate)"])
         return "\n".join(["Forward pass", *(f"  {line.text}" for line in self.forward),
                           "Backward pass", *backward])
 
@@ -101,7 +78,8 @@ class Derivation:
     def to_markdown(self) -> str:
         """Two headed numbered lists, each line a code span (user text cannot become Markdown or HTML)."""
         def section(title: str, lines: tuple[Line, ...]) -> list[str]:
-            return [f"**{title}**", "", *(f"{k}. {code_span(line.text)}" for k, line in enumerate(lines, 1))]
+            items = (f"{k}. {code_span(line.annotated)}" for k, line in enumerate(lines, 1))
+            return [f"**{title}**", "", *items]
 
         return "\n".join([*section("Forward pass", self.forward), "",
                           *section("Backward pass", self.backward)])
@@ -148,57 +126,8 @@ def derive(trace: Trace, *, digits: int = DIGITS) -> Derivation:
     """The worked derivation of ``trace`` (numbers with ``digits`` significant digits)."""
     if not isinstance(trace, Trace):
         raise TypeError(f"derive needs a Trace (from grad or backward), not {type(trace).__name__}")
-    from .symbolic import local_derivative_texts  # SymPy: on demand
-
-    graph = trace.graph
-    local_text = local_derivative_texts(graph)
-
-    def number(value: float | None) -> str:
-        return format_number(value, digits)
-
-    forward = []
-    for node in graph.nodes:
-        if node.op in (INPUT, CONST):
-            continue
-        op = OPS[node.op]
-        template = product_dots(op.text)
-        formula = template.format(*(_operand(name, graph[name].op == CONST) for name in node.inputs))
-        numbers = template.format(*(_operand(number(trace.value(name)), bool(op.operator))
-                                    for name in node.inputs))
-        value = trace.value(node.name)
-        forward.append(Line(FORWARD, node.name, node.name, formula, numbers, value,
-                            f"{node.name} = {formula} = {number(value)}"))
-
-    output = graph.output
-    backward = []
-    for step in trace.steps:
-        lhs = f"d{output}/d{step.node}"
-        if not step.received:  # the output itself
-            backward.append(Line(BACKWARD, step.node, lhs, "", "", step.grad, f"{lhs} = 1"))
-            continue
-        alone = len(step.received) == 1
-        terms, numbers, kinks = [], [], []
-        for edge in step.received:
-            reader = OPS[graph[edge.target].op]
-            args = tuple(trace.value(name) for name in graph[edge.target].inputs)
-            if reader.kink is not None and reader.kink(edge.slot, args) and reader.convention not in kinks:
-                kinks.append(reader.convention)
-            local = local_text[edge.target, edge.slot]
-            if edge.target == output:  # dL/dL = 1: the local derivative alone
-                terms.append(local if alone else _grouped(local))
-                numbers.append(_operand(number(edge.local), not alone))
-            else:
-                terms.append(f"d{output}/d{edge.target} · {_grouped(local)}")
-                numbers.append(f"{_operand(number(trace.grad(edge.target)), True)} · "
-                               f"{_operand(number(edge.local), True)}")
-        formula, result = " + ".join(terms), number(step.grad)
-        note = (f"not differentiable here; the engine's convention (PyTorch): {'; '.join(kinks)}"
-                if kinks else "")
-        backward.append(Line(BACKWARD, step.node, lhs, formula, " + ".join(numbers), step.grad,
-                             f"{lhs} = {formula}" + (f" = {result}" if formula != result else "")
-                             + (f"  [{note}]" if note else ""),
-                             tuple((edge.target, edge.slot) for edge in step.received), note))
-    return Derivation(trace, tuple(forward), tuple(backward), digits)
+    story = build(trace, digits=digits)
+    return Derivation(trace, story.forward, story.backward, digits)
 
 
 def _latex_lines(derivation: Derivation) -> list[str]:
@@ -224,7 +153,7 @@ def _latex_lines(derivation: Derivation) -> list[str]:
         terms = []
         for target, slot in line.terms:
             local = locals_[target, slot]
-            grouped = f"\\left({local}\\right)" if _compound(local) else local
+            grouped = f"\\left({local}\\right)" if compound(local) else local
             if target == graph.output:
                 terms.append(local if len(line.terms) == 1 else grouped)
             else:
@@ -232,27 +161,6 @@ def _latex_lines(derivation: Derivation) -> list[str]:
         formula, result = " + ".join(terms), number(line.value)
         rows.append(f"{lhs} &= {formula}" + (f" = {result}" if formula != result else ""))
     return rows
-
-
-def _grouped(formula: str) -> str:
-    """A local derivative as a factor: in parentheses when it is a sum, a difference or negative."""
-    return f"({formula})" if _compound(formula) else formula
-
-
-def _operand(text: str, parenthesize: bool) -> str:
-    """A name or number as an operand: a negative one in parentheses, ``(-1)``."""
-    return f"({text})" if parenthesize and text.startswith("-") else text
-
-
-def _compound(formula: str) -> bool:
-    """Whether a local derivative needs parentheses after ``·``: a sum, a difference or a sign."""
-    depth = 0
-    for position, char in enumerate(formula):
-        depth += char == "("
-        depth -= char == ")"
-        if depth == 0 and char in "+-" and (position == 0 or formula[position - 1] == " "):
-            return True
-    return False
 
 
 def _partial(output: str, name: str) -> str:

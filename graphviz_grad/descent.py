@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .charts import line_chart, sparkline
+from .compiled import replay_for
 from .derivation import kinks
 from .dot import format_number
 from .engine import Trace, backward
@@ -178,6 +179,7 @@ def descend(subject: str | Graph, values: Mapping[str, float], /, *, wrt: Sequen
     if isinstance(patience, bool) or not isinstance(patience, int) or patience < 1:
         raise InputValueError(f"patience must be a whole number >= 1, not {patience!r}")
     start = backward(graph, values)
+    replay = replay_for(graph, steps)  # compiled code for long runs, where compiling pays
     point = {name: start.value(name) for name in graph.inputs}
     out = graph.output
     history: list[Point] = []
@@ -185,7 +187,7 @@ def descend(subject: str | Graph, values: Mapping[str, float], /, *, wrt: Sequen
     trace = start
     for step in range(steps + 1):
         if step:
-            trace = backward(graph, point)
+            trace = replay.backward(point)
         loss = trace.output_value
         grads = trace.gradients
         history.append(Point(step, loss, names, tuple(point[n] for n in names),

@@ -28,6 +28,7 @@ from .engine import Trace
 from .forward import TangentTrace
 from .graph import CONST, INPUT, Graph
 from .ops import OPS
+from .text import format_number
 
 FONT = "Helvetica"
 """One PostScript font name: both backends measure it right and write SVG with a fallback
@@ -111,21 +112,6 @@ def quote(name: str) -> str:
     if "\\" in name:
         return "<" + text.replace("<", "&lt;").replace(">", "&gt;") + ">"
     return '"' + text.replace('"', '\\"') + '"'
-
-
-def format_number(value: float | None, digits: int = 4) -> str:
-    """A number with ``digits`` significant digits, as the diagrams and tables show it.
-
-    >>> format_number(0.1 + 0.2), format_number(float("-inf")), format_number(2.0), format_number(None)
-    ('0.3', '-inf', '2', '?')
-    >>> format_number(0.1, 17), format_number(0.1 + 0.2, 17), format_number(1e22, 17)
-    ('0.1', '0.30000000000000004', '1e+22')
-    """
-    if value is None:
-        return "?"
-    # every digit asked for: the shortest exact text (0.1, not 0.10000000000000001)
-    text = repr(value).removesuffix(".0") if digits >= 17 and math.isfinite(value) else f"{value:.{digits}g}"
-    return "0" if text == "-0" else text
 
 
 def fill(grad: float, largest: float) -> str:
@@ -223,17 +209,11 @@ def to_dot_frames(
     if scale is not None and (isinstance(scale, bool) or not isinstance(scale, int | float)
                               or not 0 < scale < math.inf):
         raise ValueError(f"scale must be a finite number > 0, not {scale!r}")
-    mode = mode or ("both" if tangents is not None else REVERSE)
-    if mode not in MODES:
-        raise ValueError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
-    if mode != REVERSE and (tangents is None or tangents.graph != graph or trace is None):
-        raise ValueError(f"mode {mode!r} needs the tangents (graphviz_grad.tangents) of the trace's graph")
+    mode = checked_mode(mode, tangents, trace)
     writer = _Writer(graph, trace, digits, compact, pins or Pins(), symbolic and trace is not None)
     if scale is not None:
         writer.largest = float(scale)
-    writer.mode, writer.tangents = mode, tangents
-    if tangents is not None:
-        writer.largest_tangent = max((abs(t) for t in tangents.tangents if math.isfinite(t)), default=0.0)
+    writer.show(mode, tangents)
     spacing = "nodesep=0.15 ranksep=0.3" if compact else "nodesep=0.3 ranksep=0.5"
     fontsize = 9 if compact else 12
     head = [
@@ -285,6 +265,21 @@ def _html(text: str) -> str:
     return _GRAPHVIZ_ESCAPE.sub("\\\\" + WORD_JOINER, escape(text, quote=True))
 
 
+def checked_mode(mode: str | None, tangents: TangentTrace | None, trace: Trace | None) -> str:
+    """The drawing mode: ``mode`` if given (reverse, forward or both), else both with tangents and
+    reverse without; a ValueError for an unknown mode or forward/both without the trace's tangents.
+
+    >>> checked_mode(None, None, None)
+    'reverse'
+    """
+    mode = mode or (BOTH if tangents is not None else REVERSE)
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
+    if mode != REVERSE and (tangents is None or trace is None or tangents.graph != trace.graph):
+        raise ValueError(f"mode {mode!r} needs the tangents (graphviz_grad.tangents) of the trace's graph")
+    return mode
+
+
 class _Writer:
     """Node and edge attributes for one picture."""
 
@@ -307,6 +302,12 @@ class _Writer:
     def number(self, value: float | None) -> str:
         return format_number(value, self.digits)
 
+    def show(self, mode: str, tangents: TangentTrace | None) -> None:
+        """Draw in ``mode`` (reverse, forward or both; see `checked_mode`) with these tangents."""
+        self.mode, self.tangents = mode, tangents
+        if tangents is not None:
+            self.largest_tangent = max((abs(t) for t in tangents.tangents if math.isfinite(t)), default=0.0)
+
     def node(self, i: int) -> str:
         """Node ``i``'s attributes in the current view (a node has a few looks; each is made once)."""
         view, name = self.view, self.graph.nodes[i].name
@@ -324,52 +325,58 @@ class _Writer:
             return (f'id="n{i}" shape=ellipse style=filled fillcolor="#f2f2f2" color="#999999" '
                     f'fontsize={8 if self.compact else 10} width=0 height=0 margin="0.06,0.03" '
                     f"label=<{_html(name)}>")
-        trace = self.trace
         header = f"<B>{_html(name)}</B>"
         if node.op == INPUT:
             header += "  input"
-        else:
-            header += " = " + _html(OPS[node.op].text.format(*node.inputs))
-        rows = [header]
-        colour, border, border_colour = ZERO_FILL, 1, "black"
-        if trace is not None:
-            value = trace.values[i] if value_known else None
-            grad = trace.grads[i] if grad_known else None
-            tangent = self.tangents.tangents[i] if self.tangents is not None and value_known else None
-            if self.mode == FORWARD:
-                grad = tangent  # forward mode fills by the tangent; no gradient is shown
-                rows += ([f"{self.number(value)} | ż {self.number(tangent)}"] if self.compact else
-                         [f"value = {self.number(value)}", f"tangent = {self.number(tangent)}"])
-            elif self.compact:
-                rows.append(f"{self.number(value)} | ∇ {self.number(grad)}"
-                            + (f" | ż {self.number(tangent)}" if self.mode == BOTH else ""))
-            else:
-                rows += [f"value = {self.number(value)}",
-                         *([f"tangent = {self.number(tangent)}"] if self.mode == BOTH else []),
-                         f"grad = {self.number(grad)}"]
-            status = self.statuses[i]
-            if value_known and status != "ok":
-                rows.append(_html(_WARNINGS[status]))
-                colour, border_colour = FAULT_FILL, FAULT_BORDER
-            elif grad is not None and not math.isfinite(grad):
-                what = "tangent" if self.mode == FORWARD else "gradient"
-                rows.append(_html(f"⚠ {what} is {format_number(grad)}"))
-                colour, border_colour = FAULT_FILL, FAULT_BORDER
-            elif grad is None:
-                colour = UNKNOWN_FILL
-            else:
-                colour = fill(grad, self.largest_tangent if self.mode == FORWARD else self.largest)
+        else:  # a no-break space: SVG drops a text's leading space ("z1= x*W1")
+            header += "\u00a0= " + _html(OPS[node.op].text.format(*node.inputs))
+        border = 1
+        rows, colour, border_colour, text_colour = self.look(i, value_known, grad_known)
+        rows = [header, *map(_html, rows)]
         if name == self.graph.output:
             border = 2
         if current:
             border, border_colour = 3, CURRENT_COLOR
-        text_colour = "white" if colour in (POSITIVE[-1], NEGATIVE[-1]) else "black"
         cells = "".join(f'<TR><TD><FONT COLOR="{text_colour}">{row}</FONT></TD></TR>'
                         if text_colour != "black" else f"<TR><TD>{row}</TD></TR>" for row in rows)
         table_colour = "" if border_colour == "black" else f' COLOR="{border_colour}"'
         padding = 2 if self.compact else 4
         return (f'id="n{i}" label=<<TABLE BORDER="{border}" CELLBORDER="0" CELLSPACING="0" '
                 f'CELLPADDING="{padding}" BGCOLOR="{colour}"{table_colour}{self.size(i)}>{cells}</TABLE>>')
+
+    def look(self, i: int, value_known: bool, grad_known: bool) -> tuple[list[str], str, str, str]:
+        """What node ``i`` shows under its header when its value and gradient are (not) known:
+        its rows of plain text, its fill, border and text colours."""
+        trace = self.trace
+        if trace is None:
+            return [], ZERO_FILL, "black", "black"
+        value = trace.values[i] if value_known else None
+        grad = trace.grads[i] if grad_known else None
+        tangent = self.tangents.tangents[i] if self.tangents is not None and value_known else None
+        if self.mode == FORWARD:
+            grad = tangent  # forward mode fills by the tangent; no gradient is shown
+            rows = ([f"{self.number(value)} | ż {self.number(tangent)}"] if self.compact else
+                    [f"value = {self.number(value)}", f"tangent = {self.number(tangent)}"])
+        elif self.compact:
+            rows = [f"{self.number(value)} | ∇ {self.number(grad)}"
+                    + (f" | ż {self.number(tangent)}" if self.mode == BOTH else "")]
+        else:
+            rows = [f"value = {self.number(value)}",
+                    *([f"tangent = {self.number(tangent)}"] if self.mode == BOTH else []),
+                    f"grad = {self.number(grad)}"]
+        colour, border_colour = ZERO_FILL, "black"
+        status = self.statuses[i]
+        if value_known and status != "ok":
+            rows.append(_WARNINGS[status])
+            colour, border_colour = FAULT_FILL, FAULT_BORDER
+        elif grad is not None and not math.isfinite(grad):
+            rows.append(f"⚠ {'tangent' if self.mode == FORWARD else 'gradient'} is {format_number(grad)}")
+            colour, border_colour = FAULT_FILL, FAULT_BORDER
+        elif grad is None:
+            colour = UNKNOWN_FILL
+        else:
+            colour = fill(grad, self.largest_tangent if self.mode == FORWARD else self.largest)
+        return rows, colour, border_colour, "white" if colour in (POSITIVE[-1], NEGATIVE[-1]) else "black"
 
     def size(self, i: int) -> str:
         """A pinned node's box keeps the size of the first layout, whatever its text now."""
@@ -469,10 +476,14 @@ def _legend(output: str, compact: bool, scale: float | None = None, forward: boo
     for colour, meaning in ((POSITIVE[-1], "&gt; 0"), (NEGATIVE[-1], "&lt; 0"), (ZERO_FILL, "= 0"),
                             (UNKNOWN_FILL, "not yet known"), (FAULT_FILL, "inf or nan")):
         cells += [swatch(colour), text(meaning)]
-    of = "the largest" if scale is None or forward else format_number(scale)
-    shades = [text(f"darker = larger |{'ż' if forward else 'grad'}|, as a share of {of}:")]
+    # the words after the swatches: a browser's font is wider than the one Graphviz measures, and
+    # text that overflows its cell must run into empty space, not into a swatch
+    size_of = "|ż|" if forward else "|grad|"
+    of = f"the largest {size_of}" if scale is None or forward else f"{size_of} = {format_number(scale)}"
+    shades = []
     for colour, share in zip(POSITIVE, ("&lt;1%", "1-10%", "10-50%", "≥50%"), strict=True):
         shades += [swatch(colour), text(share)]
+    shades.append(text(f"darker = a larger share of {of}"))
     rows = "".join(f'<TR><TD ALIGN="LEFT"><TABLE BORDER="0" CELLBORDER="0" CELLSPACING="2" CELLPADDING="1">'
                    f'<TR>{"".join(line)}</TR></TABLE></TD></TR>' for line in (cells, shades))
     return f'<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="0" CELLPADDING="0">{rows}</TABLE>'

@@ -15,12 +15,15 @@ or ``domain`` (the nan was born here: ``log(-1)``, ``0/0``, ``inf - inf``).
 
 from __future__ import annotations
 
+import gc
+import itertools
 import math
-from collections.abc import Iterable, Mapping, Sequence
+import operator
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from numbers import Real
-from typing import Any
+from typing import Any, NamedTuple
 
 from .errors import GraphError, InputValueError, NumericError
 from .graph import CONST, INPUT, Graph
@@ -68,18 +71,49 @@ class Step:
 _UNARY, _BINARY, _FIXED_UNARY, _FIXED_BINARY, _SWAPPED = range(5)
 
 
-@dataclass(frozen=True)
-class _Program:
+class _Program(NamedTuple):
     """What the passes need from a graph's structure, computed once per graph."""
 
     initial: tuple[float, ...]                      # every node 0.0 but the constants
     inputs: tuple[tuple[str, int], ...]             # (name, position)
     input_span: slice | None                        # the inputs' positions, when contiguous
-    forward: tuple[tuple[int, Any, int, int], ...]  # (position, rule, arg a, arg b or -1)
-    backward: tuple[tuple[int, int, Any, int, int], ...]  # (position, kind, rule or partials, a, b)
+    forward_columns: tuple[list[Any], ...]          # positions, rules, args a, args b (or -1)
+    backward_columns: tuple[list[Any], ...]         # positions, kinds, rules or partials, a, b
     live: tuple[bool, ...]                          # depends on an input and reaches the output
     dead: tuple[int, ...]                           # positions of the nodes that are not live
     output: int
+
+    @property
+    def forward(self) -> Iterator[tuple[int, Any, int, int]]:
+        """(position, rule, arg a, arg b or -1) per operation, in graph order. Columns, not a
+        tuple per node: a third of the memory, and zip hands them out as fast."""
+        return zip(*self.forward_columns, strict=True)
+
+    @property
+    def backward(self) -> Iterator[tuple[int, int, Any, int, int]]:
+        """(position, kind, rule or partials, a, b) per live operation, from the output back."""
+        return zip(*self.backward_columns, strict=True)
+
+
+def _rules() -> dict[str, tuple[Any, int, Any]]:
+    """Per op name: its forward rule, how the backward pass gets its partials, and what with
+    (made again when the table is replaced, as tests do with a deliberately broken rule)."""
+    if _RULES[0] is OPS:
+        return _RULES[1]
+    rules = {}
+    for op in OPS.values():
+        if op.swapped_partials:
+            rules[op.name] = (op.forward, _SWAPPED, None)
+        elif op.constant_partials is not None:
+            rules[op.name] = (op.forward, _FIXED_UNARY if op.arity == 1 else _FIXED_BINARY,
+                              op.constant_partials)
+        else:
+            rules[op.name] = (op.forward, _UNARY if op.arity == 1 else _BINARY, op.partials)
+    _RULES[:] = [OPS, rules]
+    return rules
+
+
+_RULES: list[Any] = [None, {}]
 
 
 def _program(graph: Graph) -> _Program:
@@ -88,45 +122,59 @@ def _program(graph: Graph) -> _Program:
     cached = graph._cache.get("engine")
     if cached is not None:
         return cached
-    args = graph.arg_indices
-    n = len(graph)
-    reaches = [False] * n
-    reaches[graph.index(graph.output)] = True
-    for i in range(n - 1, -1, -1):
-        if reaches[i]:
-            for a in args[i]:
-                reaches[a] = True
-    depends = [False] * n
-    initial = [0.0] * n
-    inputs, forward = [], []
-    for i, node in enumerate(graph.nodes):
-        if node.op == INPUT:
-            depends[i] = True
-            inputs.append((node.name, i))
-        elif node.op == CONST:
-            initial[i] = node.value  # type: ignore[assignment]
-        else:
-            a, b = args[i] if len(args[i]) == 2 else (args[i][0], -1)
-            depends[i] = depends[a] or (b >= 0 and depends[b])
-            forward.append((i, OPS[node.op].forward, a, b))
-    live = tuple(r and d for r, d in zip(reaches, depends, strict=True))
-    backward = []
-    for i, _, a, b in reversed(forward):
-        if live[i]:
-            op = OPS[graph.nodes[i].op]
-            if op.swapped_partials:
-                backward.append((i, _SWAPPED, None, a, b))
-            elif op.constant_partials is not None:
-                backward.append((i, _FIXED_UNARY if b < 0 else _FIXED_BINARY, op.constant_partials, a, b))
-            else:
-                backward.append((i, _UNARY if b < 0 else _BINARY, op.partials, a, b))
-    positions = [position for _, position in inputs]
-    contiguous = positions == list(range(positions[0], positions[0] + len(positions))) if positions else False
-    span = slice(positions[0], positions[0] + len(positions)) if contiguous else None
-    program = _Program(tuple(initial), tuple(inputs), span, tuple(forward), tuple(backward), live,
-                       tuple(i for i in range(n) if not live[i]), graph.index(graph.output))
+    collecting = gc.isenabled()
+    gc.disable()  # the program's tuples make no cycles; a collection would rescan every live node
+    try:
+        program = _prepare(graph)
+    finally:
+        if collecting:
+            gc.enable()
     graph._cache["engine"] = program
     return program
+
+
+def _prepare(graph: Graph) -> _Program:
+    """The program, column by column: whole-list operations (map, zip, compress) in C, and
+    only the two dependency sweeps as Python loops."""
+    args = graph.arg_indices
+    nodes = graph.nodes
+    n = len(nodes)
+    ops = [node[1] for node in nodes]
+    leaf = (INPUT, CONST)
+    inputs = [(nodes[i][0], i) for i, op in enumerate(ops) if op == INPUT]
+    initial = [0.0] * n
+    for i, op in enumerate(ops):
+        if op == CONST:
+            initial[i] = nodes[i][3]
+    positions = [i for i, op in enumerate(ops) if op not in leaf]
+    arguments = [args[i] for i in positions]
+    first = [arg[0] for arg in arguments]
+    second = [arg[1] if len(arg) == 2 else -1 for arg in arguments]  # -1: the spare slot at the end
+    depends = bytearray(n + 1)  # depends on an input; slot n is a spare that stays 0
+    for _, i in inputs:
+        depends[i] = 1
+    for i, a, b in zip(positions, first, second, strict=True):
+        depends[i] = depends[a] | depends[b]
+    out = graph.index(graph.output)
+    reaches = bytearray(n + 1)  # reaches the output; slot n takes the unary ops' "second" writes
+    reaches[out] = 1
+    for i, a, b in zip(reversed(positions), reversed(first), reversed(second), strict=True):
+        if reaches[i]:
+            reaches[a] = reaches[b] = 1
+    reaches[n] = 0
+    rules = _rules()
+    table = [rules[ops[i]] for i in positions]
+    forward = (positions, [rule[0] for rule in table], first, second)
+    alive = bytes(map(operator.and_, reaches[:n], depends[:n]))
+    live = tuple(map(bool, alive))
+    keep = [alive[i] for i in reversed(positions)]
+    backward = tuple(list(itertools.compress(reversed(column), keep)) for column in
+                     (positions, [rule[1] for rule in table], [rule[2] for rule in table], first, second))
+    where = [position for _, position in inputs]
+    contiguous = where == list(range(where[0], where[0] + len(where))) if where else False
+    span = slice(where[0], where[0] + len(where)) if contiguous else None
+    return _Program(tuple(initial), tuple(inputs), span, forward, backward, live,
+                    tuple(itertools.compress(range(n), map(operator.not_, alive))), out)
 
 
 def _start(graph: Graph, program: _Program, values: Mapping[str, Any] | Sequence[Any]) -> list[float]:
@@ -194,7 +242,7 @@ def forward(graph: Graph, values: Mapping[str, Any] | Sequence[Any]) -> tuple[fl
     """
     program = _program(graph)
     vals = _start(graph, program, values)
-    for i, rule, a, b in program.forward:
+    for i, rule, a, b in zip(*program.forward_columns):  # noqa: B905 - columns of one length
         vals[i] = rule(vals[a]) if b < 0 else rule(vals[a], vals[b])
     return tuple(vals)
 
@@ -214,7 +262,7 @@ def backward(graph: Graph, values: Mapping[str, Any] | Sequence[Any], *, strict:
         _check_values(graph, vals)
     grads = [0.0] * len(vals)
     grads[program.output] = 1.0
-    for i, kind, rule, a, b in program.backward:
+    for i, kind, rule, a, b in zip(*program.backward_columns):  # noqa: B905 - columns of one length
         g = grads[i]  # dL/dnode is complete: every consumer came earlier in this loop
         if kind == _FIXED_BINARY:  # the most common kinds first
             grads[a] += g * rule[0]
@@ -331,7 +379,10 @@ class Trace:
     @property
     def gradients(self) -> dict[str, float]:
         """dL/dinput for every input, in input order."""
-        return {name: self.grads[position] for name, position in _program(self.graph).inputs}
+        program = _program(self.graph)
+        if program.input_span is not None:  # the usual layout: one slice, no look-ups
+            return dict(zip(self.graph.inputs, self.grads[program.input_span], strict=True))
+        return {name: self.grads[position] for name, position in program.inputs}
 
     def _edges_into(self, target: int, live: tuple[bool, ...]) -> list[Edge]:
         """The edges into node ``target``, each with its local derivative and contribution."""

@@ -22,7 +22,7 @@ from .exercises import READY, exercise
 
 
 class _Usage(GraphvizGradError):
-    """A malformed --answer."""
+    """A malformed --answer, or a ready exercise's name used wrongly."""
 
 
 def _answers(items: list[str]) -> dict[str, str]:
@@ -31,6 +31,8 @@ def _answers(items: list[str]) -> dict[str, str]:
         key, equals, text = (piece.strip() for piece in item.partition("="))
         if not equals or not key:
             raise _Usage(f"--answer expects KEY=NUMBER (such as dL/dz3=4), got {item.strip()!r}")
+        if key in answers:
+            raise _Usage(f"--answer gives {key!r} twice")
         answers[key] = text
     return answers
 
@@ -38,8 +40,13 @@ def _answers(items: list[str]) -> dict[str, str]:
 def _run(args: argparse.Namespace) -> int:
     from .cli import parse_values, read_formula
 
-    if args.formula in READY and not args.at:
+    if args.formula in READY:
+        if args.at:
+            raise _Usage(f"the ready exercise {args.formula!r} has its own values: --at is for a formula")
         made = exercise(args.formula, **({"hide": args.hide.split(",")} if args.hide else {}))
+    elif args.formula.isidentifier() and not args.at:  # a mistyped name, not a formula 'L = name'
+        raise _Usage(f"no ready exercise {args.formula!r} (ready: {', '.join(READY)}); "
+                     "or give a formula and its values with --at")
     else:
         from .formula import parse
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from .errors import InputValueError
 from .exercises import READY, Exercise, exercise
 from .layout import LayoutError
 
@@ -27,17 +28,22 @@ MAX_KEY = 200
 """Characters in a hidden key or an answer's key."""
 
 
+MOST_KEYS = 100
+"""Keys in a request's ``hide`` list (twice the 50 nodes the page once drew at most)."""
+
+
 def read_exercise(body: dict[str, Any]) -> dict[str, Any]:
     """The exercise request checked and reduced to plain data (a `service.RequestError` if not)."""
-    from .service import FORMULA, MAX_NODES, VALUES, RequestError, _formula, _shown, _unicode, _values
+    from .service import FORMULA, VALUES, RequestError, _formula, _shown, _unicode, _values
 
     name = body.get(NAME)
     if name is not None:
         if not isinstance(name, str) or name not in READY:
             shown = _shown(name) if isinstance(name, str) else type(name).__name__
             raise RequestError(f"no ready exercise {shown} (ready: {', '.join(READY)})", NAME)
-        if any(body.get(key) is not None for key in (FORMULA, VALUES, HIDE)):
-            raise RequestError("give a ready exercise's name or a formula, not both", NAME)
+        if any(body.get(key) is not None for key in (FORMULA, VALUES)):
+            raise RequestError("a ready exercise has its own formula and values: give its name or a "
+                               "formula, not both", NAME)
     graph = None
     if name is None:
         text = body.get(FORMULA)
@@ -46,10 +52,10 @@ def read_exercise(body: dict[str, Any]) -> dict[str, Any]:
         if text is not None:
             _unicode(text, "the formula", FORMULA)
         graph = _formula(text)[1]
-    most = 2 * MAX_NODES
+    most = MOST_KEYS
 
-    def keys(value: Any, what: str, field: str) -> list[str]:
-        if not isinstance(value, list | dict) or len(value) > most:
+    def keys(value: Any, what: str, field: str, kind: type) -> list[str]:
+        if not isinstance(value, kind) or len(value) > most:
             raise RequestError(f"{what} must be a list of at most {most} keys", field)
         for key in value:
             if not isinstance(key, str) or len(key) > MAX_KEY:
@@ -57,11 +63,11 @@ def read_exercise(body: dict[str, Any]) -> dict[str, Any]:
             _unicode(key, what, field)
         return list(value)
 
-    hide = keys(body[HIDE], "hide", HIDE) if body.get(HIDE) is not None else ["grads"]
+    hide = keys(body[HIDE], "hide", HIDE, list) if body.get(HIDE) is not None else None
     answers = {} if body.get(ANSWERS) is None else body[ANSWERS]
     if not isinstance(answers, dict):
         raise RequestError("answers must be a JSON object of keys and numbers", ANSWERS)
-    keys(answers, "answers", ANSWERS)
+    keys(answers, "answers", ANSWERS, dict)
     for key, value in answers.items():
         if isinstance(value, bool) or not isinstance(value, str | int | float) or (
                 isinstance(value, str) and len(value) > 100):
@@ -73,14 +79,21 @@ def read_exercise(body: dict[str, Any]) -> dict[str, Any]:
 
 def exercise_page(request: Mapping[str, Any]) -> dict[str, Any]:
     """The exercise as the page shows it: task, blanks, derivation, diagram and the marks."""
-    from .service import FORMULA, VALUES, _formula
+    from .service import FORMULA, VALUES, RequestError, _formula
 
     made: Exercise
-    if request[NAME] is not None:
-        made = exercise(request[NAME])
-    else:
-        made = exercise(_formula(request[FORMULA])[1], request[VALUES], hide=request[HIDE])
-    marks = made.check(request[ANSWERS]) if request[ANSWERS] else None
+    hide = {} if request[HIDE] is None else {"hide": request[HIDE]}
+    try:  # a key that names no node, or an input: the message goes beside the field it is about
+        if request[NAME] is not None:
+            made = exercise(request[NAME], **hide)
+        else:
+            made = exercise(_formula(request[FORMULA])[1], request[VALUES], **hide)
+    except InputValueError as error:
+        raise RequestError(str(error), HIDE) from None
+    try:
+        marks = made.check(request[ANSWERS]) if request[ANSWERS] else None
+    except InputValueError as error:
+        raise RequestError(str(error), ANSWERS) from None
     try:
         svg = made.diagram().svg().decode("utf-8")
     except LayoutError:

@@ -28,16 +28,18 @@ An answer is right when ``|answer - exact| <= abs_tol + rel_tol * |exact|`` (def
 from __future__ import annotations
 
 import contextlib
+import functools
 import html
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from numbers import Real
 from typing import Any
 
 from .derivation import derive
 from .display import Diagram
 from .dot import View, format_number
-from .engine import Trace
+from .engine import Trace, _real
 from .errors import InputValueError
 from .formula import parse
 from .graph import CONST, INPUT, Graph
@@ -102,8 +104,7 @@ class Marks(tuple):
     def to_text(self) -> str:
         return "\n".join([self.score, *(f"  {'✓' if m.right else '✗'} {m.text}" for m in self)])
 
-    def __str__(self) -> str:
-        return self.to_text()
+    __str__ = to_text
 
 
 class Exercise:
@@ -129,8 +130,7 @@ class Exercise:
 
             graph = formula if isinstance(formula, Graph) else parse(formula)
             self.trace = backward(graph, values or {})
-        if not (rel_tol >= 0 and abs_tol >= 0):
-            raise ValueError("rel_tol and abs_tol must be numbers >= 0")
+        _check_options(hide, rel_tol, abs_tol, digits, task, edge_labels)
         self.graph = self.trace.graph
         self.output = self.graph.output
         self.task, self.rel_tol, self.abs_tol, self.digits = task, rel_tol, abs_tol, digits
@@ -201,6 +201,8 @@ class Exercise:
         (1, 2)
         """
         given = {**(answers or {}), **named}
+        if not all(isinstance(key, str) for key in given):
+            raise TypeError(f"an answer's key is a str such as {self.blanks[0]!r}")
         unknown = sorted(set(given) - set(self.blanks))
         if unknown:
             raise InputValueError(f"{unknown[0]!r} is not one of this exercise's blanks: "
@@ -238,12 +240,22 @@ class Exercise:
         """
         from .exercise_feedback import explain_gradient, explain_value
 
+        if isinstance(answer, bool) or not isinstance(answer, Real):
+            raise TypeError(f"explain takes the answer as a number, not {type(answer).__name__}")
         own = own or {}
         node = self._node(key)
         head = f"{key} = {self.number(answer)} is not right."
         if self._is_value(key):
             return f"{head} {explain_value(self, node, answer, own)}"
         return f"{head} {explain_gradient(self, node, answer, own)}"
+
+    @functools.cached_property
+    def local_texts(self) -> dict[tuple[str, int], str]:
+        """Each edge's local derivative as a formula, keyed by ``(node, slot)``: made once, since
+        the feedback names one per wrong gradient and making them reads the whole graph."""
+        from .symbolic import local_derivative_texts
+
+        return local_derivative_texts(self.graph)
 
     def number(self, value: float | None) -> str:
         """A number as this exercise shows it (``digits`` significant digits)."""
@@ -273,7 +285,7 @@ class Exercise:
         """The worked derivation's lines, each hidden result written ``?``.
 
         >>> exercise("y = 2*x", {"x": 1}).derivation()
-        ['y = 2·x = 2', 'dy/dy = 1', 'dy/dx = 2 = ?']
+        ['y = 2·x = 2·1 = 2', 'dy/dy = 1', 'dy/dx = 2 = ?']
         """
         lines = []
         hidden = set(self.blanks)
@@ -346,18 +358,34 @@ def marks_html(marks: Marks) -> str:
     return f"<b>{html.escape(marks.score)}</b><ul>{rows}</ul>"
 
 
-_NON_FINITE = {"nan": math.nan, "inf": math.inf, "+inf": math.inf, "-inf": -math.inf}
+def _check_options(hide: Any, rel_tol: Any, abs_tol: Any, digits: Any, task: Any, edge_labels: Any) -> None:
+    """A TypeError for an option of the wrong type, a ValueError for one out of its range."""
+    if not isinstance(hide, Iterable):
+        raise TypeError(f"hide takes a list of keys, 'grads' or 'values', not {type(hide).__name__}")
+    for name, tol in (("rel_tol", rel_tol), ("abs_tol", abs_tol)):
+        if isinstance(tol, bool) or not isinstance(tol, Real):
+            raise TypeError(f"{name} must be a number, not {type(tol).__name__}")
+        if not tol >= 0:
+            raise ValueError(f"{name} must be a number >= 0, not {tol!r}")
+    if isinstance(digits, bool) or not isinstance(digits, int):
+        raise TypeError(f"digits must be an int, not {type(digits).__name__}")
+    if not 1 <= digits <= 17:
+        raise ValueError(f"digits must be between 1 and 17, not {digits!r}")
+    if not isinstance(task, str) or not (edge_labels is None or isinstance(edge_labels, bool)):
+        raise TypeError("task must be text and edge_labels True, False or None")
 
 
 def _read(key: str, value: Any) -> float:
-    """An answer as a float: a number, or text read as on the command line; ``nan``, ``inf`` and
-    ``-inf`` are answers too (where the exact value is one, as at ``log(-1)`` or ``1/0``)."""
+    """An answer as a float: a number of any real type, or text read as on the command line;
+    ``nan``, ``inf``, ``-inf`` (or ``infinity``) are answers too, where the exact value is one
+    (as at ``log(-1)`` or ``1/0``)."""
     if isinstance(value, str):
         word = value.strip().lower()
-        return _NON_FINITE[word] if word in _NON_FINITE else parse_number(value, key)
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise InputValueError(f"{key}: {value!r} is not a number")
-    return float(value)
+        return float(word) if word.lstrip("+-") in ("nan", "inf", "infinity") else parse_number(value, key)
+    try:
+        return _real(key, value)  # the engine's reader: numpy, Fraction, Decimal; a huge int is inf
+    except InputValueError:
+        raise InputValueError(f"{key}: {value!r} is not a number") from None
 
 
 def exercise(formula: str | Graph | Trace, values: Mapping[str, Any] | None = None, /,
@@ -366,7 +394,7 @@ def exercise(formula: str | Graph | Trace, values: Mapping[str, Any] | None = No
     or one made from a formula, a graph or a trace and a point.
 
     >>> print(exercise("fanout").derivation()[2])
-    e = z1·z2 = 6
+    e = z1·z2 = 3·2 = 6
     """
     if isinstance(formula, str) and values is None and formula in READY:
         text, point, hide, task = READY[formula]

@@ -1,5 +1,6 @@
 """Writing output files all or nothing: every file is staged beside its target, then all are
-moved into place, and a failure puts back what was there before.
+moved into place, and a failure puts back what was there before; a whole folder is built beside
+its target and swapped in at once (`write_folder`).
 
 >>> import os, tempfile
 >>> folder = tempfile.mkdtemp()
@@ -18,12 +19,24 @@ graphviz_grad.errors.OutputError: cannot write '...d.txt': the folder '...no' do
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import itertools
 import os
+import re
 import shutil
+import sys
 import tempfile
+import time
+from collections.abc import Callable, Collection
 
 from .errors import OutputError
+
+TAG = "graphviz-grad"
+"""In the names of our temporary files and folders, with the writing process's id:
+``.graphviz-grad-PID-XXXX.tmp`` beside a file, ``.FOLDER.graphviz-grad-PID-XXXX`` beside a folder."""
+_DEBRIS_FILE = re.compile(rf"\.{TAG}-(?:(\d+)-)?[A-Za-z0-9_]+\.tmp(?:\.old)?")
+LEGACY_AGE = 600.0
+"""Seconds after which a temporary file of an older version (no process id in its name) is debris."""
 
 
 def numbered(output: str, count: int) -> list[str]:
@@ -67,7 +80,8 @@ def write_files(contents: dict[str, bytes]) -> None:
                 raise OutputError(f"cannot write {path!r}: the folder {folder!r} does not exist")
             if os.path.isdir(path):
                 raise OutputError(f"cannot write {path!r}: it is a folder")
-            handle, temp = tempfile.mkstemp(dir=folder, prefix=".graphviz-grad-", suffix=".tmp")
+            remove_debris(folder)
+            handle, temp = tempfile.mkstemp(dir=folder, prefix=f".{TAG}-{os.getpid()}-", suffix=".tmp")
             staged.append((temp, path))
             with os.fdopen(handle, "wb") as file:
                 file.write(data)
@@ -99,8 +113,7 @@ def write_files(contents: dict[str, bytes]) -> None:
 
 
 def make_folder(path: str, what: str = "folder") -> bool:
-    """Make ``path`` (and its parents) unless it is a folder already; True if this call made it,
-    so a failed run can remove it again with `remove_if_empty`."""
+    """Make ``path`` (and its parents) unless it is a folder already; True if this call made it."""
     try:
         os.makedirs(path)
     except FileExistsError:
@@ -112,7 +125,167 @@ def make_folder(path: str, what: str = "folder") -> bool:
     return True
 
 
-def remove_if_empty(path: str) -> None:
-    """Remove a folder a failed run made (and left empty)."""
-    with contextlib.suppress(OSError):
-        os.rmdir(path)
+def write_folder(directory: str, contents: dict[str, bytes], *,
+                 owned: Collection[str] | Callable[[str], object] = (), what: str = "folder") -> list[str]:
+    """Make ``directory`` hold exactly the files ``contents`` (name → bytes) plus whatever else
+    was in it that is not ours (names in ``contents`` or ``owned``, a collection of names or a test
+    of a name), swapped in at one instant:
+    a process killed at any moment leaves the folder with the old set or the new set, never a mix.
+    Returns the paths written.
+
+    >>> import os, tempfile
+    >>> out = os.path.join(tempfile.mkdtemp(), "demo")
+    >>> [os.path.basename(p) for p in write_folder(out, {"a.txt": b"1", "b.txt": b"2"})]
+    ['a.txt', 'b.txt']
+    >>> _ = write_folder(out, {"a.txt": b"one"}, owned=["b.txt"])  # b.txt was ours: gone now
+    >>> sorted(os.listdir(out)), open(os.path.join(out, "a.txt")).read()
+    (['a.txt'], 'one')
+
+    The scheme: the new set is written into a fresh folder beside the target
+    (``.NAME.graphviz-grad-PID-XXXX``), foreign entries of the target are hard-linked into it,
+    then the two folders are exchanged by one ``renameat2(RENAME_EXCHANGE)`` (Linux; macOS:
+    ``renamex_np(RENAME_SWAP)``) and the old one, now under the temporary name, is removed. A new
+    target is one ``rename``. Where neither call exists, the old folder is renamed aside
+    (``….old``) and the new one into place; a run killed between those two renames leaves no
+    target, and the next run renames the ``.old`` one back first. Every run removes what killed
+    runs left beside the target, by name and only when the process named in it has ended.
+    """
+    for name in contents:
+        if not name or os.path.basename(name) != name or name in (".", ".."):
+            raise OutputError(f"cannot write {name!r} into a folder: expected a plain file name")
+    target = check_folder(directory, what)
+    parent, base = os.path.split(target)
+    _recover(parent, base)
+    try:
+        stage = tempfile.mkdtemp(dir=parent, prefix=f".{base}.{TAG}-{os.getpid()}-")
+    except OSError as error:
+        raise OutputError(f"cannot write into {parent!r}: {error.strerror or error}") from None
+    try:
+        for name, data in contents.items():
+            with open(os.path.join(stage, name), "wb") as file:
+                file.write(data)
+            os.chmod(os.path.join(stage, name), 0o644)
+        if os.path.isdir(target):
+            os.chmod(stage, os.stat(target).st_mode & 0o7777)
+            ours = owned if callable(owned) else set(owned).__contains__
+            _carry_over(target, stage, lambda name: name in contents or bool(ours(name)))
+            if not _exchange(stage, target):  # no atomic exchange here: two renames
+                aside = stage + ".old"
+                os.rename(target, aside)
+                os.rename(stage, target)
+                stage = aside
+        else:
+            umask = os.umask(0)
+            os.umask(umask)
+            os.chmod(stage, 0o777 & ~umask)
+            os.rename(stage, target)
+            stage = ""
+    except OSError as error:
+        raise OutputError(f"cannot write {directory!r}: {error.strerror or error}") from None
+    finally:
+        if stage:
+            shutil.rmtree(stage, ignore_errors=True)
+    return [os.path.join(directory, name) for name in contents]
+
+
+def check_folder(directory: str, what: str = "folder") -> str:
+    """The real path of a folder `write_folder` can write (there or not yet), else an `OutputError`."""
+    target = os.path.realpath(directory)
+    if os.path.exists(target) and not os.path.isdir(target):
+        raise OutputError(f"cannot use {directory!r} as the {what}: it is a file")
+    parent = os.path.dirname(target)
+    if not os.path.isdir(parent):
+        raise OutputError(f"cannot write {directory!r}: the folder {parent!r} does not exist")
+    return target
+
+
+def _carry_over(old: str, new: str, ours: Callable[[str], bool]) -> None:
+    """Hard-link (else copy) every entry of ``old`` that is not ours into ``new``."""
+    for name in os.listdir(old):
+        debris = _DEBRIS_FILE.fullmatch(name)
+        if ours(name) or (debris and not (debris[1] and _alive(int(debris[1])))):
+            continue
+        source, copy = os.path.join(old, name), os.path.join(new, name)
+        if os.path.islink(source):
+            os.symlink(os.readlink(source), copy)
+        elif os.path.isdir(source):
+            shutil.copytree(source, copy, symlinks=True, copy_function=_link)
+        else:
+            _link(source, copy)
+
+
+def _link(source: str, copy: str) -> None:
+    try:
+        os.link(source, copy, follow_symlinks=False)
+    except OSError:
+        shutil.copy2(source, copy)
+
+
+def _exchange(first: str, second: str) -> bool:
+    """Swap two folders in one step, if the system can; False when it cannot."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        if sys.platform == "darwin":
+            done = libc.renamex_np(os.fsencode(first), os.fsencode(second), 2)  # RENAME_SWAP
+        else:
+            done = libc.renameat2(-100, os.fsencode(first), -100, os.fsencode(second), 2)  # RENAME_EXCHANGE
+    except (AttributeError, OSError):  # no such call in this C library
+        return False
+    if done == 0:
+        return True
+    errno = ctypes.get_errno()
+    if errno in (22, 38, 95):  # EINVAL, ENOSYS, EOPNOTSUPP: not on this system or file system
+        return False
+    raise OSError(errno, os.strerror(errno))
+
+
+def _recover(parent: str, base: str) -> None:
+    """Before a run: put back a folder left aside by a killed run (the two-rename scheme), then
+    remove the temporary folders of runs that have ended."""
+    prefix = f".{base}.{TAG}-"
+    for name in sorted(os.listdir(parent)):
+        if not name.startswith(prefix):
+            continue
+        pid = name[len(prefix):].partition("-")[0]
+        path = os.path.join(parent, name)
+        if not pid.isdigit() or _alive(int(pid)) or not os.path.isdir(path) or os.path.islink(path):
+            continue
+        target = os.path.join(parent, base)
+        if name.endswith(".old") and not os.path.lexists(target):
+            with contextlib.suppress(OSError):
+                os.rename(path, target)
+                continue
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def remove_debris(folder: str) -> None:
+    """Remove the temporary files that killed runs of `write_files` left in ``folder``: ours by
+    name, whose process has ended (older versions' names carry no process id: those older than
+    `LEGACY_AGE`)."""
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return
+    for name in names:
+        match = _DEBRIS_FILE.fullmatch(name)
+        if match is None:
+            continue
+        path = os.path.join(folder, name)
+        with contextlib.suppress(OSError):
+            ended = (not _alive(int(match[1])) if match[1]
+                     else time.time() - os.lstat(path).st_mtime > LEGACY_AGE)
+            if ended and os.path.isfile(path) and not os.path.islink(path):
+                os.remove(path)
+
+
+def _alive(pid: int) -> bool:
+    """Whether process ``pid`` exists (this one included)."""
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError):
+        return True
+    return True

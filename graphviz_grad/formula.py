@@ -9,6 +9,8 @@ L = z4**2
 >>> parse("c = a + b; d = b + 1; e = c*d").inputs
 ('a', 'b')
 
+A dotted name (``layer1.h1``) puts its node in a group (docs/big-graphs.md).
+
 The language (docs/design.md has the full grammar): statements ``name = expression``
 separated by newlines or ``;``, the last may be a bare expression (named ``L``);
 finite decimal numbers, names, ``+ - * / **``, unary ``-``/``+``, parentheses and the
@@ -29,10 +31,10 @@ from __future__ import annotations
 import keyword
 import math
 import re
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from .errors import FormulaError
-from .graph import CONST, INPUT, MAX_NAME_LENGTH, Expr, Graph, apply, build, const, inputs
+from .graph import CONST, INPUT, MAX_NAME_LENGTH, Expr, Graph, _make, build, const, inputs
 from .ops import FUNCTIONS, INFIX, PREFIX, Op
 
 MAX_LENGTH = 1_000_000
@@ -51,11 +53,12 @@ _TOKEN = re.compile(r"""
     (?P<skip>[ \t\f\r]+|\#[^\n]*)
   | (?P<newline>\n)
   | (?P<number>(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?)
-  | (?P<name>[A-Za-z_][A-Za-z0-9_]*)
+  | (?P<name>[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*)
   | (?P<unsupported>//|==|!=|<=|>=|:=|->|\*\*=|[-+*/]=)
   | (?P<op>\*\*|[-+*/(),;=])
 """, re.VERBOSE)
 
+_KEYWORDS = frozenset(keyword.kwlist)
 _UNSUPPORTED = {
     "//": "floor division '//' is not supported: use '/'",
     ":=": "assignment expressions ':=' are not supported",
@@ -63,7 +66,7 @@ _UNSUPPORTED = {
 }
 _CHARACTERS = {
     "'": "strings are not supported", '"': "strings are not supported",
-    ".": "attribute access is not supported ('.' only appears inside a number)",
+    ".": "'.' only joins the parts of a group name (layer1.h1) or sits inside a number",
     "[": "subscripts and lists are not supported", "]": "subscripts and lists are not supported",
     "{": "sets and dictionaries are not supported", "}": "sets and dictionaries are not supported",
     "^": "'^' is not an operator here: write '**' for a power",
@@ -76,8 +79,10 @@ _CHARACTERS = {
 }
 
 
-@dataclass(frozen=True, slots=True)
-class Token:
+class Token(NamedTuple):
+    """One token and where it starts (1-based line and column); an immutable named tuple,
+    cheap to make by the hundred thousand."""
+
     kind: str  # number, name, op, newline or end
     text: str
     line: int
@@ -112,40 +117,50 @@ def tokenize(text: str) -> list[Token]:
     ['y', '=', '2', '*', '(', 'x', '+', '1', ')', '']
     """
     tokens: list[Token] = []
+    append = tokens.append
+    make = tuple.__new__  # Token(...) without the keyword handling
     line, line_start, depth, position = 1, 0, 0, 0
-    while position < len(text):
-        match = _TOKEN.match(text, position)
-        column = position - line_start + 1
-        if match is None:
-            raise FormulaError(_character_message(text[position]), line, column)
-        kind, value = match.lastgroup, match.group()
+    keywords = _KEYWORDS
+    for match in _TOKEN.finditer(text):
+        start = match.start()
+        if start != position:  # finditer skipped a character that no token matches
+            raise FormulaError(_character_message(text[position]), line, position - line_start + 1)
+        kind = match.lastgroup
         position = match.end()
-        if kind == "newline":
+        if kind == "skip":
+            continue
+        value = match.group()
+        if kind == "name":
+            if position - start > MAX_NAME_LENGTH:
+                raise FormulaError(f"a name of {len(value)} characters is over the limit of "
+                                   f"{MAX_NAME_LENGTH}", line, start - line_start + 1)
+            if value in keywords or ("." in value and not keywords.isdisjoint(value.split("."))):
+                reserved = next(part for part in value.split(".") if part in keywords)
+                raise FormulaError(f"{reserved!r} is a Python keyword: formulas have no keywords", line,
+                                   start - line_start + 1)
+        elif kind == "op":
+            if value == "(":
+                depth += 1
+            elif value == ")" and depth:
+                depth -= 1
+        elif kind == "newline":
             if depth == 0:
-                tokens.append(Token("newline", value, line, column))
+                append(make(Token, ("newline", value, line, start - line_start + 1)))
             line, line_start = line + 1, position
-        elif kind == "unsupported":
-            message = _UNSUPPORTED.get(value)
-            if message is None:
-                message = (f"augmented assignment {value!r} is not supported" if value.endswith("=") and
-                           value[0] in "+-*/" else f"comparison {value!r} is not supported")
-            raise FormulaError(message, line, column)
+            continue
         elif kind == "number":
             if position < len(text) and (text[position].isalnum() or text[position] in "_."):
                 raise FormulaError(f"unexpected {text[position]!r} right after the number {value}", line,
                                    position - line_start + 1)
-            tokens.append(Token(kind, value, line, column))
-        elif kind == "name":
-            if len(value) > MAX_NAME_LENGTH:
-                raise FormulaError(
-                    f"a name of {len(value)} characters is over the limit of {MAX_NAME_LENGTH}", line, column)
-            if keyword.iskeyword(value):
-                raise FormulaError(f"{value!r} is a Python keyword: formulas have no keywords", line, column)
-            tokens.append(Token(kind, value, line, column))
-        elif kind == "op":
-            depth += {"(": 1, ")": -1}.get(value, 0)
-            depth = max(depth, 0)
-            tokens.append(Token(kind, value, line, column))
+        else:  # unsupported
+            message = _UNSUPPORTED.get(value)
+            if message is None:
+                message = (f"augmented assignment {value!r} is not supported" if value.endswith("=") and
+                           value[0] in "+-*/" else f"comparison {value!r} is not supported")
+            raise FormulaError(message, line, start - line_start + 1)
+        append(make(Token, (kind, value, line, start - line_start + 1)))
+    if position != len(text):
+        raise FormulaError(_character_message(text[position]), line, position - line_start + 1)
     tokens.append(Token("end", "", line, position - line_start + 1))
     return tokens
 
@@ -188,7 +203,7 @@ class _Program:
         self.operations += 1
         if self.operations > MAX_NODES:
             raise _fail(f"the formula has more than {MAX_NODES:,} operations", token)
-        return apply(op.name, *args)
+        return _make(op.name, tuple(args))  # operands and arity are checked by the parser
 
     def expression(self, tokens: list[Token]) -> Expr:
         """Operator precedence with explicit stacks: no recursion at any depth."""

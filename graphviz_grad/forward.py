@@ -29,6 +29,11 @@ from .errors import InputValueError
 from .formula import parse
 from .graph import CONST, INPUT, Expr, Graph, build
 from .ops import OPS
+from .steps import Step, operand
+from .text import format_number
+
+TANGENT = "tangent"
+"""The phase of a tangent line in the step model."""
 
 OK, INF, NAN, KINK = "ok", "inf", "nan", "kink"
 """A tangent's status: an ordinary number, infinite, nan, or taken at a kink (by convention)."""
@@ -178,33 +183,47 @@ class ForwardStep:
     constant (an argument the direction does not move has tangent 0 and adds nothing)."""
     tangent: float
     status: str
+    slots: tuple[int, ...] = ()
+    """The argument slot of each of ``terms`` (the edges the line reads)."""
 
-    def caption(self, digits: int = 4) -> str:
-        """``ż3 = ż1 + ż2 = 0.1 + 0 = 0.1``: the rule in symbols, with numbers, and the result."""
-        from .dot import format_number
-
+    def record(self, digits: int = 4) -> Step:
+        """This node's tangent line as a record of the one step model (`graphviz_grad.steps.Step`,
+        phase ``tangent``): ``lhs`` ż3, ``symbols`` ż1 + ż2, ``numbers`` 0.1 + 0, ``value`` the tangent,
+        ``terms`` the edges read, ``notes`` a kink's convention or a tangent that is not finite."""
         def number(value: float) -> str:
-            text = format_number(value, digits)
-            return f"({text})" if text.startswith("-") else text
+            return operand(format_number(value, digits))
 
-        result = format_number(self.tangent, digits)
+        lhs, result = dotted(self.node), format_number(self.tangent, digits)
+        notes = (("at a kink: the engine's convention",) if self.status == KINK else
+                 (f"the tangent is {result}",) if self.status in (INF, NAN) else ())
         if not self.terms:
-            return f"{dotted(self.node)} = 0 (it depends on no input)"
-        symbols, numbers = [], []
+            text = f"{lhs} = 0 (it depends on no input)"
+            return Step(TANGENT, self.node, lhs, "0", "0", "0", self.tangent, text, (), notes)
+        symbols, formula, numbers = [], [], []
         for k, (source, local, dot) in enumerate(self.terms):
             if self.op in ("add", "sub", "neg"):  # ±ȧ: the partials are ±1
                 sign = ("-" if k == 0 else " - ") if local < 0 else ("" if k == 0 else " + ")
                 symbols.append(sign + dotted(source))
+                formula.append(sign + dotted(source))
                 numbers.append(sign + number(dot))
                 continue
             sign = "" if k == 0 else " + "
             other = self.terms[1 - k][0] if self.op == "mul" and len(self.terms) == 2 else None
             symbols.append(f"{sign}{other}·{dotted(source)}" if other else
                            f"{sign}∂{self.node}/∂{source}·{dotted(source)}")
+            formula.append(f"{sign}{number(local)}·{dotted(source)}")
             numbers.append(f"{sign}{number(local)}·{number(dot)}")
-        text = f"{dotted(self.node)} = {''.join(symbols)} = {''.join(numbers)}"
-        note = " (at a kink: the engine's convention)" if self.status == KINK else ""
-        return f"{text} = {result}{note}"
+        symbols_text, numbers_text = "".join(symbols), "".join(numbers)
+        text = f"{lhs} = {symbols_text} = {numbers_text} = {result}"
+        terms = tuple((self.node, slot) for slot in self.slots)
+        return Step(TANGENT, self.node, lhs, symbols_text, "".join(formula), numbers_text, self.tangent,
+                    text, terms, notes)
+
+    def caption(self, digits: int = 4) -> str:
+        """``ż3 = ż1 + ż2 = 0.1 + 0 = 0.1``: the rule in symbols, with numbers, and the result
+        (the `record`'s text, with a kink's note in brackets)."""
+        step = self.record(digits)
+        return step.text + (" (at a kink: the engine's convention)" if self.status == KINK else "")
 
 
 @dataclass(frozen=True, eq=False)
@@ -280,8 +299,9 @@ class TangentTrace:
             parts = OPS[node.op].partials(*(self.values[a] for a in args), self.values[i])
             terms = tuple((graph.nodes[a].name, parts[slot], self.tangents[a])
                           for slot, a in enumerate(args) if graph.nodes[a].op != CONST)
+            slots = tuple(slot for slot, a in enumerate(args) if graph.nodes[a].op != CONST)
             result.append(ForwardStep(node.name, node.op, terms, self.tangents[i],
-                                      self.tangent_status(node.name)))
+                                      self.tangent_status(node.name), slots))
         return tuple(result)
 
     def to_dict(self) -> dict[str, Any]:

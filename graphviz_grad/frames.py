@@ -5,14 +5,16 @@
 >>> for frame in frames(trace)[6:9]:
 ...     print(frame.caption)
 Backward pass: dL/dL = 1
-dL/dz4 = dL/dL · ∂L/∂z4 = 1 · 4 = 4
-dL/dz3 = dL/dz4 · ∂z4/∂z3 = 4 · 1 = 4
+dL/dz4 = ∂L/∂z4 = 2·z4 = 4
+dL/dz3 = dL/dz4 · ∂z4/∂z3 = dL/dz4 · 1 = 4 · 1 = 4
 
 At a node read by several others, the contributions are summed:
 
 >>> trace = gg.grad("e = (a+b)*(b+1)", a=2, b=1)
 >>> print(frames(trace, forward=False)[-3].caption)
-de/db = de/dz1 · ∂z1/∂b + de/dz2 · ∂z2/∂b = 2 · 1 + 3 · 1 = 5
+de/db = de/dz1 · ∂z1/∂b + de/dz2 · ∂z2/∂b = de/dz1 · 1 + de/dz2 · 1 = 2 · 1 + 3 · 1 = 5
+
+A caption is the step's line from `graphviz_grad.steps`, as in the derivation and on the page.
 
 Every frame is drawn on the same layout (`render_frames`), so nodes never move.
 """
@@ -24,12 +26,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from .dot import Pins, View, format_number, to_dot_frames
-from .engine import Edge, Trace
+from .dot import Pins, View, to_dot_frames
+from .engine import Trace
 from .forward import TangentTrace, dotted
 from .graph import CONST, INPUT
 from .layout import LayoutError, available, pin, render_many
-from .ops import OPS
+from .steps import build, listing
+from .text import format_number
 
 FORWARD, BACKWARD, DONE = "forward", "backward", "done"
 
@@ -76,47 +79,24 @@ def frames(trace: Trace, *, forward: bool = True, backward: bool = True, digits:
     return [Frame(i, phase, view, trace, tangents, mode) for i, (phase, view) in enumerate(views)]
 
 
-LISTED = 8
-"""Captions that list the inputs or the gradients name at most this many."""
-
-
-def _number(value: float | None, digits: int) -> str:
-    text = format_number(value, digits)
-    return f"({text})" if text.startswith("-") else text
-
-
-def _listing(items: list[str]) -> str:
-    """``a, b, c`` with at most `LISTED` items, then how many more there are."""
-    shown = ", ".join(items[:LISTED])
-    return shown + (f" and {len(items) - LISTED} more" if len(items) > LISTED else "")
-
-
 def _forward_views(trace: Trace, digits: int) -> list[tuple[str, View]]:
     graph = trace.graph
-    leaves = [node.name for node in graph if node.op in (INPUT, CONST)]
-    known = set(leaves)
-    shown = _listing([f"{name} = {format_number(trace.value(name), digits)}" for name in graph.inputs])
+    known = {node.name for node in graph if node.op in (INPUT, CONST)}
+    shown = listing([f"{name} = {format_number(trace.value(name), digits)}" for name in graph.inputs])
     views = [(FORWARD, View(values=frozenset(known), grads=frozenset(),
                             caption=f"Forward pass: the inputs {shown}" if shown else "Forward pass"))]
-    for target, node in enumerate(graph.nodes):
-        if node.op in (INPUT, CONST):
-            continue
-        known.add(node.name)
-        op = OPS[node.op]
-        number = _number if op.operator else format_number  # x*(-1) and -(-1), but log(-1)
-        formula = op.text.format(*node.inputs)
-        computed = op.text.format(*(number(trace.value(name), digits) for name in node.inputs))
-        steps = [formula] + ([computed] if computed != formula else [])
-        caption = f"{node.name} = {' = '.join(steps)} = {format_number(trace.values[target], digits)}"
-        views.append((FORWARD, View(values=frozenset(known), grads=frozenset(), current=node.name,
-                                    edges=frozenset((node.name, slot) for slot in range(len(node.inputs))),
-                                    caption=caption)))
+    for step in build(trace, digits=digits).forward:
+        known.add(step.node)
+        views.append((FORWARD, View(values=frozenset(known), grads=frozenset(), current=step.node,
+                                    edges=frozenset((step.node, slot)
+                                                    for slot in range(len(graph[step.node].inputs))),
+                                    caption=step.text)))
     return views
 
 
 def _with_tangents(views: list[tuple[str, View]], run: TangentTrace, digits: int) -> list[tuple[str, View]]:
     """The forward frames captioned with the tangent rule of their node, then its value."""
-    rules = {step.node: step.caption(digits) for step in run.steps}
+    rules = {step.node: step.record(digits).annotated for step in run.steps}
     moved = ", ".join(f"{dotted(name)} = {format_number(number, digits)}"
                       for name, number in run.direction.items() if number)
     result = []
@@ -133,28 +113,15 @@ def _backward_views(trace: Trace, digits: int) -> list[tuple[str, View]]:
     output = trace.output
     done: set[str] = set()
     views = []
-    for step in trace.steps:
+    for step in build(trace, digits=digits).backward:
         done.add(step.node)
-        if not step.received:
-            caption = f"Backward pass: d{output}/d{step.node} = 1"
-        else:
-            caption = _chain_rule(trace, step.node, step.received, digits)
-        views.append((BACKWARD, View(grads=frozenset(done), current=step.node,
-                                     edges=frozenset((edge.target, edge.slot) for edge in step.received),
+        caption = step.text if step.terms else f"Backward pass: {step.text}"
+        views.append((BACKWARD, View(grads=frozenset(done), current=step.node, edges=frozenset(step.terms),
                                      caption=caption)))
-    gradients = _listing([f"d{output}/d{name} = {format_number(grad, digits)}"
-                          for name, grad in trace.gradients.items()])
+    gradients = listing([f"d{output}/d{name} = {format_number(grad, digits)}"
+                         for name, grad in trace.gradients.items()])
     views.append((DONE, View(caption=f"Done: {gradients}" if gradients else "Done")))
     return views
-
-
-def _chain_rule(trace: Trace, name: str, received: Sequence[Edge], digits: int) -> str:
-    """``dL/dz3 = dL/dz4 · ∂z4/∂z3 = 4 · 1 = 4``, with one term per edge out of the node."""
-    output = trace.output
-    symbols = " + ".join(f"d{output}/d{edge.target} · ∂{edge.target}/∂{name}" for edge in received)
-    numbers = " + ".join(f"{_number(trace.grad(edge.target), digits)} · {_number(edge.local, digits)}"
-                         for edge in received)
-    return f"d{output}/d{name} = {symbols} = {numbers} = {format_number(trace.grad(name), digits)}"
 
 
 def render_frames(trace: Trace, fmt: str = "svg", *, sequence: Sequence[Frame] | None = None,

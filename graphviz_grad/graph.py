@@ -20,9 +20,13 @@ builder and the formula parser give the same graph for the same expression.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
+import gc
 import itertools
 import math
 import operator
+import sys
 from collections.abc import Iterable, Iterator, Sequence
 from numbers import Real
 from typing import Any, NamedTuple
@@ -109,22 +113,29 @@ class Graph:
         self._finish(index, args, output)
 
     @classmethod
-    def _built(cls, nodes: list[Node], output: str) -> Graph:
-        """A graph from `build`, whose nodes are valid by construction: skip the checks."""
+    def _built(cls, nodes: list[Node], output: str, args: list[tuple[int, ...]] | None = None,
+               inputs: tuple[str, ...] | None = None) -> Graph:
+        """A graph from `build` or `parse`, whose nodes are valid by construction: skip the
+        checks. ``args`` are the argument positions when the caller already has them."""
         graph = cls.__new__(cls)
         graph.nodes = tuple(nodes)
-        index = {node.name: position for position, node in enumerate(graph.nodes)}
+        index = dict(zip([node[0] for node in graph.nodes], range(len(graph.nodes)), strict=True))
         if len(index) != len(graph.nodes):  # build() keeps names unique; this guards the promise
             raise GraphError("two nodes share a name")
-        position_of = index.__getitem__
-        graph._finish(index, [tuple(map(position_of, node.inputs)) for node in graph.nodes], output)
+        if args is None:
+            position_of = index.__getitem__
+            args = [tuple(map(position_of, node.inputs)) for node in graph.nodes]
+        graph._finish(index, args, output, inputs)
         return graph
 
-    def _finish(self, index: dict[str, int], args: list[tuple[int, ...]], output: str) -> None:
+    def _finish(self, index: dict[str, int], args: list[tuple[int, ...]], output: str,
+                inputs: tuple[str, ...] | None = None) -> None:
         if output not in index:
             raise GraphError(f"the output {output!r} is not a node of the graph")
         self.output: str = output
-        self.inputs: tuple[str, ...] = tuple(node.name for node in self.nodes if node.op == INPUT)
+        if inputs is None:
+            inputs = tuple(node.name for node in self.nodes if node.op == INPUT)
+        self.inputs: tuple[str, ...] = inputs
         """Names of the input nodes, in order."""
         self.input_set: frozenset[str] = frozenset(self.inputs)
         self._index = index
@@ -222,6 +233,37 @@ class Graph:
 # --- the builder -----------------------------------------------------------------
 
 _creation_order = itertools.count()
+_new_expr = object.__new__
+_next_seq = _creation_order.__next__
+_BIG = sys.float_info.max
+_GROUP: contextvars.ContextVar[str] = contextvars.ContextVar("graphviz_grad_group", default="")
+"""The dotted prefix (``"layer1.n3."``) of the `group` being built, or ``""``."""
+
+
+@contextlib.contextmanager
+def group(name: str) -> Iterator[str]:
+    """Put everything built inside the ``with`` block into the group ``name`` (nested
+    blocks nest): inputs and named operations get the prefix ``name.``, unnamed ones are
+    called ``name.z1, name.z2, ...``. Groups are only dotted names, so a graph keeps them
+    through JSON and formula text (see `graphviz_grad.groups`).
+
+    >>> with group("layer1"):
+    ...     w, = inputs("w")
+    ...     h = (w * 2).named("h")
+    ...     s = h + 1
+    >>> print(build(s))
+    layer1.h = layer1.w*2
+    layer1.L = layer1.h + 1
+    """
+    _check_name(name)
+    if any(not part.strip() or part != part.strip() for part in name.split(".")):
+        raise GraphError(f"invalid group name {name!r}: dotted parts must be non-empty, without spaces at "
+                         "their ends")
+    token = _GROUP.set(_GROUP.get() + name + ".")
+    try:
+        yield _GROUP.get()[:-1]
+    finally:
+        _GROUP.reset(token)
 
 
 class Expr:
@@ -234,14 +276,15 @@ class Expr:
     ('mul', ['add', 'add'])
     """
 
-    __slots__ = ("_seq", "args", "name", "op", "value")
+    __slots__ = ("_seq", "args", "group", "name", "op", "value")
 
     def __init__(self, op: str, args: tuple[Expr, ...] = (), value: float | None = None,
                  name: str | None = None):
         self.op = op
         self.args = args
         self.value = value
-        self.name = name
+        self.group = _GROUP.get() if op != CONST else ""  # constants are shared: in no group
+        self.name = self.group + name if name is not None and self.group else name
         self._seq = next(_creation_order)
 
     def named(self, name: str) -> Expr:
@@ -254,6 +297,7 @@ class Expr:
         if self.op in (INPUT, CONST):
             raise GraphError(f"an {self.op} keeps its own name; only operations can be named")
         _check_name(name)
+        name = _check_name(_GROUP.get() + name)
         if self.name is not None and self.name != name:
             raise GraphError(f"this node is already named {self.name!r}; it cannot also be {name!r}")
         self.name = name
@@ -264,60 +308,110 @@ class Expr:
         return f"<Expr {self.op} {label}>"
 
     def __add__(self, other: Any) -> Expr:
-        return _binary("add", self, other)
+        if type(other) is not Expr:
+            other = _operand(other)
+            if other is None:
+                return NotImplemented
+        return _make("add", (self, other))
 
     def __radd__(self, other: Any) -> Expr:
-        return _binary("add", other, self)
+        if type(other) is not Expr:
+            other = _operand(other)
+            if other is None:
+                return NotImplemented
+        return _make("add", (other, self))
 
     def __sub__(self, other: Any) -> Expr:
-        return _binary("sub", self, other)
+        if type(other) is not Expr:
+            other = _operand(other)
+            if other is None:
+                return NotImplemented
+        return _make("sub", (self, other))
 
     def __rsub__(self, other: Any) -> Expr:
-        return _binary("sub", other, self)
+        if type(other) is not Expr:
+            other = _operand(other)
+            if other is None:
+                return NotImplemented
+        return _make("sub", (other, self))
 
     def __mul__(self, other: Any) -> Expr:
-        return _binary("mul", self, other)
+        if type(other) is not Expr:
+            other = _operand(other)
+            if other is None:
+                return NotImplemented
+        return _make("mul", (self, other))
 
     def __rmul__(self, other: Any) -> Expr:
-        return _binary("mul", other, self)
+        if type(other) is not Expr:
+            other = _operand(other)
+            if other is None:
+                return NotImplemented
+        return _make("mul", (other, self))
 
     def __truediv__(self, other: Any) -> Expr:
-        return _binary("div", self, other)
+        if type(other) is not Expr:
+            other = _operand(other)
+            if other is None:
+                return NotImplemented
+        return _make("div", (self, other))
 
     def __rtruediv__(self, other: Any) -> Expr:
-        return _binary("div", other, self)
+        if type(other) is not Expr:
+            other = _operand(other)
+            if other is None:
+                return NotImplemented
+        return _make("div", (other, self))
 
     def __pow__(self, other: Any) -> Expr:
-        return _binary("pow", self, other)
+        if type(other) is not Expr:
+            other = _operand(other)
+            if other is None:
+                return NotImplemented
+        return _make("pow", (self, other))
 
     def __rpow__(self, other: Any) -> Expr:
-        return _binary("pow", other, self)
+        if type(other) is not Expr:
+            other = _operand(other)
+            if other is None:
+                return NotImplemented
+        return _make("pow", (other, self))
 
     def __neg__(self) -> Expr:
-        return apply("neg", self)
+        return _make("neg", (self,))
 
     def __pos__(self) -> Expr:
         return self
 
     def __abs__(self) -> Expr:
-        return apply("abs", self)
+        return _make("abs", (self,))
 
     def __bool__(self) -> bool:
         raise TypeError("an Expr has no truth value: use max/min/relu instead of comparisons")
 
 
-def _binary(op: str, left: Any, right: Any) -> Expr:
-    a, b = _operand(left), _operand(right)
-    if a is None or b is None:
-        return NotImplemented
-    return Expr(op, (a, b))
+def _make(op: str, args: tuple[Expr, ...]) -> Expr:
+    """A new operation, without `Expr.__init__`'s keyword handling (operators make millions)."""
+    expr = _new_expr(Expr)
+    expr.op = op
+    expr.args = args
+    expr.value = expr.name = None
+    expr.group = _GROUP.get()
+    expr._seq = _next_seq()
+    return expr
 
 
 def _operand(value: Any) -> Expr | None:
     """The value as an expression (numbers become constants), or None if it cannot be one."""
-    if isinstance(value, Expr):
+    kind = type(value)
+    if kind is Expr:
         return value
-    if type(value) in (float, int) or (isinstance(value, Real) and not isinstance(value, bool)):
+    if kind is float and -_BIG <= value <= _BIG:  # the common case, finite, without const()'s checks
+        expr = _new_expr(Expr)
+        expr.op, expr.args, expr.value, expr.name, expr._seq = CONST, (), value, None, _next_seq()
+        expr.group = ""  # constants are shared: in no group
+        return expr
+    if kind in (float, int) or (isinstance(value, Real) and not isinstance(value, bool)):
         return const(value)
     return None
 
@@ -328,7 +422,8 @@ def const(value: float) -> Expr:
     >>> const(0.5).value
     0.5
     """
-    if isinstance(value, bool) or not isinstance(value, Real):
+    kind = type(value)
+    if kind is not float and kind is not int and (kind is bool or not isinstance(value, Real)):
         raise GraphError(f"a constant must be a real number, not {value!r}")
     try:
         number = float(value)
@@ -350,7 +445,7 @@ def inputs(names: str | Sequence[str]) -> tuple[Expr, ...]:
     if not isinstance(names, str) and not (isinstance(names, Sequence) and not isinstance(names, bytes)):
         raise GraphError(f"inputs takes a string of names or a sequence of names, not {names!r}")
     listed = names.split() if isinstance(names, str) else names
-    return tuple(Expr(INPUT, name=_check_name(name)) for name in listed)
+    return tuple(Expr(INPUT, name=_check_name(name)) for name in listed)  # prefixed inside a group
 
 
 def apply(op: str, *args: Any) -> Expr:
@@ -392,16 +487,31 @@ max = _function("max")  # noqa: A001 - the formula language's name
 min = _function("min")  # noqa: A001
 
 
-def _collect(roots: Sequence[Expr]) -> set[Expr]:
-    """Every expression the roots depend on (roots included), without recursion."""
+def _reading_order(roots: Sequence[Expr]) -> tuple[list[Expr], list[Expr], bool]:
+    """One walk from the roots: every operation they depend on, the leaves in the order a
+    reader meets them (left to right, depth first), and whether an operation other than
+    the first root has a name of its own (then statements decide the leaves' order)."""
     seen: set[Expr] = set()
-    stack = list(roots)
+    add = seen.add
+    operations: list[Expr] = []
+    leaves: list[Expr] = []
+    named_inside = len(roots) > 1
+    first = roots[0]
+    stack = list(reversed(roots))
     while stack:
         expr = stack.pop()
-        if expr not in seen:
-            seen.add(expr)
-            stack.extend(expr.args)
-    return seen
+        if expr in seen:
+            continue
+        add(expr)
+        args = expr.args
+        if args:
+            operations.append(expr)
+            if expr.name is not None and expr is not first:
+                named_inside = True
+            stack += args[::-1]
+        else:
+            leaves.append(expr)
+    return operations, leaves, named_inside
 
 
 def _leaves_in_reading_order(roots: Sequence[Expr]) -> list[Expr]:
@@ -440,23 +550,40 @@ def build(output: Expr, *, inputs: Sequence[Expr | str] | None = None,
     d = b + 1
     e = c*d
     """
-    if not isinstance(output, Expr):
+    if type(output) is not Expr:
         raise GraphError(f"build needs an Expr, not {type(output).__name__}")
-    if isinstance(also, Expr) or not isinstance(also, Sequence | None):
+    extra: list[Expr] = []
+    if type(also) is Expr:
+        raise GraphError("'also' takes a sequence of expressions, not Expr")
+    if also:
+        if not isinstance(also, Sequence):
+            raise GraphError(f"'also' takes a sequence of expressions, not {type(also).__name__}")
+        extra = list(also)
+        for expr in extra:
+            if not isinstance(expr, Expr):
+                raise GraphError(f"'also' takes expressions, not {type(expr).__name__}")
+    elif also is not None and not isinstance(also, Sequence):
         raise GraphError(f"'also' takes a sequence of expressions, not {type(also).__name__}")
-    extra = list(also or ())
-    for expr in extra:
-        if not isinstance(expr, Expr):
-            raise GraphError(f"'also' takes expressions, not {type(expr).__name__}")
-    everything = _collect([output, *extra])
-    creation = operator.attrgetter("_seq")
-    operations = sorted((e for e in everything if e.args), key=creation)
-    named = [e for e in operations if e.name is not None]
-    roots = sorted({*named, output, *extra}, key=creation)
-    leaves = _leaves_in_reading_order(roots)
+    collecting = gc.isenabled()
+    gc.disable()  # a build makes no cycles; the collector would only rescan the new nodes
+    try:
+        return _freeze(output, inputs, extra)
+    finally:
+        if collecting:
+            gc.enable()
 
-    input_names = _input_order(leaves, inputs)
+
+def _freeze(output: Expr, given: Sequence[Expr | str] | None, extra: list[Expr]) -> Graph:
+    operations, leaves, statements = _reading_order([output, *extra])
+    creation = operator.attrgetter("_seq")
+    operations.sort(key=creation)  # in evaluation order already, for one expression: a linear pass
+    named = [e for e in operations if e.name is not None]
+    if statements:
+        leaves = _leaves_in_reading_order(sorted({*named, output, *extra}, key=creation))
+
+    input_names = _input_order(leaves, given)
     names: dict[Expr, str] = {}
+    constants: dict[str, float] = {}
     constant_names: dict[float, str] = {}  # chains repeat a constant many times
     for leaf in leaves:
         if leaf.op == INPUT:
@@ -467,32 +594,47 @@ def build(output: Expr, *, inputs: Sequence[Expr | str] | None = None,
             if name is None:
                 name = constant_names[value] = constant_name(value)
             names[leaf] = name
-    constants = {names[e]: e.value for e in leaves if e.op == CONST}
-    clash = set(input_names) & set(constants)
-    if clash:
-        raise GraphError(f"an input is named {sorted(clash)[0]!r}, which is the name of a constant")
-    in_use = set(input_names) | set(constants)
+            constants.setdefault(name, value)
+    in_use = set(input_names)
+    if not in_use.isdisjoint(constants):
+        clash = sorted(in_use.intersection(constants))[0]
+        raise GraphError(f"an input is named {clash!r}, which is the name of a constant")
+    in_use.update(constants)
     for expr in named:
         if expr.name in in_use:
             raise GraphError(f"two nodes are named {expr.name!r}")
-        in_use.add(expr.name)
-    if output.args and output.name is None and OUTPUT_NAME not in in_use:
-        names[output] = OUTPUT_NAME  # like the formula's bare last expression
-        in_use.add(OUTPUT_NAME)
-    nodes = [Node(name, INPUT) for name in input_names]
-    nodes += [Node(name, CONST, value=value) for name, value in constants.items()]
+        in_use.add(expr.name)  # type: ignore[arg-type]
+    if output.args and output.name is None and output.group + OUTPUT_NAME not in in_use:
+        names[output] = output.group + OUTPUT_NAME  # like the formula's bare last expression
+        in_use.add(names[output])
     make = tuple.__new__  # Node(...) without the keyword handling: a million nodes add up
+    nodes = [make(Node, (name, INPUT, (), None)) for name in input_names]
+    nodes += [make(Node, (name, CONST, (), value)) for name, value in constants.items()]
+    node_names = [node.name for node in nodes]
+    position = {name: i for i, name in enumerate(node_names)}
+    where: dict[Expr, int] = {leaf: position[names[leaf]] for leaf in leaves}
+    args: list[tuple[int, ...]] = [()] * len(nodes)
+    append_node, append_args, append_name = nodes.append, args.append, node_names.append
+    name_at, where_of = node_names.__getitem__, where.__getitem__
+    output_name = names.get(output)
     count = 0
-    for expr in operations:
-        name = expr.name or names.get(expr)  # the user's name, or "L" for the output
+    for i, expr in enumerate(operations, len(nodes)):
+        name = expr.name
         if name is None:
-            count += 1
-            while f"z{count}" in in_use:
+            if expr is output and output_name is not None:
+                name = output_name  # "L" (in the output's group)
+            else:
                 count += 1
-            name = f"z{count}"
-        names[expr] = name
-        nodes.append(make(Node, (name, expr.op, tuple(map(names.__getitem__, expr.args)), None)))
-    return Graph._built(nodes, names[output])
+                name = f"{expr.group}z{count}"
+                while name in in_use:
+                    count += 1
+                    name = f"{expr.group}z{count}"
+        where[expr] = i
+        positions = tuple(map(where_of, expr.args))
+        append_args(positions)
+        append_name(name)
+        append_node(make(Node, (name, expr.op, tuple(map(name_at, positions)), None)))
+    return Graph._built(nodes, node_names[where[output]], args, tuple(input_names))
 
 
 def _input_order(leaves: list[Expr], given: Sequence[Expr | str] | None) -> list[str]:

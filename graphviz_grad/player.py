@@ -1,123 +1,80 @@
-"""A self-contained HTML page that steps through the frames: buttons, a slider, arrow keys.
+"""A self-contained HTML page that plays the frames over one drawing: the interactive viewer.
 
 >>> import graphviz_grad as gg
->>> trace = gg.grad("y = x**2", x=3)
->>> page = player_html(trace, [b'<svg id="a"></svg>'] * 5, title="y = x**2")  # any SVG frames
->>> page.startswith("<!DOCTYPE html>"), page.count("<template"), "y = x**2" in page
-(True, 5, True)
+>>> page = player_html(gg.grad("y = x**2", x=3), title="y = x**2")
+>>> page.startswith("<!DOCTYPE html>"), page.count("<svg") >= 1, "y = x**2" in page
+(True, True, True)
 
+The graph is laid out once (`graphviz_grad.scene.drawing`); each frame is a small set of
+changes to it (`graphviz_grad.scene.scene_data`) that ``static/viewer.js`` applies: pan and zoom
+(the vendored ``panzoom``), click a node for its story, its paths highlighted, search, keys.
 The page needs no network (a Content-Security-Policy forbids every request), works from
-``file://`` and at phone width. Frames are inert ``<template>`` elements until shown.
+``file://`` and at phone width; without JavaScript it shows the annotated graph.
 """
 
 from __future__ import annotations
 
 import json
-import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from functools import cache
 from html import escape
+from importlib.resources import files
+from typing import Any
 
 from .engine import Trace
-from .frames import Frame, frames
-
-_XML_PROLOGUE = re.compile(rb"^\s*(<\?xml[^>]*\?>\s*)?(<!DOCTYPE[^>]*>\s*)?(<!--.*?-->\s*)*", re.S)
+from .forward import TangentTrace
+from .frames import Frame
+from .scene import descent_data, descent_drawing, drawing, scene_data
+from .text import format_number
 
 _STYLE = """
 :root { font-family: system-ui, -apple-system, "Segoe UI", Helvetica, Arial, sans-serif; color: #222; }
-body { margin: 0 auto; max-width: 1100px; padding: 12px; }
+body { margin: 0 auto; max-width: 1200px; padding: 12px; }
 h1 { font-size: 1.2rem; margin: 0 0 8px; overflow-wrap: anywhere; }
-#stage { border: 1px solid #ddd; border-radius: 6px; padding: 6px; overflow: auto; background: #fff; }
-#stage svg { display: block; max-width: 100%; height: auto; margin: 0 auto; }
-#caption { font-size: 1.05rem; min-height: 2.6em; margin: 10px 0; overflow-wrap: anywhere; }
-#phase { display: inline-block; font-size: .8rem; text-transform: uppercase; letter-spacing: .05em;
-         background: #eee; border-radius: 4px; padding: 1px 6px; margin-right: 6px; }
-.controls { display: flex; flex-wrap: wrap; gap: 6px; align-items: center; }
-.controls button { font-size: 1rem; min-width: 44px; min-height: 44px; border: 1px solid #bbb;
-                   border-radius: 6px; background: #f7f7f7; cursor: pointer; }
-.controls button:focus-visible, #slider:focus-visible { outline: 3px solid #ff7f0e; }
-#slider { flex: 1 1 200px; min-height: 44px; }
-#counter { font-variant-numeric: tabular-nums; min-width: 5em; text-align: right; }
-@media (max-width: 700px) { #stage svg { max-width: none; } }
+#player .ggv-caption { font-size: 1rem; }
 """
 
-_SCRIPT = """
+_START = """
 (function () {
   "use strict";
-  var data = JSON.parse(document.getElementById("gg-frames").textContent);
-  var templates = document.querySelectorAll("template.gg-frame");
-  var stage = document.getElementById("stage");
-  var caption = document.getElementById("caption-text");
-  var phase = document.getElementById("phase");
-  var slider = document.getElementById("slider");
-  var counter = document.getElementById("counter");
-  var play = document.getElementById("play");
-  var player = document.getElementById("player");
-  var current = 0, timer = null;
-  slider.max = String(templates.length - 1);
-  function show(index) {
-    current = Math.max(0, Math.min(templates.length - 1, index));
-    stage.replaceChildren(templates[current].content.cloneNode(true));
-    caption.textContent = data[current].caption;
-    phase.textContent = data[current].phase;
-    slider.value = String(current);
-    counter.textContent = (current + 1) + " / " + templates.length;
-    player.dataset.frame = String(current);
-    player.dataset.node = data[current].node;
-    var shown = data[current].target ? stage.querySelector("g#" + data[current].target) : null;
-    if (shown && stage.scrollWidth > stage.clientWidth) {  // narrow screen: bring the step into view
-      var box = shown.getBoundingClientRect(), frame = stage.getBoundingClientRect();
-      stage.scrollLeft += box.left + box.width / 2 - (frame.left + frame.width / 2);
-    }
-  }
-  function stop() { if (timer !== null) { clearInterval(timer); timer = null; play.textContent = "Play"; } }
-  function step(delta) { stop(); show(current + delta); }
-  document.getElementById("first").onclick = function () { stop(); show(0); };
-  document.getElementById("prev").onclick = function () { step(-1); };
-  document.getElementById("next").onclick = function () { step(1); };
-  document.getElementById("last").onclick = function () { stop(); show(templates.length - 1); };
-  play.onclick = function () {
-    if (timer !== null) { stop(); return; }
-    if (current === templates.length - 1) { show(0); }
-    play.textContent = "Pause";
-    timer = setInterval(function () {
-      if (current >= templates.length - 1) { stop(); } else { show(current + 1); }
-    }, 1200);
-  };
-  slider.oninput = function () { stop(); show(parseInt(slider.value, 10)); };
-  document.addEventListener("keydown", function (event) {
-    if (event.target === slider) { return; }
-    if (event.key === "ArrowRight") { step(1); event.preventDefault(); }
-    else if (event.key === "ArrowLeft") { step(-1); event.preventDefault(); }
-    else if (event.key === "Home") { stop(); show(0); event.preventDefault(); }
-    else if (event.key === "End") { stop(); show(templates.length - 1); event.preventDefault(); }
-  });
-  show(0);
+  var root = document.getElementById("player");
+  var data = JSON.parse(document.getElementById("gg-scene").textContent);
+  window.ggViewer = GGViewer.mount(root, data, {svg: root.querySelector("svg"), keys: document});
 })();
 """
 
 
-def _inline_svg(svg: bytes) -> str:
-    """An SVG document as markup to place inside HTML (no XML prologue or doctype)."""
-    return _XML_PROLOGUE.sub(b"", svg, count=1).decode("utf-8")
+@cache
+def asset(name: str) -> str:
+    """A file of the package's ``static`` folder (the viewer, its style, the vendored library)."""
+    return files(__package__).joinpath("static", *name.split("/")).read_text(encoding="utf-8")
 
 
-def _json_for_script(data: object) -> str:
-    """JSON that cannot close the ``<script>`` element it sits in."""
-    text = json.dumps(data, ensure_ascii=False)
+def json_for_script(data: object) -> str:
+    """JSON that cannot close the ``<script>`` element it sits in.
+
+    >>> print(json_for_script({"a": "</script>"}))
+    {"a":"\\u003c/script\\u003e"}
+    """
+    text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
     return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
-def player_html(trace: Trace, svgs: Sequence[bytes], *, title: str | None = None,
-                sequence: Sequence[Frame] | None = None) -> str:
-    """The player page for ``svgs``, one SVG per frame of ``sequence`` (default: `frames`)."""
-    sequence = list(sequence) if sequence is not None else frames(trace)
-    if len(sequence) != len(svgs):
-        raise ValueError(f"{len(svgs)} pictures for {len(sequence)} frames")
-    heading = title if title is not None else str(trace.graph).replace("\n", "; ")
-    data = [{"caption": frame.caption, "phase": frame.phase, "node": frame.view.current or "",
-             "target": f"n{trace.graph.index(frame.view.current)}" if frame.view.current else ""}
-            for frame in sequence]
-    templates = "\n".join(f'<template class="gg-frame">{_inline_svg(svg)}</template>' for svg in svgs)
+HEADING = 100
+"""Characters of a page's heading shown (the whole of it is its tooltip and the page's title)."""
+
+
+def _shortened(text: str, most: int = HEADING) -> str:
+    """``text`` cut to ``most`` characters with an ellipsis (a long formula would fill a phone).
+
+    >>> _shortened("a" * 5, 3)
+    'aa…'
+    """
+    return text if len(text) <= most else text[:most - 1] + "…"
+
+
+def viewer_page(data: Mapping[str, Any], svg: str, *, title: str) -> str:
+    """The self-contained page for a viewer's ``data`` over the drawing ``svg``."""
     return f"""<!DOCTYPE html>
 <html lang="en">
 <head>
@@ -125,27 +82,69 @@ def player_html(trace: Trace, svgs: Sequence[bytes], *, title: str | None = None
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta http-equiv="Content-Security-Policy"
       content="default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:">
-<title>{escape(heading)} — backpropagation step by step</title>
-<style>{_STYLE}</style>
+<title>{escape(title)}</title>
+<style>{_STYLE}{asset("viewer.css")}</style>
 </head>
 <body>
+<h1 title="{escape(title)}">{escape(_shortened(title))}</h1>
 <main id="player" data-frame="0" data-node="">
-<h1>{escape(heading)}</h1>
-<div id="stage" aria-label="computational graph"></div>
-<p id="caption" aria-live="polite"><span id="phase"></span><span id="caption-text"></span></p>
-<div class="controls">
-<button id="first" type="button" title="first frame (Home)" aria-label="first frame">|◀</button>
-<button id="prev" type="button" title="previous frame (←)" aria-label="previous frame">◀</button>
-<button id="play" type="button" title="play or pause">Play</button>
-<button id="next" type="button" title="next frame (→)" aria-label="next frame">▶</button>
-<button id="last" type="button" title="last frame (End)" aria-label="last frame">▶|</button>
-<input id="slider" type="range" min="0" max="0" value="0" step="1" aria-label="frame">
-<span id="counter"></span>
-</div>
+{svg}
 </main>
-{templates}
-<script type="application/json" id="gg-frames">{_json_for_script(data)}</script>
-<script>{_SCRIPT}</script>
+<script type="application/json" id="gg-scene">{json_for_script(data)}</script>
+<script>{asset("vendor/panzoom.min.js")}</script>
+<script>{asset("viewer.js")}</script>
+<script>{_START}</script>
 </body>
 </html>
 """
+
+
+def player_parts(trace: Trace, *, sequence: Sequence[Frame] | None = None, digits: int = 4,
+                 rankdir: str = "LR", compact: bool | None = None, backend: str | None = None,
+                 verdicts: Mapping[str, str] | None = None, tangents: TangentTrace | None = None,
+                 mode: str | None = None) -> tuple[dict[str, Any], str]:
+    """The viewer's data and the drawing for ``trace`` (what `player_html` puts in its page);
+    ``tangents`` and ``mode`` draw forward mode as `graphviz_grad.scene.scene_data` does."""
+    if not isinstance(trace, Trace):
+        raise TypeError(f"the player needs a Trace (from grad or backward), not {type(trace).__name__}")
+    data = scene_data(trace, sequence=sequence, digits=digits, compact=compact, verdicts=verdicts,
+                      tangents=tangents, mode=mode)
+    return data, drawing(trace, digits=digits, rankdir=rankdir, compact=compact, backend=backend,
+                         tangents=tangents, mode=mode)
+
+
+def player_html(trace: Trace, svgs: Sequence[bytes] | None = None, *, title: str | None = None,
+                sequence: Sequence[Frame] | None = None, digits: int = 4, rankdir: str = "LR",
+                compact: bool | None = None, backend: str | None = None,
+                verdicts: Mapping[str, str] | None = None, tangents: TangentTrace | None = None,
+                mode: str | None = None) -> str:
+    """The player page for ``trace``: every frame of ``sequence`` (default: `frames`) over one drawing.
+
+    With ``svgs`` (one picture per frame, such as `graphviz_grad.frames.render_frames` or a big
+    graph's overview draws) the page shows those pictures instead, one after another
+    (`graphviz_grad.picture_player.pictures_html`)."""
+    if svgs is not None:
+        from .picture_player import pictures_html
+
+        return pictures_html(trace, svgs, title=title, sequence=sequence)
+    data, svg = player_parts(trace, sequence=sequence, digits=digits, rankdir=rankdir, compact=compact,
+                             backend=backend, verdicts=verdicts, tangents=tangents, mode=mode)
+    heading = title if title is not None else str(trace.graph).replace("\n", "; ")
+    return viewer_page(data, svg, title=f"{heading} — backpropagation step by step")
+
+
+def descent_parts(run: Any, *, every: int | None = None, digits: int = 4,
+                  backend: str | None = None) -> tuple[dict[str, Any], str]:
+    """The viewer's data and the drawing for a gradient-descent run (what `descent_html` shows)."""
+    data = descent_data(run, every=every, digits=digits)
+    return data, descent_drawing(run, data, backend=backend)
+
+
+def descent_html(run: Any, *, title: str | None = None, every: int | None = None, digits: int = 4,
+                 backend: str | None = None) -> str:
+    """A page that plays a gradient-descent run (`graphviz_grad.descent.descend`) over the graph:
+    a frame every ``every`` steps, values, gradients and colours changing, the loss curve growing."""
+    data, svg = descent_parts(run, every=every, digits=digits, backend=backend)
+    heading = title if title is not None else str(run.graph).replace("\n", "; ")
+    words = f"gradient descent on {', '.join(data['parameters'])} (lr = {format_number(run.lr, digits)})"
+    return viewer_page(data, svg, title=f"{heading} — {words}")

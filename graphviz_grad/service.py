@@ -25,24 +25,34 @@ from contextlib import contextmanager
 from typing import Any
 
 from .calculator import calculate
-from .descent import LEARNING_RATE
+from .descent import LEARNING_RATE, descend
 from .engine import backward
 from .errors import GraphvizGradError
 from .formula import parse
-from .frames import frames, render_frames
+from .frames import frames
 from .graph import Graph
+from .layout import BackendMissing, LayoutError
+from .limits import megabytes, memory_limit
+from .scene import descent_data, descent_drawing, drawing, scene_data
 from .seed import DEFAULTS, EXAMPLES, FIELDS, SEED_FORMULA, default_parameters, is_seed
 from .text import parse_number
 
 MAX_FORMULA = 2_000
 """Characters in a formula typed into the page."""
-MAX_NODES = 50
-"""Nodes in a formula's graph: the page draws every step, so the frames grow with its square."""
+MAX_NODES = 2_000
+"""Nodes in a formula's graph for the page's numbers (the parser's own limits apply too)."""
+MAX_DRAWN = 150
+"""Nodes the page draws: one layout by Graphviz, then every step is a small change to it."""
+PASSES = ("both", "forward", "backward")
+"""What the graph's frames step through (``passes`` of ``/api/graph``)."""
 MAX_NUMBER_TEXT = 100
 """Characters of a number typed into a field."""
 OTHER_DEFAULT = 1.0
 """The starting value of an input that is not one of the seed's."""
 OTHER_HELP = "a parameter: the update below changes it"
+DESCENT_STEPS = 100
+MAX_DESCENT_STEPS = 10_000
+"""Steps of a run the page plays (`descent`)."""
 CHECK_SECONDS = 5.0
 """The SymPy check's budget in a worker; past it the page shows every result but the check."""
 TIMED = False
@@ -50,7 +60,8 @@ TIMED = False
 timer is the process's one real-time timer, which a caller elsewhere may be using)."""
 FORMULA, VALUES, LR, MODE, TANGENT = "formula", "values", "lr", "mode", "tangent"
 KEYS = {"seed": (), "formula": (FORMULA,), "calculate": (FORMULA, VALUES, LR),
-        "graph": (FORMULA, VALUES, MODE, TANGENT), "exercise": ("name", FORMULA, VALUES, "hide", "answers")}
+        "graph": (FORMULA, VALUES, "passes", MODE, TANGENT), "descend": (FORMULA, VALUES, LR, "steps"),
+        "exercise": ("name", FORMULA, VALUES, "hide", "answers")}
 """The keys each endpoint takes."""
 
 Answer = tuple[int, dict[str, Any]]
@@ -84,8 +95,21 @@ def answer(endpoint: str, request: Mapping[str, Any]) -> Answer:
     """`respond` for a request that `read` has checked already (the server's workers get these)."""
     try:
         return 200, ENDPOINTS[endpoint](request)
+    except BackendMissing as error:  # the server's Graphviz is not there: not the request's fault
+        return 503, {"error": str(error), "field": None}
+    except LayoutError as error:  # Graphviz failed or was killed on a checked formula: the server's fault
+        return 500, {"error": f"the picture could not be made: {error}", "field": None}
     except GraphvizGradError as error:  # from the library: a number or formula it refuses
         return _refusal(error)
+    except MemoryError:  # the formula needs more memory than this process may use
+        return 422, {"error": memory_message(endpoint), "field": FORMULA}
+
+
+def memory_message(endpoint: str) -> str:
+    """What a request is told when its job ran out of the worker's memory bound."""
+    bound = memory_limit()
+    size = f"more than the {megabytes(bound)} a job may use" if bound else "more memory than there is"
+    return f"the {endpoint} job needed {size} and was stopped: try a smaller formula"
 
 
 def _refusal(error: GraphvizGradError) -> Answer:
@@ -124,8 +148,21 @@ def read(endpoint: str, body: Any) -> dict[str, Any]:
         if lr <= 0:
             raise RequestError(f"the learning rate must be a number > 0, not {lr:g}", LR)
     request = {FORMULA: text, VALUES: _values(body.get(VALUES), graph) if VALUES in known else {}, LR: lr}
+    if "passes" in known:
+        passes = body.get("passes", "both")
+        if passes not in PASSES:
+            raise RequestError(f"passes must be one of {', '.join(PASSES)}, not {_shown(str(passes))}",
+                               "passes")
+        request["passes"] = passes
     if MODE in known:
         request.update(_mode(body.get(MODE), body.get(TANGENT), graph))
+    if "steps" in known:
+        steps = body.get("steps", DESCENT_STEPS)
+        if isinstance(steps, str) and steps.strip().isdigit():
+            steps = int(steps)
+        if isinstance(steps, bool) or not isinstance(steps, int) or not 1 <= steps <= MAX_DESCENT_STEPS:
+            raise RequestError(f"steps must be a whole number from 1 to {MAX_DESCENT_STEPS:,}", "steps")
+        request["steps"] = steps
     return request
 
 
@@ -153,7 +190,8 @@ def _mode(mode: Any, tangent: Any, graph: Graph) -> dict[str, Any]:
 def seed(request: Mapping[str, Any]) -> dict[str, Any]:
     """The page's start: the seed formula with its fields and both worked examples."""
     return {**formula_info(request), "examples": {str(k): dict(v) for k, v in EXAMPLES.items()},
-            "learning_rate": LEARNING_RATE, "limits": {"formula_characters": MAX_FORMULA, "nodes": MAX_NODES}}
+            "learning_rate": LEARNING_RATE, "limits": {"formula_characters": MAX_FORMULA, "nodes": MAX_NODES,
+                                                              "drawn_nodes": MAX_DRAWN}}
 
 
 def formula_info(request: Mapping[str, Any]) -> dict[str, Any]:
@@ -181,30 +219,46 @@ def calculation(request: Mapping[str, Any]) -> dict[str, Any]:
             result.report  # noqa: B018 (computed here, under the time limit)
     except _OutOfTime:
         result.check_skipped = f"SymPy took longer than {CHECK_SECONDS:g} s"
+    except MemoryError:  # the numbers grow past the worker's bound (a**a**a**a): the rest still holds
+        bound = memory_limit()
+        result.check_skipped = (f"SymPy needed more than {megabytes(bound)}" if bound
+                                else "SymPy ran out of memory")
     return result.to_dict()
 
 
 def graph_frames(request: Mapping[str, Any]) -> dict[str, Any]:
-    """Every frame of the forward and backward passes as SVG, with its caption; the last frame
-    is the annotated graph."""
-    _, graph = _formula(request[FORMULA])
+    """The graph drawn once (``svg``: the annotated graph) and the viewer's data: its nodes and
+    edges with their story, and every frame of the forward and backward passes (``passes``)
+    as a caption and the changes to the drawing (`graphviz_grad.scene.scene_data`)."""
+    _, graph = _drawable(request[FORMULA])
     trace = backward(graph, request[VALUES])
+    passes = request.get("passes", "both")
     mode = request.get(MODE, "reverse")
-    if mode == "reverse":
-        sequence = frames(trace)
-        pictures = render_frames(trace, "svg", sequence=sequence)
-        extra: dict[str, Any] = {}
-    else:  # forward mode: the tangents along the request's direction, on every node
+    forward_options: dict[str, Any] = {}
+    extra: dict[str, Any] = {}
+    if mode != "reverse":  # forward mode: the tangents along the request's direction, on every node
         from .forward import tangents
 
         run = tangents(trace, direction=request[TANGENT])
-        sequence = frames(trace, backward=mode == "both", tangents=run)
-        pictures = render_frames(trace, "svg", sequence=sequence, tangents=run, mode=mode)
+        forward_options = {"tangents": run, "mode": mode}
         extra = {"mode": mode, "tangent": run.to_dict()}
-    return {"output": graph.output, **extra, "frames": [
-        {"index": frame.index, "phase": frame.phase, "caption": frame.caption,
-         "node": frame.view.current or "", "svg": svg.decode("utf-8")}
-        for frame, svg in zip(sequence, pictures, strict=True)]}
+        if mode == "forward":  # no gradient is shown: the forward pass only
+            passes = "forward"
+    sequence = frames(trace, forward=passes != "backward", backward=passes != "forward",
+                      tangents=forward_options.get("tangents"))
+    data = scene_data(trace, sequence=sequence, **forward_options)
+    for frame, shown in zip(sequence, data["frames"], strict=True):
+        shown.update(index=frame.index, node=frame.view.current or "")
+    return {"svg": drawing(trace, **forward_options), "passes": passes, **data, **extra}
+
+
+def descent(request: Mapping[str, Any]) -> dict[str, Any]:
+    """A gradient-descent run of ``steps`` steps at ``lr`` from ``values``, played over the graph's
+    drawing: a frame every few steps (`graphviz_grad.scene.descent_data`) and the loss curve."""
+    _, graph = _drawable(request[FORMULA])
+    run = descend(graph, request[VALUES], lr=request[LR] or LEARNING_RATE, steps=request["steps"])
+    data = descent_data(run)
+    return {"svg": descent_drawing(run, data), "status": run.status, "message": run.message, **data}
 
 
 def _exercise(request: Mapping[str, Any]) -> dict[str, Any]:
@@ -215,7 +269,16 @@ def _exercise(request: Mapping[str, Any]) -> dict[str, Any]:
 
 ENDPOINTS: dict[str, Callable[[Mapping[str, Any]], dict[str, Any]]] = {
     "seed": seed, "formula": formula_info, "calculate": calculation, "graph": graph_frames,
-    "exercise": _exercise}
+    "descend": descent, "exercise": _exercise}
+
+
+def _drawable(text: str | None) -> tuple[str, Graph]:
+    """`_formula`, for a graph the page draws: at most `MAX_DRAWN` nodes."""
+    text, graph = _formula(text)
+    if len(graph) > MAX_DRAWN:
+        raise RequestError(f"the graph has {len(graph)} nodes; the page draws at most {MAX_DRAWN} (the "
+                           "numbers are complete; graphviz-grad render draws larger graphs)", FORMULA)
+    return text, graph
 
 
 def _formula(text: str | None) -> tuple[str, Graph]:
@@ -231,8 +294,8 @@ def _formula(text: str | None) -> tuple[str, Graph]:
     except GraphvizGradError as error:
         raise RequestError(str(error), FORMULA) from None
     if len(graph) > MAX_NODES:
-        raise RequestError(f"the formula has {len(graph)} nodes; the page draws at most {MAX_NODES} "
-                           "(graphviz-grad render draws larger graphs)", FORMULA)
+        raise RequestError(f"the formula has {len(graph)} nodes; the page takes at most {MAX_NODES:,} "
+                           "(graphviz-grad calc takes larger graphs)", FORMULA)
     return text.strip(), graph
 
 

@@ -19,6 +19,21 @@ _NUMBER = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 _PRODUCT = re.compile(r"(?<!\*)\*(?!\*)")  # a single * (multiplication), not ** (power)
 
 
+def format_number(value: float | None, digits: int = 4) -> str:
+    """A number with ``digits`` significant digits, as the diagrams and tables show it.
+
+    >>> format_number(0.1 + 0.2), format_number(float("-inf")), format_number(2.0), format_number(None)
+    ('0.3', '-inf', '2', '?')
+    >>> format_number(0.1, 17), format_number(0.1 + 0.2, 17), format_number(1e22, 17)
+    ('0.1', '0.30000000000000004', '1e+22')
+    """
+    if value is None:
+        return "?"
+    # every digit asked for: the shortest exact text (0.1, not 0.10000000000000001)
+    text = repr(value).removesuffix(".0") if digits >= 17 and math.isfinite(value) else f"{value:.{digits}g}"
+    return "0" if text == "-0" else text
+
+
 def product_dots(text: str) -> str:
     """Formula text with ``·`` for a product (``**``, the power, stays).
 

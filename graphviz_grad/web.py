@@ -5,12 +5,15 @@
 True
 >>> sock.close()
 
-Starlette routes the requests and uvicorn speaks HTTP; the work (the engine, the SymPy check
-and Graphviz) runs in two pools of worker processes from ``pebble``, one for calculations and
-one for pictures, so a slow render never holds up a calculation. A job that runs longer than
-``timeout`` seconds has its process killed and answers 503; a request that waits longer than
-``wait`` seconds for a free worker answers 503 too. The answers are those of
+Starlette routes the requests and uvicorn speaks HTTP (with the connection limits of
+`graphviz_grad.connections`); the work (the engine, the SymPy check and Graphviz) runs in two
+self-healing pools of worker processes (`graphviz_grad.jobs`), one for calculations and one for
+pictures, so a slow render never holds up a calculation. Each worker has a memory bound
+(``job_memory``: past it 422); a job that runs longer than ``timeout`` seconds has its process
+killed and answers 503, and so does a request that waits longer than ``wait`` seconds for a
+worker; a page with ``per_client`` jobs waiting or running gets 429. The answers are those of
 `graphviz_grad.service`; every error is JSON ``{"error": message, "field": name or null}``.
+docs/serve.md lists every limit and status.
 """
 
 from __future__ import annotations
@@ -18,24 +21,26 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import json
-import multiprocessing
+import math
 import socket
+import time
 from collections.abc import AsyncIterator, Callable, Sequence
-from concurrent.futures import TimeoutError as JobTimeout
 from contextlib import asynccontextmanager
 from importlib.resources import files
 from typing import Any
 from urllib.parse import urlsplit
 
-from pebble import ProcessExpired, ProcessPool
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from . import service
+from .connections import BACKLOG, Limits, max_connections, note, protocol, quiet_logs
 from .errors import GraphvizGradError
+from .jobs import FairTurns, PoolBroken, TooManyJobs, Workers
+from .limits import JOB_MEMORY
 
 HOST, PORT = "127.0.0.1", 8000
 MAX_BODY = 64 * 1024
@@ -50,9 +55,28 @@ WORKERS = 2
 """Processes in each pool (calculations, pictures)."""
 GRACE = 3
 """Seconds Ctrl+C waits for requests still running before it stops them."""
+PER_CLIENT = 4
+"""Jobs one client (a page, else a connection) may have waiting or running in each pool; more: 429."""
+CONNECTIONS = 512
+"""Open connections at most (fewer when the file-descriptor limit is lower); see `connections`."""
+HEAD_SECONDS = 10.0
+"""Seconds a request's head may take to arrive (from the connection's start or its last answer)."""
+BODY_SECONDS = 10.0
+"""Seconds a request's body may take to arrive."""
+KEEP_ALIVE = 5
+"""Seconds a kept-alive connection may stay idle."""
+MAX_HEAD = 16 * 1024
+"""Bytes in a request's line and headers."""
+SESSION_HEADER = "x-graphviz-grad-session"
+"""The header by which the page names its session (for the per-client bound); else the connection counts."""
+KINDS = ("calculate", "render")
+"""The pools: calculations (engine and SymPy), pictures (Graphviz)."""
 ASSETS = {"/": ("index.html", "text/html; charset=utf-8"),
           "/page.js": ("page.js", "text/javascript; charset=utf-8"),
           "/page.css": ("page.css", "text/css; charset=utf-8"),
+          "/viewer.js": ("viewer.js", "text/javascript; charset=utf-8"),
+          "/viewer.css": ("viewer.css", "text/css; charset=utf-8"),
+          "/vendor/panzoom.min.js": ("vendor/panzoom.min.js", "text/javascript; charset=utf-8"),
           # the exercises: a page of their own (see graphviz_grad.exercise_service)
           "/exercise": ("exercise.html", "text/html; charset=utf-8"),
           "/exercise.js": ("exercise.js", "text/javascript; charset=utf-8"),
@@ -71,8 +95,11 @@ class ServeError(GraphvizGradError):
     """The server cannot start: the address is taken, the host unknown, a library missing."""
 
 
-def error(status: int, message: str, field: str | None = None) -> JSONResponse:
-    return JSONResponse({"error": message, "field": field}, status, headers=HEADERS)
+def error(status: int, message: str, field: str | None = None, *, retry: float | None = None) -> JSONResponse:
+    """The JSON error answer ``{"error": message, "field": field}`` with the security headers (and
+    ``Retry-After`` in whole seconds when ``retry`` is given)."""
+    headers = HEADERS if retry is None else {**HEADERS, "Retry-After": str(max(1, math.ceil(retry)))}
+    return JSONResponse({"error": message, "field": field}, status, headers=headers)
 
 
 def _warm_up() -> None:
@@ -83,48 +110,58 @@ def _warm_up() -> None:
 
 
 def create_app(*, workers: int = WORKERS, timeout: float = TIMEOUT, wait: float = WAIT,
-               hosts: Sequence[str] = ("*",), on_ready: Callable[[], None] | None = None) -> Starlette:
+               hosts: Sequence[str] = ("*",), on_ready: Callable[[], None] | None = None,
+               job_memory: int | None = JOB_MEMORY, per_client: int = PER_CLIENT,
+               body_seconds: float = BODY_SECONDS, head_bytes: int = MAX_HEAD) -> Starlette:
     """The application: the page at ``/`` and the API under ``/api/``. ``hosts`` are the
-    host names the server answers to (``*``: any), against DNS rebinding."""
-    pools: dict[str, ProcessPool] = {}
-    slots: dict[str, asyncio.Semaphore] = {}
-    assets = {path: (files(__package__).joinpath("static", name).read_bytes(), kind)
+    host names the server answers to (``*``: any), against DNS rebinding; ``job_memory`` is each
+    worker's memory bound in bytes (None: none), ``per_client`` the jobs one client may have
+    waiting or running in each pool."""
+    pools: dict[str, Workers] = {}
+    turns = {kind: FairTurns(workers, per_client) for kind in KINDS}
+    assets = {path: (files(__package__).joinpath("static", *name.split("/")).read_bytes(), kind)
               for path, (name, kind) in ASSETS.items()}
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        context = multiprocessing.get_context("forkserver")  # no fork of a process that runs threads
-        for name in ("calculate", "render"):
-            pools[name] = ProcessPool(max_workers=workers, initializer=_warm_up, context=context)
-            slots[name] = asyncio.Semaphore(workers)
-        # the first jobs start the processes and load SymPy, before the page is offered
-        await asyncio.gather(*(asyncio.wrap_future(pool.schedule(_warm_up)) for pool in pools.values()))
+        quiet_logs()
+        for kind in KINDS:
+            pools[kind] = Workers(kind, workers, memory=job_memory, warm_up=_warm_up)
+        # the workers start and load SymPy before the page is offered
+        await asyncio.gather(*(pool.start() for pool in pools.values()))
         if on_ready is not None:
             on_ready()
         try:
             yield
         finally:
-            for pool in pools.values():
-                pool.stop()
-                pool.join()
+            await asyncio.gather(*(pool.stop() for pool in pools.values()))
 
     async def page(request: Request) -> Response:
-        if not _host_allowed(request, hosts):
-            return error(400, "this server answers to its own address only (127.0.0.1 or localhost)")
+        refusal = _refusal(request, hosts, head_bytes)
+        if refusal is not None:
+            return refusal
         body, kind = assets[request.url.path]
         return Response(body, media_type=kind, headers=HEADERS)
 
+    async def health(request: Request) -> Response:
+        state = {kind: {**pool.state(), **turns[kind].state()} for kind, pool in pools.items()}
+        ok = bool(state) and all(pool["ok"] for pool in state.values())
+        return JSONResponse({"ok": ok, "pools": state}, 200 if ok else 503, headers=HEADERS)
+
     async def api(request: Request) -> Response:
-        if not _host_allowed(request, hosts):
-            return error(400, "this server answers to its own address only (127.0.0.1 or localhost)")
+        refusal = _refusal(request, hosts, head_bytes)
+        if refusal is not None:
+            return refusal
         endpoint = request.path_params["endpoint"]
-        if endpoint not in service.ENDPOINTS:
+        if endpoint not in service.ENDPOINTS and endpoint != "health":
             return error(404, f"no such endpoint: /api/{endpoint} (endpoints: "
-                         + ", ".join(f"/api/{name}" for name in service.ENDPOINTS) + ")")
-        method = "GET" if endpoint == "seed" else "POST"
+                         + ", ".join(f"/api/{name}" for name in [*service.ENDPOINTS, "health"]) + ")")
+        method = "GET" if endpoint in ("seed", "health") else "POST"
         if request.method != method:
             return error(405, f"/api/{endpoint} takes {method}, not {request.method}")
-        body = None if method == "GET" else await _json_body(request)
+        if endpoint == "health":
+            return await health(request)
+        body = None if method == "GET" else await _json_body(request, body_seconds)
         if isinstance(body, Response):
             return body
         try:  # checked here, so a worker only ever gets plain numbers and text
@@ -136,43 +173,49 @@ def create_app(*, workers: int = WORKERS, timeout: float = TIMEOUT, wait: float 
         if endpoint in ("seed", "formula"):  # parsing only: quick enough to answer here
             status, data = service.answer(endpoint, clean)
             return JSONResponse(data, status, headers=HEADERS)
-        kind = "render" if endpoint in ("graph", "exercise") else "calculate"
+        return await _job(request, endpoint, clean)
+
+    async def _job(request: Request, endpoint: str, clean: dict[str, Any]) -> Response:
+        kind = "render" if endpoint in ("graph", "exercise", "descend") else "calculate"
+        key = _client_key(request)
         gone = asyncio.ensure_future(_disconnected(request))
         try:
-            # Jobs wait here, not in pebble's pipe: a job handed to pebble and then cancelled costs
-            # a worker process, a request dropped while it waits for a slot costs nothing.
-            slot = asyncio.ensure_future(slots[kind].acquire())
-            done, _ = await asyncio.wait({slot, gone}, timeout=wait, return_when=asyncio.FIRST_COMPLETED)
-            if slot not in done:
-                slot.cancel()
-                if slot.done() and not slot.cancelled():  # acquired just as it was given up
-                    slots[kind].release()
+            # Jobs wait here for their turn, not in pebble's pipe: a job handed to pebble and
+            # then cancelled costs a worker process, a request dropped while it waits costs nothing.
+            turn = asyncio.ensure_future(turns[kind].acquire(key))
+            done, _ = await asyncio.wait({turn, gone}, timeout=wait, return_when=asyncio.FIRST_COMPLETED)
+            if turn not in done:
+                turn.cancel()  # (a turn given just now is handed back by `acquire`)
                 if gone in done:
-                    return error(499, "the client closed the connection")
-                return error(503, f"the server is busy: no {kind} worker was free for {wait:g} s; try again")
-            job = pools[kind].schedule(service.answer, (endpoint, clean), timeout=timeout)
-            answer = asyncio.ensure_future(asyncio.wrap_future(job))
-            answer.add_done_callback(lambda _: slots[kind].release())  # when the job ends, not before
-            answer.add_done_callback(_quietly)
-            done, _ = await asyncio.wait({answer, gone}, timeout=timeout + SLACK,
+                    return _gone(request)
+                return error(503, f"the server is busy: no {kind} worker was free for {wait:g} s; try again",
+                             retry=wait)
+            if isinstance(turn.exception(), TooManyJobs):
+                return error(429, f"too many {kind} jobs at once from this page: {turn.exception()}; "
+                             "wait for an answer before asking again", retry=1)
+            started = time.monotonic()
+            job = asyncio.ensure_future(pools[kind].run(service.answer, (endpoint, clean), timeout))
+            job.add_done_callback(lambda _: turns[kind].release(key, time.monotonic() - started))
+            job.add_done_callback(_quietly)
+            done, _ = await asyncio.wait({job, gone}, timeout=2 * timeout + SLACK,
                                          return_when=asyncio.FIRST_COMPLETED)
         except asyncio.CancelledError:  # Ctrl+C, and the grace period is over
             return error(503, "the server is stopping")
         finally:
             gone.cancel()
-        if answer not in done:
+        if job not in done:
             if gone in done:  # the page moved on: the job ends on its own, within its time limit
-                return error(499, "the client closed the connection")
+                return _gone(request)
             job.cancel()
-            return error(503, f"the {endpoint} job took longer than {timeout:g} s and was stopped: "
-                         "try a smaller formula")
+            return _too_slow(endpoint, timeout)
         try:
-            status, data = answer.result()
-        except JobTimeout:  # pebble stopped the job at its time limit
-            return error(503, f"the {endpoint} job took longer than {timeout:g} s and was stopped: "
-                         "try a smaller formula")
-        except ProcessExpired as lost:
-            return error(503, f"the {endpoint} job's worker stopped unexpectedly ({lost}): try again")
+            status, data = job.result()
+        except TimeoutError:  # pebble stopped the job at its time limit
+            return _too_slow(endpoint, timeout)
+        except MemoryError:  # (service.answer turns most of these into a 422 itself)
+            return error(422, service.memory_message(endpoint), service.FORMULA)
+        except PoolBroken as lost:
+            return error(503, f"{lost}: try again", retry=1)
         except GraphvizGradError as failure:  # Graphviz missing or failing on the server's side
             return error(503, str(failure))
         return JSONResponse(data, status, headers=HEADERS)
@@ -190,6 +233,38 @@ def create_app(*, workers: int = WORKERS, timeout: float = TIMEOUT, wait: float 
                     exception_handlers={HTTPException: http_error, Exception: internal_error})
     app.router.redirect_slashes = False  # /api/calculate/ is not found, rather than redirected
     return app
+
+
+def _too_slow(endpoint: str, timeout: float) -> Response:
+    return error(503, f"the {endpoint} job took longer than {timeout:g} s and was stopped: "
+                 "try a smaller formula")
+
+
+def _gone(request: Request) -> Response:
+    client = request.client
+    note("disconnect", f"{client.host if client else 'a client'} closed the connection before the answer "
+         f"to {request.method} {request.url.path}")
+    return error(499, "the client closed the connection")
+
+
+def _refusal(request: Request, hosts: Sequence[str], head_bytes: int) -> Response | None:
+    """An error answer for a request head that is too large or names another host, else None."""
+    size = len(request.scope.get("raw_path", b"")) + len(request.scope.get("query_string", b"")) + sum(
+        len(name) + len(value) + 4 for name, value in request.scope["headers"])
+    if size > head_bytes:
+        return error(431, f"the request head has {size:,} bytes, over the limit of {head_bytes:,}")
+    if not _host_allowed(request, hosts):
+        return error(400, "this server answers to its own address only (127.0.0.1 or localhost)")
+    return None
+
+
+def _client_key(request: Request) -> str:
+    """Whose job it is: the page's session (a header the page sends), else the connection."""
+    session = request.headers.get(SESSION_HEADER, "")
+    if 8 <= len(session) <= 64 and session.replace("-", "").isalnum() and session.isascii():
+        return "session " + session
+    client = request.client
+    return f"connection {client.host}:{client.port}" if client else "connection ?"
 
 
 def _quietly(answer: asyncio.Future[Any]) -> None:
@@ -214,10 +289,11 @@ def _host_allowed(request: Request, hosts: Sequence[str]) -> bool:
         return False
 
 
-async def _json_body(request: Request) -> Any:
-    """The request's JSON, or an error response: 415 when it is not sent as JSON (a form or a
-    text/plain post from another web site), 413 when it is over `MAX_BODY` bytes, 400 when it
-    is not valid JSON (a repeated key, NaN and Infinity included)."""
+async def _json_body(request: Request, seconds: float = BODY_SECONDS) -> Any:
+    """The request's JSON (None for an empty body), or an error response: 415 when it is not sent
+    as JSON (a form or a text/plain post from another web site), 413 when it is over `MAX_BODY`
+    bytes, 408 when it takes longer than ``seconds`` to arrive, 400 when it is not valid JSON (a
+    repeated key, NaN and Infinity included) or is JSON ``null``."""
     kind = request.headers.get("content-type", "").partition(";")[0].strip().lower()
     if kind != "application/json":
         return error(415, f"the request must be sent as application/json, not {kind or 'no content type'}")
@@ -225,18 +301,27 @@ async def _json_body(request: Request) -> Any:
     if declared.isdigit() and int(declared) > MAX_BODY:
         return error(413, f"the request has {int(declared):,} bytes, over the limit of {MAX_BODY:,}")
     data = bytearray()
-    async for chunk in request.stream():
-        data += chunk
-        if len(data) > MAX_BODY:
-            return error(413, f"the request is over the limit of {MAX_BODY:,} bytes")
+    try:
+        async with asyncio.timeout(seconds):
+            async for chunk in request.stream():
+                data += chunk
+                if len(data) > MAX_BODY:
+                    return error(413, f"the request is over the limit of {MAX_BODY:,} bytes")
+    except TimeoutError:
+        return error(408, f"the request body did not arrive within {seconds:g} s")
+    except ClientDisconnect:
+        return _gone(request)
     if not data.strip():
         return None
     try:
-        return json.loads(data.decode("utf-8"), parse_constant=_no_constant, object_pairs_hook=_no_repeats)
+        body = json.loads(data.decode("utf-8"), parse_constant=_no_constant, object_pairs_hook=_no_repeats)
     except (UnicodeDecodeError, ValueError) as failure:
         return error(400, f"the request is not valid JSON: {failure}")
     except RecursionError:
         return error(400, "the request is not valid JSON: it is nested too deeply")
+    if body is None:  # like any other JSON that is not an object (an empty body means {})
+        return error(400, "the request must be a JSON object, not null")
+    return body
 
 
 def _no_constant(name: str) -> Any:
@@ -261,7 +346,7 @@ def listen(host: str = HOST, port: int = PORT) -> socket.socket:
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind(address)
-        sock.listen(128)
+        sock.listen(BACKLOG)
     except OSError as failure:
         sock.close()
         hint = " (another program uses it: try another --port, or --port 0 for any free port)" \
@@ -296,10 +381,23 @@ def url_of(sock: socket.socket) -> str:
     return f"http://[{host}]:{port}/" if ":" in host else f"http://{host}:{port}/"
 
 
-def serve(sock: socket.socket, *, open_browser: bool = False,
+def server_config(app: Starlette, *, connections: int = CONNECTIONS, head_seconds: float = HEAD_SECONDS,
+                  head_bytes: int = MAX_HEAD, log_level: str = "warning") -> Any:
+    """uvicorn's settings for ``app`` with the connection limits (`graphviz_grad.connections`)."""
+    import uvicorn
+
+    limits = Limits(max_connections(connections), head_seconds, head_bytes,
+                    tuple((name.lower().encode(), value.encode()) for name, value in HEADERS.items()))
+    return uvicorn.Config(app, http=protocol(limits), ws="none", log_level=log_level, lifespan="on",
+                          backlog=BACKLOG,
+                          timeout_keep_alive=KEEP_ALIVE, h11_max_incomplete_event_size=head_bytes,
+                          server_header=False, timeout_graceful_shutdown=GRACE)
+
+
+def serve(sock: socket.socket, *, open_browser: bool = False, job_memory: int | None = JOB_MEMORY,
           announce: Callable[[str], None] = print) -> None:
     """Run the server on a socket from `listen` until interrupted (Ctrl+C); ``announce`` gets the
-    page's address once the workers are ready."""
+    page's address once the workers are ready; ``job_memory`` bounds each worker (bytes)."""
     import uvicorn
 
     address = url_of(sock)
@@ -313,7 +411,5 @@ def serve(sock: socket.socket, *, open_browser: bool = False,
 
             threading.Thread(target=webbrowser.open, args=(address,), daemon=True).start()
 
-    app = create_app(hosts=allowed_hosts(host), on_ready=ready)
-    config = uvicorn.Config(app, http="h11", log_level="warning", timeout_keep_alive=5, lifespan="on",
-                            server_header=False, timeout_graceful_shutdown=GRACE)
-    uvicorn.Server(config).run(sockets=[sock])
+    app = create_app(hosts=allowed_hosts(host), on_ready=ready, job_memory=job_memory)
+    uvicorn.Server(server_config(app)).run(sockets=[sock])

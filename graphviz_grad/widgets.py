@@ -15,7 +15,7 @@ is tested without a browser or a kernel; ipywidgets is imported only when a widg
 >>> import graphviz_grad as gg
 >>> viewer = StepViewer(gg.grad("e = (a+b)*(b+1)", a=2, b=1))
 >>> print(viewer.show(7).caption)
-de/db = de/dz1 · ∂z1/∂b + de/dz2 · ∂z2/∂b = 2 · 1 + 3 · 1 = 5
+de/db = de/dz1 · ∂z1/∂b + de/dz2 · ∂z2/∂b = de/dz1 · 1 + de/dz2 · 1 = 2 · 1 + 3 · 1 = 5
 
 Displayed in a notebook, the panel and the viewer are widgets when a kernel runs; their bundles
 also carry a static SVG and a deterministic text form, so a saved notebook read where no kernel
@@ -42,7 +42,6 @@ from .errors import GraphvizGradError, InputValueError
 from .frames import Frame, frames, render_frames
 from .graph import Graph
 from .layout import LayoutError
-from .player import player_html
 from .seed import EXAMPLES, FIELDS, is_seed
 from .text import parse_number as read_number
 from .text import table
@@ -434,30 +433,51 @@ class StepViewer:
         return _bundle(_live(self.widget), self.to_text(), svg)
 
 
+VIEWER_CHROME = 250
+"""Pixels of a player's frame besides its drawing: the title, the search and zoom bar, the caption
+(two lines) and the button row."""
+
+
 class Player:
-    """The step-by-step HTML player (`graphviz_grad.player.player_html`) in a notebook cell.
+    """The interactive viewer (`graphviz_grad.player`) in a notebook cell: the step-by-step
+    passes of a trace, or a gradient-descent run (`graphviz_grad.descent.descend`) played live.
 
     The page runs in a sandboxed ``<iframe>`` (its own styles and script cannot touch the
     notebook's). It needs JavaScript: where none runs (GitHub's notebook view) the frame is
-    empty or left out, and only the line above it shows, saying what it is. So a notebook
-    should also show a frame as a picture (``display(player.frames[-1])``).
+    empty or left out, and the cell falls back to the annotated graph as a static SVG (the
+    ``image/svg+xml`` of its bundle) and the line above it, saying what it is.
     """
 
-    def __init__(self, trace: Trace, *, forward: bool = True, backward: bool = True,
-                 height: int | None = None,
-                 digits: int = 4):
-        self.trace = trace
-        self.frames = _some_frames(trace, forward, backward, digits)
-        svgs = render_frames(trace, "svg", sequence=self.frames, digits=digits)
-        self.height = fit_height(svgs) if height is None else height
-        """The frame's height in pixels: by default the tallest picture plus the controls."""
-        self.page = player_html(trace, svgs, sequence=self.frames)
+    def __init__(self, subject: Any, *, forward: bool = True, backward: bool = True,
+                 height: int | None = None, digits: int = 4, every: int | None = None):
+        from .player import descent_parts, player_parts, viewer_page
+
+        if isinstance(subject, Trace):
+            self.trace = subject
+            self.frames = _some_frames(subject, forward, backward, digits)
+            data, self.svg = player_parts(subject, sequence=self.frames, digits=digits)
+            program = str(subject.graph).replace("\n", "; ")
+            self.what = f"Step-by-step player: {len(self.frames)} frames of {program}"
+            title = f"{program} — backpropagation step by step"
+        elif hasattr(subject, "history") and hasattr(subject, "trace_at"):
+            self.trace = subject.trace_at(subject.history[-1])
+            data, self.svg = descent_parts(subject, every=every, digits=digits)
+            self.frames = []
+            program = str(subject.graph).replace("\n", "; ")
+            self.what = (f"Gradient descent played over the graph: {len(data['frames'])} frames of "
+                         f"{len(subject.history) - 1} steps of {program}")
+            title = f"{program} — gradient descent"
+        else:
+            raise TypeError("the player shows a Trace or a gradient-descent run, not "
+                            f"{type(subject).__name__}")
+        self.data = data
+        self.height = fit_height([self.svg.encode()], VIEWER_CHROME) if height is None else height
+        """The frame's height in pixels: by default the drawing at its own size plus the controls."""
+        self.page = viewer_page(data, self.svg, title=title)
 
     def __str__(self) -> str:
-        program = str(self.trace.graph).replace("\n", "; ")
-        return (f"Step-by-step player: {len(self.frames)} frames of {program} — use its buttons, "
-                "slider or arrow keys. It needs JavaScript; where none runs (GitHub's notebook "
-                "view) it does not show.")
+        return (f"{self.what} — use its buttons, slider or arrow keys; click a node for its story. It needs "
+                "JavaScript; where none runs (GitHub's notebook view) the annotated graph shows instead.")
 
     def __repr__(self) -> str:
         return f"<{self}>"
@@ -470,8 +490,10 @@ class Player:
                 f'style="width:100%;height:{int(self.height)}px;border:0" title="step-by-step player">'
                 "</iframe>")
 
-    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
-        return {"text/html": self._repr_html_(), "text/plain": str(self)}
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None
+                          ) -> tuple[dict[str, Any], dict[str, Any]]:
+        bundle = {"text/html": self._repr_html_(), "image/svg+xml": self.svg, "text/plain": str(self)}
+        return bundle, alt_metadata("svg", str(self))
 
 
 PICTURE_TYPES = {"png": "image/png", "svg": "image/svg+xml"}

@@ -109,8 +109,8 @@ def test_the_full_text_page_has_every_part(page):
                  "╚═════════╝\ndL/dW1 = 20\ndL/dW2 = 40\ndL/dB = -4\n(inputs held fixed: dL/dx = 0.4, dL/dy = 0.8)",
                  "W1    parameter  0.1    20",
                  "dL/dW2  +40   " + "█" * 40, "dL/dW1 = 2·x·(-B + W1·x + W2·y) = 2·x·z4",
-                 "SymPy agrees: all 10 derivatives match", "  dL/dz4 = 2·z4 = 4",
-                 "  dL/dB = dL/dz4 · (-1) = -4", "What the signs mean",
+                 "SymPy agrees: all 10 derivatives match", "  dL/dz4 = ∂L/∂z4 = 2·z4 = 4",
+                 "  dL/dB = dL/dz4 · ∂z4/∂B = dL/dz4 · (-1) = 4 · (-1) = -4", "What the signs mean",
                  "Gradient-descent update (lr = 0.001)", "Copy\nLoss: L = 4"]:
         assert part in text, part
     assert str(page) == text
@@ -135,7 +135,7 @@ def test_json_has_everything_and_is_strict_json(page):
     assert data["loss"] == 4.0 and data["gradients"]["W1"] == 20.0
     assert data["table"][2] == {"name": "W1", "role": "parameter", "value": 0.1, "gradient": 20.0}
     assert data["chart"][4] == {"name": "B", "label": "dL/dB", "gradient": -4.0, "magnitude": 4.0, "sign": "-"}
-    assert data["derivation"]["backward"][1]["text"] == "dL/dz4 = 2·z4 = 4"
+    assert data["derivation"]["backward"][1]["text"] == "dL/dz4 = ∂L/∂z4 = 2·z4 = 4"
     assert data["update"]["parameters"][0] == {"name": "W1", "value": 0.1, "gradient": 20.0,
                                                "new_value": 0.1 - 0.001 * 20}
     assert data["update"]["new_loss"] == pytest.approx(2.238016) and data["check"]["ok"] is True
@@ -159,7 +159,7 @@ def test_any_formula_takes_all_inputs_as_parameters():
     result = calculate("e = (a+b)*(b+1)", {"a": 2}, b=1)
     assert result.parameters == ("a", "b") and result.gradients == {"a": 2.0, "b": 5.0}
     assert result.order == ("a", "b")
-    assert "de/db = de/dz1 · 1 + de/dz2 · 1 = 5" in result.to_text()
+    assert "de/db = de/dz1 · ∂z1/∂b + de/dz2 · ∂z2/∂b = de/dz1 · 1 + de/dz2 · 1 = 2 · 1 + 3 · 1 = 5" in result.to_text()
     assert calculate("y = a*b", a=2, b=3, wrt=["b"]).parameters == ("b",)
 
 

@@ -1,6 +1,8 @@
 """`graphviz-grad render`: formats, step frames, stdout, atomic replacement and failures."""
 
+import json
 import os
+import re
 import subprocess
 import sys
 
@@ -36,8 +38,9 @@ def test_html_player_steps_through_the_whole_backward_pass(capsys, tmp_path):
     target = tmp_path / "seed.html"
     assert run(capsys, "render", SEED, "--at", AT, "-o", str(target), "--steps")[0] == 0
     page = target.read_text(encoding="utf-8")
-    assert page.count('<template class="gg-frame">') == 17
-    assert "dL/dx = dL/dz1 · ∂z1/∂x = 4 · 0.1 = 0.4" in page
+    scene = json.loads(re.search(r'<script type="application/json" id="gg-scene">(.*?)</script>', page, re.S)[1])
+    assert len(scene["frames"]) == 17 and page.count("<svg width=") == 1  # one drawing, 17 sets of changes
+    assert "dL/dx = dL/dz1 · ∂z1/∂x = dL/dz1 · W1 = 4 · 0.1 = 0.4" in page
 
 
 def test_numbered_frames_and_stale_ones_removed(capsys, tmp_path):
@@ -118,7 +121,8 @@ def test_options_reach_the_picture(capsys, tmp_path):
 def test_pure_backend(capsys, tmp_path):
     target = tmp_path / "seed.html"
     assert run(capsys, "render", SEED, "--at", AT, "-o", str(target), "--backend", "pure")[0] == 0
-    assert target.read_text(encoding="utf-8").count("<svg") == 17
+    page = target.read_text(encoding="utf-8")
+    assert re.search(r"<main id=\"player\"[^>]*>\s*<svg", page) and 'id="gg-scene"' in page
 
 
 @pytest.mark.parametrize(("argv", "message"), [
@@ -184,7 +188,7 @@ def test_without_the_system_binaries(tmp_path):
                                "-o", str(tmp_path / name)], capture_output=True, text=True, env=env)
         assert done.returncode == 0, done.stderr
     assert "grad = 20" in (tmp_path / "seed.svg").read_text()  # drawn by graphviz-pure: no dot on PATH
-    assert (tmp_path / "seed.html").read_text().count("<svg") == 17
+    assert re.search(r"<main id=\"player\"[^>]*>\s*<svg", (tmp_path / "seed.html").read_text())  # the drawing
     done = subprocess.run([sys.executable, "-m", "graphviz_grad", "render", SEED, "--at", AT,
                            "-o", str(tmp_path / "seed.pdf")], capture_output=True, text=True, env=env)
     assert done.returncode == 2 and "PDF needs the Graphviz binaries" in done.stderr

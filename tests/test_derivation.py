@@ -13,23 +13,23 @@ from graphviz_grad.derivation import code_span, derive
 from .conftest import EXAMPLE_1, SEED
 
 SEED_FORWARD = [
-    "z1 = x·W1 = 0.5",
-    "z2 = y·W2 = 2",
-    "z3 = z1 + z2 = 2.5",
-    "z4 = z3 - B = 2",
-    "L = z4**2 = 4",
+    "z1 = x·W1 = 5·0.1 = 0.5",
+    "z2 = y·W2 = 10·0.2 = 2",
+    "z3 = z1 + z2 = 0.5 + 2 = 2.5",
+    "z4 = z3 - B = 2.5 - 0.5 = 2",
+    "L = z4**2 = 2**2 = 4",
 ]
 SEED_BACKWARD = [
     "dL/dL = 1",
-    "dL/dz4 = 2·z4 = 4",
-    "dL/dz3 = dL/dz4 · 1 = 4",
-    "dL/dz2 = dL/dz3 · 1 = 4",
-    "dL/dz1 = dL/dz3 · 1 = 4",
-    "dL/dB = dL/dz4 · (-1) = -4",
-    "dL/dW2 = dL/dz2 · y = 40",
-    "dL/dy = dL/dz2 · W2 = 0.8",
-    "dL/dW1 = dL/dz1 · x = 20",
-    "dL/dx = dL/dz1 · W1 = 0.4",
+    "dL/dz4 = ∂L/∂z4 = 2·z4 = 4",
+    "dL/dz3 = dL/dz4 · ∂z4/∂z3 = dL/dz4 · 1 = 4 · 1 = 4",
+    "dL/dz2 = dL/dz3 · ∂z3/∂z2 = dL/dz3 · 1 = 4 · 1 = 4",
+    "dL/dz1 = dL/dz3 · ∂z3/∂z1 = dL/dz3 · 1 = 4 · 1 = 4",
+    "dL/dB = dL/dz4 · ∂z4/∂B = dL/dz4 · (-1) = 4 · (-1) = -4",
+    "dL/dW2 = dL/dz2 · ∂z2/∂W2 = dL/dz2 · y = 4 · 10 = 40",
+    "dL/dy = dL/dz2 · ∂z2/∂y = dL/dz2 · W2 = 4 · 0.2 = 0.8",
+    "dL/dW1 = dL/dz1 · ∂z1/∂W1 = dL/dz1 · x = 4 · 5 = 20",
+    "dL/dx = dL/dz1 · ∂z1/∂x = dL/dz1 · W1 = 4 · 0.1 = 0.4",
 ]
 
 
@@ -58,20 +58,21 @@ def test_each_line_keeps_its_parts_and_the_numbers_substituted(seed):
 def test_a_node_read_twice_sums_its_terms():
     derivation = derive(gg.grad("e = (a+b)*(b+1)", a=2, b=1))
     b = next(line for line in derivation.backward if line.node == "b")
-    assert b.text == "de/db = de/dz1 · 1 + de/dz2 · 1 = 5"
+    assert b.text == "de/db = de/dz1 · ∂z1/∂b + de/dz2 · ∂z2/∂b = de/dz1 · 1 + de/dz2 · 1 = 2 · 1 + 3 · 1 = 5"
     assert b.numbers == "2 · 1 + 3 · 1"
     square = next(line for line in derive(gg.grad("y = x*x", x=3)).backward if line.node == "x")
-    assert square.text == "dy/dx = x + x = 6"  # each slot's own local derivative, summed
+    assert square.text == "dy/dx = ∂y/∂x + ∂y/∂x = x + x = 3 + 3 = 6"  # each slot's own local derivative, summed
 
 
 def test_local_derivatives_are_formulas_in_argument_names():
     derivation = derive(gg.grad("y = sin(a)/b - a*(-2)", a=0.5, b=2))
     texts = {line.node: line.text for line in derivation.backward}
-    assert texts["z1"] == "dy/dz1 = dy/dz2 · 1/b = 0.5"
-    assert texts["b"] == "dy/db = dy/dz2 · (-z1/b**2) = -0.1198563847"
-    assert texts["z3"] == "dy/dz3 = -1"  # the output's local derivative alone: nothing left to write
+    assert texts["z1"] == "dy/dz1 = dy/dz2 · ∂z2/∂z1 = dy/dz2 · 1/b = 1 · 0.5 = 0.5"
+    assert texts["b"] == ("dy/db = dy/dz2 · ∂z2/∂b = dy/dz2 · (-z1/b**2) = 1 · (-0.1198563847)"
+                          " = -0.1198563847")
+    assert texts["z3"] == "dy/dz3 = ∂y/∂z3 = -1"  # the output's local derivative alone: nothing left to write
     forward = {line.node: line.text for line in derivation.forward}
-    assert forward["z3"] == "z3 = a·(-2) = -1"
+    assert forward["z3"] == "z3 = a·(-2) = 0.5·(-2) = -1"
 
 
 def test_a_graph_without_inputs_has_no_backward_lines():
@@ -82,10 +83,11 @@ def test_a_graph_without_inputs_has_no_backward_lines():
 
 def test_digits_and_non_finite_numbers():
     derivation = derive(gg.grad("y = log(x)/3", x=2), digits=3)
-    assert derivation.forward[0].text == "z1 = log(x) = 0.693"
+    assert derivation.forward[0].text == "z1 = log(x) = log(2) = 0.693"
     pole = derive(gg.grad("y = 1/x", x=0))
-    assert pole.forward[0].text == "y = 1/x = inf"
-    assert pole.backward[-1].text == "dy/dx = -1/x**2 = -inf"
+    assert pole.forward[0].text == "y = 1/x = 1/0 = inf"
+    assert pole.backward[-1].text == "dy/dx = ∂y/∂x = -1/x**2 = -inf"
+    assert pole.backward[-1].notes == ("the gradient is -inf",)
     assert r"-\infty" in pole.to_latex()
 
 
@@ -100,11 +102,12 @@ def test_latex(seed):
 
 def test_markdown_and_json(seed):
     markdown = seed.to_markdown()
-    assert "1. `z1 = x·W1 = 0.5`" in markdown and "6. `dL/dB = dL/dz4 · (-1) = -4`" in markdown
+    assert "1. `z1 = x·W1 = 5·0.1 = 0.5`" in markdown and f"6. `{SEED_BACKWARD[5]}`" in markdown
     data = json.loads(seed.to_json())
     assert [line["text"] for line in data["backward"]] == SEED_BACKWARD
-    assert data["forward"][0] == {"phase": "forward", "node": "z1", "lhs": "z1", "formula": "x·W1",
-                                  "numbers": "5·0.1", "value": 0.5, "text": "z1 = x·W1 = 0.5", "note": ""}
+    assert data["forward"][0] == {"phase": "forward", "node": "z1", "lhs": "z1", "symbols": "x·W1",
+                                  "formula": "x·W1", "numbers": "5·0.1", "value": 0.5,
+                                  "text": "z1 = x·W1 = 5·0.1 = 0.5", "terms": [], "notes": [], "note": ""}
     nan = json.loads(derive(gg.grad("y = log(x)", x=-1)).to_json())
     assert nan["forward"][0]["value"] == "nan"
 
@@ -113,7 +116,7 @@ def test_hostile_names_stay_text():
     a, b = gg.inputs(["<b>x</b>", "50%`$"])
     graph = gg.build((a * b).named("<script>"))
     derivation = derive(gg.grad(graph, [2.0, 3.0]))
-    assert derivation.forward[0].text == "<script> = <b>x</b>·50%`$ = 6"
+    assert derivation.forward[0].text == "<script> = <b>x</b>·50%`$ = 2·3 = 6"
     markdown = derivation.to_markdown()
     outside_code = re.sub(r"(`+) .*? \1|`[^`]*`", "", markdown)
     assert "<" not in outside_code and "$" not in outside_code
@@ -171,11 +174,14 @@ def test_every_line_matches_the_trace(text, a, b, c):
 def test_a_local_derivative_that_is_a_sum_is_grouped():
     # review: "dL/dz1 · 1 - tanh(x)**2" read as written is another number
     texts = {line.node: line.text for line in derive(gg.grad("L = 3*tanh(x)", x=1)).backward}
-    assert texts["x"] == "dL/dx = dL/dz1 · (1 - tanh(x)**2) = 1.259923025"
+    assert texts["x"] == ("dL/dx = dL/dz1 · ∂z1/∂x = dL/dz1 · (1 - tanh(x)**2) = 3 · 0.4199743416"
+                          " = 1.259923025")
     two = {line.node: line.text for line in derive(gg.grad("y = 1/x + x", x=2)).backward}
-    assert two["x"] == "dy/dx = dy/dz1 · (-1/x**2) + 1 = 0.75"
+    assert two["x"] == ("dy/dx = dy/dz1 · ∂z1/∂x + ∂y/∂x = dy/dz1 · (-1/x**2) + 1"
+                         " = 1 · (-0.25) + 1 = 0.75")
     many = {line.node: line.text for line in derive(gg.grad("y = x*x - x", x=2)).backward}
-    assert many["x"] == "dy/dx = dy/dz1 · x + dy/dz1 · x + (-1) = 3"
+    assert many["x"] == ("dy/dx = dy/dz1 · ∂z1/∂x + dy/dz1 · ∂z1/∂x + ∂y/∂x = dy/dz1 · x + dy/dz1 · x + (-1)"
+                          " = 1 · 2 + 1 · 2 + (-1) = 3")
 
 
 def test_latex_keeps_constant_operations_and_does_not_repeat_a_value():
@@ -188,7 +194,7 @@ def test_latex_keeps_constant_operations_and_does_not_repeat_a_value():
 def test_huge_and_tiny_constants_print_as_floats():
     texts = [line.text for line in derive(gg.grad("L = x*1e308*10", x=1e-300)).backward]
     assert all(len(text) < 80 for text in texts), texts
-    assert "dL/dz1 = 10" in texts and any("1.0e+308" in text or "1.00000000000000e+308" in text
+    assert "dL/dz1 = ∂L/∂z1 = 10" in texts and any("1.0e+308" in text or "1.00000000000000e+308" in text
                                           for text in texts)
 
 
@@ -198,12 +204,12 @@ def test_a_large_graph_has_a_line_per_step():
     trace = gg.grad(gg.parse(f"L = {formula}"), [1.0] * 4000)
     derivation = derive(trace)
     assert len(derivation.backward) == len(trace.steps) == 7999
-    assert derivation.backward[-1].text == "dL/dw0 = dL/dz1 · x0 = 1"
+    assert derivation.backward[-1].text == "dL/dw0 = dL/dz1 · ∂z1/∂w0 = dL/dz1 · x0 = 1 · 1 = 1"
 
 
 def test_a_step_at_a_kink_says_so_and_names_the_convention():
     relu = {line.node: line for line in derive(gg.grad("L = relu(w*x - b)", w=1, x=1, b=1)).backward}
-    assert relu["z2"].text == ("dL/dz2 = Heaviside(z2) = 0  [not differentiable here; the engine's convention "
+    assert relu["z2"].annotated == ("dL/dz2 = ∂L/∂z2 = Heaviside(z2) = 0  [not differentiable here; the engine's convention "
                                "(PyTorch): relu'(0) = 0]")
     assert relu["z1"].note == ""  # only the step whose own local derivative sits on the kink
     tie = {line.node: line for line in derive(gg.grad("L = max(a, b)", a=1, b=1)).backward}

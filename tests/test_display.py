@@ -54,7 +54,7 @@ def test_without_graphviz_the_cell_still_shows_text(monkeypatch):
 def test_a_frame_displays_with_its_caption():
     frame = frames(gg.grad(SEED, EXAMPLE_1))[8]
     bundle = frame._repr_mimebundle_()
-    assert bundle["text/plain"] == "dL/dz3 = dL/dz4 · ∂z4/∂z3 = 4 · 1 = 4"
+    assert bundle["text/plain"] == "dL/dz3 = dL/dz4 · ∂z4/∂z3 = dL/dz4 · 1 = 4 · 1 = 4"
     assert "grad = ?" in bundle["image/svg+xml"]
 
 

@@ -61,7 +61,7 @@ def test_every_node_and_edge_once_with_name_ids():
 def test_node_shows_name_op_value_and_gradient():
     source = to_dot(seed_trace())
     z3 = next(line for line in source.splitlines() if line.startswith('  "z3" ['))
-    assert "<B>z3</B> = z1 + z2" in z3 and "value = 2.5" in z3 and "grad = 4" in z3
+    assert "<B>z3</B>\u00a0= z1 + z2" in z3 and "value = 2.5" in z3 and "grad = 4" in z3
     w1 = next(line for line in source.splitlines() if line.startswith('  "W1" ['))
     assert "<B>W1</B>  input" in w1 and "value = 0.1" in w1 and "grad = 20" in w1
 
@@ -139,7 +139,7 @@ def test_non_finite_gradients_are_marked():
 
 def test_graph_without_values_shows_structure():
     source = to_dot(gg.parse(SEED))
-    assert "value =" not in source and "grad =" not in source and "<B>z4</B> = z3 - B" in source
+    assert "value =" not in source and "grad =" not in source and "<B>z4</B>\u00a0= z3 - B" in source
 
 
 def test_view_hides_unknown_numbers_and_highlights():
@@ -229,7 +229,7 @@ def test_an_absolute_scale_makes_pictures_of_different_steps_compare():
     assert fills(to_dot(small))["W2"] == POSITIVE[-1]  # relative: the largest is always the darkest
     absolute = to_dot(small, scale=200)
     assert fills(absolute)["W2"] == POSITIVE[1] and fills(absolute)["B"] == NEGATIVE[0]  # 4/200, 0.4/200
-    assert "as a share of 200:" in absolute and "as a share of the largest:" in to_dot(small)
+    assert "a larger share of |grad| = 200" in absolute and "a larger share of the largest |grad|" in to_dot(small)
     assert fills(to_dot(small, scale=1))["W2"] == POSITIVE[-1]  # above the scale: the darkest
     for bad in (0, -1, float("inf"), float("nan"), True, "40"):
         with pytest.raises(ValueError, match="scale must be a finite number > 0"):

@@ -93,6 +93,10 @@ def test_a_learner_fills_in_the_fan_out_exercise_in_chromium(browser, live_serve
         page.wait_for_selector('#blanks input[data-key="de/db"]')
         assert "de/db = de/dz1 · 1 + de/dz2 · 1 = ?" in page.text_content("#derivation")
         assert page.get_attribute("#picture", "src").startswith("data:image/svg+xml")
+        assert page.get_attribute('#blanks input[data-key="de/db"]', "inputmode") == "text"  # a minus sign
+        page.click("#check")  # nothing typed: every blank is marked, none silently
+        expect(page.locator("#score")).to_have_text("0 of 5 right")
+        assert "de/db: no answer yet." in page.locator("#marks li.wrong").all_text_contents()[-1]
         page.fill('#blanks input[data-key="z1"]', "3")
         page.fill('#blanks input[data-key="de/db"]', "2")
         page.click("#check")
@@ -107,3 +111,21 @@ def test_a_learner_fills_in_the_fan_out_exercise_in_chromium(browser, live_serve
     finally:
         page.close()
     assert problems == []
+
+
+@pytest.mark.parametrize(("body", "field", "fragment"), [
+    ({"formula": "y = x**2", "values": {"x": 1}, "hide": ["q"]}, "hide", "'q' names no node"),
+    ({"formula": "y = x**2", "values": {"x": 1}, "hide": ["x"]}, "hide", "'x' is an input"),
+    ({"formula": "y = x**2", "values": {"x": 1}, "hide": []}, "hide", "at least one hidden"),
+    ({"formula": "y = x**2", "values": {"x": 1}, "hide": {"dy/dx": 1}}, "hide", "must be a list"),
+    ({"name": "fanout", "answers": {"dL/dq": 1}}, "answers", "'dL/dq' is not one of this exercise's blanks"),
+    ({"name": "seed", "values": {"x": 1}}, "name", "a ready exercise has its own formula and values"),
+])
+def test_a_bad_key_is_refused_beside_the_field_it_is_about(body, field, fragment):
+    status, page = respond("exercise", body)
+    assert status == 400 and page["field"] == field and fragment in page["error"], page
+
+
+def test_a_ready_exercise_takes_its_own_choice_of_blanks_as_on_the_command_line():
+    status, page = respond("exercise", {"name": "seed", "hide": ["dL/dW1"], "answers": {"dL/dW1": 20}})
+    assert status == 200 and page["blanks"] == ["dL/dW1"] and page["score"] == "1 of 1 right", page

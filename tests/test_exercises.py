@@ -210,3 +210,121 @@ def test_the_local_derivative_named_is_the_edges_own_when_a_node_reads_an_input_
     assert made.check({"dy/dx": 4})["dy/dx"].text.endswith(
         "You counted only the path through y's argument 1; x also feeds y's argument 2: "
         "add every path's contribution (fan-out sums).")
+
+
+def test_the_outputs_own_gradient_as_a_blank_is_explained_in_words():
+    mark = exercise("y = 2*x", {"x": 1}, hide=["dy/dy"]).check({"dy/dy": 2})["dy/dy"]
+    assert mark.text == "dy/dy = 2 is not right. dy/dy = 1: the output's gradient with respect to itself."
+
+
+def test_the_local_derivative_texts_are_made_once_per_exercise_not_once_per_wrong_answer(monkeypatch):
+    import graphviz_grad.symbolic as symbolic
+
+    calls = []
+    made_texts = symbolic.local_derivative_texts
+    monkeypatch.setattr(symbolic, "local_derivative_texts", lambda graph: calls.append(1) or made_texts(graph))
+    graph = gg.parse("y = " + " + ".join(f"sin(x{i})" for i in range(30)))
+    made = exercise(graph, dict.fromkeys(graph.inputs, 0.1), hide="grads")
+    marks = made.check(dict.fromkeys(made.blanks, 7))  # each wrong: each names its local derivative
+    assert marks.right == 0 and sum("(= cos(x" in mark.text for mark in marks) == 30
+    assert len(calls) == 1  # not one pass over the graph per blank (quadratic in its size)
+
+
+def test_a_right_earlier_answer_is_never_called_wrong_in_a_later_steps_feedback():
+    made = exercise("seed")  # dL/dz4 = 4.004 is right (within 0.004001); dL/dz3 = 4.0041 is not
+    marks = made.check({"dL/dz4": 4.004, "dL/dz3": 4.0041})
+    assert marks["dL/dz4"].right and not marks["dL/dz3"].right
+    assert "which should be" not in marks["dL/dz3"].text
+    assert marks["dL/dz3"].text.endswith("That is close, but not within the tolerance of ±0.004001 here: "
+                                         "check the last digits.")
+    neuron = exercise("neuron")
+    marks = neuron.check({"z4": 1e-7, "y": 0.6})  # z4 is right: y's slip is not blamed on it
+    assert marks["z4"].right and "your z4" not in marks["y"].text
+
+
+def test_rounding_too_far_is_named_and_so_is_a_number_of_the_wrong_kind():
+    made = exercise("y = 1/x", {"x": 3}, hide=["y", "dy/dx"])
+    text = made.check({"y": "0.33", "dy/dx": "nan"})
+    assert text["y"].text.endswith("That is the right number rounded to 2 significant digits, which is not "
+                                   "within the tolerance of ±0.0003343 here: give more digits.")
+    assert text["dy/dx"].text.endswith("The step: dy/dx = ∂y/∂x. Its exact value is a finite number.")
+    pole = exercise("y = log(x)", {"x": -1}, hide=["y"])
+    assert pole.check(y=0)["y"].text.endswith("Its exact value is not a finite number: answer nan, inf or -inf.")
+
+
+def test_a_value_steps_numbers_read_as_the_derivation_writes_them():
+    made = exercise("y = (x*w)**2 + sigmoid(-x)", {"x": -2, "w": 1}, hide="values")
+    texts = [mark.text for mark in made.check(dict.fromkeys(made.blanks, 100))]
+    assert "The step: z1 = x·w = (-2)·1." in texts[0]  # a product with ·, a negative factor in ( )
+    assert "The step: z2 = z1**2 = (-2)**2." in texts[1]  # not -2**2, which is -4
+    assert "The step: z4 = sigmoid(z3) = sigmoid(2)." in texts[3]
+
+
+def test_answers_of_any_real_type_are_read_and_infinity_is_an_answer():
+    np = pytest.importorskip("numpy")
+    from decimal import Decimal
+    from fractions import Fraction
+
+    made = exercise("y = 2*x", {"x": 1})
+    for answer in (np.float32(2), np.int64(2), Fraction(2), Decimal("2"), 2, 2.0, "2"):
+        assert made.check({"dy/dx": answer}).all_right, answer
+    assert made.check({"dy/dx": 10**400})["dy/dx"].text.endswith("Its exact value is a finite number.")
+    pole = exercise("y = 1/x", {"x": 0}, hide=["y"])
+    assert pole.check(y="Infinity").all_right and pole.check(y="+inf").all_right
+    assert made.check({"dy/dx": 2j})["dy/dx"].text == "dy/dx: 2j is not a number."
+
+
+@pytest.mark.parametrize(("options", "error", "message"), [
+    ({"hide": 5}, TypeError, "hide takes a list of keys, 'grads' or 'values', not int"),
+    ({"rel_tol": "0.1"}, TypeError, "rel_tol must be a number, not str"),
+    ({"abs_tol": math.nan}, ValueError, "abs_tol must be a number >= 0, not nan"),
+    ({"digits": "4"}, TypeError, "digits must be an int, not str"),
+    ({"digits": 0}, ValueError, "digits must be between 1 and 17, not 0"),
+    ({"task": 5}, TypeError, "task must be text"),
+    ({"edge_labels": "no"}, TypeError, "edge_labels True, False or None"),
+])
+def test_options_of_the_wrong_type_are_refused_when_the_exercise_is_made(options, error, message):
+    with pytest.raises(error, match=message.replace("(", r"\(").replace(")", r"\)")):
+        exercise("y = 2*x", {"x": 1}, **options)
+
+
+def test_an_answers_key_that_is_not_text_is_a_type_error():
+    with pytest.raises(TypeError, match="an answer's key is a str"):
+        exercise("y = 2*x", {"x": 1}).check({1: 2})
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["exercise", "seeds"], "no ready exercise 'seeds' (ready: seed, fanout, neuron); or give a formula "
+                            "and its values with --at"),
+    (["exercise", "seed", "--at", "x=1"], "the ready exercise 'seed' has its own values: --at is for a formula"),
+    (["exercise", "fanout", "--answer", "z1=3", "--answer", "z1=4"], "--answer gives 'z1' twice"),
+])
+def test_the_command_line_names_a_mistyped_exercise_and_a_doubled_answer(capsys, argv, message):
+    assert main(argv) == 2
+    assert capsys.readouterr().err.strip() == f"graphviz-grad: error: {message}"
+
+
+def test_every_upstream_factor_left_out_is_named_and_an_edge_to_the_output_has_no_dy_dy():
+    made = exercise("L = sin(x)*exp(x)", {"x": 0.5}, hide=["dL/dx"])  # x feeds z1 = sin(x) and z2 = exp(x)
+    text = made.check({"dL/dx": math.cos(0.5) + math.exp(0.5)})["dL/dx"].text  # the locals, summed
+    assert text.endswith("You left out the factors dL/dz1 = 1.649 and dL/dz2 = 0.4794.")
+    tie = exercise("y = max(a, b)", {"a": 1, "b": 1}, hide=["dy/da"])
+    text = tie.check({"dy/da": 1})["dy/da"].text
+    assert "dy/dy" not in text and text.endswith("∂y/∂a should be 0.5 (= Heaviside(a - b)).")
+
+
+def test_a_wide_fan_outs_feedback_lists_a_few_terms_and_counts_the_rest():
+    made = exercise("y = " + " + ".join(f"sin({i}*x)" for i in range(1, 301)), {"x": 0.1}, hide=["dy/dx"])
+    text = made.check({"dy/dx": 7})["dy/dx"].text
+    assert text.count("∂z") == 8 and "· ∂z21/∂x + … (300 in all). With numbers: " in text
+    assert text.endswith("0.6967 · 8 + … (300 in all).") and len(text) < 400
+    text = made.check({"dy/dx": math.cos(0.1)})["dy/dx"].text  # only the first path
+    assert text.endswith("x also feeds z3, z6, z9, z12, z15, z18, z21, z24, … (299 in all): "
+                         "add every path's contribution (fan-out sums).")
+
+
+def test_explain_takes_a_number_and_says_so_for_anything_else():
+    made = exercise("y = 2*x", {"x": 1})
+    assert made.explain("dy/dx", 3).startswith("dy/dx = 3 is not right.")
+    with pytest.raises(TypeError, match="explain takes the answer as a number, not str"):
+        made.explain("dy/dx", "3")

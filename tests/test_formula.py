@@ -104,7 +104,8 @@ def test_a_bare_leaf_program_is_its_own_output():
     ("L = x^2", "'^' is not an operator here: write '**'", 6),
     ("__import__('os').system('id')", "strings are not supported", 12),
     ("__import__(os)", "'__import__' is not a function", 1),
-    ("L = os.system", "attribute access is not supported", 7),
+    ("L = (os).system", "'.' only joins the parts of a group name", 9),
+    ("L = os.import", "'import' is a Python keyword", 5),
     ("L = x[0]", "subscripts", 6),
     ("L = {x}", "sets and dictionaries", 5),
     ("L = lambda: 1", "'lambda' is a Python keyword", 5),
@@ -191,9 +192,10 @@ def test_malicious_text_never_runs(monkeypatch):
     calls = []
     monkeypatch.setattr(os, "system", lambda *a: calls.append(a))
     for text in ["__import__('os').system('id')", "__import__(os).system(id)", "exec(x)", "eval(x)",
-                 "open(x)", "getattr(x, y)", "(lambda: 0)()", "x.__class__", "globals()"]:
+                 "open(x)", "getattr(x, y)", "(lambda: 0)()", "globals()"]:
         with pytest.raises(FormulaError):
             parse(text)
+    assert parse("x.__class__").inputs == ("x.__class__",)  # a dotted (group) name, nothing more
     assert calls == []
 
 

@@ -37,4 +37,4 @@ def test_the_python_examples_run_in_order(tmp_path, monkeypatch):
     for block in blocks:
         exec(compile(block, "README.md", "exec"), namespace)  # our own README, not user input
     assert namespace["page"].loss == 4.0 and namespace["run"].status == "finished"
-    assert namespace["derivation"].backward[5].text == "dL/dB = dL/dz4 · (-1) = -4"
+    assert namespace["derivation"].backward[5].text == "dL/dB = dL/dz4 · ∂z4/∂B = dL/dz4 · (-1) = 4 · (-1) = -4"

@@ -93,7 +93,8 @@ def test_seed(client):
     assert data["parameters"] == ["W1", "W2", "B"]
     assert data["examples"]["2"] == {"x": 5.0, "y": 10.0, "W1": 0.2, "W2": 0.3, "B": 4.0}
     assert data["learning_rate"] == 0.001
-    assert data["limits"] == {"formula_characters": service.MAX_FORMULA, "nodes": service.MAX_NODES}
+    assert data["limits"] == {"formula_characters": service.MAX_FORMULA, "nodes": service.MAX_NODES,
+                              "drawn_nodes": service.MAX_DRAWN}
 
 
 def test_formula(client):
@@ -114,7 +115,6 @@ def test_formula(client):
     ("   \n ", "the formula is empty"),
     ("__import__('os').system('echo hacked')", "line 1"),
     ("x" * (service.MAX_FORMULA + 1), f"at most {service.MAX_FORMULA:,}"),
-    (" + ".join(f"a{i}" for i in range(30)), f"the page draws at most {service.MAX_NODES}"),
     ("y = 2*x\ny = 3*x", "line 2"),
 ])
 def test_bad_formulas(client, formula, fragment):
@@ -266,12 +266,39 @@ def test_graph_frames(client):
     assert [frame["phase"] for frame in frames] == ["forward"] * 6 + ["backward"] * 10 + ["done"]
     assert frames[6]["caption"] == "Backward pass: dL/dL = 1" and frames[6]["node"] == "L"
     assert frames[-1]["caption"].startswith("Done: dL/dx = 1.8, dL/dW1 = 30")
-    for frame in frames:
-        assert frame["svg"].startswith("<?xml") and "</svg>" in frame["svg"]
-        assert "<script" not in frame["svg"] and "href" not in frame["svg"]
+    # one drawing, laid out once; each frame is the changes to it
+    assert data["svg"].startswith("<svg") and data["svg"].count("<svg") == 1 and "</svg>" in data["svg"]
+    assert "<script" not in data["svg"] and "href" not in data["svg"]
+    assert all("svg" not in frame for frame in frames)
+    assert frames[7]["set"] == {"n9": 2} and frames[7]["current"] == "n9" and frames[7]["edges"] == ["e10_0"]
+    z1 = data["nodes"][data["index"]["z1"]]
+    assert z1["forward"] == "z1 = x·W1 = 5·0.3 = 1.5" and z1["args"] == ["e6_0", "e6_1"]
+    assert {edge["id"]: edge["text"] for edge in data["edges"]}["e6_0"] == "∂z1/∂x = W1 = 0.3"
+
+
+def test_graph_passes_and_the_drawing_limit(client):
+    forward = client.post("/api/graph", json={"passes": "forward"}).json()["frames"]
+    assert [frame["phase"] for frame in forward] == ["forward"] * 6
+    assert_error(client.post("/api/graph", json={"passes": "sideways"}), 400, "passes", "passes must be one of")
+    # numbers for every formula the parser takes; only the drawing has a limit
+    wide = " + ".join(f"a{i}" for i in range(80))  # 159 nodes
+    values = {f"a{i}": 1 for i in range(80)}
+    assert client.post("/api/calculate", json={"formula": wide, "values": values}).json()["loss"] == 80
+    assert_error(client.post("/api/graph", json={"formula": wide, "values": values}), 400, "formula",
+                 f"the page draws at most {service.MAX_DRAWN}")
+
+
+def test_descend_plays_a_run(client):
+    data = client.post("/api/descend", json={"values": {}, "lr": "0.001", "steps": 20}).json()
+    assert data["status"] == "finished" and data["svg"].startswith("<svg")
+    assert [point[0] for point in data["curve"]][:3] == [0, 1, 2] and data["curve"][-1][0] == 20
+    assert data["frames"][0]["caption"].startswith("after 0 steps: L = 4;")
+    assert data["frames"][-1]["step"] == 20 and data["parameters"] == ["W1", "W2", "B"]
+    assert_error(client.post("/api/descend", json={"steps": 0}), 400, "steps", "steps must be a whole number")
+    assert_error(client.post("/api/descend", json={"lr": "-1"}), 400, "lr", "learning rate")
 
 
 def test_graph_of_any_formula(client):
     frames = client.post("/api/graph", json={"formula": "e = (a+b)*(b+1)",
                                              "values": {"a": 2, "b": 1}}).json()["frames"]
-    assert "de/db = de/dz1 · ∂z1/∂b + de/dz2 · ∂z2/∂b = 2 · 1 + 3 · 1 = 5" in [f["caption"] for f in frames]
+    assert "de/db = de/dz1 · ∂z1/∂b + de/dz2 · ∂z2/∂b = de/dz1 · 1 + de/dz2 · 1 = 2 · 1 + 3 · 1 = 5" in [f["caption"] for f in frames]

@@ -20,7 +20,7 @@ def page(browser, live_server):
     page.on("dialog", lambda dialog: (problems.append(f"dialog: {dialog.message}"), dialog.dismiss()))
     page.goto(live_server)
     page.wait_for_selector("#app[data-state=ready]")
-    page.wait_for_selector("#frame[src]")
+    page.wait_for_selector("#viewer svg g.node")
     yield page
     context.close()
     assert problems == []  # no script errors, no CSP violations, no dialogs
@@ -61,10 +61,10 @@ def test_page_loads_with_example_1(page):
     check(page.locator("#check")).to_have_class("check agree")
     assert page.inner_text("#check").startswith("✓ SymPy agrees")
     assert "dL/dW1 = 2·x·(-B + W1·x + W2·y) = 2·x·z4" in page.inner_text("#formulas")
-    assert "dL/dB = dL/dz4 · (-1) = -4" in page.inner_text("#derivation")
+    assert "dL/dB = dL/dz4 · ∂z4/∂B = dL/dz4 · (-1) = 4 · (-1) = -4" in page.inner_text("#derivation")
     assert "W1 ← W1 - lr·dL/dW1 = 0.1 - 0.001·20 = 0.08" in page.inner_text("#update")
-    assert page.inner_text("#caption").startswith("Done: dL/dx = 0.4")
-    assert page.inner_text("#counter") == "step 17 of 17"
+    assert page.inner_text("#caption-text").startswith("Done: dL/dx = 0.4")
+    assert page.inner_text("#counter") == "17 / 17"
 
 
 def test_changing_w1_updates_the_loss_and_the_chart(page):
@@ -74,7 +74,7 @@ def test_changing_w1_updates_the_loss_and_the_chart(page):
     widths = page.eval_on_selector_all("#chart .bar", "bars => bars.map(bar => bar.style.width)")
     assert widths[3] == "100%"  # the largest bar is dL/dW2 = 60
     assert widths[2] == "50%"
-    expect(page)(page.locator("#caption")).to_contain_text("dL/dW1 = 30")  # the graph follows
+    expect(page)(page.locator("#caption-text")).to_contain_text("dL/dW1 = 30")  # the graph follows
 
 
 def test_calculate_button_and_enter(page):
@@ -119,39 +119,44 @@ def test_bad_number_shows_the_error_next_to_the_field_and_keeps_the_result(page)
     expect(page)(field(page, "W1")).to_have_attribute("aria-invalid", "true")
     expect(page)(page.locator("#loss")).to_have_text("L = 4")
     expect(page)(page.locator("#status")).to_have_text("Still showing the last good result.")
+    # right beside the loss, not below the fold: the numbers shown are the old ones
+    expect(page)(page.locator("#stale")).to_have_text("not updated: W1: the value '0.1x' is not a number")
+    expect(page)(page.locator("#results-summary")).to_have_class("results-summary stale")
     field(page, "W1").fill("0.3")
     expect(page)(page.locator("#loss")).to_have_text("L = 9")
     expect(page)(error).to_have_text("")
+    expect(page)(page.locator("#stale")).to_have_text("")
 
 
 def test_bad_formula_shows_the_error_and_keeps_the_old_graph(page):
-    picture = page.get_attribute("#frame", "src")
-    caption = page.inner_text("#caption")
+    page.evaluate("window.ggPage.viewer.svg.dataset.mark = 'before'")
+    caption = page.inner_text("#caption-text")
     page.fill("#formula", "L = (x*W1 + ")
     expect(page)(page.locator("#formula-error")).to_contain_text("line 1, column")
     expect(page)(page.locator("#formula")).to_have_attribute("aria-invalid", "true")
     page.wait_for_timeout(400)  # the graph is not asked for again
-    assert page.get_attribute("#frame", "src") == picture
-    assert page.inner_text("#caption") == caption
+    assert page.evaluate("window.ggPage.viewer.svg.dataset.mark") == "before"
+    assert page.inner_text("#caption-text") == caption
     expect(page)(page.locator("#loss")).to_have_text("L = 4")
     labels = page.locator("#fields label").all_inner_texts()
     assert labels == ["x", "y", "W1", "W2", "B"]
 
 
 def test_stepping_through_the_backward_pass_changes_the_caption(page):
-    assert page.inner_text("#caption").startswith("Done:")
+    assert page.inner_text("#caption-text").startswith("Done:")
     page.click("#prev")
-    expect(page)(page.locator("#caption")).to_have_text("dL/dx = dL/dz1 · ∂z1/∂x = 4 · 0.1 = 0.4")
+    expect(page)(page.locator("#caption-text")).to_have_text(
+        "dL/dx = dL/dz1 · ∂z1/∂x = dL/dz1 · W1 = 4 · 0.1 = 0.4")
     page.fill("#slider", "6")
-    expect(page)(page.locator("#caption")).to_have_text("Backward pass: dL/dL = 1")
+    expect(page)(page.locator("#caption-text")).to_have_text("Backward pass: dL/dL = 1")
     page.click("#next")
-    expect(page)(page.locator("#caption")).to_have_text("dL/dz4 = dL/dL · ∂L/∂z4 = 1 · 4 = 4")
-    expect(page)(page.locator("#counter")).to_have_text("step 8 of 17")
+    expect(page)(page.locator("#caption-text")).to_have_text("dL/dz4 = ∂L/∂z4 = 2·z4 = 4")
+    expect(page)(page.locator("#counter")).to_have_text("8 / 17")
     page.fill("#slider", "0")
-    expect(page)(page.locator("#prev")).to_be_disabled()
+    expect(page)(page.locator("#prev")).to_have_attribute("aria-disabled", "true")
     # a new value keeps the step on screen
     field(page, "W1").fill("0.3")
-    expect(page)(page.locator("#caption")).to_contain_text("Forward pass: the inputs x = 5, W1 = 0.3")
+    expect(page)(page.locator("#caption-text")).to_contain_text("Forward pass: the inputs x = 5, W1 = 0.3")
 
 
 def test_any_formula_brings_its_own_fields(page):
@@ -163,7 +168,7 @@ def test_any_formula_brings_its_own_fields(page):
     rows = page.locator("#gradients tbody tr").all()
     assert [row.locator("td").all_inner_texts() for row in rows] == [
         ["a", "parameter", "2", "2"], ["b", "parameter", "1", "5"]]
-    expect(page)(page.locator("#caption")).to_contain_text("de/db = 5")
+    expect(page)(page.locator("#caption-text")).to_contain_text("de/db = 5")
     page.click("#seed-formula")
     expect(page)(page.locator("#loss")).to_have_text("L = 4")
     assert page.locator("#example-1").is_visible()
@@ -173,7 +178,7 @@ def test_user_text_is_shown_as_text_and_never_runs(page):
     hostile = 'L = x <img src=x onerror="alert(1)"><script>alert(2)</script>'
     page.fill("#formula", hostile)
     expect(page)(page.locator("#formula-error")).to_contain_text("'<'")
-    assert page.locator("img").count() == 1 and page.locator("script").count() == 1
+    assert page.locator("img").count() == 0 and page.locator("script").count() == 3  # the page's own
     field(page, "x").fill("<b>5</b>")
     expect(page)(page.locator("#input-0-error")).to_have_text("x: the value '<b>5</b>' is not a number")
     assert page.locator("b").count() == 0
@@ -215,12 +220,100 @@ def test_copy_after_a_refused_change_says_what_it_copied(page):
     assert page.evaluate("navigator.clipboard.readText()") == gg.calculate().copy_text()
 
 
+@pytest.fixture
+def sized_page(browser, live_server, request):
+    width, height = request.param
+    context = browser.new_context(viewport={"width": width, "height": height})
+    page = context.new_page()
+    problems = []
+    page.on("pageerror", lambda failure: problems.append(str(failure)))
+    page.on("console", lambda message: message.type == "error" and not expected_refusal(message.text)
+            and problems.append(message.text))
+    page.goto(live_server)
+    page.wait_for_selector("#app[data-state=ready]")
+    page.wait_for_selector("#viewer svg g.node")
+    yield page
+    context.close()
+    assert problems == []
+
+
+SIZES = [pytest.param((1280, 900), id="laptop"), pytest.param((390, 844), id="phone")]
+
+
+@pytest.mark.parametrize("sized_page", SIZES, indirect=True)
+def test_the_loss_and_every_gradient_are_above_the_fold(sized_page):
+    page = sized_page
+    width, height = page.viewport_size["width"], page.viewport_size["height"]
+    items = page.locator("#gradient-list li")
+    assert items.all_inner_texts() == ["dL/dx = 0.4", "dL/dy = 0.8", "dL/dW1 = 20", "dL/dW2 = 40", "dL/dB = -4"]
+    for locator in (page.locator("#loss"), items.last):
+        found = locator.bounding_box()
+        assert found["y"] + found["height"] <= height  # no scrolling needed
+    assert page.evaluate("document.documentElement.scrollWidth") <= width  # no sideways scroll
+
+
+@pytest.mark.parametrize("sized_page", SIZES, indirect=True)
+def test_the_page_graph_zooms_and_tells_a_node_story(sized_page, request):
+    page = sized_page
+    width = page.viewport_size["width"]
+    fitted = page.evaluate("window.ggPage.viewer.zoom.scale")
+    page.click("#zoom-in")
+    assert page.evaluate("window.ggPage.viewer.zoom.scale") > fitted
+    page.click("#fit")
+    page.click("#viewer g#n1")  # W1: an input the SymPy check covered
+    expect(page)(page.locator("#details")).to_contain_text("SymPy agrees: dL/dW1 = 2·x·(-B + W1·x + W2·y)")
+    page.click("#viewer g#n6")  # z1
+    expect(page)(page.locator("#details")).to_contain_text("∂z1/∂x = W1 = 0.1")
+    assert "z1 = x·W1 = 5·0.1 = 0.5" in page.inner_text("#details")
+    # the same step reads the same in the caption, the derivation and the details
+    page.fill("#slider", "15")
+    caption = page.inner_text("#caption-text")
+    assert caption == "dL/dx = dL/dz1 · ∂z1/∂x = dL/dz1 · W1 = 4 · 0.1 = 0.4"
+    assert caption in page.inner_text("#derivation")
+    tops = set()
+    for button in ("#prev", "#play", "#next", "#train", "#zoom-in", "#fit"):
+        found = page.locator(button).bounding_box()
+        assert found["width"] >= 44 and found["height"] >= 44 and found["x"] + found["width"] <= width
+        if button in ("#prev", "#play", "#next"):
+            tops.add(round(found["y"]))
+    assert len(tops) == 1  # the step controls on one line
+    assert page.evaluate("document.documentElement.scrollWidth") <= width
+    page.locator("#graph-panel").screenshot(path=f"docs/viewer-page-{request.node.callspec.id}.png")
+
+
+@pytest.mark.parametrize("sized_page", SIZES[:1], indirect=True)
+def test_train_plays_gradient_descent_over_the_graph(sized_page):
+    page = sized_page
+    page.fill("#steps", "30")
+    page.click("#train")
+    expect(page)(page.locator("#graph-heading")).to_contain_text("Gradient descent: finished 30 steps")
+    expect(page)(page.locator(".ggv-curve")).to_be_visible()
+    page.keyboard.press("End")
+    page.locator("#stage").focus()
+    page.keyboard.press("End")
+    expect(page)(page.locator("#caption-text")).to_contain_text("after 30 steps: L =")
+    assert page.get_attribute(".ggv-curve", "data-points") == "31"
+    page.click("#show-steps")
+    expect(page)(page.locator("#graph-heading")).to_have_text("The graph, step by step")
+    expect(page)(page.locator("#counter")).to_have_text("17 / 17")
+    page.fill("#steps", "0")
+    page.click("#train")
+    expect(page)(page.locator("#graph-error")).to_contain_text("steps must be a whole number")
+
+
+def test_a_formula_too_big_to_draw_still_gets_its_numbers(page):
+    formula = "L = " + " + ".join(f"a{i}" for i in range(80))  # 159 nodes
+    page.fill("#formula", formula)
+    expect(page)(page.locator("#loss")).to_have_text("L = 80")
+    expect(page)(page.locator("#graph-error")).to_contain_text("the page draws at most 150")
+
+
 def test_the_mode_switch_draws_tangents(page):
     page.select_option("#mode", "forward")
-    expect(page)(page.locator("#counter")).to_have_text("step 6 of 6")  # the forward frames only
+    expect(page)(page.locator("#counter")).to_have_text("6 / 6")  # the forward frames only
     page.fill("#slider", "3")
-    expect(page)(page.locator("#caption")).to_contain_text("ż3 = ż1 + ż2 = 0.1 + 0 = 0.1")
+    expect(page)(page.locator("#caption-text")).to_contain_text("ż3 = ż1 + ż2 = 0.1 + 0 = 0.1")
     page.select_option("#mode", "both")
-    expect(page)(page.locator("#counter")).to_have_text("step 17 of 17")
+    expect(page)(page.locator("#counter")).to_have_text("17 / 17")
     page.select_option("#mode", "reverse")
-    expect(page)(page.locator("#caption")).not_to_contain_text("ż")
+    expect(page)(page.locator("#caption-text")).not_to_contain_text("ż")

@@ -154,8 +154,8 @@ def test_parse_number_refuses(typed, message):
 def test_step_viewer_show_picks_a_frame_and_the_slider_follows():
     viewer = StepViewer(gg.grad(SEED, EXAMPLE_1))
     assert len(viewer.frames) == 17 and viewer.index == 0
-    assert viewer.show(8).caption == "dL/dz3 = dL/dz4 · ∂z4/∂z3 = 4 · 1 = 4"
-    assert viewer.to_text() == "frame 9 of 17 (backward): dL/dz3 = dL/dz4 · ∂z4/∂z3 = 4 · 1 = 4"
+    assert viewer.show(8).caption == "dL/dz3 = dL/dz4 · ∂z4/∂z3 = dL/dz4 · 1 = 4 · 1 = 4"
+    assert viewer.to_text() == "frame 9 of 17 (backward): dL/dz3 = dL/dz4 · ∂z4/∂z3 = dL/dz4 · 1 = 4 · 1 = 4"
     assert viewer.show(99).index == 16 and viewer.show(-99).index == 0  # kept in range, as the player does
     assert viewer.show(-1).index == 16 and viewer.show(-3).index == 14  # from the end, as in a list
     with pytest.raises(TypeError):
@@ -192,7 +192,7 @@ def test_step_viewer_bundle_and_backward_only():
     viewer = StepViewer(gg.grad("e = (a+b)*(b+1)", a=2, b=1), forward=False, start=3)
     bundle, metadata = viewer._repr_mimebundle_()
     assert bundle["text/plain"] == ("frame 4 of 6 (backward): de/db = de/dz1 · ∂z1/∂b + de/dz2 · ∂z2/∂b "
-                                    "= 2 · 1 + 3 · 1 = 5")
+                                    "= de/dz1 · 1 + de/dz2 · 1 = 2 · 1 + 3 · 1 = 5")
     assert set(bundle) == {WIDGET_VIEW, "image/svg+xml", "text/plain"}
     assert "grad = 5" in bundle["image/svg+xml"] and metadata["image/svg+xml"]["alt"] == bundle["text/plain"]
     assert viewer.pictures() is viewer.pictures()  # laid out once
@@ -240,17 +240,31 @@ def _parsed(fragment):
 
 def test_player_is_sandboxed_in_an_iframe_under_a_line_saying_what_it_is():
     player = Player(gg.grad("y = x**2", x=3), forward=False)
-    bundle = player._repr_mimebundle_()
+    bundle, metadata = player._repr_mimebundle_()
+    assert metadata == {"image/svg+xml": {"alt": bundle["text/plain"]}}
     assert bundle["text/plain"] == ("Step-by-step player: 3 frames of y = x**2 — use its buttons, slider or "
-                                    "arrow keys. It needs JavaScript; where none runs (GitHub's notebook view) "
-                                    "it does not show.")
+                                    "arrow keys; click a node for its story. It needs JavaScript; where none "
+                                    "runs (GitHub's notebook view) the annotated graph shows instead.")
+    assert bundle["image/svg+xml"].startswith("<svg") and "grad = 6" in bundle["image/svg+xml"]  # the fallback
     page = bundle["text/html"]
     parsed = _parsed(page)
     assert parsed.tags == ["p", "/p", "iframe", "/iframe"]
     assert "".join(parsed.text) == bundle["text/plain"]  # visible where the iframe is stripped
     frame = parsed.attributes[1]
     assert frame["sandbox"] == "allow-scripts" and frame["srcdoc"] == player.page
-    assert player.page.count("<template") == 3
+    assert len(player.data["frames"]) == 3 and player.page.count("<svg width=") == 1
+
+
+def test_player_plays_a_descent_run():
+    from graphviz_grad.descent import descend
+
+    run = descend(SEED, EXAMPLE_1, wrt="W1,W2,B", lr=0.001, steps=30)
+    player = Player(run, every=10)
+    assert [frame["step"] for frame in player.data["frames"]] == [0, 10, 20, 30]
+    assert str(player).startswith("Gradient descent played over the graph: 4 frames of 30 steps of z1 = x*W1")
+    assert player._repr_mimebundle_()[0]["image/svg+xml"].startswith("<svg")
+    with pytest.raises(TypeError, match="a Trace or a gradient-descent run"):
+        Player("y = x**2")
 
 
 def test_player_with_hostile_names_stays_inside_its_iframe():

@@ -89,14 +89,15 @@ class Client:
 
 
 @contextlib.contextmanager
-def running(app, timeout: float = 60) -> Iterator[str]:
-    """Serve ``app`` on a free port of 127.0.0.1 in a thread; yields the base URL."""
+def running(app, timeout: float = 60, **limits) -> Iterator[str]:
+    """Serve ``app`` on a free port of 127.0.0.1 in a thread, with the server's connection
+    limits (``limits``: options of `graphviz_grad.web.server_config`); yields the base URL."""
     import uvicorn
 
-    from graphviz_grad.web import listen, url_of
+    from graphviz_grad.web import listen, server_config, url_of
 
     sock = listen("127.0.0.1", 0)
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
+    server = uvicorn.Server(server_config(app, **limits))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     deadline = time.monotonic() + timeout

@@ -38,7 +38,7 @@
         var input = document.createElement("input");
         name.textContent = key + " =";
         input.dataset.key = key;
-        input.inputMode = "decimal";
+        input.inputMode = "text";  // not "decimal": phones' decimal pads have no minus sign, and nan, inf are answers
         input.placeholder = "?";
         label.append(name, input);
         blanks.append(label);
@@ -65,7 +65,7 @@
     event.preventDefault();
     var answers = {};
     blanks.querySelectorAll("input").forEach(function (input) {
-      if (input.value.trim()) { answers[input.dataset.key] = input.value; }
+      answers[input.dataset.key] = input.value;  // an empty box too: it is marked "no answer yet"
     });
     ask({name: ready.value, answers: answers}).then(function (data) { show(data, false); })
       .catch(function (failure) { error.textContent = failure.message; });

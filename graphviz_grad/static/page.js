@@ -1,6 +1,7 @@
 // The calculator page: reads the inputs, asks the server's JSON API, shows the answers.
 // Every text from the server or the user goes through textContent (never parsed as HTML); the
-// graph's SVG is shown as an image (blob URL), so nothing in it can run.
+// graph's SVG (Graphviz's, of escaped labels) is parsed as SVG and its scripts, if any, removed; the
+// page's Content-Security-Policy runs only its own script files.
 "use strict";
 (() => {
   const CALCULATE_DELAY_MS = 120;   // after the last keystroke
@@ -9,7 +10,8 @@
   const $ = (id) => document.getElementById(id);
   const state = {
     seed: null, formula: "", inputs: new Map(), defaults: {},
-    result: null, frames: [], urls: [], index: -1, timers: {}, seq: {calculate: 0, formula: 0, graph: 0},
+    result: null, viewer: null, mode: "steps", frameCount: 0, timers: {},
+    seq: {calculate: 0, formula: 0, graph: 0},
     inFlight: {}, formulaPending: false, valueError: false,
   };
 
@@ -18,6 +20,10 @@
     constructor(message, field) { super(message); this.field = field ?? null; }
   }
 
+  // names this page to the server, which bounds the jobs each page may have at once
+  const SESSION = Array.from(crypto.getRandomValues(new Uint8Array(12)),
+                             (byte) => byte.toString(16).padStart(2, "0")).join("");
+
   async function api(endpoint, body) {
     // a newer request of the same kind aborts the older one, so the server can drop its job
     if (state.inFlight[endpoint]) state.inFlight[endpoint].abort();
@@ -25,7 +31,8 @@
     state.inFlight[endpoint] = controller;
     const options = {signal: controller.signal};
     if (body !== undefined) {
-      Object.assign(options, {method: "POST", headers: {"Content-Type": "application/json"},
+      Object.assign(options, {method: "POST", headers: {"Content-Type": "application/json",
+                                                        "X-Graphviz-Grad-Session": SESSION},
                               body: JSON.stringify(body)});
     }
     let response;
@@ -156,14 +163,27 @@
       showResult(data);
       setStatus("");
       $("app").dataset.state = "ready";
-      later("graph", state.frames.length ? GRAPH_DELAY_MS : 0, () => loadGraph(body));
+      clearStale();
+      later("graph", state.viewer ? GRAPH_DELAY_MS : 0, () => loadGraph(body));
       if (state.formulaPending) formulaChanged();  // a formula change the server could not take yet
     } catch (failure) {
       if (seq !== state.seq.calculate || failure.field === "aborted") return;
       showError(failure.field, failure.message);
       state.valueError = failure.field !== null;  // the inputs are wrong, not the connection
       setStatus(state.result ? "Still showing the last good result." : "");
+      if (state.result && state.valueError) markStale(failure.message);
     }
+  }
+
+  // a bad input leaves the last good numbers on screen, marked as such right beside the loss
+  function markStale(message) {
+    $("stale").textContent = `not updated: ${message}`;
+    $("results-summary").classList.add("stale");
+  }
+
+  function clearStale() {
+    $("stale").textContent = "";
+    $("results-summary").classList.remove("stale");
   }
 
   async function formulaChanged(keepValues = true) {
@@ -195,6 +215,8 @@
     check.className = `check ${verdict[1]}`;
     check.title = data.check.summary;
     $("gradient-heading").textContent = `d${output}/d input`;
+    $("gradient-list").replaceChildren(...data.table.map((row) => element("li",
+      `d${output}/d${row.name} = ${fmt(row.gradient)}`, row.role)));
 
     const rows = data.table.map((row) => {
       const line = element("tr", undefined, row.role);
@@ -240,42 +262,75 @@
     $("chart").replaceChildren(...cells);
   }
 
-  // --- the graph, step by step -----------------------------------------------------------------
+  // --- the graph, step by step (the viewer: viewer.js) ------------------------------------------
+  // The server lays the graph out once and sends the changes that make each step; the viewer
+  // applies them. `passes` (both, forward or backward) says which steps: a hook for a mode switch
+  // (#graph-panel's data-passes, or window.ggPage.setPasses).
   async function loadGraph(body) {
     const seq = ++state.seq.graph;
-    state.graphBody = body;
     try {  // forward mode's direction: the first input's unit vector (the server's default)
-      const data = await api("graph", {formula: body.formula, values: body.values, mode: $("mode").value});
+      const passes = $("graph-panel").dataset.passes || "both";
+      const data = await api("graph", {formula: body.formula, values: body.values, passes, mode: $("mode").value});
       if (seq !== state.seq.graph) return;
       $("graph-error").textContent = "";
-      setFrames(data.frames);
+      showScene(data, state.mode === "steps" && state.frameCount === data.frames.length ? state.viewer.index
+        : data.frames.length - 1);  // start on the full graph
+      state.mode = "steps";
+      $("graph-heading").textContent = "The graph, step by step";
     } catch (failure) {
       if (seq === state.seq.graph && failure.field !== "aborted") $("graph-error").textContent = failure.message;
     }
   }
 
-  function setFrames(frames) {
-    const sameSteps = frames.length === state.frames.length;
-    for (const url of state.urls) URL.revokeObjectURL(url);
-    state.urls = frames.map((frame) => URL.createObjectURL(new Blob([frame.svg], {type: "image/svg+xml"})));
-    state.frames = frames;
-    $("slider").max = String(Math.max(0, frames.length - 1));
-    showFrame(sameSteps && state.index >= 0 ? state.index : frames.length - 1);  // start on the full graph
+  function showScene(data, start) {
+    state.frameCount = data.frames.length;
+    addVerdicts(data);
+    if (!state.viewer) {
+      state.viewer = GGViewer.mount($("viewer"), data, {svg: data.svg, start, keys: $("graph-panel")});
+      window.ggPage.viewer = state.viewer;
+    } else {
+      state.viewer.load(data, data.svg, start);
+    }
+    $("graph-panel").dataset.frames = String(data.frames.length);
   }
 
-  function showFrame(index) {
-    if (!state.frames.length) return;
-    const last = state.frames.length - 1;
-    state.index = Math.min(Math.max(0, index), last);
-    const frame = state.frames[state.index];
-    $("frame").src = state.urls[state.index];
-    $("frame").alt = frame.caption;
-    $("caption").textContent = frame.caption;
-    $("counter").textContent = `step ${state.index + 1} of ${state.frames.length}`;
-    $("slider").value = String(state.index);
-    $("prev").disabled = state.index === 0;
-    $("next").disabled = state.index === last;
-    $("graph-panel").dataset.frame = String(state.index);
+  // the SymPy check of the calculation on screen, for the details of each input it covered
+  function addVerdicts(data) {
+    const result = state.result;
+    if (!result || result.output !== data.output || result.check.ok === null) return;
+    const formulas = new Map(result.formulas.map((item) => [item.label, item.closed_form]));
+    const word = result.check.ok ? "SymPy agrees" : `SymPy: ${result.check.text}`;
+    for (const node of data.nodes) {
+      const label = `d${data.output}/d${node.name}`;
+      if (node.op === "input" && formulas.has(label)) node.verdict = `${word}: ${label} = ${formulas.get(label)}`;
+    }
+  }
+
+  async function train() {  // a gradient-descent run from the inputs on screen, played over the graph
+    const body = requestBody();
+    body.steps = $("steps").value.trim() || "100";
+    const seq = ++state.seq.graph;
+    $("train").disabled = true;
+    setStatus("Training…");
+    try {
+      const data = await api("descend", body);
+      if (seq !== state.seq.graph) return;
+      $("graph-error").textContent = data.status === "diverged" ? data.message : "";
+      state.mode = "descent";
+      $("graph-heading").textContent = `Gradient descent: ${data.message}`;
+      showScene(data, 0);
+      state.viewer.play();
+      setStatus("");
+    } catch (failure) {
+      if (failure.field === "aborted") return;
+      if (failure.field === "lr" || failure.field === "steps" || (failure.field || "").startsWith("values.")) {
+        showError(failure.field === "steps" ? null : failure.field, failure.message);
+      }
+      $("graph-error").textContent = failure.message;
+      setStatus("");
+    } finally {
+      $("train").disabled = false;
+    }
   }
 
   // --- buttons ---------------------------------------------------------------------------------
@@ -323,6 +378,11 @@
     await calculate();
   }
 
+  window.ggPage = {
+    viewer: null,
+    setPasses(passes) { $("graph-panel").dataset.passes = passes; state.mode = "steps"; loadGraph(requestBody()); },
+  };
+
   document.addEventListener("DOMContentLoaded", () => {
     $("inputs").addEventListener("submit", (event) => { event.preventDefault(); calculate(); });
     $("formula").addEventListener("input", () => later("formula", FORMULA_DELAY_MS, () => formulaChanged()));
@@ -341,15 +401,9 @@
       $("formula").value = state.seed.formula;
       formulaChanged(false);
     });
-    $("prev").addEventListener("click", () => showFrame(state.index - 1));
-    $("next").addEventListener("click", () => showFrame(state.index + 1));
-    $("slider").addEventListener("input", () => showFrame(Number($("slider").value)));
-    $("mode").addEventListener("change", () => { if (state.graphBody) loadGraph(state.graphBody); });
-    $("graph-panel").addEventListener("keydown", (event) => {
-      if ((event.target.tagName === "INPUT" && event.target.type !== "range") || event.target.tagName === "SELECT") return;
-      if (event.key === "ArrowLeft") { showFrame(state.index - 1); event.preventDefault(); }
-      if (event.key === "ArrowRight") { showFrame(state.index + 1); event.preventDefault(); }
-    });
+    $("train").addEventListener("click", train);
+    $("show-steps").addEventListener("click", () => { state.mode = "steps"; loadGraph(requestBody()); });
+    $("mode").addEventListener("change", () => { state.mode = "steps"; loadGraph(requestBody()); });
     start();
   });
 })();

@@ -1,0 +1,89 @@
+"""The ``render`` options for big graphs: ``--collapse``, ``--expand``, ``--focus``/``--radius``
+and ``--paths``/``--wrt`` (docs/big-graphs.md).
+
+>>> import argparse
+>>> parser = argparse.ArgumentParser()
+>>> add_overview_options(parser, int)
+>>> parser.parse_args(["--expand", "layer1", "--paths", "3", "--wrt", "W1"]).expand
+['layer1']
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+
+from .engine import Trace
+from .errors import GraphvizGradError
+from .graph import Graph
+from .overview import BOXES, Overview
+
+
+class OverviewUsageError(GraphvizGradError):
+    """Overview options that cannot be carried out (exit code 2)."""
+
+
+def add_overview_options(command: argparse.ArgumentParser, count: Callable[[str], int]) -> None:
+    """Add the big-graph options to the ``render`` parser; ``count`` parses whole numbers."""
+    command.add_argument("--collapse", choices=["auto", "none"], default="auto",
+                         help=f"auto (default): a graph of over {BOXES} nodes is drawn as an overview of "
+                              "collapsed groups; none: every node, whatever the size")
+    command.add_argument("--expand", action="append", default=[], metavar="GROUP",
+                         help="draw this group expanded, in place (repeatable); implies an overview")
+    command.add_argument("--focus", metavar="NODE", help="expand what holds the nodes near NODE")
+    command.add_argument("--radius", type=count, default=1, metavar="K",
+                         help="with --focus: nodes up to K edges away, either way (default 1)")
+    command.add_argument("--paths", type=count, metavar="K",
+                         help="keep the K paths to the output that contribute most to d(output)/d(--wrt) "
+                              "expanded and highlighted")
+    command.add_argument("--wrt", metavar="NODE", help="the node whose gradient --paths follows")
+
+
+def wants_overview(args: argparse.Namespace, graph: Graph) -> bool:
+    """Whether ``render`` draws an overview (and a clear error for options that need one)."""
+    asked = bool(args.expand or args.focus or args.paths is not None or args.wrt)
+    if args.collapse == "none":
+        if asked:
+            raise OverviewUsageError("--expand, --focus and --paths draw an overview: drop --collapse none")
+        return False
+    if (args.paths is None) != (args.wrt is None):
+        raise OverviewUsageError("--paths K and --wrt NODE go together")
+    if args.radius != 1 and not args.focus:
+        raise OverviewUsageError("--radius needs --focus NODE")
+    return asked or len(graph) > BOXES
+
+
+def render_big(args: argparse.Namespace, trace: Trace, fmt: str) -> list[bytes]:
+    """The overview (``--steps``, html and gif: its frames, a box at a time) as ``fmt`` outputs."""
+    from .overview_dot import overview_pictures
+    from .paths import top_paths
+
+    graph = trace.graph
+    for name, option in ((args.focus, "--focus"), (args.wrt, "--wrt")):
+        if name is not None and name not in graph:
+            raise OverviewUsageError(f"{option} {name!r} is not a node of the graph")
+    try:
+        paths = top_paths(trace, args.wrt, args.paths) if args.paths is not None else ()
+        view = Overview(trace, expand=args.expand or "auto", rankdir=args.rankdir, paths=paths,
+                        focus=args.focus, radius=args.radius)
+    except (KeyError, ValueError) as error:
+        message = error.args[0] if error.args else str(error)
+        raise OverviewUsageError(f"{message}" + (" (see the group names in the overview)"
+                                                 if "group" in str(message) else "")) from None
+    options = {"backend": args.backend, "digits": min(args.digits, 6), "legend": not args.no_legend}
+    if fmt == "html":
+        from .display import describe
+        from .dot import View
+        from .frames import BACKWARD, Frame
+        from .overview_dot import steps
+        from .player import player_html
+
+        sequence = [Frame(k, BACKWARD, View(caption=caption), trace)
+                    for k, (_, caption) in enumerate(steps(view))]
+        pictures = overview_pictures(view, "svg", frames=True, **options)
+        return [player_html(trace, pictures, title=describe(graph), sequence=sequence).encode("utf-8")]
+    if fmt == "gif":
+        from .frames import to_gif
+
+        return [to_gif(overview_pictures(view, "png", frames=True, **options))]
+    return overview_pictures(view, fmt, frames=args.steps, **options)

@@ -1,0 +1,290 @@
+"""``graphviz-grad serve`` under faults: jobs over their memory bound, worker pools whose fork
+server or workers are killed, one client hogging the workers, and clients that misbehave at the
+HTTP level (malformed heads, huge headers, slow or idle connections, disconnects)."""
+
+import asyncio
+import http.client
+import json
+import logging
+import os
+import signal
+import socket
+import threading
+import time
+
+import psutil
+import pytest
+
+from graphviz_grad import service, web
+from graphviz_grad.connections import GuardedH11
+from graphviz_grad.jobs import FairTurns, TooManyJobs
+
+from .web_client import Answer, Client, running
+
+HOSTILE = {"formula": "L = a**a**a**a", "values": {"a": 10}}  # SymPy's exact value has 10**10**10 digits
+SLOW = "L = " + "sqrt(1 + " * 20 + "x" + ")" * 20  # SymPy takes seconds over its check
+
+
+@pytest.fixture(scope="module")
+def server():
+    with running(web.create_app(workers=2, timeout=20.0), head_seconds=1.0) as url:
+        yield url
+
+
+def raw(url, data, read=True, timeout=10.0):
+    """Send bytes on a new connection; the answer's bytes (until the server closes)."""
+    host, port = url.split("//")[1].strip("/").split(":")
+    with socket.create_connection((host, int(port)), timeout=timeout) as sock:
+        sock.sendall(data)
+        chunks = []
+        while read:
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+
+def parse(answer):
+    head, _, body = answer.partition(b"\r\n\r\n")
+    lines = head.decode().split("\r\n")
+    headers = {name.lower(): value.strip() for name, _, value in (line.partition(":") for line in lines[1:])}
+    return int(lines[0].split()[1]), headers, json.loads(body)
+
+
+# --- memory -------------------------------------------------------------------------------------
+
+def test_a_formula_whose_check_needs_too_much_memory_is_answered_without_the_check(server):
+    """a**a**a**a at a = 10 grew a worker to 8.8 GB; under the bound SymPy fails at once and
+    the engine's results come back, with the check marked as skipped."""
+    client = Client(server)
+    answer = client.post("/api/calculate", json=HOSTILE)
+    assert answer.status_code in (200, 422), answer.text
+    if answer.status_code == 200:
+        assert answer.json()["loss"] == "inf"
+    assert client.post("/api/calculate", json={}).json()["loss"] == 4.0  # the worker goes on
+
+
+def test_memory_error_in_a_job_is_a_422_that_names_the_bound(monkeypatch):
+    def greedy(request):
+        raise MemoryError
+
+    monkeypatch.setitem(service.ENDPOINTS, "calculate", greedy)
+    status, data = service.respond("calculate", {})
+    assert status == 422 and data["field"] == "formula"
+    assert data["error"].startswith("the calculate job needed ") and "try a smaller formula" in data["error"]
+
+
+def test_workers_run_under_the_memory_bound(server):
+    health = Client(server).get("/api/health").json()
+    for pool in health["pools"].values():
+        for pid in pool["pids"]:
+            soft = psutil.Process(pid).rlimit(psutil.RLIMIT_AS)[0]
+            assert soft == pool["memory"] == web.JOB_MEMORY
+
+
+# --- pools that heal ----------------------------------------------------------------------------
+
+def wait_healthy(client, seconds=30.0):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        answer = client.get("/api/health")
+        if answer.status_code == 200:
+            return answer.json()
+        time.sleep(0.1)
+    raise AssertionError(f"not healthy after {seconds} s: {answer.text}")
+
+
+def load(client, stop, answers):
+    while not stop.is_set():
+        answers.append(client.post("/api/calculate", json={"values": {"W1": 0.3}}))
+
+
+@pytest.mark.parametrize("victim", ["forkserver", "worker"])
+def test_a_killed_fork_server_or_worker_is_replaced_under_load(victim):
+    with running(web.create_app(workers=2)) as url:
+        client = Client(url)
+        before = wait_healthy(client)
+        stop, answers = threading.Event(), []
+        threads = [threading.Thread(target=load, args=(client, stop, answers)) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        time.sleep(0.5)
+        pid = before["pools"]["calculate"]["pids"][0]
+        if victim == "forkserver":
+            pid = psutil.Process(pid).ppid()  # the workers' parent
+            assert pid != os.getpid()
+        os.kill(pid, signal.SIGKILL)
+        time.sleep(1.0)
+        after = wait_healthy(client)
+        stop.set()
+        for thread in threads:
+            thread.join(60)
+        # every request during the fault was answered, and right (a lost job runs again)
+        assert answers and all(a.status_code == 200 and a.json()["loss"] == 9.0 for a in answers), \
+            {a.status_code: a.text[:200] for a in answers}
+        assert pid not in after["pools"]["calculate"]["pids"]
+        assert client.post("/api/calculate", json={"values": {"W1": 0.3}}).json()["loss"] == 9.0
+        assert client.post("/api/graph", json={}).status_code == 200
+
+
+# --- fair turns ---------------------------------------------------------------------------------
+
+def test_one_client_cannot_take_every_turn():
+    async def scenario():
+        turns = FairTurns(workers=2, per_client=3)
+        order = []
+
+        async def job(key, number):
+            await turns.acquire(key)
+            order.append((key, number))
+            await asyncio.sleep(0.01)
+            turns.release(key, 5.0 if key == "hog" else 0.01)
+
+        hog = [asyncio.ensure_future(job("hog", n)) for n in range(3)]
+        await asyncio.sleep(0)
+        with pytest.raises(TooManyJobs):
+            await turns.acquire("hog")
+        other = asyncio.ensure_future(job("page", 0))
+        await asyncio.gather(*hog, other)
+        return order
+
+    orders = []  # in a thread of its own: an earlier test (playwright) may leave a loop running here
+    thread = threading.Thread(target=lambda: orders.append(asyncio.run(scenario())))
+    thread.start()
+    thread.join(30)
+    order = orders[0]
+    # alone, the hog had both workers; once the page waits, the next free worker is the page's
+    assert order == [("hog", 0), ("hog", 1), ("page", 0), ("hog", 2)]
+
+
+def test_a_client_over_its_share_gets_429_and_others_go_first():
+    """A page with two slow jobs running and a third waiting: a fourth is refused (429), and
+    another page's calculation goes before the third slow one."""
+    with running(web.create_app(workers=2, per_client=3, timeout=20.0)) as url:
+        hog, answers, finished = "a" * 16, {}, []
+
+        def slow(number):
+            answers[number] = _post_as(url, hog, {"formula": SLOW, "values": {"x": 0.5 + number}})
+            finished.append(number)
+
+        threads = [threading.Thread(target=slow, args=(n,)) for n in range(3)]
+        for thread in threads:
+            thread.start()
+            time.sleep(0.3)
+        refused = _post_as(url, hog, {"formula": SLOW, "values": {"x": 9.0}})
+        assert refused.status_code == 429 and refused.headers["retry-after"].isdigit()
+        assert "too many calculate jobs" in refused.json()["error"]
+        page = _post_as(url, "b" * 16, {"values": {"W1": 0.3}})
+        assert page.status_code == 200 and page.json()["loss"] == 9.0
+        assert 2 not in finished  # the hog's third job started after the page's
+        for thread in threads:
+            thread.join(60)
+        assert [answers[n].status_code for n in range(3)] == [200, 200, 200]
+
+
+def _post_as(url, session, body):
+    """A calculation from the page whose session is ``session``."""
+    host, port = Client(url).address
+    connection = http.client.HTTPConnection(host, port, timeout=60)
+    connection.request("POST", "/api/calculate", body=json.dumps(body).encode(), headers={
+        "Content-Type": "application/json", "X-Graphviz-Grad-Session": session})
+    response = connection.getresponse()
+    answer = Answer(response.status, {k.lower(): v for k, v in response.getheaders()}, response.read())
+    connection.close()
+    return answer
+
+
+# --- HTTP-level faults --------------------------------------------------------------------------
+
+@pytest.mark.parametrize("head, fragment", [
+    (b"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", "multiple Host"),
+    (b"POST /api/calculate HTTP/1.1\r\nHost: a\r\nContent-Length: -1\r\n\r\n", "Content-Length"),
+    (b"GET / HTTP/1.1\r\nHost: a\r\nBad Header\r\n\r\n", "not valid HTTP/1.1"),
+])
+def test_malformed_http_gets_a_json_400_with_the_security_headers(server, head, fragment):
+    status, headers, body = parse(raw(server, head))
+    assert status == 400 and fragment in body["error"] and body["field"] is None
+    assert headers["content-type"] == "application/json"
+    assert headers["x-content-type-options"] == "nosniff" and "default-src 'none'" in headers[
+        "content-security-policy"]
+
+
+@pytest.mark.parametrize("whole", [True, False])
+def test_a_huge_header_is_refused_with_431(server, whole):
+    big = b"X-Big: " + b"a" * 100_000 + b"\r\n"
+    head = b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n" + big + b"\r\n"
+    if whole:  # arrives in one piece
+        status, headers, body = parse(raw(server, head))
+    else:  # an unfinished head that keeps growing
+        status, headers, body = parse(raw(server, head[:60_000]))
+    assert status == 431 and "over the limit of 16,384" in body["error"]
+    assert headers["x-content-type-options"] == "nosniff"
+
+
+def test_a_json_null_body_is_refused_like_a_list(server):
+    client = Client(server)
+    for body, kind in ((b"null", "null"), (b"[]", "a list")):
+        answer = client.post("/api/calculate", content=body)
+        assert answer.status_code == 400 and answer.json()["error"] == f"the request must be a JSON object, not {kind}"
+    assert client.post("/api/calculate", content=b"").json()["loss"] == 4.0  # an empty body is {}
+
+
+def test_an_idle_connection_is_closed_and_a_half_sent_head_gets_408(server):
+    started = time.monotonic()
+    assert raw(server, b"") == b""  # closed by the server after the head timeout (1 s here)
+    assert time.monotonic() - started < 10
+    status, _, body = parse(raw(server, b"GET / HTTP/1.1\r\nHost: 127"))
+    assert status == 408 and "did not arrive within 1 s" in body["error"]
+
+
+def test_a_slow_body_gets_408():
+    with running(web.create_app(workers=1, body_seconds=0.5)) as url:
+        head = (b"POST /api/calculate HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                b"Content-Length: 10\r\n\r\n{")
+        status, _, body = parse(raw(url, head))
+        assert status == 408 and body["error"] == "the request body did not arrive within 0.5 s"
+
+
+def test_a_disconnect_in_the_middle_of_the_body_is_one_log_line(server, caplog):
+    caplog.set_level(logging.WARNING)
+    head = (b"POST /api/calculate HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+            b"Content-Length: 100\r\n\r\n{\"values\"")
+    raw(server, head, read=False)
+    deadline = time.monotonic() + 10
+    while not any("closed the connection" in r.getMessage() for r in caplog.records) and \
+            time.monotonic() < deadline:
+        time.sleep(0.05)
+    lines = [r for r in caplog.records if "closed the connection" in r.getMessage()]
+    assert len(lines) == 1 and lines[0].exc_info is None and "\n" not in lines[0].getMessage()
+    assert not any("Exception in ASGI application" in r.getMessage() for r in caplog.records)
+
+
+def test_idle_connections_over_the_cap_make_room_for_a_normal_client():
+    with running(web.create_app(workers=1), connections=20, head_seconds=60.0) as url:
+        host, port = url.split("//")[1].strip("/").split(":")
+        idle = [socket.create_connection((host, int(port)), timeout=10) for _ in range(40)]
+        try:
+            answer = Client(url, timeout=5).get("/api/seed")
+            assert answer.status_code == 200
+            open_now = sum(1 for sock in idle if _still_open(sock))
+            assert open_now <= 20
+        finally:
+            for sock in idle:
+                sock.close()
+
+
+def _still_open(sock):
+    sock.setblocking(False)
+    try:
+        return sock.recv(1) != b""
+    except BlockingIOError:
+        return True
+    except OSError:
+        return False
+
+
+def test_the_guarded_protocol_is_what_the_server_runs():
+    config = web.server_config(web.create_app())
+    config.load()
+    assert issubclass(config.http_protocol_class, GuardedH11)
