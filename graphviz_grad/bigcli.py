@@ -31,7 +31,7 @@ def add_overview_options(command: argparse.ArgumentParser, count: Callable[[str]
     command.add_argument("--expand", action="append", default=[], metavar="GROUP",
                          help="draw this group expanded, in place (repeatable); implies an overview")
     command.add_argument("--focus", metavar="NODE", help="expand what holds the nodes near NODE")
-    command.add_argument("--radius", type=count, default=1, metavar="K",
+    command.add_argument("--radius", type=count, metavar="K",
                          help="with --focus: nodes up to K edges away, either way (default 1)")
     command.add_argument("--paths", type=count, metavar="K",
                          help="keep the K paths to the output that contribute most to d(output)/d(--wrt) "
@@ -48,7 +48,7 @@ def wants_overview(args: argparse.Namespace, graph: Graph) -> bool:
         return False
     if (args.paths is None) != (args.wrt is None):
         raise OverviewUsageError("--paths K and --wrt NODE go together")
-    if args.radius != 1 and not args.focus:
+    if args.radius is not None and not args.focus:
         raise OverviewUsageError("--radius needs --focus NODE")
     return asked or len(graph) > BOXES
 
@@ -65,7 +65,7 @@ def render_big(args: argparse.Namespace, trace: Trace, fmt: str) -> list[bytes]:
     try:
         paths = top_paths(trace, args.wrt, args.paths) if args.paths is not None else ()
         view = Overview(trace, expand=args.expand or "auto", rankdir=args.rankdir, paths=paths,
-                        focus=args.focus, radius=args.radius)
+                        focus=args.focus, radius=1 if args.radius is None else args.radius)
     except (KeyError, ValueError) as error:
         message = error.args[0] if error.args else str(error)
         raise OverviewUsageError(f"{message}" + (" (see the group names in the overview)"

@@ -259,7 +259,12 @@ def group(name: str) -> Iterator[str]:
     if any(not part.strip() or part != part.strip() for part in name.split(".")):
         raise GraphError(f"invalid group name {name!r}: dotted parts must be non-empty, without spaces at "
                          "their ends")
-    token = _GROUP.set(_GROUP.get() + name + ".")
+    full = _GROUP.get() + name
+    if len(full) > MAX_NAME_LENGTH - 12:  # room for ".z" and a node count after it
+        raise GraphError(f"the group name {full[:40]!r}... of {len(full)} characters (with the groups "
+                         f"around it) is over the limit of {MAX_NAME_LENGTH - 12}: the names inside would "
+                         "be too long")
+    token = _GROUP.set(full + ".")
     try:
         yield _GROUP.get()[:-1]
     finally:
@@ -284,7 +289,7 @@ class Expr:
         self.args = args
         self.value = value
         self.group = _GROUP.get() if op != CONST else ""  # constants are shared: in no group
-        self.name = self.group + name if name is not None and self.group else name
+        self.name = _check_name(self.group + name) if name is not None and self.group else name
         self._seq = next(_creation_order)
 
     def named(self, name: str) -> Expr:

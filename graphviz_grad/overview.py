@@ -20,7 +20,7 @@ groups with the largest |dL/dnode| first, while the picture stays within ``boxes
 boxes (80). ``paths`` (from `graphviz_grad.paths.top_paths`) expand the groups they run
 through, outer ones first, as far as ``boxes`` allows, and are highlighted (a path through
 a group left collapsed shows on its edges); ``focus``/``radius`` expand whatever holds the
-nodes near ``focus``.
+nodes near ``focus``, nearest first, within the same ``boxes``.
 
 Ids, shared by the JSON, the DOT ``id`` attributes and so the SVG: ``g<k>`` a collapsed
 group box, ``c<k>`` an expanded group's frame, ``n<i>`` node ``i`` (as in
@@ -89,8 +89,7 @@ class Overview:
         self._open_for_paths(boxes, width)
         self.focus = None if focus is None else self.graph.index(focus)
         if self.focus is not None:
-            for position in self._near(self.focus, radius):
-                self._open_around(position)
+            self._open_near(self.focus, radius, boxes)
 
     # --- what is expanded ------------------------------------------------------------
 
@@ -139,10 +138,21 @@ class Overview:
         """The ids of the boxes that the highlighted paths go through."""
         return frozenset(self.box_of(p) for p in self.on_paths)
 
-    def _open_around(self, position: int) -> None:
-        owner = self.tree.of_node[position]
-        if owner >= 0:
-            self._open(owner)
+    def _open_near(self, focus: int, radius: int, boxes: int) -> None:
+        """Expand what holds ``focus`` and, nearest first, the nodes up to ``radius`` edges
+        from it while the picture keeps within ``boxes`` boxes (or as it is, if bigger):
+        a parameter read by every sample is one edge from all of them."""
+        shown = sum(kind != "frame" for kind, _, _ in self.layout()[0])
+        budget = max(boxes, shown)
+        for position in self._near(focus, radius):
+            owner = self.tree.of_node[position]
+            if owner < 0:
+                continue
+            new = [g for g in self.tree.chain(owner) if g not in self.expanded]
+            size = sum(len(self.tree.items(g)) - 1 for g in new)
+            if position == focus or shown + size <= budget:
+                self.expanded.update(new)
+                shown += size
 
     def _near(self, start: int, radius: int) -> list[int]:
         """Nodes at most ``radius`` edges from ``start``, either way, constants left out."""
@@ -159,7 +169,7 @@ class Overview:
                     if other not in seen and graph.nodes[other].op != CONST:
                         seen[other] = seen[position] + 1
                         queue.append(other)
-        return sorted(seen)
+        return list(seen)  # nearest first
 
     def _auto(self, boxes: int, width: float) -> None:
         """Expand level by level while the boxes fit and the estimated width stays within

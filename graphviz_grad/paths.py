@@ -15,13 +15,14 @@ There can be exponentially many paths; `top_paths` never lists them. It keeps, f
 node reachable from ``w``, the k best partial paths from ``w`` (dynamic programming in
 topological order: the k best into a node extend the k best into its arguments), which
 takes O(edges · k log k) time. A nan contribution ranks first (it is the one to see),
-then |contribution| from large to small, ties in graph order.
+then |contribution| from large to small, ties in graph order. A partial path whose product
+is 0 ranks last but becomes nan if an infinite local derivative (sqrt at 0) follows, so
+every node also keeps up to k of those.
 """
 
 from __future__ import annotations
 
 import heapq
-import math
 from dataclasses import dataclass
 
 from .engine import Trace
@@ -46,8 +47,16 @@ class Path:
         return tuple((a, b, s) for a, b, s in zip(self.nodes, self.nodes[1:], self.slots, strict=True))
 
 
-def _rank(value: float) -> float:
-    return math.inf if value != value else abs(value)
+def _rank(value: float) -> tuple[bool, float]:
+    return (True, 0.0) if value != value else (False, abs(value))
+
+
+def _keep(candidates: list[tuple[tuple[bool, float], float, int, int, int]],
+          k: int) -> list[tuple[tuple[bool, float], float, int, int, int]]:
+    """The k best candidates, then up to k whose product is 0 (0 · inf further on is nan)."""
+    kept = heapq.nlargest(k, candidates, key=lambda candidate: candidate[0])
+    zeros = [candidate for candidate in candidates if candidate[1] == 0.0]
+    return kept + [candidate for candidate in zeros if candidate not in kept][:k]
 
 
 def top_paths(trace: Trace, wrt: str, k: int = 3) -> list[Path]:
@@ -65,7 +74,8 @@ def top_paths(trace: Trace, wrt: str, k: int = 3) -> list[Path]:
         raise ValueError(f"{wrt!r} is a constant: no gradient flows to it")
     args = graph.arg_indices
     # best[i]: up to k entries (rank, product, previous node, its entry, slot), best first
-    best: dict[int, list[tuple[float, float, int, int, int]]] = {start: [(1.0, 1.0, -1, -1, -1)]}
+    best: dict[int, list[tuple[tuple[bool, float], float, int, int, int]]] = {
+        start: [((False, 1.0), 1.0, -1, -1, -1)]}
     for i in range(start + 1, len(graph)):
         reads = [(slot, a) for slot, a in enumerate(args[i]) if a in best]
         if not reads:
@@ -76,10 +86,11 @@ def top_paths(trace: Trace, wrt: str, k: int = 3) -> list[Path]:
             for entry, (_, product, _, _, _) in enumerate(best[a]):
                 value = product * partials[slot]
                 candidates.append((_rank(value), value, a, entry, slot))
-        best[i] = heapq.nlargest(k, candidates, key=lambda candidate: candidate[0])
+        best[i] = _keep(candidates, k)
     end = graph.index(graph.output)
+    ends = best.get(end, [])
     paths = []
-    for rank in range(len(best.get(end, ()))):
+    for rank in sorted(range(len(ends)), key=lambda entry: ends[entry][0], reverse=True)[:k]:
         nodes, slots, i, entry = [], [], end, rank
         contribution = best[end][rank][1]
         while i >= 0:

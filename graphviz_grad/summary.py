@@ -22,7 +22,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from .engine import Trace
+from .engine import Trace, _program
 from .graph import CONST
 from .groups import GroupTree
 from .ops import OPS
@@ -87,7 +87,7 @@ def summarize(trace: Trace, tree: GroupTree) -> list[Summary]:
                 largest[index] = (abs(grad), position)
             kinks[index] += kinked(trace, position)
     sets = {index: frozenset(tree.chain(index)) for index in range(count)}
-    output = graph.index(graph.output)
+    output, live = graph.index(graph.output), _program(graph).live
     for target in range(len(graph)):
         inner_target = tree.of_node[target]
         partials: tuple[float, ...] | None = None
@@ -97,7 +97,8 @@ def summarize(trace: Trace, tree: GroupTree) -> list[Summary]:
                 continue
             if partials is None:
                 partials = trace.partials(graph.nodes[target].name)
-            contribution = grads[target] * partials[slot] if grads[target] else 0.0
+            # as the engine adds it: 0 · inf is nan; an edge off the way to the output adds nothing
+            contribution = grads[target] * partials[slot] if live[target] and live[source] else 0.0
             around_source, around_target = sets[inner_source], sets[inner_target]
             for group in tree.chain(inner_target):
                 if group not in around_source:

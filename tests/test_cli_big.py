@@ -42,6 +42,8 @@ def test_paths_are_highlighted_and_listed(capsys, tmp_path):
     (["--paths", "2"], "--paths K and --wrt NODE go together"),
     (["--collapse", "none", "--expand", "h"], "drop --collapse none"),
     (["--radius", "2"], "--radius needs --focus"),
+    (["--radius", "1"], "--radius needs --focus"),  # the default, given: still without a focus
+    (["--focus", "w", "--radius", "101"], "radius must be a whole number from 0 to 100"),
     (["--focus", "q"], "--focus 'q' is not a node"),
     (["--paths", "0", "--wrt", "w"], "whole number from 1"),
 ])

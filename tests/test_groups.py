@@ -1,5 +1,6 @@
 """Groups, summaries, the top gradient paths and the overview of big graphs (docs/big-graphs.md)."""
 
+import contextlib
 import itertools
 import math
 
@@ -8,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import graphviz_grad as gg
+from graphviz_grad.errors import GraphError
 from graphviz_grad.graph import group
 from graphviz_grad.groups import MOST_CHILDREN, group_tree
 from graphviz_grad.mlp_demo import mlp_trace
@@ -60,6 +62,18 @@ def test_group_names_are_checked():
     with pytest.raises(gg.GraphError):
         group(3).__enter__()
 
+
+def test_nested_groups_keep_every_name_within_the_name_limit():
+    with pytest.raises(GraphError, match="over the limit"), contextlib.ExitStack() as stack:
+        for _ in range(300):
+            stack.enter_context(gg.group("a"))
+    with gg.group("g" * 200), pytest.raises(GraphError, match="over the limit"):
+        gg.inputs(["x" * 100])
+    with gg.group("g" * 200):
+        (x,) = gg.inputs("x")
+        graph = gg.build((x * 2 + 1) * 3)
+    assert max(len(node.name) for node in graph.nodes) <= 256
+    assert gg.Graph(graph.nodes, graph.output) == graph  # the checked constructor (JSON) takes it back
 
 def test_outside_a_group_the_builder_names_as_before():
     x, y = gg.inputs("x y")
@@ -189,6 +203,15 @@ def test_a_summary_counts_inf_nan_and_kinks():
 # --- paths ------------------------------------------------------------------------
 
 
+def test_a_summary_passes_the_nan_that_a_zero_gradient_times_an_infinite_derivative_makes():
+    trace = gg.grad("g.s = sqrt(u); L = relu(g.s - 5)", u=0)  # relu' = 0 meets sqrt'(0) = inf
+    tree = group_tree(trace.graph)
+    assert math.isnan(trace.grad("u"))
+    assert math.isnan(summarize(trace, tree)[tree.find("g")].passes)
+    unused = gg.grad("g.s = sqrt(u); g.t = sqrt(v); L = g.s + 1", u=4, v=0)  # g.t does not reach L
+    tree = group_tree(unused.graph)
+    assert summarize(unused, tree)[tree.find("g")].passes == unused.grad("u") == 0.25
+
 def _all_paths(trace, start):
     graph = trace.graph
     found = []
@@ -233,6 +256,16 @@ def test_top_paths_on_the_seed_example_and_a_square():
     with pytest.raises(KeyError):
         top_paths(trace, "nope", 1)
 
+
+
+def test_a_zero_path_that_meets_an_infinite_derivative_is_the_nan_path_ranked_first():
+    # w = -1: relu'(w) = 0 on one path, w + 1 = 0 feeds sqrt, whose derivative at 0 is inf
+    trace = gg.grad("L = sqrt(relu(w) + (w + 1))", w=-1)
+    assert math.isnan(trace.grad("w"))
+    best = top_paths(trace, "w", 1)
+    assert best[0].nodes == ("w", "z1", "z3", "L") and math.isnan(best[0].contribution)
+    both = top_paths(trace, "w", 2)
+    assert math.isnan(both[0].contribution) and both[1].contribution == math.inf
 
 # --- the overview -----------------------------------------------------------------
 
@@ -371,3 +404,17 @@ def test_json_of_the_overview_names_non_finite_numbers_as_strings():
     assert group_box["summary"]["nan"] == 1 and group_box["summary"]["low"] is None
     assert group_box["expandable"] is True
     assert list(itertools.islice(data, 3)) == ["version", "output", "boxes"]
+
+
+def test_focus_opens_the_nearest_nodes_first_and_stays_within_the_box_budget(small_mlp):
+    # radius 2 from a product reaches its weight, and through it every sample that reads it
+    name = next(n.name for n in small_mlp.graph.nodes if n.name.startswith("sample2.layer2.n3.") and n.op == "mul")
+    position = small_mlp.graph.index(name)
+    for radius in (0, 1, 2, 3):
+        view = overview(small_mlp, expand=(), focus=name, radius=radius)
+        assert sum(kind != "frame" for kind, _, _ in view.layout()[0]) <= 80
+        assert view.box_of(position) == f"n{position}"
+    near = overview(small_mlp, expand=(), focus=name, radius=1)
+    for arg in small_mlp.graph.arg_indices[position]:
+        if small_mlp.graph.nodes[arg].op != "input":
+            assert near.box_of(arg) == f"n{arg}"
