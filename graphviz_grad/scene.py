@@ -106,7 +106,7 @@ def scene_data(trace: Trace, *, sequence: Sequence[Frame] | None = None, digits:
             "notes": notes, "verdict": (verdicts or {}).get(node.name, ""), "looks": looks,
             **({"tangent": tangent_lines[node.name].annotated if node.name in tangent_lines else
                 f"{dotted(node.name)} = {format_number(tangents.tangents[i], digits)}"}
-               if tangents is not None else {})})
+               if tangents is not None and node.op != CONST else {})})
     shown = {f"n{i}": 2 for i in range(len(graph))}
     frame_data = []
     for frame in sequence:

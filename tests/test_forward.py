@@ -225,3 +225,63 @@ def test_a_forward_frame_displays_its_tangents():
     bundle = frame._repr_mimebundle_()
     assert bundle["text/plain"].startswith("L̇ = y·ẋ + x·ẏ = 3·1 + 2·0 = 3")
     assert "tangent = 3" in bundle["image/svg+xml"]
+
+
+def test_a_tangent_line_is_a_record_of_the_step_model():
+    from graphviz_grad.steps import Step
+
+    run = tangents(SEED, direction="x", **EXAMPLE_1)
+    record = run.steps[2].record()
+    assert isinstance(record, Step) and record.phase == "tangent" and record.node == "z3"
+    assert (record.lhs, record.symbols, record.numbers) == ("ż3", "ż1 + ż2", "0.1 + 0")
+    assert record.value == pytest.approx(0.1) and record.text == run.steps[2].caption()
+    assert record.terms == (("z3", 0), ("z3", 1))
+    assert record.to_dict()["text"] == "ż3 = ż1 + ż2 = 0.1 + 0 = 0.1"
+    # a constant argument is no term: the slots name the edges the line reads
+    assert tangents("L = 2*x", direction="x", x=3).steps[0].record().terms == (("L", 1),)
+    kink = tangents("L = relu(x)", direction="x", x=0).steps[0].record()
+    assert kink.notes == ("at a kink: the engine's convention",) and "kink" in kink.annotated
+
+
+def test_the_viewer_scene_shows_tangents():
+    from graphviz_grad.scene import scene_data
+
+    trace = gg.grad(SEED, **EXAMPLE_1)
+    run = tangents(trace, direction="x")
+    data = scene_data(trace, tangents=run, mode="forward")
+    assert data["mode"] == "forward" and len(data["frames"]) == 6
+    z3 = data["nodes"][data["index"]["z3"]]
+    assert z3["tangent"] == "ż3 = ż1 + ż2 = 0.1 + 0 = 0.1"
+    assert z3["looks"][0]["rows"] == ["value = ?", "tangent = ?"]
+    assert z3["looks"][2]["rows"] == ["value = 2.5", "tangent = 0.1"]
+    assert data["frames"][3]["caption"].startswith("ż3 = ż1 + ż2")
+    assert "tangent" not in data["nodes"][data["index"]["2"]]  # a constant has no line
+    both = scene_data(trace, tangents=run, mode="both")
+    assert len(both["frames"]) == 17
+    assert both["nodes"][data["index"]["z3"]]["looks"][2]["rows"] == ["value = 2.5", "tangent = 0.1", "grad = 4"]
+    assert "tangent" not in scene_data(trace)["nodes"][0] and scene_data(trace)["mode"] == "reverse"
+    with pytest.raises(ValueError, match="needs the tangents"):
+        scene_data(trace, mode="forward")
+
+
+@pytest.mark.dot
+def test_cli_render_html_plays_forward_mode(tmp_path):
+    at = "x=5,y=10,W1=0.1,W2=0.2,B=0.5"
+    out = tmp_path / "f.html"
+    assert main(["render", SEED, "--at", at, "--mode", "forward", "--tangent", "x=1", "-o", str(out)]) == 0
+    page = out.read_text()
+    assert "ż3 = ż1 + ż2 = 0.1 + 0 = 0.1" in page and "tangent = 0.4" in page
+
+
+def test_cli_hessian_and_render_read_from_json(tmp_path, capsys):
+    at = "x=5,y=10,W1=0.1,W2=0.2,B=0.5"
+    assert main(["grad", SEED, "--at", at, "--json"]) == 0
+    saved = tmp_path / "trace.json"
+    saved.write_text(capsys.readouterr().out)
+    assert main(["hessian", SEED, "--at", at, "--json"]) == 0
+    direct = json.loads(capsys.readouterr().out)
+    assert main(["hessian", "--from-json", str(saved), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == direct
+    out = tmp_path / "g.dot"
+    assert main(["render", "--from-json", str(saved), "--mode", "both", "--tangent", "x=1", "-o", str(out)]) == 0
+    assert "tangent = 0.4" in out.read_text()
