@@ -49,3 +49,13 @@ def test_calc_json_has_the_curvature_field(capsys):
     assert set(curvature) == {"max_eigenvalue", "stable_lr_below"}
     assert curvature["max_eigenvalue"] == 252.0
     assert curvature["stable_lr_below"] == pytest.approx(0.0079365, rel=1e-4)
+
+
+def test_calc_from_json_has_the_curvature_too(tmp_path, capsys):
+    assert main(["grad", "L = (x*W1 + y*W2 - B)**2", "--at", "x=5,y=10,W1=0.1,W2=0.2,B=0.5", "--json"]) == 0
+    saved = tmp_path / "trace.json"
+    saved.write_text(capsys.readouterr().out)
+    assert main(["calc", "--from-json", str(saved), "--json"]) == 0
+    curvature = json.loads(capsys.readouterr().out)["curvature"]
+    assert curvature["max_eigenvalue"] == pytest.approx(252.0)
+    assert curvature["stable_lr_below"] == pytest.approx(2 / 252)
