@@ -24,10 +24,17 @@ budget of node evaluations), the growth exponent of the time against the previou
 (`sympy.simplify` ran, or the form is a single symbol or number), ``factored``
 (`sympy.factor_terms`), ``derived`` (as `sympy.diff` gave it), ``nodes`` (the node form).
 
+* ``--targets``: the issue's targets side by side: the seed's check per input change with the
+  derivation cached (derive once) against re-deriving at every change (the cache cleared), and
+  their ratio; the two-layer tanh MLP's ``check`` in a fresh process (wall time, exit code); a
+  100-operation formula over the op table and a 1,000-node graph (fresh processes); towers of
+  powers (time, peak RSS, exit code).
+
 Run from the repository root::
 
     python benchmarks/bench_check.py            # sizes 10 .. 10,000; a few minutes
     python benchmarks/bench_check.py --quick    # sizes up to 1,000
+    python benchmarks/bench_check.py --targets  # the targets only
 """
 
 from __future__ import annotations
@@ -120,13 +127,90 @@ def capped_naive(workload: str, n: int, cap: float) -> float | str:
     return queue.get() if not queue.empty() else "failed"
 
 
+MLP = ("h1 = tanh(w11*x1 + w12*x2 + b1); h2 = tanh(w21*x1 + w22*x2 + b2); "
+       "yhat = v1*h1 + v2*h2 + c; L = (yhat - t)**2")
+MLP_AT = "w11=0.1,w12=-0.2,w21=0.3,w22=0.4,b1=0,b2=0.1,v1=0.5,v2=-0.5,c=0,x1=1,x2=2,t=1"
+UNARY = ["exp", "sin", "cos", "tanh", "sigmoid", "relu", "abs", "softplus", "leaky_relu", "elu",
+         "silu", "gelu"]
+
+
+def op_table_formula(operations: int) -> tuple[str, str]:
+    """A formula of about ``operations`` operation nodes cycling through the op table."""
+    lines, previous = [], "x"
+    for k in range(max(1, operations // 3)):  # three operations a line
+        unary = UNARY[k % len(UNARY)]
+        lines.append(f"z{k} = {unary}({previous}*w{k % 5} + b{k % 3})")
+        previous = f"z{k}"
+    lines.append(f"L = {previous}**2")
+    at = "x=0.3," + ",".join(f"w{j}=0.{j + 2}" for j in range(5)) + "," + ",".join(f"b{j}=0.0{j + 1}"
+                                                                               for j in range(3))
+    return "; ".join(lines), at
+
+
+def fresh(formula: str, at: str, *extra: str) -> tuple[float, int, int]:
+    """``graphviz-grad check`` in a new process: wall seconds, exit code, peak RSS in MB."""
+    import resource
+    import subprocess
+
+    start = time.perf_counter()
+    done = subprocess.run([sys.executable, "-m", "graphviz_grad", "check", formula, "--at", at, *extra],
+                          capture_output=True, text=True, cwd=ROOT)
+    seconds = time.perf_counter() - start
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss // 1024
+    return seconds, done.returncode, peak
+
+
+def targets(repeats: int = 200) -> None:
+    from graphviz_grad.symbolic.derive import derived
+
+    graph = gg.parse(SEED)
+    gg.check(graph, **SEED_POINT)
+    cached, fresh_derive = [], []
+    for k in range(repeats):  # interleaved: a user typing, the value changing each call
+        point = {**SEED_POINT, "W1": 0.1 + k * 1e-3}
+        start = time.perf_counter()
+        gg.check(graph, **point)
+        cached.append(time.perf_counter() - start)
+        if k % 10 == 0:
+            derived.cache_clear()
+            start = time.perf_counter()
+            gg.check(graph, **point)
+            fresh_derive.append(time.perf_counter() - start)
+    once, every = sorted(cached)[len(cached) // 2], sorted(fresh_derive)[len(fresh_derive) // 2]
+    print("| target | measured | goal | met |\n|---|---|---|---|")
+    print(f"| seed check per input change, derive once (median of {repeats}) | {once * 1e3:.2f} ms "
+          f"| <= 0.5 ms | {'yes' if once <= 5e-4 else 'no'} |")
+    print(f"| seed check re-deriving every change (median) | {every * 1e3:.1f} ms "
+          f"| ratio {every / once:.0f}x | |")
+    seconds, code, peak = fresh(MLP, MLP_AT)
+    print(f"| 2-layer tanh MLP, check in a fresh process | {seconds:.2f} s, exit {code}, {peak} MB "
+          f"| < 3 s, exit 0 | {'yes' if seconds < 3 and code == 0 else 'no'} |")
+    formula, at = op_table_formula(100)
+    seconds, code, peak = fresh(formula, at)
+    print(f"| 100-op formula over the op table, fresh process | {seconds:.2f} s, exit {code} | < 5 s "
+          f"| {'yes' if seconds < 5 else 'no'} |")
+    formula, at = op_table_formula(1000)
+    seconds, code, peak = fresh(formula, at)
+    print(f"| 1,000-op formula, fresh process | {seconds:.2f} s, exit {code} | < 5 s "
+          f"| {'yes' if seconds < 5 else 'no'} |")
+    for tower, point in (("L = a**a**a**a", "a=10"), ("L = a**b**c**d**e**f", "a=2,b=2,c=2,d=2,e=2,f=2"),
+                         ("L = sin(exp(exp(x)))", "x=10")):
+        seconds, code, peak = fresh(tower, point)
+        print(f"| `{tower}` at {point}, fresh process | {seconds:.2f} s, exit {code}, peak {peak} MB "
+              f"| an answer, < 1 GB | {'yes' if code in (0, 3) and peak < 1024 else 'no'} |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="sizes up to 1,000 only")
     parser.add_argument("--sizes", type=int, nargs="+", help="operation nodes (default 10 100 1000 10000)")
     parser.add_argument("--workloads", nargs="+", choices=sorted(WORKLOADS), default=["chain", "sum"])
     parser.add_argument("--cap", type=float, default=30.0, help="time cap of the naive approach, in seconds")
+    parser.add_argument("--targets", action="store_true", help="the issue's targets only")
     args = parser.parse_args()
+    if args.targets:
+        targets()
+        return
     sizes = args.sizes or ([10, 100, 1000] if args.quick else [10, 100, 1000, 10000])
 
     gg.check(SEED, **SEED_POINT)  # warm up: SymPy imported, caches filled

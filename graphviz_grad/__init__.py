@@ -33,30 +33,7 @@ from .errors import FormulaError, GraphError, GraphvizGradError, InputValueError
 from .exercises import Exercise, exercise
 from .formula import parse
 from .forward import TangentTrace, tangents
-from .graph import (
-    Expr,
-    Graph,
-    Node,
-    apply,
-    build,
-    const,
-    cos,
-    exp,
-    group,
-    inputs,
-    log,
-    relu,
-    sigmoid,
-    sin,
-    sqrt,
-    tanh,
-)
-from .graph import (
-    max as max,  # the formula language's max/min; not in __all__
-)
-from .graph import (
-    min as min,
-)
+from .graph import BUILDERS, Expr, Graph, Node, apply, build, const, group, inputs
 from .hessian import Hessian, hessian, hvp
 from .importers import from_micrograd, trace
 from .loading import LoadError, load
@@ -64,6 +41,8 @@ from .ops import OPS, Op
 from .overview import Overview, overview
 from .paths import Path, top_paths
 from .torch_import import from_torch
+
+globals().update(BUILDERS)  # exp, log, ..., relu, the activations, max, min: one per op-table function
 
 __version__ = "0.1.0"
 
@@ -146,12 +125,10 @@ __all__ = [
     "calculate",
     "check",
     "const",
-    "cos",
     "derive",
     "descend",
     "diagram",
     "exercise",
-    "exp",
     "forward",
     "from_micrograd",
     "from_torch",
@@ -161,15 +138,10 @@ __all__ = [
     "hvp",
     "inputs",
     "load",
-    "log",
     "overview",
     "parse",
-    "relu",
-    "sigmoid",
-    "sin",
-    "sqrt",
     "tangents",
-    "tanh",
     "top_paths",
     "trace",
+    *(name for name in BUILDERS if name not in ("max", "min")),  # max/min shadow builtins on *
 ]

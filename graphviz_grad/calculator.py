@@ -223,7 +223,8 @@ class Calculation:
             for node, convention in kinks(self.trace):
                 for name in self.parameters:
                     if name not in notes and name in _upstream(self.graph, node):
-                        notes[name] = f"{self.graph[node].op} at node {node} (the engine takes {convention})"
+                        notes[name] = (f"{self.graph[node].op} at node {node} (the engine follows PyTorch: "
+                                       f"{convention})")
             return notes
         for row in self.report.rows:
             if row.kind == "input" and row.wrt in self.parameters and row.status == "kink":
@@ -294,17 +295,18 @@ class Calculation:
         report = self.report
         counts = report.counts
         if not report.ok:
-            failing = ", ".join(row.label for row in report.failures[:8])
-            return (f"SymPy DISAGREES on {len(report.failures)} derivative(s): {failing}. "
-                    "See graphviz-grad check.")
+            failing = ", ".join(f"{row.label} (engine {self.number(row.engine)}, SymPy "
+                                f"{self.number(row.symbolic_value)})" for row in report.failures[:4])
+            more = f" and {len(report.failures) - 4} more" if len(report.failures) > 4 else ""
+            return f"SymPy DISAGREES on {len(report.failures)} derivative(s): {failing}{more}."
         if not report.rows:
             return f"SymPy check: nothing to compare ({self.output} has no inputs to differentiate by)."
         if counts["agree"] == len(report.rows):
             return (f"SymPy agrees: all {len(report.rows)} derivatives match (worst errors: absolute "
                     f"{report.worst_abs_error:.2g}, relative {report.worst_rel_error:.2g}).")
         listed = ", ".join(f"{count} {status}" for status, count in counts.items() if count)
-        return (f"SymPy check ok, but not every derivative is an ordinary number here: {listed} "
-                "(graphviz-grad check explains each).")
+        return (f"SymPy check ok, but not every derivative is an ordinary number here ({listed}). "
+                + _explain_statuses(report.rows))
 
     def to_text(self) -> str:
         """The whole page as plain text."""
@@ -367,7 +369,7 @@ class Calculation:
 
     def to_latex(self) -> str:
         """The formulas and the derivation as LaTeX ``align*`` environments."""
-        from .symbolic import latex_name
+        from .symbolic.notation import latex_name
 
         out = latex_name(self.output)
         rows = [f"\\frac{{\\partial {out}}}{{\\partial {latex_name(row.wrt)}}} &= {row.latex}"
@@ -412,10 +414,47 @@ class Calculation:
     def to_json(self, **kwargs: Any) -> str:
         return json.dumps(self.to_dict(), **kwargs)
 
+    def summary(self) -> str:
+        """One line: the formula, the point and the results (the repr of this and of `Calculator`).
+
+        >>> calculate("y = a*b", {"a": 2, "b": 3}).summary()
+        'y = a*b at a = 2, b = 3: y = 6, dy/da = 3, dy/db = 2'
+        """
+        formula = "; ".join(line.strip() for line in self.formula.strip().splitlines() if line.strip())
+        if len(formula) > 80:
+            formula = formula[:79] + "…"
+        point = ", ".join(f"{name} = {self.number(value)}" for name, value in self.values.items())
+        results = [f"{self.output} = {self.number(self.loss)}"] + [
+            f"d{self.output}/d{name} = {self.number(self.gradients[name])}" for name in self.parameters]
+        return f"{formula} at {point}: {', '.join(results)}"
+
     def __repr__(self) -> str:
-        return (f"<Calculation {self.output} = {self.number(self.loss)}: "
-                + ", ".join(f"d{self.output}/d{n} = {self.number(self.gradients[n])}"
-                            for n in self.parameters) + ">")
+        return f"<Calculation {self.summary()}>"
+
+
+_STATUS_MEANING = {
+    "infinite": "infinite here (the function has a pole: no finite slope)",
+    "overflow": "too large for float64, so the engine gives inf, as IEEE arithmetic does",
+}
+
+
+def _explain_statuses(rows: Sequence[Any], most: int = 3) -> str:
+    """What the rows that are not ordinary numbers mean, in words, grouped by explanation (inputs first).
+
+    A kink's explanation keeps the engine's convention: ``dL/dx: not differentiable here: relu at 0
+    (node z1's argument x); the engine follows PyTorch: relu'(0) = 0``.
+    """
+    groups: dict[str, list[str]] = {}
+    for row in sorted((r for r in rows if r.status != "agree"), key=lambda r: r.kind != "input"):
+        clauses = row.note.split("; ")
+        if row.status in _STATUS_MEANING:
+            meaning = _STATUS_MEANING[row.status]
+        else:
+            meaning = "; ".join(clauses[:2] if row.status == "kink" else clauses[:1])
+        groups.setdefault(meaning, []).append(row.label)
+    parts = [f"{', '.join(labels)}: {meaning}" for meaning, labels in list(groups.items())[:most]]
+    more = f" ({len(groups) - most} more in the check's notes)" if len(groups) > most else ""
+    return ". ".join(parts) + more + "."
 
 
 CURVATURE_PARAMETERS = 100
@@ -551,3 +590,11 @@ class Calculator:
     def reset(self) -> Calculation:
         """Back to the defaults (for the seed: Example 1)."""
         return self.set(**self.defaults)
+
+    def __repr__(self) -> str:
+        """The formula, the current inputs and results, as one line.
+
+        >>> Calculator("y = (a - 3)**2", {"a": 1})
+        <Calculator y = (a - 3)**2 at a = 1: y = 4, dy/da = -4>
+        """
+        return f"<Calculator {self.result.summary()}>"

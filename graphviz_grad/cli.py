@@ -192,7 +192,7 @@ def _grad_command(args: argparse.Namespace) -> int:
 
 def _hessian_command(args: argparse.Namespace) -> int:
     from .hessian import hessian
-    from .hessian_check import check_hessian, rows_table
+    from .symbolic.hessian import check_hessian, rows_table
 
     trace = _trace_from_args(args)  # FORMULA --at ..., or --from-json FILE
     graph = trace.graph
@@ -315,9 +315,10 @@ def _tolerance(text: str) -> float:
 def _check_command(args: argparse.Namespace) -> int:
     from .symbolic import check  # SymPy is imported only by this command
 
-    report = check(_trace_from_args(args), rtol=args.rtol, atol=args.atol)
+    report = check(_trace_from_args(args), rtol=args.rtol, atol=args.atol, simplify=args.simplify,
+                   timeout=args.timeout)
     print(report.to_json() if args.json else report.to_text(args.digits))
-    return 0 if report.ok else 1
+    return 1 if not report.ok else 0 if report.complete else 3
 
 
 def _seed_or_formula(args: argparse.Namespace, seed_flags: dict[str, float | None] | None = None
@@ -386,7 +387,7 @@ def _calc_command(args: argparse.Namespace) -> int:
     if not result.report.ok:  # the copy block too: a disagreement is never silent
         print(f"graphviz-grad: {result.check_line()}", file=sys.stderr)
         return 1
-    return 0
+    return 0 if result.report.complete else 3
 
 
 def _descend_command(args: argparse.Namespace) -> int:
@@ -425,7 +426,8 @@ def _descend_command(args: argparse.Namespace) -> int:
     if written:
         print("wrote " + ", ".join(written), file=sys.stderr)
     if not run.ok:
-        print(f"graphviz-grad: {run.message}", file=sys.stderr)
+        if args.json or args.csv == "-":  # the table, which ends with the message, was not printed
+            print(f"graphviz-grad: {run.message}", file=sys.stderr)
         return 1
     return 0
 
@@ -536,7 +538,8 @@ def make_parser() -> argparse.ArgumentParser:
                                description="Evaluate FORMULA at the given point and print every node's "
                                            "value and gradient.")
     _add_values_options(grad)
-    grad.add_argument("--json", action="store_true", help="print the JSON object of ARCHITECTURE.md §3")
+    grad.add_argument("--json", action="store_true",
+                      help="print the trace as JSON: output, value, gradients, nodes, edges, steps")
     grad.add_argument("--strict", action="store_true",
                       help="fail on the first non-finite value or gradient, naming the node")
     grad.add_argument("--digits", type=int, default=10, choices=range(1, 18), metavar="N",
@@ -582,7 +585,8 @@ def make_parser() -> argparse.ArgumentParser:
         "check", help="cross-check every gradient against SymPy and finite differences",
         description="Derive every dL/dinput and dL/dnode with SymPy, evaluate them at the point and compare "
                     "with the engine and with central finite differences. Exit code 0 when all agree, "
-                    "1 when any disagrees.")
+                    "1 when any disagrees, 3 when the time budget left rows not checked and none "
+                    "disagrees (see docs/check.md).")
     _add_values_options(check, from_json=True)
     check.add_argument("--json", action="store_true", help="print the report as JSON: ok, rows, ...")
     check.add_argument("--rtol", type=_tolerance, default=1e-7, metavar="R",
@@ -591,6 +595,13 @@ def make_parser() -> argparse.ArgumentParser:
                        help="absolute tolerance of engine vs SymPy (default 1e-10)")
     check.add_argument("--digits", type=int, default=10, choices=range(1, 18), metavar="N",
                        help="significant digits in the table (1-17, default 10)")
+    check.add_argument("--simplify", choices=("auto", "always", "never"), default="auto",
+                       help="how the closed forms are shown (never changes a verdict): auto simplifies "
+                            "likely gains, always every form, both within a time budget; never only "
+                            "factors (default auto)")
+    check.add_argument("--timeout", type=_positive_option, default=60.0, metavar="S",
+                       help="the check's time budget in seconds; rows not reached are 'not checked' "
+                            "(exit code 3) (default 60)")
     _memory_option(check)
     check.set_defaults(run=_check_command)
     _add_calc(commands)
@@ -628,7 +639,7 @@ def make_parser() -> argparse.ArgumentParser:
 
 
 def _add_hessian(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    from .hessian_check import TIME_BUDGET
+    from .symbolic.hessian import TIME_BUDGET
 
     hessian = commands.add_parser(
         "hessian", help="second derivatives: the Hessian, its eigenvalues, checked by SymPy",

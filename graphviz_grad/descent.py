@@ -222,8 +222,8 @@ def descend(subject: str | Graph, values: Mapping[str, float], /, *, wrt: Sequen
             at_kink = kinks(trace)
             if at_kink:
                 node, convention = at_kink[0]
-                message += (f" (but node {node} sits where it is not differentiable: the engine takes "
-                            f"{convention}, so this need not be a minimum)")
+                message += (f" (but node {node} sits where it is not differentiable: the engine follows "
+                            f"PyTorch: {convention}, so this need not be a minimum)")
             break
         if step == steps:
             status = FINISHED

@@ -491,7 +491,7 @@ def _legend(output: str, compact: bool, scale: float | None = None, forward: boo
 
 def _local_formulas(graph: Graph) -> dict[tuple[str, int], str]:
     """Each edge's local derivative as a formula in the names of the node's arguments."""
-    from .symbolic import local_derivative_texts
+    from .symbolic.notation import local_derivative_texts
 
     return local_derivative_texts(graph)
 

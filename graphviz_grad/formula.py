@@ -11,11 +11,12 @@ L = z4**2
 
 A dotted name (``layer1.h1``) puts its node in a group (docs/big-graphs.md).
 
-The language (docs/design.md has the full grammar): statements ``name = expression``
+The language (docs/formula-language.md states it in full): statements ``name = expression``
 separated by newlines or ``;``, the last may be a bare expression (named ``L``);
-finite decimal numbers, names, ``+ - * / **``, unary ``-``/``+``, parentheses and the
-functions of `graphviz_grad.ops.FUNCTIONS`. Anything else is a `FormulaError` that
-names the problem and its line and column:
+finite decimal numbers, the constant ``pi``, names, ``+ - * / **``, unary ``-``/``+``,
+parentheses and the functions of `graphviz_grad.ops.FUNCTIONS`. Anything else is a
+`FormulaError` that names the problem and its line and column, and what to write instead
+where that is clear:
 
 >>> parse("L = x^2")
 Traceback (most recent call last):
@@ -28,6 +29,7 @@ Python's ``ast`` recurses while it builds a tree, and fails on a 10,000-term sum
 
 from __future__ import annotations
 
+import difflib
 import keyword
 import math
 import re
@@ -77,6 +79,18 @@ _CHARACTERS = {
     "\u00b7": "'\u00b7' (U+00B7) is not an operator: write '*'",
     "\u00f7": "'\u00f7' (U+00F7) is not an operator: write '/'",
 }
+_ALIASES = {
+    "ln": "the natural logarithm is log(...)",
+    "log10": "write log(x)/log(10) for the base-10 logarithm",
+    "log2": "write log(x)/log(2) for the base-2 logarithm",
+    "pow": "write a**b for a power",
+    "power": "write a**b for a power",
+    "sqr": "did you mean sqrt(...)? (for a square, write x**2)",
+    "tan": "write sin(x)/cos(x) for the tangent",
+}
+CONSTANTS = {"pi": math.pi}
+"""Names that are numbers, not inputs. ``e`` is not one: it names nodes, as in ``e = (a+b)*(b+1)``;
+Euler's number to a power is ``exp(x)``."""
 
 
 class Token(NamedTuple):
@@ -108,6 +122,30 @@ def _character_message(char: str) -> str:
     if ord(char) > 127:
         return f"non-ASCII character {char!r} (U+{ord(char):04X}): names and operators must be ASCII"
     return f"unexpected character {char!r}"
+
+
+def _after_number(number: str, text: str, position: int) -> str:
+    """The message for a number run into a name, as in ``2x``: suggest the product."""
+    message = f"unexpected {text[position]!r} right after the number {number}"
+    name = re.match(r"[A-Za-z_][A-Za-z0-9_]*", text[position:])
+    return f"{message}: write '{number}*{name.group()}' for a product" if name else message
+
+
+def _unknown_function(name: str) -> str:
+    """The message for ``name(...)`` when name is no function: the likely meaning, else the list.
+
+    >>> _unknown_function("ln")
+    "'ln' is not a function: the natural logarithm is log(...)"
+    >>> _unknown_function("sigmod")
+    "'sigmod' is not a function: did you mean sigmoid(...)?"
+    """
+    if name in _ALIASES:
+        return f"{name!r} is not a function: {_ALIASES[name]}"
+    close = difflib.get_close_matches(name.lower(), FUNCTIONS, n=1, cutoff=0.7)
+    if close:
+        return f"{name!r} is not a function: did you mean {close[0]}(...)?"
+    return (f"{name!r} is not a function; the functions are {', '.join(FUNCTIONS)} "
+            f"(for a product, write '{name}*(...)')")
 
 
 def tokenize(text: str) -> list[Token]:
@@ -150,8 +188,7 @@ def tokenize(text: str) -> list[Token]:
             continue
         elif kind == "number":
             if position < len(text) and (text[position].isalnum() or text[position] in "_."):
-                raise FormulaError(f"unexpected {text[position]!r} right after the number {value}", line,
-                                   position - line_start + 1)
+                raise FormulaError(_after_number(value, text, position), line, position - line_start + 1)
         else:  # unsupported
             message = _UNSUPPORTED.get(value)
             if message is None:
@@ -163,6 +200,17 @@ def tokenize(text: str) -> list[Token]:
         raise FormulaError(_character_message(text[position]), line, position - line_start + 1)
     tokens.append(Token("end", "", line, position - line_start + 1))
     return tokens
+
+
+def _second_name_message(target: str, value: Expr) -> str:
+    """The message for ``L = x``: a node has one name, so say how to make x the output instead."""
+    if value.op == CONST:
+        text = repr(value.value).removesuffix(".0")
+        return (f"'{target} = {text}' names a constant, but a name belongs to an operation: compute "
+                f"{target} from the inputs (such as '{target} = {text}*x'), or end with just '{text}'")
+    kind = "input" if value.op == INPUT else "node"
+    return (f"'{target} = {value.name}' would give the {kind} {value.name!r} a second name: to make "
+            f"{value.name} the output, end the formula with just '{value.name}'")
 
 
 class _Program:
@@ -190,6 +238,8 @@ class _Program:
         name = token.text
         if name in FUNCTIONS:
             raise _fail(f"{name!r} is a function: call it as {name}(...)", token)
+        if name in CONSTANTS:
+            return const(CONSTANTS[name])
         if name in self.assigned:
             return self.assigned[name]
         if name not in self.inputs:
@@ -200,6 +250,9 @@ class _Program:
     def operation(self, op: Op, args: list[Expr], token: Token) -> Expr:
         if op.name == "neg" and args[0].op == CONST:  # -2 is a number, not an operation
             return const(-args[0].value)  # type: ignore[operator]
+        if op.name == "pow" and args[0].op == INPUT and args[0].name == "e":
+            raise _fail("'e' is an input here, not Euler's number: write exp(x) for e to the power x "
+                        "(to raise an input to a power, name it something other than e)", token)
         self.operations += 1
         if self.operations > MAX_NODES:
             raise _fail(f"the formula has more than {MAX_NODES:,} operations", token)
@@ -237,8 +290,7 @@ class _Program:
                 elif token.kind == "name" and tokens[index + 1].text == "(":
                     function = FUNCTIONS.get(text)
                     if function is None:
-                        raise _fail(f"{text!r} is not a function; the functions are {', '.join(FUNCTIONS)}",
-                                    token)
+                        raise _fail(_unknown_function(text), token)
                     pending.append(["call", function, token, 0])
                     depth += 1
                     index += 1
@@ -315,6 +367,8 @@ class _Program:
             target = first.text
             if target in FUNCTIONS:
                 raise _fail(f"{target!r} is a function name and cannot be assigned", first)
+            if target in CONSTANTS:
+                raise _fail(f"{target!r} is the constant {CONSTANTS[target]!r} and cannot be assigned", first)
             if target in self.assigned:
                 raise _fail(f"{target!r} is assigned twice", first)
             value = self.expression(tokens[2:])
@@ -323,8 +377,7 @@ class _Program:
                 raise _fail(f"{target!r} is assigned after it was read as an input "
                             f"(line {read.line}, column {read.column})", first)
             if value.op in (INPUT, CONST) or value.name is not None:
-                raise _fail(f"'{target} = ...' has no operation of its own to name; "
-                            "an assignment names a computation such as 'a*1'", first)
+                raise _fail(_second_name_message(target, value), first)
             self.assigned[target] = value.named(target)
         else:
             value = self.expression(tokens)

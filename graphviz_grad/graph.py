@@ -480,16 +480,10 @@ def _function(op: str) -> Any:
     return call
 
 
-exp = _function("exp")
-log = _function("log")
-sqrt = _function("sqrt")
-sin = _function("sin")
-cos = _function("cos")
-tanh = _function("tanh")
-sigmoid = _function("sigmoid")
-relu = _function("relu")
-max = _function("max")  # noqa: A001 - the formula language's name
-min = _function("min")  # noqa: A001
+BUILDERS: dict[str, Any] = {name: _function(name) for name in FUNCTIONS if name != "abs"}
+"""A builder function per function of the op table, ``exp(x)``, ``max(a, b)`` (``abs`` is
+Python's own, through `Expr.__abs__`); each is also a name of this module."""
+globals().update(BUILDERS)  # exp, log, ..., max, min: adding an op adds its builder
 
 
 def _reading_order(roots: Sequence[Expr]) -> tuple[list[Expr], list[Expr], bool]:

@@ -83,7 +83,8 @@ def _locals(trace: Trace) -> _Locals:
             consumers[a].append(i)
         partials[i] = op.partials(*here, vals[i])
         seconds[i] = op.second_partials(*here, vals[i])
-        if op.kink is not None and any(op.kink(slot, here) for slot, _ in slots[i]):
+        tests = [test for test in (op.kink, op.second_kink) if test is not None]
+        if any(test(slot, here) for test in tests for slot, _ in slots[i]):
             kinks.append(node.name)
     return _Locals(tuple(order), tuple(map(tuple, consumers)), partials, seconds, slots, tuple(kinks))
 
@@ -230,8 +231,8 @@ class Hessian:
         }
 
     def check(self, **options: Any) -> Any:
-        """Compare every entry with SymPy's second derivative (`graphviz_grad.hessian_check`)."""
-        from .hessian_check import check_hessian
+        """Compare every entry with SymPy's second derivative (`graphviz_grad.symbolic.hessian`)."""
+        from .symbolic.hessian import check_hessian
 
         return check_hessian(self, **options)
 

@@ -1,4 +1,4 @@
-"""Traces as plain JSON-ready data, following the contract in ARCHITECTURE.md §3.
+"""Traces as plain JSON-ready data, following the contract in docs/cli/index.md (the JSON of grad).
 
 >>> from graphviz_grad import grad
 >>> data = trace_to_dict(grad("y = 1/x", x=0))

@@ -33,6 +33,7 @@ from .frames import frames
 from .graph import Graph
 from .layout import BackendMissing, LayoutError
 from .limits import megabytes, memory_limit
+from .ops import FUNCTIONS
 from .scene import descent_data, descent_drawing, drawing, scene_data
 from .seed import DEFAULTS, EXAMPLES, FIELDS, SEED_FORMULA, default_parameters, is_seed
 from .text import parse_number
@@ -188,10 +189,12 @@ def _mode(mode: Any, tangent: Any, graph: Graph) -> dict[str, Any]:
 
 
 def seed(request: Mapping[str, Any]) -> dict[str, Any]:
-    """The page's start: the seed formula with its fields and both worked examples."""
+    """The page's start: the seed formula with its fields, both worked examples and the formula
+    language's functions (the op table's)."""
     return {**formula_info(request), "examples": {str(k): dict(v) for k, v in EXAMPLES.items()},
             "learning_rate": LEARNING_RATE, "limits": {"formula_characters": MAX_FORMULA, "nodes": MAX_NODES,
-                                                              "drawn_nodes": MAX_DRAWN}}
+                                                              "drawn_nodes": MAX_DRAWN},
+            "functions": list(FUNCTIONS)}
 
 
 def formula_info(request: Mapping[str, Any]) -> dict[str, Any]:
@@ -341,7 +344,8 @@ def _number(value: Any, label: str, field: str) -> float:
     except OverflowError:
         raise RequestError(f"{label}: the value is too large for float64", field) from None
     if not math.isfinite(number):
-        raise RequestError(f"{label}: the value {number} is not a number (values must be finite)", field)
+        raise RequestError(f"{label}: the value {str(number)!r} is not a number (values must be finite)",
+                           field)
     return number
 
 

@@ -103,7 +103,7 @@ def parse_number(text: str, label: str) -> float:
         raise InputValueError(f"{label}: the value {text!r} is not a number")
     value = float(text)
     if not math.isfinite(value):
-        raise InputValueError(f"{label}: the value {text} is too large for float64")
+        raise InputValueError(f"{label}: the value {text!r} is too large for float64")
     if value == 0 and any(digit in text.lower().partition("e")[0] for digit in "123456789"):
-        raise InputValueError(f"{label}: the value {text} is too small for float64 (it would be 0)")
+        raise InputValueError(f"{label}: the value {text!r} is too small for float64 (it would be 0)")
     return value

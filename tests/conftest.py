@@ -47,10 +47,18 @@ def _have_kernel():
     return all(importlib.util.find_spec(name) is not None for name in ("ipykernel", "nbclient", "nbformat"))
 
 
+def _have_mkdocs():
+    import importlib.util
+
+    return all(importlib.util.find_spec(name) is not None
+               for name in ("mkdocs", "material", "mkdocstrings_handlers.python", "mkdocs_jupyter"))
+
+
 _NEEDS = {"dot": (_have_dot, "the Graphviz binaries (apt-get install graphviz)"),
           "pure": (_have_pure, "graphviz-pure (pip install graphviz-pure)"),
           "browser": (_have_browser, "Chromium and playwright (apt-get install chromium; pip install playwright)"),
-          "kernel": (_have_kernel, "a Jupyter kernel and nbclient (pip install ipykernel nbclient nbformat)")}
+          "kernel": (_have_kernel, "a Jupyter kernel and nbclient (pip install ipykernel nbclient nbformat)"),
+          "docs": (_have_mkdocs, "MkDocs and its plugins (pip install -e '.[docs]')")}
 
 
 def pytest_runtest_setup(item):

@@ -230,8 +230,18 @@ def test_review_edge_cases():
 def test_kinks_nan_losses_and_overflow_are_not_read_as_slopes():
     # review: the relu kink was called "a stationary point" and the check line said "all agree"
     kink = calculate("L = relu(w*x - b)", w=1, x=1, b=1, wrt="w,b")
-    assert kink.check_line() == ("SymPy check ok, but not every derivative is an ordinary number here: "
-                                 "1 agree, 5 kink (graphviz-grad check explains each).")
+    # explained where it is shown (the web page too), not by sending the reader to the command line
+    assert kink.check_line() == ("SymPy check ok, but not every derivative is an ordinary number here "
+                                 "(1 agree, 5 kink). dL/dw, dL/dx, dL/db, dL/dz1, dL/dz2: not differentiable "
+                                 "here: relu at 0 (node L's argument z2); the engine follows PyTorch: "
+                                 "relu'(0) = 0.")
+    assert "graphviz-grad" not in kink.check_line() and kink.to_dict()["check"]["text"] == kink.check_line()
+    tie = calculate("L = max(a, b)", a=1, b=1)
+    assert tie.check_line().endswith("dL/da, dL/db: not differentiable here: max of a tie (node L: a = b = 1); "
+                                     "the engine follows PyTorch: a tie splits the gradient 0.5/0.5.")
+    pole = calculate("L = W/x", W=1, x=0)
+    assert pole.check_line().endswith("(1 agree, 2 infinite). dL/dW, dL/dx: infinite here (the function has "
+                                      "a pole: no finite slope).")
     lines = kink.interpretation()
     assert lines[0].startswith("dL/dw = 0, but L is not differentiable in w here: relu at 0")
     assert "The value is the engine's convention" in lines[0]
@@ -267,8 +277,21 @@ def test_without_the_check_the_page_still_names_kinks():
     result.check_skipped = "SymPy took longer than 5 s"
     assert result.formulas == [] and result.check_line() == "SymPy check not done: SymPy took longer than 5 s."
     assert result.interpretation()[0] == (
-        "dL/dx = 0, but L is not differentiable in x here: abs at node z3 (the engine takes abs'(0) = 0). "
+        "dL/dx = 0, but L is not differentiable in x here: abs at node z3 (the engine follows PyTorch: "
+        "abs'(0) = 0). "
         "The value is the engine's convention; its sign says little about either side.")
     assert result.interpretation()[1].startswith("dL/dy = 2 > 0")
     assert result.to_dict()["check"] == {"ok": None, "summary": "not done: SymPy took longer than 5 s",
                                          "text": "SymPy check not done: SymPy took longer than 5 s."}
+
+
+def test_the_reprs_say_formula_point_and_results():
+    calculator = gg.Calculator()
+    expected = ("L = (x*W1 + y*W2 - B)**2 at x = 5, y = 10, W1 = 0.1, W2 = 0.2, B = 0.5: "
+                "L = 4, dL/dW1 = 20, dL/dW2 = 40, dL/dB = -4")
+    assert repr(calculator) == f"<Calculator {expected}>"
+    assert repr(calculator.result) == f"<Calculation {expected}>"
+    calculator.set(W1=0.3)
+    assert repr(calculator).startswith("<Calculator L = (x*W1 + y*W2 - B)**2 at x = 5, y = 10, W1 = 0.3,")
+    long = gg.calculate("a = x*2\n" + "\n".join(f"a{i} = a*{i}" for i in range(30)), x=1)
+    assert "\n" not in repr(long) and "…" in repr(long) and repr(long).endswith("da29/dx = 58>")

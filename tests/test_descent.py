@@ -121,7 +121,10 @@ def test_image_chart():
 def test_a_zero_gradient_at_a_kink_is_not_called_a_minimum():
     run = descend("L = relu(w*x - b) + 1", {"w": 1, "x": 1, "b": 1}, wrt="w,b")
     assert run.status == CONVERGED and len(run.history) == 1
-    assert run.message.endswith("(but node z3 sits where it is not differentiable: the engine takes "
-                                "relu'(0) = 0, so this need not be a minimum)")
+    assert run.message.endswith("(but node z3 sits where it is not differentiable: the engine follows "
+                                "PyTorch: relu'(0) = 0, so this need not be a minimum)")
+    tie = descend("L = max(a, b) - 0.5*a - 0.5*b", {"a": 1, "b": 1})  # the sentence reads right for a tie too
+    assert tie.message.endswith("the engine follows PyTorch: a tie splits the gradient 0.5/0.5, so this need "
+                                "not be a minimum)")
     smooth = descend("y = (a - 3)**2", {"a": 3})
     assert smooth.status == CONVERGED and "not differentiable" not in smooth.message

@@ -1,4 +1,4 @@
-"""The formula language of ARCHITECTURE.md §3, its limits, and every kind of bad input."""
+"""The formula language (docs/formula-language.md), its limits, and every kind of bad input."""
 
 import math
 import os
@@ -119,7 +119,15 @@ def test_a_bare_leaf_program_is_its_own_output():
     ("exp = x*2", "'exp' is a function name", 1),
     ("L = 1e309", "too large for float64", 5),
     ("L = " + "1" * 400, "over the limit of 100", 5),
-    ("L = 2x", "unexpected 'x' right after the number 2", 6),
+    ("L = 2x", "unexpected 'x' right after the number 2: write '2*x' for a product", 6),
+    ("L = 3.5W1 + 1", "write '3.5*W1' for a product", 8),
+    ("L = ln(x)", "'ln' is not a function: the natural logarithm is log(...)", 5),
+    ("L = Exp(x)", "did you mean exp(...)?", 5),
+    ("L = sigmod(x)", "did you mean sigmoid(...)?", 5),
+    ("L = pow(x, 2)", "write a**b for a power", 5),
+    ("L = e**x", "'e' is an input here, not Euler's number: write exp(x)", 6),
+    ("L = 2*e**(x+1)", "write exp(x)", 8),
+    ("pi = x*2", "'pi' is the constant 3.141592653589793 and cannot be assigned", 1),
     ("L = 0x1F", "unexpected 'x'", 6),
     ("L = 1j", "unexpected 'j'", 6),
     ("L = 1.2.3", "unexpected '.'", 8),
@@ -133,7 +141,8 @@ def test_a_bare_leaf_program_is_its_own_output():
     ("L = x, y", "tuples are not supported", 6),
     ("L = (x, y)", "tuples are not supported", 7),
     ("L = x y", "missing an operator before the name 'y'", 7),
-    ("L = x (y)", "'x' is not a function", 5),
+    ("L = x (y)", "'x' is not a function; the functions are exp, log", 5),
+    ("L = x (y)", "(for a product, write 'x*(...)')", 5),
     ("L = (x) (y)", "missing an operator before '('", 9),
     ("L = a = b*2", "unexpected '='", 7),
     ("a += 1", "augmented assignment '+=' is not supported", 3),
@@ -150,9 +159,11 @@ def test_a_bare_leaf_program_is_its_own_output():
     ("x = a*1; x = a*2", "'x' is assigned twice", 10),
     ("y = x*2; x = a*3", "'x' is assigned after it was read as an input (line 1, column 5)", 10),
     ("x = x + 1", "'x' is assigned after it was read as an input", 1),
-    ("L = x", "no operation of its own", 1),
-    ("c = a*2; L = c", "no operation of its own", 10),
-    ("L = 3", "no operation of its own", 1),
+    ("L = x", "'L = x' would give the input 'x' a second name: to make x the output, end the formula "
+              "with just 'x'", 1),
+    ("c = a*2; L = c", "'L = c' would give the node 'c' a second name", 10),
+    ("L = 3", "'L = 3' names a constant, but a name belongs to an operation: compute L from the inputs "
+              "(such as 'L = 3*x'), or end with just '3'", 1),
     ("x*2\nL = y*3", "only the last statement may be a bare expression", 1),
     ("L = x*2; L*3", "'L' is taken", 10),
     ("L(x) = 2", "'L' is not a function", 1),
@@ -169,6 +180,16 @@ def test_bad_formulas_name_the_problem_and_the_column(text, message, column):
     assert message in str(error)
     assert error.column == column, str(error)
     assert "\n" not in str(error)
+
+
+def test_pi_is_a_constant_and_e_stays_a_name():
+    graph = parse("L = pi*r**2")
+    assert graph.inputs == ("r",)
+    assert gg.backward(graph, {"r": 2}).output_value == pytest.approx(4 * math.pi)
+    colah = parse("c = a + b; d = b + 1; e = c*d")  # e names a node, as in Colah's example
+    assert colah.output == "e" and gg.backward(colah, {"a": 2, "b": 1}).gradients == {"a": 2.0, "b": 5.0}
+    assert parse("L = e*2").inputs == ("e",)  # an input named e is fine; only e**... is in doubt
+    assert parse("e = a*2; L = e**2").inputs == ("a",)  # a node named e may be raised to a power
 
 
 def test_errors_on_later_lines_report_the_line():

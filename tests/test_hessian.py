@@ -15,8 +15,8 @@ import graphviz_grad as gg
 from graphviz_grad import backward, build, forward, inputs
 from graphviz_grad.cli import main
 from graphviz_grad.hessian import MAX_WRT, hessian, hvp, symmetric_eigenvalues
-from graphviz_grad.hessian_check import check_hessian
 from graphviz_grad.ops import OPS
+from graphviz_grad.symbolic.hessian import check_hessian
 from tests.conftest import EXAMPLE_1, SEED
 from tests.test_properties import NAMES, smooth_here, to_expr, trees
 
@@ -253,3 +253,26 @@ def test_cli_hessian_bad_input_is_exit_2_with_one_line(capsys, argv, message):
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert message in err and len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("name", ["softplus", "leaky_relu", "elu", "silu", "gelu"])
+@pytest.mark.parametrize("a", [-2.3, -0.4, 0.6, 3.1])
+def test_the_activations_second_partials_match_differences_of_their_partials(name, a):
+    op, h = OPS[name], 1e-6
+    second = op.second_partials(a, op.forward(a))[0][0]
+    above, below = op.partials(a + h, op.forward(a + h))[0], op.partials(a - h, op.forward(a - h))[0]
+    assert second == pytest.approx((above - below) / (2 * h), rel=1e-6, abs=1e-6)
+
+
+@pytest.mark.parametrize("formula", ["L = softplus(x*y)", "L = silu(x)*y", "L = gelu(x - y)",
+                                     "L = elu(x)*y**2", "L = leaky_relu(x)*y"])
+def test_the_activations_hessians_agree_with_sympy(formula):
+    report = hessian(formula, x=-0.7, y=1.3).check()
+    assert report.ok and {row.status for row in report.rows} == {"agree"}
+
+
+def test_elu_has_a_second_order_kink_at_0_and_leaky_relu_a_first_order_one():
+    h = hessian("L = elu(x)*y", x=0, y=2)
+    assert h.kinks == ("z1",) and h.statuses[0][0] == "kink" and h.eigenvalues is None
+    assert hessian("L = elu(x)*y", x=0.5, y=2).statuses[0][0] == "ok"  # smooth away from 0
+    assert hessian("L = leaky_relu(x)*y", x=0, y=2).statuses[0][0] == "kink"

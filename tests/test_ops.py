@@ -56,10 +56,11 @@ def test_partials_match_sympy(name):
 
 
 def test_table_is_complete_and_consistent():
+    activations = {"softplus", "leaky_relu", "elu", "silu", "gelu"}
     assert set(OPS) == {"add", "sub", "mul", "div", "pow", "neg", "exp", "log", "sqrt", "sin", "cos",
-                        "tanh", "sigmoid", "relu", "abs", "max", "min"}
+                        "tanh", "sigmoid", "relu", "abs", "max", "min"} | activations
     assert set(FUNCTIONS) == {"exp", "log", "sqrt", "sin", "cos", "tanh", "sigmoid", "relu", "abs",
-                              "max", "min"}
+                              "max", "min"} | activations
     assert {k: v.name for k, v in INFIX.items()} == {"+": "add", "-": "sub", "*": "mul", "/": "div",
                                                       "**": "pow"}
     assert {k: v.name for k, v in PREFIX.items()} == {"-": "neg"}
@@ -102,6 +103,17 @@ def test_table_is_complete_and_consistent():
     ("max", (NAN, 1.0), NAN),
     ("min", (1.0, NAN), NAN),
     ("add", (INF, -INF), NAN),
+    ("softplus", (1000.0,), 1000.0),
+    ("softplus", (-1000.0,), 0.0),
+    ("softplus", (INF,), INF),
+    ("leaky_relu", (-2.0,), -0.02),
+    ("leaky_relu", (NAN,), NAN),
+    ("elu", (-INF,), -1.0),
+    ("elu", (-1000.0,), -1.0),
+    ("silu", (-1000.0,), -0.0),
+    ("silu", (1000.0,), 1000.0),
+    ("gelu", (1000.0,), 1000.0),
+    ("gelu", (-1000.0,), -0.0),
 ])
 def test_ieee_forward(name, args, expected):
     with warnings.catch_warnings():
@@ -135,6 +147,15 @@ def test_ieee_forward(name, args, expected):
     ("sigmoid", (-1000.0,), (0.0,)),
     ("sigmoid", (1000.0,), (0.0,)),
     ("div", (1.0, 0.0), (INF, -INF)),
+    ("leaky_relu", (0.0,), (0.01,)),
+    ("leaky_relu", (-3.0,), (0.01,)),
+    ("elu", (0.0,), (1.0,)),
+    ("softplus", (1000.0,), (1.0,)),
+    ("softplus", (-1000.0,), (0.0,)),
+    ("silu", (-1000.0,), (-0.0,)),
+    ("silu", (INF,), (1.0,)),
+    ("gelu", (-1000.0,), (0.0,)),
+    ("gelu", (1000.0,), (1.0,)),
 ])
 def test_kink_and_edge_conventions(name, args, expected):
     op = OPS[name]
@@ -164,3 +185,45 @@ def test_swapped_partials_agree_with_the_rule(name):
     op = OPS[name]
     for a, b in SMOOTH_POINTS[2]:
         assert op.partials(a, b, op.forward(a, b)) == (b, a)
+
+
+KINK_POINTS = {1: [(0.0,)], 2: [(2.0, 2.0), (0.0, 0.0), (0.0, 0.5), (0.0, 3.0), (0.0, -1.0)]}
+
+
+@pytest.mark.parametrize("name", [name for name, op in OPS.items() if op.kink is not None])
+def test_kink_fields_agree_with_the_engines_convention(name):
+    """At a kink the exact convention (`kink_partials`) is what the engine's float rule gives."""
+    op = OPS[name]
+    assert op.convention and op.kink_partials is not None and op.side is not None
+    assert op.kink_place.format("a", "b", op=name, node="z1", v="0")
+    checked = 0
+    for args in KINK_POINTS[op.arity]:
+        if not any(op.kink(slot, args) for slot in range(op.arity)):
+            continue
+        exact = op.kink_partials(sympy, *(sympy.Float(a, 30) for a in args))
+        assert exact is not None, (name, args)
+        engine = op.partials(*args, op.forward(*args))
+        assert [float(value) for value in exact] == list(engine), (name, args)
+        checked += 1
+    assert checked
+
+
+@pytest.mark.parametrize("name", [name for name, op in OPS.items() if op.far is not None])
+def test_far_limits_are_the_engines_values_far_out(name):
+    op = OPS[name]
+    assert op.arity == 1
+    value_up, value_down, slope_up, slope_down = op.far
+    for x, value, slope in ((1e300, value_up, slope_up), (-1e300, value_down, slope_down)):
+        if math.isnan(value):
+            continue
+        out = op.forward(x)
+        assert out == value or (math.isinf(value) and out > 1e299), (name, x)
+        assert op.partials(x, out)[0] == pytest.approx(slope), (name, x)
+
+
+@pytest.mark.parametrize("name", [name for name, op in OPS.items() if op.exact_bits is not None])
+def test_exact_folding_is_exact(name):
+    op = OPS[name]
+    args = [sympy.Rational(3, 7), sympy.Integer(2)][: op.arity]
+    assert op.exact_bits(*args) < 64
+    assert op.sympy(sympy, *args).is_Rational

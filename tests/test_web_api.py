@@ -7,6 +7,7 @@ import pytest
 
 import graphviz_grad as gg
 from graphviz_grad import service, web
+from graphviz_grad.ops import FUNCTIONS
 from graphviz_grad.seed import EXAMPLE_1
 
 from .conftest import SEED
@@ -95,6 +96,7 @@ def test_seed(client):
     assert data["learning_rate"] == 0.001
     assert data["limits"] == {"formula_characters": service.MAX_FORMULA, "nodes": service.MAX_NODES,
                               "drawn_nodes": service.MAX_DRAWN}
+    assert data["functions"] == list(FUNCTIONS)  # the page's function list is the op table's
 
 
 def test_formula(client):

@@ -141,7 +141,7 @@ def test_the_panel_bundle_has_the_widget_a_static_graph_and_text():
 
 
 @pytest.mark.parametrize(("typed", "message"), [(True, "x: True is not a number"),
-                                                ("1e999", "x: the value 1e999 is too large for float64"),
+                                                ("1e999", "x: the value '1e999' is too large for float64"),
                                                 (float("nan"), "x: the value nan is not a number (values "
                                                                "must be finite)"),
                                                 ("", "x: no value given")])

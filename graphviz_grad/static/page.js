@@ -373,6 +373,7 @@
     }
     state.seed = seed;
     $("formula").value = seed.formula;
+    $("functions").textContent = seed.functions.join(" ");  // from the op table
     $("lr").value = fmt(seed.learning_rate);
     setFields(seed, false);
     await calculate();

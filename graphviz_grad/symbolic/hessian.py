@@ -24,8 +24,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .hessian import KINK, UNDEFINED, Hessian
-from .serialize import json_number
+from ..hessian import KINK, UNDEFINED, Hessian
+from ..serialize import json_number
 
 RTOL = 1e-7
 ATOL = 1e-10
@@ -93,8 +93,9 @@ def check_hessian(hessian: Hessian, *, rtol: float = RTOL, atol: float = ATOL,
     """Compare every entry of ``hessian`` with SymPy's second derivative (see the module doc)."""
     import sympy as sp
 
-    from .graph import CONST, INPUT
-    from .symbolic import FULL_NODES, FULL_TREE, _real_or_nan, _tree_size, exact, to_sympy
+    from ..graph import CONST, INPUT
+    from .derive import FULL_NODES, FULL_TREE
+    from .translate import _real_or_nan, _tree_size, exact, to_sympy
 
     graph, wrt = hessian.graph, hessian.wrt
     operations = sum(node.op not in (INPUT, CONST) for node in graph.nodes)
@@ -143,7 +144,7 @@ def _verdict(engine: float, value: Any, rtol: float, atol: float, faults: bool
     """SymPy's number (a float), the status and a note for one entry."""
     import sympy as sp
 
-    from .symbolic import _to_float
+    from .translate import _to_float
 
     number = _to_float(value)
     if value is sp.nan or value is sp.zoo or value in (sp.oo, -sp.oo):
@@ -171,7 +172,7 @@ def _short(text: str) -> str:
 
 def rows_table(rows: Sequence[HessianRow], digits: int = 10) -> list[list[str]]:
     """The report as text cells: a header, then one line per entry."""
-    from .dot import format_number
+    from ..text import format_number
 
     cells = [["entry", "engine", "SymPy", "status", "second derivative"]]
     for row in rows:
