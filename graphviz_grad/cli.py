@@ -22,7 +22,7 @@ from typing import NoReturn
 
 from . import __version__
 from .engine import Trace, backward
-from .errors import GraphvizGradError
+from .errors import GraphvizGradError, missing_value
 from .files import check_folder, numbered, stale_frames, write_files, write_folder
 from .formula import MAX_LENGTH, parse
 from .graph import CONST, INPUT, Graph
@@ -107,7 +107,7 @@ def parse_values(items: Sequence[str], graph: Graph, defaults: Mapping[str, floa
     for name in names:
         if name not in values:
             if name not in defaults:
-                raise UsageError(f"missing a value for input {name!r}: add --at {name}=...")
+                raise UsageError(f"{missing_value(name)}: add --at {name}=...")
             values[name] = defaults[name]
     return {name: values[name] for name in names}
 
@@ -479,7 +479,7 @@ def _serve_command(args: argparse.Namespace) -> int:
 
 def _memory_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--memory", type=_size_option, default=CLI_MEMORY, metavar="SIZE",
-                        help=f"memory the command may use, e.g. 512M or 4G "
+                        help=f"memory the command may add to what the process has, e.g. 512M or 4G "
                         f"(default {megabytes(CLI_MEMORY)}); "
                         "over it: exit 3")
 

@@ -34,6 +34,8 @@ from typing import Any
 import h11
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
+from .errors import GraphvizGradError
+
 BACKLOG = 256
 """Connections the kernel queues for the server, and the most asyncio accepts in one go (it uses
 one number for both): the descriptor budget keeps room for a whole batch, so accepting never
@@ -64,8 +66,49 @@ def max_connections(wanted: int) -> int:
 
 
 def protocol(limits: Limits) -> type[H11Protocol]:
-    """uvicorn's h11 protocol class bounded by ``limits`` (for ``uvicorn.Config(http=...)``)."""
+    """uvicorn's h11 protocol class bounded by ``limits`` (for ``uvicorn.Config(http=...)``);
+    `UnsupportedUvicorn` when uvicorn's protocol lacks what `GuardedH11` builds on."""
+    check_uvicorn()
     return type("GuardedH11", (GuardedH11,), {"limits": limits, "waiting": {}})
+
+
+class UnsupportedUvicorn(GraphvizGradError):
+    """The installed uvicorn's h11 protocol is not the one `GuardedH11` extends."""
+
+
+NEEDED = {
+    # method of uvicorn's H11Protocol: names it must use (attributes GuardedH11 reads or replaces)
+    "__init__": ("conn", "cycle", "connections", "transport", "loop"),
+    "handle_events": ("next_event", "send_400_response", "on_response_complete", "cycle"),
+    "connection_made": ("connections", "transport"),
+    "connection_lost": ("cycle",),
+    "data_received": ("conn",),
+    "on_response_complete": ("transport",),
+}
+
+
+def check_uvicorn() -> None:
+    """Make sure uvicorn's h11 protocol is still built the way `GuardedH11` expects: these are
+    uvicorn's internals, and a changed one would silently drop a bound (a head timeout, the
+    connection cap, the JSON 400). Raises `UnsupportedUvicorn` naming what is missing.
+
+    >>> check_uvicorn()
+    """
+    import uvicorn
+    from uvicorn.protocols.http.h11_impl import RequestResponseCycle
+
+    missing = []
+    for method, names in NEEDED.items():
+        code = getattr(getattr(H11Protocol, method, None), "__code__", None)
+        used = set(code.co_names) if code is not None else set()
+        missing += [f"H11Protocol.{method} ({name})" for name in names if name not in used]
+    if "response_complete" not in RequestResponseCycle.__init__.__code__.co_names:
+        missing.append("RequestResponseCycle.response_complete")
+    if missing:
+        raise UnsupportedUvicorn(
+            f"uvicorn {uvicorn.__version__} is not supported by graphviz-grad serve (its connection limits "
+            f"build on uvicorn's h11 protocol; changed: {', '.join(missing)}): "
+            "pip install 'uvicorn>=0.29,<1'")
 
 
 class GuardedH11(H11Protocol):
@@ -129,9 +172,14 @@ class GuardedH11(H11Protocol):
                 self.head_timer = None
 
     def on_response_complete(self) -> None:
-        super().on_response_complete()
-        if not self.transport.is_closing():
+        super().on_response_complete()  # (starts the next pipelined request, if one was sent)
+        if self.idle():
             self.arm_head_timer()
+        else:  # closing, or busy with a pipelined request: not waiting for a head
+            self.waiting.pop(self, None)
+            if self.head_timer is not None:
+                self.head_timer.cancel()
+                self.head_timer = None
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.waiting.pop(self, None)
@@ -140,8 +188,8 @@ class GuardedH11(H11Protocol):
         super().connection_lost(exc)
 
     def send_400_response(self, msg: str) -> None:
-        note("malformed", "malformed HTTP requests answered 400")
         why = getattr(self.conn, "last_error", "") or msg.rstrip(".")
+        note("malformed", f"a malformed HTTP request answered 400: {why[:200]}")
         if getattr(self.conn, "last_status", 400) == 431:  # h11's bound on an unfinished head
             self.send_json(431, f"the request head is over the limit of {self.limits.head_bytes:,} bytes")
         else:
@@ -186,14 +234,27 @@ def note(kind: str, message: str) -> None:
         _last[kind] = (last, left_out + 1)
         return
     _last[kind] = (now, 0)
-    log.warning("%s%s", message, f" ({left_out} more since the last note)" if left_out else "")
+    suffix = f" ({left_out} more since the last note)" if left_out else ""
+    log.warning("%s%s", message, suffix, extra={NOTED: True})
+
+
+NOTED = "graphviz_grad_noted"
+"""Marks a log record `note` has rate-limited already (`QuietLogs` lets it through as it is)."""
+UVICORN_MALFORMED = "Invalid HTTP request received."
+"""uvicorn's own line for a malformed request, left out: `GuardedH11` notes it with the reason."""
 
 
 class QuietLogs(logging.Filter):
     """A logging filter: each message (by its first 60 characters) at most once per `QUIET_SECONDS`."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        key = f"{record.name}:{str(record.msg)[:60]}"
+        if getattr(record, NOTED, False):
+            return True
+        if record.name == "uvicorn.error" and record.msg == UVICORN_MALFORMED:
+            return False
+        # our own lines by their text (one per pool, say), the libraries' by their format
+        text = record.getMessage() if record.name == log.name else str(record.msg)
+        key = f"{record.name}:{text[:60]}"
         now = time.monotonic()
         last, left_out = _last.get(key, (-QUIET_SECONDS, 0))
         if now - last < QUIET_SECONDS:

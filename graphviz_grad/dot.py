@@ -28,6 +28,7 @@ from .engine import Trace
 from .forward import TangentTrace
 from .graph import CONST, INPUT, Graph
 from .ops import OPS
+from .steps import WARNINGS
 from .text import format_number
 
 FONT = "Helvetica"
@@ -58,11 +59,7 @@ REVERSE, FORWARD, BOTH = "reverse", "forward", "both"
 MODES = (REVERSE, FORWARD, BOTH)
 """What a node shows: value and gradient, value and tangent, or all three."""
 
-_WARNINGS = {
-    "inf": "⚠ inf: overflow or a pole",
-    "nan": "⚠ nan: from a nan argument",
-    "domain": "⚠ nan born here: outside the domain",
-}
+_WARNINGS = {status: f"⚠ {text}" for status, text in WARNINGS.items()}
 
 
 @dataclass(frozen=True)

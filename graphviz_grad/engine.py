@@ -25,7 +25,7 @@ from decimal import Decimal
 from numbers import Real
 from typing import Any, NamedTuple
 
-from .errors import GraphError, InputValueError, NumericError
+from .errors import GraphError, InputValueError, NumericError, missing_value
 from .graph import CONST, INPUT, Graph
 from .ops import OPS
 
@@ -184,7 +184,7 @@ def _start(graph: Graph, program: _Program, values: Mapping[str, Any] | Sequence
         if type(values) is not dict:  # a defaultdict or Counter would invent missing values
             absent = next((name for name in names if name not in values), None)
             if absent is not None:
-                raise InputValueError(f"missing a value for input {absent!r}")
+                raise InputValueError(missing_value(absent))
         if len(values) != len(names):
             extra = [key for key in values if key not in graph.input_set]
             if extra:
@@ -196,7 +196,7 @@ def _start(graph: Graph, program: _Program, values: Mapping[str, Any] | Sequence
         except KeyError as missing:
             extra = [key for key in values if key not in graph.input_set]
             also = f" ({extra[0]!r} is not an input)" if extra else ""
-            raise InputValueError(f"missing a value for input {missing.args[0]!r}{also}") from None
+            raise InputValueError(f"{missing_value(missing.args[0])}{also}") from None
     else:
         if isinstance(values, (str, bytes, bytearray, set, frozenset)) or not isinstance(values, Iterable):
             raise InputValueError("values must be a mapping of input names to numbers, or a sequence "

@@ -30,6 +30,18 @@ class InputValueError(GraphvizGradError, ValueError):
     """Values for a graph's inputs that are missing, extra or not numbers."""
 
 
+def missing_value(name: str) -> str:
+    """The message for an input without a value; for ``e``, a hint that it is not Euler's number.
+
+    >>> missing_value("x")
+    "missing a value for input 'x'"
+    >>> missing_value("e")
+    "missing a value for input 'e' (e is an ordinary name here; Euler's number to a power is exp(x))"
+    """
+    hint = " (e is an ordinary name here; Euler's number to a power is exp(x))" if name == "e" else ""
+    return f"missing a value for input {name!r}{hint}"
+
+
 class NumericError(GraphvizGradError, ArithmeticError):
     """Strict mode: a node's value or gradient is not finite.
 

@@ -149,11 +149,14 @@ def write_folder(directory: str, contents: dict[str, bytes], *,
     (``….old``) and the new one into place; a run killed between those two renames leaves no
     target, and the next run renames the ``.old`` one back first. Every run removes what killed
     runs left beside the target, by name and only when the process named in it has ended.
+    A folder this process works in (or inside) is not swapped but written file by file.
     """
     for name in contents:
         if not name or os.path.basename(name) != name or name in (".", ".."):
             raise OutputError(f"cannot write {name!r} into a folder: expected a plain file name")
     target = check_folder(directory, what)
+    if os.path.isdir(target) and _holds_cwd(target):
+        return _write_in_place(directory, target, contents, owned)
     parent, base = os.path.split(target)
     _recover(parent, base)
     try:
@@ -168,12 +171,17 @@ def write_folder(directory: str, contents: dict[str, bytes], *,
         if os.path.isdir(target):
             os.chmod(stage, os.stat(target).st_mode & 0o7777)
             ours = owned if callable(owned) else set(owned).__contains__
-            _carry_over(target, stage, lambda name: name in contents or bool(ours(name)))
+
+            def is_ours(name: str) -> bool:
+                return name in contents or bool(ours(name))
+
+            _carry_over(target, stage, is_ours)
             if not _exchange(stage, target):  # no atomic exchange here: two renames
                 aside = stage + ".old"
                 os.rename(target, aside)
                 os.rename(stage, target)
                 stage = aside
+            _keep_late(stage, target, is_ours)
         else:
             umask = os.umask(0)
             os.umask(umask)
@@ -185,6 +193,30 @@ def write_folder(directory: str, contents: dict[str, bytes], *,
     finally:
         if stage:
             shutil.rmtree(stage, ignore_errors=True)
+    return [os.path.join(directory, name) for name in contents]
+
+
+def _holds_cwd(target: str) -> bool:
+    """Whether this process works in ``target`` or a folder inside it (``cd out && ... -o .``):
+    swapping ``target`` would leave it, and likely the user's shell, in a removed folder."""
+    try:
+        here = os.path.realpath(os.getcwd())
+    except OSError:
+        return False
+    return here == target or here.startswith(target.rstrip(os.sep) + os.sep)
+
+
+def _write_in_place(directory: str, target: str, contents: dict[str, bytes],
+                    owned: Collection[str] | Callable[[str], object]) -> list[str]:
+    """`write_folder` for the current folder: each file replaced atomically (`write_files`), then
+    our files that are not in the new set removed (the set as a whole is not swapped at once)."""
+    write_files({os.path.join(target, name): data for name, data in contents.items()})
+    ours = owned if callable(owned) else set(owned).__contains__
+    for name in os.listdir(target):
+        path = os.path.join(target, name)
+        if name not in contents and ours(name) and os.path.isfile(path) and not os.path.islink(path):
+            with contextlib.suppress(OSError):
+                os.remove(path)
     return [os.path.join(directory, name) for name in contents]
 
 
@@ -212,6 +244,21 @@ def _carry_over(old: str, new: str, ours: Callable[[str], bool]) -> None:
             shutil.copytree(source, copy, symlinks=True, copy_function=_link)
         else:
             _link(source, copy)
+
+
+def _keep_late(old: str, new: str, ours: Callable[[str], bool]) -> None:
+    """Move into ``new`` what a user saved in the folder (now ``old``) after `_carry_over` ran:
+    a file made there, or one replaced by a new file (an editor's save), so removing ``old``
+    removes nothing but ours and what ``new`` holds already."""
+    for name in os.listdir(old):
+        debris = _DEBRIS_FILE.fullmatch(name)
+        if ours(name) or (debris and not (debris[1] and _alive(int(debris[1])))):
+            continue
+        source, copy = os.path.join(old, name), os.path.join(new, name)
+        if not os.path.lexists(copy):
+            os.rename(source, copy)
+        elif not os.path.isdir(source) and not os.path.samestat(os.lstat(source), os.lstat(copy)):
+            os.replace(source, copy)
 
 
 def _link(source: str, copy: str) -> None:

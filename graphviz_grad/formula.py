@@ -250,9 +250,6 @@ class _Program:
     def operation(self, op: Op, args: list[Expr], token: Token) -> Expr:
         if op.name == "neg" and args[0].op == CONST:  # -2 is a number, not an operation
             return const(-args[0].value)  # type: ignore[operator]
-        if op.name == "pow" and args[0].op == INPUT and args[0].name == "e":
-            raise _fail("'e' is an input here, not Euler's number: write exp(x) for e to the power x "
-                        "(to raise an input to a power, name it something other than e)", token)
         self.operations += 1
         if self.operations > MAX_NODES:
             raise _fail(f"the formula has more than {MAX_NODES:,} operations", token)

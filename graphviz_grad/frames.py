@@ -90,7 +90,7 @@ def _forward_views(trace: Trace, digits: int) -> list[tuple[str, View]]:
         views.append((FORWARD, View(values=frozenset(known), grads=frozenset(), current=step.node,
                                     edges=frozenset((step.node, slot)
                                                     for slot in range(len(graph[step.node].inputs))),
-                                    caption=step.text)))
+                                    caption=step.annotated)))
     return views
 
 
@@ -115,7 +115,7 @@ def _backward_views(trace: Trace, digits: int) -> list[tuple[str, View]]:
     views = []
     for step in build(trace, digits=digits).backward:
         done.add(step.node)
-        caption = step.text if step.terms else f"Backward pass: {step.text}"
+        caption = step.annotated if step.terms else f"Backward pass: {step.annotated}"
         views.append((BACKWARD, View(grads=frozenset(done), current=step.node, edges=frozenset(step.terms),
                                      caption=caption)))
     gradients = listing([f"d{output}/d{name} = {format_number(grad, digits)}"

@@ -200,9 +200,9 @@ class Workers:
             pool = self.pool
             try:
                 job = pool.schedule(function, args, timeout=timeout)
-                return await _await_job(job)
-            except (ProcessExpired, RuntimeError) as lost:
-                if isinstance(lost, RuntimeError) and pool.active:
+                return await _await_job(job, lambda pool=pool: self.pool is not pool)  # type: ignore[misc]
+            except (ProcessExpired, RuntimeError, PoolReplaced) as lost:
+                if isinstance(lost, RuntimeError) and pool.active and pool is self.pool:
                     raise  # not a pool failure: the job's own error
                 log.warning("a %s job was lost (%s): %s", self.name, lost,
                             "running it again" if attempt == 1 else "giving up")
@@ -226,13 +226,24 @@ class Workers:
         await asyncio.get_running_loop().run_in_executor(None, _join, self.pool)
 
 
-async def _await_job(job: Any) -> Any:
+class PoolReplaced(Exception):
+    """A job's pool was replaced before the job ended: a stopped pebble pool may never settle
+    the futures of the jobs it had, so the job counts as lost (and runs on the new pool)."""
+
+
+async def _await_job(job: Any, replaced: Callable[[], bool] = lambda: False) -> Any:
     """A pebble future's result; if the caller stops waiting, the job is cancelled (its worker
-    is stopped only when it had started)."""
+    is stopped only when it had started). `PoolReplaced` when ``replaced()`` turns true first
+    (looked at every `WATCH` seconds)."""
     waiting = asyncio.wrap_future(job)
     try:
-        return await asyncio.shield(waiting)
-    except asyncio.CancelledError:
+        while True:
+            done, _ = await asyncio.wait({waiting}, timeout=WATCH)
+            if done:
+                return waiting.result()
+            if replaced():
+                raise PoolReplaced("its pool was replaced")
+    except (asyncio.CancelledError, PoolReplaced):
         job.cancel()
         waiting.add_done_callback(_collect)
         raise

@@ -67,10 +67,28 @@ def limit_memory(size: int | None) -> None:
         resource.setrlimit(resource.RLIMIT_AS, (size, hard))
 
 
+def address_space() -> int:
+    """Bytes of address space this process has reserved now (0 where the system does not say).
+
+    >>> address_space() >= 0
+    True
+    """
+    try:
+        with open("/proc/self/statm", encoding="ascii") as statm:
+            pages = int(statm.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 0
+    import resource
+
+    return pages * resource.getpagesize()
+
+
 @contextmanager
 def memory_bound(size: int | None) -> Iterator[None]:
-    """`limit_memory` for a block only: the previous bound is back afterwards (a command run
-    by `graphviz_grad.cli.main` inside another program leaves that program's limit as it was).
+    """`limit_memory` for a block only, counted on top of what the process has already reserved
+    (so ``size`` is what the block may add: a command run by `graphviz_grad.cli.main` inside a
+    notebook that has loaded PyTorch gets the same room as in a fresh process); the previous
+    bound is back afterwards.
 
     >>> with memory_bound(None):
     ...     memory_limit() is None or memory_limit() > 0
@@ -82,7 +100,7 @@ def memory_bound(size: int | None) -> Iterator[None]:
         yield
         return
     previous = resource.getrlimit(resource.RLIMIT_AS)
-    limit_memory(size)
+    limit_memory(None if size is None else address_space() + size)
     try:
         yield
     finally:

@@ -16,13 +16,13 @@ The page needs no network (a Content-Security-Policy forbids every request), wor
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Sequence
 from html import escape
 
 from .engine import Trace
 from .frames import Frame, frames
+from .player import json_for_script, script_hash
 
 _XML_PROLOGUE = re.compile(rb"^\s*(<\?xml[^>]*\?>\s*)?(<!DOCTYPE[^>]*>\s*)?(<!--.*?-->\s*)*", re.S)
 
@@ -105,12 +105,6 @@ def _inline_svg(svg: bytes) -> str:
     return _XML_PROLOGUE.sub(b"", svg, count=1).decode("utf-8")
 
 
-def _json_for_script(data: object) -> str:
-    """JSON that cannot close the ``<script>`` element it sits in."""
-    text = json.dumps(data, ensure_ascii=False)
-    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
-
-
 def pictures_html(trace: Trace, svgs: Sequence[bytes], *, title: str | None = None,
                   sequence: Sequence[Frame] | None = None) -> str:
     """The player page for ``svgs``, one SVG per frame of ``sequence`` (default: `frames`)."""
@@ -121,6 +115,7 @@ def pictures_html(trace: Trace, svgs: Sequence[bytes], *, title: str | None = No
     data = [{"caption": frame.caption, "phase": frame.phase, "node": frame.view.current or "",
              "target": f"n{trace.graph.index(frame.view.current)}" if frame.view.current else ""}
             for frame in sequence]
+    allowed = script_hash(_SCRIPT)
     templates = "\n".join(f'<template class="gg-frame">{_inline_svg(svg)}</template>' for svg in svgs)
     return f"""<!DOCTYPE html>
 <html lang="en">
@@ -128,7 +123,7 @@ def pictures_html(trace: Trace, svgs: Sequence[bytes], *, title: str | None = No
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta http-equiv="Content-Security-Policy"
-      content="default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:">
+      content="default-src 'none'; style-src 'unsafe-inline'; script-src {allowed}; img-src data:">
 <title>{escape(heading)} — backpropagation step by step</title>
 <style>{_STYLE}</style>
 </head>
@@ -148,7 +143,7 @@ def pictures_html(trace: Trace, svgs: Sequence[bytes], *, title: str | None = No
 </div>
 </main>
 {templates}
-<script type="application/json" id="gg-frames">{_json_for_script(data)}</script>
+<script type="application/json" id="gg-frames">{json_for_script(data)}</script>
 <script>{_SCRIPT}</script>
 </body>
 </html>

@@ -14,6 +14,8 @@ The page needs no network (a Content-Security-Policy forbids every request), wor
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from functools import cache
@@ -60,28 +62,53 @@ def json_for_script(data: object) -> str:
     return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
+def script_hash(code: str) -> str:
+    """The CSP source that lets the inline script ``code`` run, and no other.
+
+    >>> script_hash("alert(1)")
+    "'sha256-bhHHL3z2vDgxUt0W3dWQOrprscmda2Y5pLsLg4GF+pI='"
+    """
+    return f"'sha256-{base64.b64encode(hashlib.sha256(code.encode()).digest()).decode()}'"
+
+
 HEADING = 100
 """Characters of a page's heading shown (the whole of it is its tooltip and the page's title)."""
 
 
 def _shortened(text: str, most: int = HEADING) -> str:
-    """``text`` cut to ``most`` characters with an ellipsis (a long formula would fill a phone).
+    """``text`` cut to ``most`` characters with an ellipsis (a long formula would fill a phone);
+    the formula is cut, not what follows its `` — `` (a number such as ``lr = 0.001`` stays whole).
 
-    >>> _shortened("a" * 5, 3)
-    'aa…'
+    >>> _shortened("a" * 5, 3), _shortened("y = a + b + c — descent (lr = 0.001)", 30)
+    ('aa…', 'y = a… — descent (lr = 0.001)')
     """
-    return text if len(text) <= most else text[:most - 1] + "…"
+    if len(text) <= most:
+        return text
+    formula, dash, words = text.rpartition(" — ")
+    if dash and len(words) + len(dash) + 2 <= most:
+        return formula[:most - len(words) - len(dash) - 1].rstrip() + "…" + dash + words
+    return text[:most - 1] + "…"
 
 
 def viewer_page(data: Mapping[str, Any], svg: str, *, title: str) -> str:
-    """The self-contained page for a viewer's ``data`` over the drawing ``svg``."""
+    """The self-contained page for a viewer's ``data`` over the drawing ``svg``.
+
+    Only its own three scripts run: the Content-Security-Policy names each by its SHA-256, so a
+    script that found its way into the drawing or the data would not.
+
+    >>> page = viewer_page({"frames": []}, "<svg></svg>", title="y = x*2")
+    >>> "script-src 'sha256-" in page and "'unsafe-inline'" not in page.split("script-src")[1].split(";")[0]
+    True
+    """
+    scripts = (asset("vendor/panzoom.min.js"), asset("viewer.js"), _START)
+    allowed = " ".join(script_hash(code) for code in scripts)
     return f"""<!DOCTYPE html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta http-equiv="Content-Security-Policy"
-      content="default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:">
+      content="default-src 'none'; style-src 'unsafe-inline'; script-src {allowed}; img-src data:">
 <title>{escape(title)}</title>
 <style>{_STYLE}{asset("viewer.css")}</style>
 </head>
@@ -91,9 +118,9 @@ def viewer_page(data: Mapping[str, Any], svg: str, *, title: str) -> str:
 {svg}
 </main>
 <script type="application/json" id="gg-scene">{json_for_script(data)}</script>
-<script>{asset("vendor/panzoom.min.js")}</script>
-<script>{asset("viewer.js")}</script>
-<script>{_START}</script>
+<script>{scripts[0]}</script>
+<script>{scripts[1]}</script>
+<script>{scripts[2]}</script>
 </body>
 </html>
 """

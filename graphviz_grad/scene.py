@@ -52,7 +52,13 @@ def scene_data(trace: Trace, *, sequence: Sequence[Frame] | None = None, digits:
     (default: every frame of `graphviz_grad.frames.frames`). ``verdicts`` maps a node name
     to what the SymPy check says about its gradient. With ``tangents`` (forward mode) the nodes
     show them as `graphviz_grad.dot.to_dot` does in ``mode`` (forward or both), each node gets its
-    tangent line (``ż3 = ż1 + ż2 = 0.1 + 0 = 0.1``) and the default frames are forward mode's."""
+    tangent line (``ż3 = ż1 + ż2 = 0.1 + 0 = 0.1``) and the default frames are forward mode's.
+
+    >>> import graphviz_grad as gg
+    >>> data = scene_data(gg.grad("y = x*x", x=3))
+    >>> [(node["name"], node["value"], node["grad"]) for node in data["nodes"]], len(data["frames"])
+    ([('x', '3', '6'), ('y', '9', '1')], 5)
+    """
     if not isinstance(trace, Trace):
         raise TypeError(f"a scene needs a Trace (from grad or backward), not {type(trace).__name__}")
     graph = trace.graph
@@ -214,9 +220,11 @@ def descent_data(run: Any, *, every: int | None = None, digits: int = 4) -> dict
                            "caption": f"after {point.step} steps: {graph.output} = "
                                       f"{format_number(point.loss, digits)}; {moved}"})
     stride = max(1, -(-len(history) // CURVE_POINTS))
-    curve = [[point.step, json_number(point.loss)] for point in history[::stride]]
+    curve = [[point.step, json_number(point.loss), format_number(point.loss, digits)]
+             for point in history[::stride]]
     if curve[-1][0] != history[-1].step:
-        curve.append([history[-1].step, json_number(history[-1].loss)])
+        last = history[-1]
+        curve.append([last.step, json_number(last.loss), format_number(last.loss, digits)])
     return {**first, "frames": frame_data, "curve": curve, "interval": DESCENT_MS,
             "parameters": list(history[0].names), "drawn_frame": drawn,
             "drawn_step": history[picked[drawn]].step}

@@ -27,7 +27,7 @@ from typing import Any
 from .calculator import calculate
 from .descent import LEARNING_RATE, descend
 from .engine import backward
-from .errors import GraphvizGradError
+from .errors import GraphvizGradError, missing_value
 from .formula import parse
 from .frames import frames
 from .graph import Graph
@@ -322,7 +322,7 @@ def _values(given: Any, graph: Graph) -> dict[str, float]:
         elif name in defaults:
             values[name] = defaults[name]
         else:
-            raise RequestError(f"missing a value for input {name!r}", f"{VALUES}.{name}")
+            raise RequestError(missing_value(name), f"{VALUES}.{name}")
     return values
 
 

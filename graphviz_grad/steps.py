@@ -138,7 +138,11 @@ def line(*parts: str) -> str:
 
 
 def operand(text: str, parenthesize: bool = True) -> str:
-    """A name or number as an operand: a negative one in parentheses, ``(-1)``."""
+    """A name or number as an operand: a negative one in parentheses, ``(-1)``.
+
+    >>> operand("-1"), operand("x"), operand("-1", parenthesize=False)
+    ('(-1)', 'x', '-1')
+    """
     return f"({text})" if parenthesize and text.startswith("-") else text
 
 
@@ -152,7 +156,11 @@ def grouped(formula: str) -> str:
 
 
 def compound(formula: str) -> bool:
-    """Whether a formula needs parentheses after ``·``: a sum, a difference or a sign."""
+    """Whether a formula needs parentheses after ``·``: a sum, a difference or a sign.
+
+    >>> compound("1 - z2**2"), compound("-x"), compound("exp(-x)")
+    (True, True, False)
+    """
     depth = 0
     for position, char in enumerate(formula):
         depth += char == "("
@@ -180,7 +188,13 @@ def node_notes(trace: Trace, name: str) -> tuple[str, ...]:
 
 
 def build(trace: Trace, *, digits: int = 4) -> Story:
-    """The story of ``trace`` with numbers of ``digits`` significant digits."""
+    """The story of ``trace`` with numbers of ``digits`` significant digits.
+
+    >>> import graphviz_grad as gg
+    >>> story = build(gg.grad("L = (x*W1 + y*W2 - B)**2", x=5, y=10, W1=0.1, W2=0.2, B=0.5))
+    >>> print(story.of("z3")[1].text)
+    dL/dz3 = dL/dz4 · ∂z4/∂z3 = dL/dz4 · 1 = 4 · 1 = 4
+    """
     if not isinstance(trace, Trace):
         raise TypeError(f"steps need a Trace (from grad or backward), not {type(trace).__name__}")
     if not 1 <= digits <= 17:

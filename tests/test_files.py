@@ -121,3 +121,45 @@ def test_sigkill_at_a_random_instant_leaves_the_old_set_or_the_new_set(tmp_path,
     assert held in (OLD, NEW)
     files.write_folder(str(out), NEW)  # the next run removes what the killed one left
     assert os.listdir(tmp_path) == ["out"] and {p.name: p.read_bytes() for p in out.iterdir()} == NEW
+
+
+@pytest.mark.parametrize("exchange", [True, False])
+def test_files_a_user_saves_while_the_new_set_is_built_are_kept(tmp_path, monkeypatch, exchange):
+    # a file made (or replaced) in the folder after its entries were carried over to the new set,
+    # just before the swap, is not ours: it must end up in the new folder, not be removed with the old
+    target = tmp_path / "out"
+    files.write_folder(str(target), {"a.txt": b"1"})
+    (target / "notes.txt").write_text("first draft")
+    real = files._exchange
+
+    def late_user(first, second):
+        (target / "late.txt").write_text("saved just now")
+        os.replace(tmp_path / "draft", target / "notes.txt") if (tmp_path / "draft").exists() else None
+        return real(first, second) if exchange else False
+
+    (tmp_path / "draft").write_text("second draft")  # an editor's save: a new file renamed over the old
+    monkeypatch.setattr(files, "_exchange", late_user)
+    files.write_folder(str(target), {"a.txt": b"2"})
+    assert sorted(os.listdir(target)) == ["a.txt", "late.txt", "notes.txt"]
+    assert (target / "late.txt").read_text() == "saved just now"
+    assert (target / "notes.txt").read_text() == "second draft"
+    assert (target / "a.txt").read_text() == "2"
+    assert sorted(os.listdir(tmp_path)) == ["out"]
+
+
+def test_writing_the_current_folder_keeps_it_the_current_folder(tmp_path, monkeypatch):
+    # `cd out && graphviz-grad demo -o .`: swapping the folder would leave this process (and the
+    # user's shell) in a removed folder; it is written in place instead, file by file
+    target = tmp_path / "out"
+    files.write_folder(str(target), {"a.txt": b"1", "b.txt": b"1"})
+    (target / "notes.txt").write_text("mine")
+    monkeypatch.chdir(target)
+    files.write_folder(".", {"a.txt": b"2"}, owned=["b.txt"])
+    assert os.stat(".").st_nlink > 0 and os.path.samefile(".", target)
+    assert sorted(os.listdir(".")) == ["a.txt", "notes.txt"] and (target / "a.txt").read_bytes() == b"2"
+    assert sorted(os.listdir(tmp_path)) == ["out"]
+    monkeypatch.chdir(target / ".." / "..")
+    os.mkdir(target / "inner")
+    monkeypatch.chdir(target / "inner")  # inside the folder: the same
+    files.write_folder(str(target), {"a.txt": b"3"})
+    assert os.stat(".").st_nlink > 0 and (target / "a.txt").read_bytes() == b"3"

@@ -64,6 +64,27 @@ def test_memory_options_in_help(capsys):
 def test_a_command_run_in_process_leaves_the_process_limit_as_it_was(capsys):
     import resource
 
+
     before = resource.getrlimit(resource.RLIMIT_AS)
     assert main(["check", "L = a*b", "--at", "a=1,b=2", "--memory", "1G"]) == 0
     assert resource.getrlimit(resource.RLIMIT_AS) == before
+
+
+def test_the_bound_counts_on_top_of_what_the_process_has_already_reserved():
+    # a notebook that loaded PyTorch can hold well over 2 GB of address space; a command run
+    # in it must get the same room as in a fresh process, not fail its first allocation
+    import mmap
+
+    import psutil
+
+    from graphviz_grad.limits import address_space, memory_bound, memory_limit
+
+    spare = mmap.mmap(-1, 3 * 2**30)  # reserved, never touched: address space, no memory
+    try:
+        assert address_space() >= 3 * 2**30
+        with memory_bound(256 * 2**20):
+            assert memory_limit() >= address_space() + 200 * 2**20
+            assert sum(len(bytearray(2**20)) for _ in range(50)) == 50 * 2**20
+            assert psutil.Process().memory_info().vms <= memory_limit()
+    finally:
+        spare.close()

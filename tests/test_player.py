@@ -146,6 +146,43 @@ def test_hostile_names_show_literally_and_run_nothing(browser, tmp_path):
     assert not dialogs and len(requests) == 1
 
 
+def test_only_the_player_own_scripts_run(browser, tmp_path):
+    # the CSP names the page's scripts by hash: a script smuggled into the drawing stays inert
+    from graphviz_grad.player import player_parts, viewer_page
+
+    data, svg = player_parts(gg.grad("y = x*2", x=1))
+    smuggled = svg.replace("</svg>", "<script>document.title = 'ran'</script></svg>")
+    path = tmp_path / "smuggled.html"
+    path.write_text(viewer_page(data, smuggled, title="t"), encoding="utf-8")
+    page = browser.new_page()
+    page.goto(path.as_uri())
+    page.wait_for_selector("#stage svg g.node")  # the page's own scripts ran
+    assert page.title() == "t"
+
+
+def test_the_picture_player_runs_under_its_script_hash(browser, tmp_path):
+    trace = gg.grad("y = x*2", x=1)
+    pictures = [f'<svg xmlns="http://www.w3.org/2000/svg"><text>{i}</text></svg>'.encode() for i in range(5)]
+    html = player_html(trace, pictures)
+    assert "'unsafe-inline'" not in html.split("script-src")[1].split(";")[0]
+    path = tmp_path / "pictures.html"
+    path.write_text(html, encoding="utf-8")
+    page = browser.new_page()
+    page.goto(path.as_uri())
+    page.keyboard.press("End")
+    assert page.inner_text("#counter") == "5 / 5" and page.inner_text("#stage") == "4"
+
+
+def test_a_long_heading_cuts_the_formula_and_keeps_the_learning_rate():
+    from graphviz_grad.descent import descend
+    from graphviz_grad.player import descent_html
+
+    run = descend("L = (x*W1 + y*W2 - B)**2", {"x": 5, "y": 10, "W1": 0.1, "W2": 0.2, "B": 0.5},
+                  wrt="W1,W2,B", lr=0.001, steps=3)
+    heading = descent_html(run).split("<h1", 1)[1].split("</h1>")[0]
+    assert heading.endswith("… — gradient descent on W1, W2, B (lr = 0.001)")  # it showed "(lr = 0.…"
+
+
 def test_given_pictures_are_shown_one_per_frame():
     trace = gg.grad("y = x*2", x=1)
     page = player_html(trace, [f'<svg xmlns="http://www.w3.org/2000/svg"><text>{i}</text></svg>'.encode()

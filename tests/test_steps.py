@@ -19,7 +19,7 @@ def same_everywhere(trace):
     derivation = derive(trace, digits=4)
     data = scene_data(trace)
     for step in story.forward + story.backward:
-        assert step.text in captions
+        assert step.annotated in captions  # with its notes (a kink's convention, a nan), as in the derivation
     assert [step.text for step in derivation.lines] == [step.text for step in story.forward + story.backward]
     by_name = {node["name"]: node for node in data["nodes"]}
     for step in story.forward:
@@ -47,6 +47,14 @@ def test_notes_name_kinks_and_non_finite_numbers():
     x = story.of("x")[1]
     assert x.notes == ("not differentiable here; the engine's convention (PyTorch): relu'(0) = 0",)
     assert story.of("z2")[0].notes == ("nan born here: outside the domain",)
+
+
+def test_a_kink_reads_the_same_in_the_frames_and_the_derivation():
+    trace = gg.grad("L = relu(x) + abs(y)", x=0, y=0)
+    same_everywhere(trace)
+    captions = [frame.caption for frame in frames(trace)]
+    assert ("dL/dx = dL/dz1 · ∂z1/∂x = dL/dz1 · Heaviside(x) = 1 · 0 = 0  "
+            "[not differentiable here; the engine's convention (PyTorch): relu'(0) = 0]") in captions
 
 
 def test_bad_arguments():

@@ -9,6 +9,7 @@ import pytest
 import graphviz_grad as gg
 from graphviz_grad.descent import descend
 from graphviz_grad.player import descent_html, player_html
+from graphviz_grad.text import format_number
 
 from .conftest import EXAMPLE_1, SEED
 
@@ -226,6 +227,9 @@ def test_descent_plays_live_with_its_loss_curve(browser, tmp_path, size):
     page.keyboard.press("End")
     assert page.inner_text("#caption-text").startswith("after 40 steps:")
     assert page.get_attribute(".ggv-curve", "data-points") == "41"
+    loss = format_number(run.final.loss)
+    assert page.inner_text(".ggv-curve-label") == f"step 40: L = {loss}"  # the caption's number
+    assert f"L = {loss};" in page.inner_text("#caption-text")
     page.click("#stage g#n1")
     assert "value" in page.inner_text("#details") and "W1" in page.inner_text("#details h3")
     page.screenshot(path=str(DOCS / f"viewer-descent-{size}.png"), full_page=True)

@@ -174,6 +174,21 @@ def test_any_formula_brings_its_own_fields(page):
     assert page.locator("#example-1").is_visible()
 
 
+def test_numbers_read_as_on_the_command_line(page):
+    # text.format_number with 10 digits: 1e+12 and 1.234e-05, not 1000000000000 and 0.00001234
+    page.fill("#formula", "L = 0.00001234*x*y")
+    expect(page)(page.locator("#fields label")).to_have_text(["x", "y"])
+    field(page, "x").fill("1")
+    field(page, "y").fill("1e12")
+    expect(page)(page.locator("#loss")).to_have_text("L = 12340000")
+    rows = page.locator("#gradients tbody tr").all()
+    assert [row.locator("td").all_inner_texts() for row in rows] == [
+        ["x", "parameter", "1", "12340000"], ["y", "parameter", "1e+12", "1.234e-05"]]
+    field(page, "x").fill("-0.000123456789012")
+    expect(page)(page.locator("#loss")).to_have_text("L = -1523.456776")
+    assert page.locator("#gradients tbody tr").nth(0).locator("td").all_inner_texts()[3] == "12340000"
+
+
 def test_user_text_is_shown_as_text_and_never_runs(page):
     hostile = 'L = x <img src=x onerror="alert(1)"><script>alert(2)</script>'
     page.fill("#formula", hostile)

@@ -288,3 +288,111 @@ def test_the_guarded_protocol_is_what_the_server_runs():
     config = web.server_config(web.create_app())
     config.load()
     assert issubclass(config.http_protocol_class, GuardedH11)
+
+
+def test_notes_of_different_kinds_are_each_logged_once(caplog, monkeypatch):
+    # each kind has its own once-per-10-s budget; one kind's note must not silence another's, and
+    # the count of the ones left out is said once
+    from graphviz_grad import connections
+
+    monkeypatch.setattr(connections, "_last", {})
+    connections.quiet_logs()
+    caplog.set_level(logging.WARNING)
+    for kind in ("disconnect", "connections", "disconnect", "malformed"):
+        connections.note(kind, f"a note of the kind {kind}")
+    assert [r.getMessage() for r in caplog.records] == [
+        "a note of the kind disconnect", "a note of the kind connections", "a note of the kind malformed"]
+    connections._last["disconnect"] = (time.monotonic() - 60, 1)
+    connections.note("disconnect", "again")
+    assert caplog.records[-1].getMessage() == "again (1 more since the last note)"
+
+
+def test_a_malformed_request_is_one_log_line(server, caplog, monkeypatch):
+    from graphviz_grad import connections
+
+    monkeypatch.setattr(connections, "_last", {})
+    caplog.set_level(logging.WARNING)
+    status, _, _ = parse(raw(server, b"GET / HTTP/1.1\r\nHost: a\r\nBad Header\r\n\r\n"))
+    assert status == 400
+    lines = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert len(lines) == 1 and "Bad Header" in lines[0], lines
+
+
+def test_an_incompatible_uvicorn_is_a_clear_error_not_a_silent_loss_of_limits(monkeypatch, capsys):
+    # GuardedH11 builds on uvicorn's internals: a uvicorn whose h11 protocol no longer sends its
+    # 400s through send_400_response would lose the JSON answers (and a renamed `conn`, the bounds)
+    from uvicorn.protocols.http.h11_impl import H11Protocol
+
+    from graphviz_grad import connections
+    from graphviz_grad.cli import main
+
+    def handle_events(self):
+        self.conn.next_event()
+        self.transport.write(b"HTTP/1.1 400 Bad Request\r\n\r\n")
+
+    monkeypatch.setattr(H11Protocol, "handle_events", handle_events)
+    with pytest.raises(connections.UnsupportedUvicorn, match=r"handle_events \(send_400_response\)"):
+        web.server_config(web.create_app(workers=1))
+    assert main(["serve", "--port", "0"]) == 2
+    err = capsys.readouterr().err
+    assert "is not supported by graphviz-grad serve" in err and "Traceback" not in err and err.count("\n") == 1
+
+
+def test_a_pipelined_request_that_is_running_is_not_closed_as_idle():
+    # the second of two pipelined requests starts as the first is answered: its connection is busy,
+    # not waiting for a head, so new connections over the cap must not close it
+    with running(web.create_app(workers=1, timeout=2.5), connections=8, head_seconds=60.0) as url:
+        host, port = url.split("//")[1].strip("/").split(":")
+        slow = json.dumps({"formula": SLOW, "values": {"x": 0.7}}).encode()
+        pipelined = (b"GET /api/seed HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+                     b"POST /api/calculate HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                     b"Connection: close\r\nContent-Length: " + str(len(slow)).encode() + b"\r\n\r\n" + slow)
+        busy = socket.create_connection((host, int(port)), timeout=30)
+        busy.sendall(pipelined)
+        client = Client(url)
+        deadline = time.monotonic() + 60
+        while client.get("/api/health").json()["pools"]["calculate"]["running"] != 1:
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        idle = [socket.create_connection((host, int(port)), timeout=10) for _ in range(12)]
+        try:
+            answers = b""
+            while chunk := busy.recv(65536):
+                answers += chunk
+            assert answers.count(b"HTTP/1.1 ") == 2 and b"took longer than 2.5 s" in answers
+        finally:
+            busy.close()
+            for sock in idle:
+                sock.close()
+
+
+def test_a_job_on_a_pool_that_is_replaced_runs_again_on_the_new_one():
+    # a killed fork server under load: the watchdog replaces the pool while a job runs on it; the
+    # old pool, stopped, may never settle that job's future (seen: a 20 s "took longer" answer)
+    from graphviz_grad.jobs import Workers
+
+    async def scenario():
+        workers = Workers("test", 1, memory=None)
+        await workers.start()
+        try:
+            job = asyncio.ensure_future(workers.run(time.sleep, (1.0,), timeout=30))
+            await asyncio.sleep(0.3)
+            await workers.rebuild()
+            return await asyncio.wait_for(job, 30), workers.rebuilds
+        finally:
+            await workers.stop()
+
+    assert asyncio.run(scenario()) == (None, 1)
+
+
+def test_both_pools_breaking_are_both_logged(caplog, monkeypatch):
+    # the two pools' lines share a format ("the %s pool broke ..."): one must not hide the other
+    from graphviz_grad import connections, jobs
+
+    monkeypatch.setattr(connections, "_last", {})
+    connections.quiet_logs()
+    caplog.set_level(logging.WARNING)
+    for name in ("calculate", "render", "render"):
+        jobs.log.warning("the %s pool broke: starting a new one", name)
+    assert [r.getMessage() for r in caplog.records] == [
+        "the calculate pool broke: starting a new one", "the render pool broke: starting a new one"]

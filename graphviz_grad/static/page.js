@@ -59,9 +59,14 @@
   }
 
   // --- numbers and small helpers ---------------------------------------------------------------
-  function fmt(value) {  // 10 significant digits, as on the command line; "inf", "nan" stay text
-    if (typeof value !== "number") return String(value);
-    return String(Number(value.toPrecision(10)));
+  function fmt(value) {  // Python's f"{value:.10g}", as text.format_number and the command line write it
+    if (typeof value !== "number") return String(value);  // "inf", "nan" come as text
+    if (value === 0) return "0";
+    const [mantissa, power] = value.toExponential(9).split("e");
+    const exponent = Number(power);
+    if (exponent >= -4 && exponent < 10) return String(Number(value.toPrecision(10)));
+    const digits = mantissa.includes(".") ? mantissa.replace(/0+$/, "").replace(/\.$/, "") : mantissa;
+    return `${digits}e${exponent < 0 ? "-" : "+"}${String(Math.abs(exponent)).padStart(2, "0")}`;
   }
 
   function element(tag, text, className) {

@@ -344,7 +344,7 @@
       svg.append(line);
       const last = points[points.length - 1];
       const label = el("p", {class: "ggv-curve-label"},
-        last ? `step ${last[0]}: ${state.data.output} = ${Number(last[1].toPrecision(6))}` : "");
+        last ? `step ${last[0]}: ${state.data.output} = ${last[2]}` : "");  // as the caption writes it
       parts.curve.replaceChildren(el("p", {class: "ggv-curve-title"}, "loss"), svg, label);
       parts.curve.dataset.points = String(points.length);
     }
