@@ -32,7 +32,9 @@ from .engine import Edge, Step, Trace, backward, forward
 from .errors import FormulaError, GraphError, GraphvizGradError, InputValueError, NumericError
 from .exercises import Exercise, exercise
 from .formula import parse
+from .forward import TangentTrace, tangents
 from .graph import BUILDERS, Expr, Graph, Node, apply, build, const, group, inputs
+from .hessian import Hessian, hessian, hvp
 from .importers import from_micrograd, trace
 from .loading import LoadError, load
 from .ops import OPS, Op
@@ -105,6 +107,7 @@ __all__ = [
     "Graph",
     "GraphError",
     "GraphvizGradError",
+    "Hessian",
     "InputValueError",
     "LoadError",
     "Node",
@@ -114,6 +117,7 @@ __all__ = [
     "Path",
     "Replay",
     "Step",
+    "TangentTrace",
     "Trace",
     "apply",
     "backward",
@@ -130,10 +134,13 @@ __all__ = [
     "from_torch",
     "grad",
     "group",
+    "hessian",
+    "hvp",
     "inputs",
     "load",
     "overview",
     "parse",
+    "tangents",
     "top_paths",
     "trace",
     *(name for name in BUILDERS if name not in ("max", "min")),  # max/min shadow builtins on *

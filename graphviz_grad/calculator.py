@@ -120,6 +120,26 @@ class Calculation:
                          self.gradients[name]) for name in self.order)
 
     @cached_property
+    def curvature(self) -> Curvature:
+        """The Hessian's largest eigenvalue in the parameters and the stable step lr < 2/λmax."""
+        return curvature_of(self.trace, self.parameters)
+
+    def curvature_lines(self) -> list[str]:
+        """The curvature section: λmax of the Hessian in the parameters, and the stable learning rate."""
+        found = self.curvature
+        if found.max_eigenvalue is None:
+            return [f"Curvature: {found.note}"]
+        names = ", ".join(self.parameters)
+        lines = [f"largest eigenvalue of the Hessian in {names}: λmax = {self.number(found.max_eigenvalue)}"]
+        if found.stable_lr_below is None:
+            lines.append("λmax <= 0: no step size overshoots along a direction of positive curvature here")
+        else:
+            lines.append(f"gradient descent is stable for lr < 2/λmax = {self.number(found.stable_lr_below)} "
+                         f"(here lr = {self.number(self.lr)}: "
+                         + ("stable)" if self.lr < found.stable_lr_below else "too large: it overshoots)"))
+        return lines
+
+    @cached_property
     def derivation(self) -> Derivation:
         return derive(self.trace, digits=self.digits)
 
@@ -224,8 +244,13 @@ class Calculation:
         before, after = self.number(update.loss_before), self.number(update.loss_after)
         if before == after and update.loss_before != update.loss_after:  # too few digits to see it
             before, after = format_number(update.loss_before, 17), format_number(update.loss_after, 17)
-        advice = {"higher": ": the step overshoots; try a smaller learning rate",
+        stable = self.curvature.stable_lr_below
+        smaller = "try a smaller learning rate" + (f", lr < 2/λmax = {self.number(stable)}"
+                                                   if stable is not None else "")
+        advice = {"higher": f": the step overshoots; {smaller}",
                   "not finite": ": the step is unusable here"}.get(verdict, "")
+        if verdict == "lower" and stable is not None and self.lr >= stable:
+            advice = f"; but lr >= 2/λmax = {self.number(stable)}: repeated steps overshoot"
         lines.append(f"{out}: {before} → {after} ({verdict}{advice})")
         return lines
 
@@ -303,6 +328,7 @@ class Calculation:
             ["Derivation", self.derivation.to_text()],
             ["What the signs mean", *self.interpretation()],
             [f"Gradient-descent update (lr = {self.number(self.lr)})", *self.update_lines()],
+            ["Curvature", *self.curvature_lines()],
             ["Copy", self.copy_text()],
         ]
         return "\n\n".join("\n".join(section) for section in sections)
@@ -333,6 +359,7 @@ class Calculation:
             "### What the signs mean", "\n".join(f"- {code_span(line)}" for line in self.interpretation()),
             f"### Gradient-descent update (lr = {self.number(self.lr)})",
             "\n".join(f"- {code_span(line)}" for line in self.update_lines()),
+            "### Curvature", "\n".join(f"- {code_span(line)}" for line in self.curvature_lines()),
             "### Copy", code_block(self.copy_text()),
         ]
         return "\n\n".join(parts)
@@ -380,6 +407,7 @@ class Calculation:
                                       for name in self.parameters],
                        "loss": json_number(update.loss_before), "new_loss": json_number(update.loss_after),
                        "lines": self.update_lines()},
+            "curvature": self.curvature.to_dict(),
             "copy": self.copy_text(),
         }
 
@@ -427,6 +455,46 @@ def _explain_statuses(rows: Sequence[Any], most: int = 3) -> str:
     parts = [f"{', '.join(labels)}: {meaning}" for meaning, labels in list(groups.items())[:most]]
     more = f" ({len(groups) - most} more in the check's notes)" if len(groups) > most else ""
     return ". ".join(parts) + more + "."
+
+
+CURVATURE_PARAMETERS = 100
+"""The calculator computes the Hessian for at most this many parameters."""
+
+
+@dataclass(frozen=True)
+class Curvature:
+    """The Hessian's largest eigenvalue in the parameters, and the learning rate below which gradient
+    descent does not overshoot on the local quadratic model: 2/λmax."""
+
+    max_eigenvalue: float | None
+    stable_lr_below: float | None
+    note: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        """The ``curvature`` object of ``calc --json``: ``max_eigenvalue`` and ``stable_lr_below`` (null
+        where there is none; the text's curvature section says why)."""
+        return {"max_eigenvalue": json_number(self.max_eigenvalue),
+                "stable_lr_below": json_number(self.stable_lr_below)}
+
+
+def curvature_of(trace: Trace, parameters: Sequence[str]) -> Curvature:
+    """λmax and 2/λmax for the parameters at the trace's point.
+
+    >>> curvature_of(backward(seed_graph(), DEFAULTS), ["W1", "W2", "B"])
+    Curvature(max_eigenvalue=252.0, stable_lr_below=0.007936507936507936, note='')
+    """
+    from .hessian import hessian
+
+    if not parameters:
+        return Curvature(None, None, "no parameters")
+    if len(parameters) > CURVATURE_PARAMETERS:
+        return Curvature(None, None, f"not computed for more than {CURVATURE_PARAMETERS} parameters")
+    found = hessian(trace, wrt=list(parameters))
+    top = found.max_eigenvalue
+    if top is None:
+        statuses = sorted({status for row in found.statuses for status in row} - {"ok"})
+        return Curvature(None, None, "the Hessian has no ordinary value here (" + ", ".join(statuses) + ")")
+    return Curvature(top, 2.0 / top if top > 0 else None)
 
 
 def _upstream(graph: Graph, name: str) -> set[str]:

@@ -121,6 +121,26 @@ def format_number(value: float, digits: int = 10) -> str:
     return f"{value:.{digits}g}"
 
 
+def parse_direction(items: Sequence[str], graph: Graph, option: str = "--tangent") -> dict[str, float]:
+    """``--tangent`` arguments (``x=1,W1=0``, repeatable): a component per input, 0 for those not given.
+
+    >>> parse_direction(["x=1"], parse("L = x*y"))
+    {'x': 1.0, 'y': 0.0}
+    """
+    given: dict[str, float] = {}
+    for item in (part for argument in items for part in argument.split(",")):
+        name, equals, text = (piece.strip() for piece in item.partition("="))
+        if not equals or not name:
+            raise UsageError(f"{option} expects NAME=NUMBER, got {item.strip()!r}")
+        if name in given:
+            raise UsageError(f"{option} gives {name!r} twice")
+        if name not in graph.input_set:
+            raise UsageError(f"{option} gives {name!r}, which is not an input "
+                             f"(inputs: {', '.join(graph.inputs) or 'none'})")
+        given[name] = parse_number(text, f"{option} {name!r}")
+    return {name: given.get(name, 0.0) for name in graph.inputs}
+
+
 def _trace_from_args(args: argparse.Namespace) -> Trace:
     """The trace FORMULA --at ... describes, or the one ``--from-json FILE`` holds (a graph
     there takes its values from --at)."""
@@ -142,18 +162,64 @@ def _trace_from_args(args: argparse.Namespace) -> Trace:
 def _grad_command(args: argparse.Namespace) -> int:
     graph = parse(read_formula(args.formula))
     trace = backward(graph, parse_values(args.at, graph), strict=args.strict)
+    run = None
+    if args.tangent:
+        from .forward import tangents
+
+        run = tangents(trace, direction=parse_direction(args.tangent, graph))
     if args.json:
-        print(json.dumps(trace_to_dict(trace)))
+        data = trace_to_dict(trace)
+        if run is not None:
+            data["tangent"] = run.to_dict()
+            data["tangent_statuses"] = run.statuses()
+        print(json.dumps(data))
         return 0
     number = lambda value: format_number(value, args.digits)  # noqa: E731
-    rows = [["node", "op", "computes", "value", f"d{graph.output}/dnode", "status"]]
-    for node, value, grad in zip(graph.nodes, trace.values, trace.grads, strict=True):
+    rows = [["node", "op", "computes", "value", f"d{graph.output}/dnode", "status"]
+            + (["tangent"] if run else [])]
+    for i, (node, value, grad) in enumerate(zip(graph.nodes, trace.values, trace.grads, strict=True)):
         computes = "" if node.op in (INPUT, CONST) else graph.statement(node.name).partition(" = ")[2]
-        rows.append([node.name, node.op, computes, number(value), number(grad), trace.status(node.name)])
+        rows.append([node.name, node.op, computes, number(value), number(grad), trace.status(node.name)]
+                    + ([number(run.tangents[i])] if run else []))
     lines = [table(rows), "", f"{graph.output} = {number(trace.output_value)}"]
     lines += [f"d{graph.output}/d{name} = {number(grad)}" for name, grad in trace.gradients.items()]
+    if run is not None:
+        moved = ", ".join(f"{name}={number(v)}" for name, v in run.direction.items() if v) or "none"
+        lines.append(f"tangent of {graph.output} along ({moved}) = {number(run.output_tangent)}")
     print("\n".join(lines))
     return 0
+
+
+def _hessian_command(args: argparse.Namespace) -> int:
+    from .hessian import hessian
+    from .symbolic.hessian import check_hessian, rows_table
+
+    trace = _trace_from_args(args)  # FORMULA --at ..., or --from-json FILE
+    graph = trace.graph
+    wrt = None if args.wrt is None else [name.strip() for name in args.wrt.split(",")]
+    result = hessian(trace, wrt=wrt)
+    report = check_hessian(result, time_budget=args.budget)
+    if args.json:
+        print(json.dumps({**result.to_dict(), "check": report.to_dict()}))
+    else:
+        number = lambda value: format_number(value, args.digits)  # noqa: E731
+        data = result.to_dict()
+        def cell(entry: object, value: float) -> str:
+            return entry if entry in ("kink", "undefined") else number(value)  # type: ignore[return-value]
+
+        cells = [["", *result.wrt]] + [
+            [name, *(cell(entry, value) for entry, value in zip(line, values, strict=True))]
+            for name, line, values in zip(result.wrt, data["hessian"], result.matrix, strict=True)]
+        eigen = result.eigenvalues
+        lines = [f"{graph.output} = {number(result.value)}",
+                 "gradient: " + ", ".join(f"d{graph.output}/d{name} = {number(g)}"
+                                          for name, g in result.gradient.items()),
+                 "", f"Hessian d2{graph.output}/d(row)d(column)", table(cells, right=True), "",
+                 "eigenvalues: " + (", ".join(map(number, eigen)) if eigen is not None else
+                                    "none (not every entry is an ordinary number here)"),
+                 "", table(rows_table(report.rows, args.digits)), report.summary()]
+        print("\n".join(lines))
+    return report.exit_code
 
 
 _SUFFIXES = {".svg": "svg", ".png": "png", ".pdf": "pdf", ".dot": "dot", ".gv": "dot", ".gif": "gif",
@@ -177,17 +243,37 @@ def _render_command(args: argparse.Namespace) -> int:
     graph = trace.graph
     options = {"digits": args.digits, "rankdir": args.rankdir, "compact": args.compact,
                "symbolic": args.symbolic, "legend": not args.no_legend}
+    sequence, forward_options = None, {}
+    if args.mode != "reverse" or args.tangent:
+        from .forward import tangents
+        from .frames import frames
+
+        if not args.tangent:
+            raise UsageError(f"--mode {args.mode} draws tangents: give their direction with "
+                             "--tangent NAME=NUMBER")
+        run = tangents(trace, direction=parse_direction(args.tangent, graph))
+        mode = "both" if args.mode == "reverse" else args.mode
+        forward_options = {"tangents": run, "mode": mode}
+        options.update(forward_options)
+        sequence = frames(trace, backward=mode == "both", tangents=run, digits=args.digits)
     from .bigcli import render_big, wants_overview
 
-    if wants_overview(args, graph):
+    big = wants_overview(args, graph)
+    if big and forward_options:  # tangents are drawn on every node: no overview unless asked for
+        if args.expand or args.focus or args.paths is not None or args.wrt:
+            raise UsageError("--mode forward/both and --tangent draw every node: leave out "
+                             "--expand, --focus, --paths and --wrt")
+        big = False
+    if big:
         outputs = render_big(args, trace, fmt)
     elif fmt == "html":
         outputs = [player_html(trace, title=describe(graph), digits=args.digits, rankdir=args.rankdir,
-                               compact=args.compact, backend=args.backend).encode("utf-8")]
+                               compact=args.compact, backend=args.backend, sequence=sequence,
+                               **forward_options).encode("utf-8")]
     elif fmt == "gif":
-        outputs = [to_gif(render_frames(trace, "png", backend=args.backend, **options))]
+        outputs = [to_gif(render_frames(trace, "png", backend=args.backend, sequence=sequence, **options))]
     elif args.steps:
-        outputs = render_frames(trace, fmt, backend=args.backend, **options)
+        outputs = render_frames(trace, fmt, backend=args.backend, sequence=sequence, **options)
     else:
         outputs = [render(to_dot(trace, **options), fmt, backend=args.backend)]
     if args.output == "-":
@@ -458,7 +544,11 @@ def make_parser() -> argparse.ArgumentParser:
                       help="fail on the first non-finite value or gradient, naming the node")
     grad.add_argument("--digits", type=int, default=10, choices=range(1, 18), metavar="N",
                       help="significant digits in the table (1-17, default 10)")
+    grad.add_argument("--tangent", action="append", default=[], metavar="NAME=NUMBER[,...]",
+                      help="forward mode too: every node's tangent along this direction (inputs not "
+                           "given are 0); the output's tangent is gradient · direction")
     grad.set_defaults(run=_grad_command)
+    _add_hessian(commands)
 
     render = commands.add_parser(
         "render", help="draw the annotated graph, or the backward pass step by step",
@@ -480,6 +570,11 @@ def make_parser() -> argparse.ArgumentParser:
     render.add_argument("--symbolic", action="store_true",
                         help="write each edge's local derivative as a formula too (∂L/∂z4 = 2·z4 = 4)")
     render.add_argument("--no-legend", action="store_true", help="leave out the colour legend")
+    render.add_argument("--mode", choices=["reverse", "forward", "both"], default="reverse",
+                        help="what nodes show: value and gradient (reverse, the default), value and "
+                             "tangent (forward), or all three (both); forward and both need --tangent")
+    render.add_argument("--tangent", action="append", default=[], metavar="NAME=NUMBER[,...]",
+                        help="the direction of the tangents ż (inputs not given are 0)")
     render.add_argument("--backend", choices=["system", "pure"],
                         help="Graphviz binaries or pip's graphviz-pure (default: the first found)")
     from .bigcli import add_overview_options
@@ -541,6 +636,25 @@ def make_parser() -> argparse.ArgumentParser:
                        f"{megabytes(JOB_MEMORY)}); a job over it answers 422")
     serve.set_defaults(run=_serve_command)
     return parser
+
+
+def _add_hessian(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    from .symbolic.hessian import TIME_BUDGET
+
+    hessian = commands.add_parser(
+        "hessian", help="second derivatives: the Hessian, its eigenvalues, checked by SymPy",
+        description="The Hessian of FORMULA at the point by forward-over-reverse, its eigenvalues, and "
+                    "every entry compared with SymPy's second derivative. Exit code 0 when all agree, "
+                    "1 when any disagrees, 3 when SymPy could not check some within its budget.")
+    _add_values_options(hessian, from_json=True)
+    hessian.add_argument("--wrt", metavar="NAMES", help="the inputs, comma-separated (default: all)")
+    hessian.add_argument("--json", action="store_true",
+                         help="print output, value, wrt, gradient, hessian, eigenvalues and check as JSON")
+    hessian.add_argument("--budget", type=_positive_option, default=TIME_BUDGET, metavar="SECONDS",
+                         help=f"time for SymPy's second derivatives (default {TIME_BUDGET:g})")
+    hessian.add_argument("--digits", type=int, default=10, choices=range(1, 18), metavar="N",
+                         help="significant digits in the tables (1-17, default 10)")
+    hessian.set_defaults(run=_hessian_command)
 
 
 def _port_option(text: str) -> int:

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from html import escape
 
 from .engine import Trace
+from .forward import TangentTrace
 from .graph import CONST, INPUT, Graph
 from .ops import OPS
 from .steps import WARNINGS
@@ -53,6 +54,10 @@ WORD_JOINER = "\u2060"
 """An invisible character: put before a name that starts with ``%`` (which Graphviz would
 not keep) and after a backslash that Graphviz would expand (``\\N``)."""
 _GRAPHVIZ_ESCAPE = re.compile(r"\\(?=[GNEHTL])")
+
+REVERSE, FORWARD, BOTH = "reverse", "forward", "both"
+MODES = (REVERSE, FORWARD, BOTH)
+"""What a node shows: value and gradient, value and tangent, or all three."""
 
 _WARNINGS = {status: f"⚠ {text}" for status, text in WARNINGS.items()}
 
@@ -131,6 +136,8 @@ def to_dot(
     view: View | None = None,
     pins: Pins | None = None,
     scale: float | None = None,
+    tangents: TangentTrace | None = None,
+    mode: str | None = None,
 ) -> str:
     """DOT source for a trace (values and gradients shown) or a bare graph (structure only).
 
@@ -141,6 +148,9 @@ def to_dot(
     ``pins`` fixes every coordinate (both from `graphviz_grad.frames`). ``scale`` fixes the
     |gradient| that the shares are taken of (default: the largest in this picture), so that
     pictures of several steps compare: with ``scale=40`` a gradient of 0.4 is pale in every one.
+    With ``tangents`` (a `graphviz_grad.forward.TangentTrace` of the same graph), ``mode="forward"``
+    shows each node's value and tangent ż (filled by the tangent) and ``mode="both"`` its value,
+    tangent and gradient.
 
     >>> import graphviz_grad as gg
     >>> for line in to_dot(gg.parse("y = -x")).splitlines():
@@ -156,7 +166,7 @@ def to_dot(
     """
     return to_dot_frames(subject, [view or View()], digits=digits, rankdir=rankdir, compact=compact,
                          edge_labels=edge_labels, symbolic=symbolic, legend=legend, pins=pins,
-                         scale=scale)[0]
+                         scale=scale, tangents=tangents, mode=mode)[0]
 
 
 def to_dot_frames(
@@ -172,6 +182,8 @@ def to_dot_frames(
     pins: Pins | None = None,
     room: Sequence[str] = (),
     scale: float | None = None,
+    tangents: TangentTrace | None = None,
+    mode: str | None = None,
 ) -> list[str]:
     """`to_dot` for many views of one subject at once (what is shared is computed once).
     ``room``: captions the caption box must fit, for the layout that frames are pinned to.
@@ -194,9 +206,11 @@ def to_dot_frames(
     if scale is not None and (isinstance(scale, bool) or not isinstance(scale, int | float)
                               or not 0 < scale < math.inf):
         raise ValueError(f"scale must be a finite number > 0, not {scale!r}")
+    mode = checked_mode(mode, tangents, trace)
     writer = _Writer(graph, trace, digits, compact, pins or Pins(), symbolic and trace is not None)
     if scale is not None:
         writer.largest = float(scale)
+    writer.show(mode, tangents)
     spacing = "nodesep=0.15 ranksep=0.3" if compact else "nodesep=0.3 ranksep=0.5"
     fontsize = 9 if compact else 12
     head = [
@@ -211,7 +225,7 @@ def to_dot_frames(
         writer.view = view
         graph_attributes = f'rankdir={rankdir} fontname="{FONT}" bgcolor="white" {spacing}'
         footer = _footer(view.caption, graph.output if legend and trace is not None else None, compact,
-                         footer_size, room, scale)
+                         footer_size, room, scale, forward=mode == FORWARD)
         if footer:
             graph_attributes += f" label=<{footer}> labelloc=b labeljust=l"
         head[0] = f"digraph {writer.ids[graph.output]} {{\n  graph [{graph_attributes}{pinned_graph}]"
@@ -248,6 +262,21 @@ def _html(text: str) -> str:
     return _GRAPHVIZ_ESCAPE.sub("\\\\" + WORD_JOINER, escape(text, quote=True))
 
 
+def checked_mode(mode: str | None, tangents: TangentTrace | None, trace: Trace | None) -> str:
+    """The drawing mode: ``mode`` if given (reverse, forward or both), else both with tangents and
+    reverse without; a ValueError for an unknown mode or forward/both without the trace's tangents.
+
+    >>> checked_mode(None, None, None)
+    'reverse'
+    """
+    mode = mode or (BOTH if tangents is not None else REVERSE)
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
+    if mode != REVERSE and (tangents is None or trace is None or tangents.graph != trace.graph):
+        raise ValueError(f"mode {mode!r} needs the tangents (graphviz_grad.tangents) of the trace's graph")
+    return mode
+
+
 class _Writer:
     """Node and edge attributes for one picture."""
 
@@ -263,9 +292,18 @@ class _Writer:
         grads = [g for g in (trace.grads if trace else ()) if math.isfinite(g)]
         self.largest = max(map(abs, grads), default=0.0)
         self.symbolic = _local_formulas(graph) if symbolic else {}
+        self.mode: str = REVERSE
+        self.tangents: TangentTrace | None = None
+        self.largest_tangent = 0.0
 
     def number(self, value: float | None) -> str:
         return format_number(value, self.digits)
+
+    def show(self, mode: str, tangents: TangentTrace | None) -> None:
+        """Draw in ``mode`` (reverse, forward or both; see `checked_mode`) with these tangents."""
+        self.mode, self.tangents = mode, tangents
+        if tangents is not None:
+            self.largest_tangent = max((abs(t) for t in tangents.tangents if math.isfinite(t)), default=0.0)
 
     def node(self, i: int) -> str:
         """Node ``i``'s attributes in the current view (a node has a few looks; each is made once)."""
@@ -311,22 +349,30 @@ class _Writer:
             return [], ZERO_FILL, "black", "black"
         value = trace.values[i] if value_known else None
         grad = trace.grads[i] if grad_known else None
-        if self.compact:
-            rows = [f"{self.number(value)} | ∇ {self.number(grad)}"]
+        tangent = self.tangents.tangents[i] if self.tangents is not None and value_known else None
+        if self.mode == FORWARD:
+            grad = tangent  # forward mode fills by the tangent; no gradient is shown
+            rows = ([f"{self.number(value)} | ż {self.number(tangent)}"] if self.compact else
+                    [f"value = {self.number(value)}", f"tangent = {self.number(tangent)}"])
+        elif self.compact:
+            rows = [f"{self.number(value)} | ∇ {self.number(grad)}"
+                    + (f" | ż {self.number(tangent)}" if self.mode == BOTH else "")]
         else:
-            rows = [f"value = {self.number(value)}", f"grad = {self.number(grad)}"]
+            rows = [f"value = {self.number(value)}",
+                    *([f"tangent = {self.number(tangent)}"] if self.mode == BOTH else []),
+                    f"grad = {self.number(grad)}"]
         colour, border_colour = ZERO_FILL, "black"
         status = self.statuses[i]
         if value_known and status != "ok":
             rows.append(_WARNINGS[status])
             colour, border_colour = FAULT_FILL, FAULT_BORDER
         elif grad is not None and not math.isfinite(grad):
-            rows.append(f"⚠ gradient is {format_number(grad)}")
+            rows.append(f"⚠ {'tangent' if self.mode == FORWARD else 'gradient'} is {format_number(grad)}")
             colour, border_colour = FAULT_FILL, FAULT_BORDER
         elif grad is None:
             colour = UNKNOWN_FILL
         else:
-            colour = fill(grad, self.largest)
+            colour = fill(grad, self.largest_tangent if self.mode == FORWARD else self.largest)
         return rows, colour, border_colour, "white" if colour in (POSITIVE[-1], NEGATIVE[-1]) else "black"
 
     def size(self, i: int) -> str:
@@ -387,7 +433,7 @@ def text_width(text: str, points: float = CAPTION_POINTS) -> float:
 
 
 def _footer(caption: str, output: str | None, compact: bool, size: str = "", room: Sequence[str] = (),
-            scale: float | None = None) -> str:
+            scale: float | None = None, forward: bool = False) -> str:
     """The graph's label under the drawing: the frame's caption, then the colour legend.
     ``size`` fixes its box (pinned frames), so a shorter caption moves nothing; ``room``
     lists captions the box must be wide and tall enough for (the layout before pinning)."""
@@ -407,13 +453,13 @@ def _footer(caption: str, output: str | None, compact: bool, size: str = "", roo
     elif room:
         rows.append(f'<TR><TD ALIGN="LEFT"{cell}> </TD></TR>')
     if output is not None:
-        rows.append(f'<TR><TD ALIGN="LEFT">{_legend(output, compact, scale)}</TD></TR>')
+        rows.append(f'<TR><TD ALIGN="LEFT">{_legend(output, compact, scale, forward)}</TD></TR>')
     if not rows:
         return ""
     return f'<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="2"{size}>{"".join(rows)}</TABLE>'
 
 
-def _legend(output: str, compact: bool, scale: float | None = None) -> str:
+def _legend(output: str, compact: bool, scale: float | None = None, forward: bool = False) -> str:
     """One line: what the fill colours mean, with swatches."""
     size = 8 if compact else 10
 
@@ -423,13 +469,14 @@ def _legend(output: str, compact: bool, scale: float | None = None) -> str:
     def swatch(colour: str) -> str:
         return f'<TD BGCOLOR="{colour}" FIXEDSIZE="TRUE" WIDTH="12" HEIGHT="12" BORDER="1"></TD>'
 
-    cells = [text(f"fill = d{_html(output)}/dnode:")]
+    cells = [text("fill = tangent ż of the node:" if forward else f"fill = d{_html(output)}/dnode:")]
     for colour, meaning in ((POSITIVE[-1], "&gt; 0"), (NEGATIVE[-1], "&lt; 0"), (ZERO_FILL, "= 0"),
                             (UNKNOWN_FILL, "not yet known"), (FAULT_FILL, "inf or nan")):
         cells += [swatch(colour), text(meaning)]
     # the words after the swatches: a browser's font is wider than the one Graphviz measures, and
     # text that overflows its cell must run into empty space, not into a swatch
-    of = "the largest |grad|" if scale is None else f"|grad| = {format_number(scale)}"
+    size_of = "|ż|" if forward else "|grad|"
+    of = f"the largest {size_of}" if scale is None or forward else f"{size_of} = {format_number(scale)}"
     shades = []
     for colour, share in zip(POSITIVE, ("&lt;1%", "1-10%", "10-50%", "≥50%"), strict=True):
         shades += [swatch(colour), text(share)]

@@ -23,11 +23,12 @@ from __future__ import annotations
 
 import io
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from .dot import Pins, View, to_dot_frames
 from .engine import Trace
+from .forward import TangentTrace, dotted
 from .graph import CONST, INPUT
 from .layout import LayoutError, available, pin, render_many
 from .steps import build, listing
@@ -47,6 +48,9 @@ class Frame:
     phase: str
     view: View
     trace: Trace = field(repr=False, compare=False)
+    tangents: TangentTrace | None = field(default=None, repr=False, compare=False)
+    """Forward mode's tangents, drawn on the nodes (``mode`` forward or both)."""
+    mode: str | None = field(default=None, repr=False, compare=False)
 
     @property
     def caption(self) -> str:
@@ -55,17 +59,24 @@ class Frame:
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
         from .display import frame_diagram
 
-        return frame_diagram(self.trace, self.view)._repr_mimebundle_(include, exclude)
+        options = {"tangents": self.tangents, "mode": self.mode} if self.tangents is not None else {}
+        return frame_diagram(self.trace, self.view, **options)._repr_mimebundle_(include, exclude)
 
 
-def frames(trace: Trace, *, forward: bool = True, backward: bool = True, digits: int = 4) -> list[Frame]:
+def frames(trace: Trace, *, forward: bool = True, backward: bool = True, digits: int = 4,
+           tangents: TangentTrace | None = None) -> list[Frame]:
     """The frames of the forward pass (one per operation) and of the backward pass (one per
-    chain-rule step, then one with every gradient)."""
+    chain-rule step, then one with every gradient). With ``tangents`` (forward mode, see
+    `graphviz_grad.forward.tangents`) each forward frame's caption is the tangent rule first,
+    ``ż3 = ż1 + ż2 = 0.1 + 0 = 0.1``, then the value's computation."""
     if not isinstance(trace, Trace):
         raise TypeError(f"frames need a Trace (from grad or backward), not {type(trace).__name__}")
     views = (_forward_views(trace, digits) if forward else []) + (
         _backward_views(trace, digits) if backward else [])
-    return [Frame(i, phase, view, trace) for i, (phase, view) in enumerate(views)]
+    if tangents is not None and forward:
+        views = _with_tangents(views, tangents, digits)
+    mode = None if tangents is None else "both" if backward else "forward"
+    return [Frame(i, phase, view, trace, tangents, mode) for i, (phase, view) in enumerate(views)]
 
 
 def _forward_views(trace: Trace, digits: int) -> list[tuple[str, View]]:
@@ -81,6 +92,21 @@ def _forward_views(trace: Trace, digits: int) -> list[tuple[str, View]]:
                                                     for slot in range(len(graph[step.node].inputs))),
                                     caption=step.annotated)))
     return views
+
+
+def _with_tangents(views: list[tuple[str, View]], run: TangentTrace, digits: int) -> list[tuple[str, View]]:
+    """The forward frames captioned with the tangent rule of their node, then its value."""
+    rules = {step.node: step.record(digits).annotated for step in run.steps}
+    moved = ", ".join(f"{dotted(name)} = {format_number(number, digits)}"
+                      for name, number in run.direction.items() if number)
+    result = []
+    for phase, view in views:
+        if phase == FORWARD and view.current in rules:
+            view = replace(view, caption=f"{rules[view.current]}   ({view.caption})")
+        elif phase == FORWARD and view.current is None:
+            view = replace(view, caption=f"{view.caption}; tangents {moved or 'all 0'}")
+        result.append((phase, view))
+    return result
 
 
 def _backward_views(trace: Trace, digits: int) -> list[tuple[str, View]]:

@@ -106,6 +106,13 @@ class Op:
     for the argument (sigmoid: sigma(z)·(1 - sigma(z)), with the Greek letter); what the
     diagrams, derivation and steps show. Display only: the check uses the exact derivative
     of `sympy`. ``None``: SymPy's derivative, printed."""
+    second_partials: Callable[..., tuple[tuple[float, ...], ...]] | None = None
+    """``second_partials(*args, out) -> ((d2/da0 da0, d2/da0 da1), (d2/da1 da0, d2/da1 da1))``: the
+    symmetric matrix of second local derivatives, IEEE-safe like `partials`. At a kink it holds the
+    value next to PyTorch's convention (0 for relu and abs); the Hessian marks such entries as kinks."""
+    second_kink: Callable[[int, tuple[float, ...]], bool] | None = None
+    """``second_kink(slot, args)``: whether the second derivative along ``slot`` jumps here though
+    the first is continuous (elu at 0); the Hessian marks such entries as kinks, as at `kink`."""
 
 
 # --- IEEE-safe float helpers: Python raises where IEEE 754 returns inf or nan ---
@@ -226,6 +233,35 @@ def _pow_partials(a: float, b: float, out: float) -> tuple[float, float]:
 
 def _sqrt_partials(a: float, out: float) -> tuple[float]:
     return (INF if out == 0 else _div(0.5, out),)
+
+
+_FLAT1 = ((0.0,),)
+_FLAT2 = ((0.0, 0.0), (0.0, 0.0))
+
+
+def _flat(*args: float) -> tuple[tuple[float, ...], ...]:
+    """Second partials of a piecewise-linear operation: 0 everywhere (nan for a nan argument)."""
+    nan = any(arg != arg for arg in args[:-1])
+    if nan:
+        return tuple((NAN,) * (len(args) - 1) for _ in args[:-1])
+    return _FLAT1 if len(args) == 2 else _FLAT2
+
+
+def _div_second(a: float, b: float, out: float) -> tuple[tuple[float, float], tuple[float, float]]:
+    cross = -_div(1.0, b * b)  # d2/da db (a/b) = -1/b**2
+    return (0.0, cross), (cross, _div(2.0 * a, b * b * b))
+
+
+def _pow_second(a: float, b: float, out: float) -> tuple[tuple[float, float], tuple[float, float]]:
+    # d2/da2 = b*(b-1)*a**(b-2), exactly 0 for b in {0, 1} (x**0 and x**1 are flat / linear);
+    # d2/da db = a**(b-1)*(1 + b*log(a)); d2/db2 = a**b*log(a)**2; both 0 at a = 0, b >= 0, where
+    # the first derivative along b is taken as 0 (the engine's convention).
+    base = 0.0 if b in (0.0, 1.0) else b * (b - 1.0) * _pow(a, b - 2.0)
+    if a == 0 and b >= 0:
+        return (base, 0.0), (0.0, 0.0)
+    log_a = _log(a)
+    cross = _pow(a, b - 1.0) * (1.0 + b * log_a) if b != 0 else _div(1.0, a)
+    return (base, cross), (cross, out * log_a * log_a)
 
 
 def _at_zero(slot: int, args: tuple[float, ...]) -> bool:
@@ -370,6 +406,27 @@ _SIGMOID_TEXT = (_SIGMA[0] + "·(1 - " + _SIGMA[0] + ")",
                  _SIGMA[1] + r" \cdot \left(1 - " + _SIGMA[1] + r"\right)")
 _SILU_TEXT = (_SIGMA[0] + "·(1 + {0}·(1 - " + _SIGMA[0] + "))",
               _SIGMA[1] + r" \cdot \left(1 + {0} \cdot \left(1 - " + _SIGMA[1] + r"\right)\right)")
+def _softplus_second(a: float, out: float) -> tuple[tuple[float]]:
+    s = _sigmoid(a)
+    return ((s * (1.0 - s),),)
+
+
+def _elu_second(a: float, out: float) -> tuple[tuple[float]]:
+    return ((0.0 if a > 0 else math.exp(a) if a <= 0 else NAN,),)  # jumps from 1 to 0 at 0
+
+
+def _silu_second(a: float, out: float) -> tuple[tuple[float]]:
+    if math.isinf(a):
+        return ((0.0,),)
+    s = _sigmoid(a)
+    return ((s * (1.0 - s) * (2.0 + a * (1.0 - 2.0 * s)),),)
+
+
+def _gelu_second(a: float, out: float) -> tuple[tuple[float]]:
+    if math.isinf(a):
+        return ((0.0,),)
+    return ((math.exp(-0.5 * a * a) * _INV_SQRT_2PI * (2.0 - a * a),),)
+
 
 _TIE = "{op} of a tie (node {node}: {0} = {1} = {v})"
 _FLAT_FAR = (INF, 0.0, 1.0, 0.0)  # x-like to the right, 0 to the left: softplus, silu, gelu
@@ -377,75 +434,97 @@ _FLAT_FAR = (INF, 0.0, 1.0, 0.0)  # x-like to the right, 0 to the left: softplus
 _TABLE = (
     Op("add", 2, operator.add, lambda a, b, out: (1.0, 1.0),
        lambda sp, a, b: a + b, "{0} + {1}", "+", "+", (1.0, 1.0), exact_bits=_sum_bits,
-       mpmath=lambda mp, a, b: a + b),
+       mpmath=lambda mp, a, b: a + b,
+       second_partials=_flat),
     Op("sub", 2, operator.sub, lambda a, b, out: (1.0, -1.0),
        lambda sp, a, b: a - b, "{0} - {1}", "-", "-", (1.0, -1.0), exact_bits=_sum_bits,
-       mpmath=lambda mp, a, b: a - b),
+       mpmath=lambda mp, a, b: a - b,
+       second_partials=_flat),
     Op("mul", 2, operator.mul, lambda a, b, out: (b, a),
        lambda sp, a, b: a * b, "{0}*{1}", "*", "*", swapped_partials=True, exact_bits=_sum_bits,
-       mpmath=lambda mp, a, b: a * b),
+       mpmath=lambda mp, a, b: a * b,
+       second_partials=lambda a, b, out: ((0.0, 1.0), (1.0, 0.0))),
     Op("div", 2, _div, lambda a, b, out: (_div(1.0, b), _div(_div(-a, b), b)),
        lambda sp, a, b: a / b, "{0}/{1}", "/", "/", side=_divisor_side, exact_bits=_quotient_bits,
-       mpmath=lambda mp, a, b: a / b),
+       mpmath=lambda mp, a, b: a / b,
+       second_partials=_div_second),
     Op("pow", 2, _pow, _pow_partials,
        lambda sp, a, b: a**b, "{0}**{1}", "**", "**", kink=_pow_kink,
        convention="d/da a**b = b*a**(b-1) and d/db a**b = 0 at a = 0 (0**0 = 1, both derivatives 0)",
        kink_place="pow with base 0 (node {node}: {0} = 0)", kink_partials=_pow_kink_partials,
        edge=_pow_edge, edge_note="pow with a negative base and a variable exponent (node {node}: {0} = {v}), "
        "real only at integer exponents; the engine uses d/db a**b = a**b*log(a), which is nan for a < 0",
-       side=_pow_side, growth=_pow_growth, exact_bits=_power_bits, mpmath=lambda mp, a, b: a**b),
+       side=_pow_side, growth=_pow_growth, exact_bits=_power_bits, mpmath=lambda mp, a, b: a**b,
+       second_partials=_pow_second),
     Op("neg", 1, operator.neg, lambda a, out: (-1.0,),
        lambda sp, a: -a, "-{0}", "-", "-", (-1.0,), exact_bits=_bits,
-       mpmath=lambda mp, a: -a),
+       mpmath=lambda mp, a: -a,
+       second_partials=_flat),
     Op("exp", 1, _exp, lambda a, out: (out,),
        lambda sp, a: sp.exp(a), "exp({0})", "exp", far=(INF, 0.0, INF, 0.0),
-       mpmath=lambda mp, a: mp.exp(a)),
+       mpmath=lambda mp, a: mp.exp(a),
+       second_partials=lambda a, out: ((out,),)),
     Op("log", 1, _log, lambda a, out: (_div(1.0, a),),
-       lambda sp, a: sp.log(a), "log({0})", "log", side=_sign_side),
+       lambda sp, a: sp.log(a), "log({0})", "log", side=_sign_side,
+       second_partials=lambda a, out: ((-_div(1.0, a * a),),)),
     Op("sqrt", 1, _sqrt, _sqrt_partials,
        lambda sp, a: sp.sqrt(a), "sqrt({0})", "sqrt", kink=_at_zero, convention="sqrt'(0) = +inf",
-       kink_partials=_at_zero_partials(lambda sp: sp.oo), side=_sign_side),
+       kink_partials=_at_zero_partials(lambda sp: sp.oo), side=_sign_side,
+       second_partials=lambda a, out: ((_div(-0.25, out * out * out),),)),
     Op("sin", 1, _sin, lambda a, out: (_cos(a),),
-       lambda sp, a: sp.sin(a), "sin({0})", "sin", far=(NAN, NAN, NAN, NAN)),
+       lambda sp, a: sp.sin(a), "sin({0})", "sin", far=(NAN, NAN, NAN, NAN),
+       second_partials=lambda a, out: ((-out,),)),
     Op("cos", 1, _cos, lambda a, out: (-_sin(a),),
-       lambda sp, a: sp.cos(a), "cos({0})", "cos", far=(NAN, NAN, NAN, NAN)),
+       lambda sp, a: sp.cos(a), "cos({0})", "cos", far=(NAN, NAN, NAN, NAN),
+       second_partials=lambda a, out: ((-out,),)),
     Op("tanh", 1, math.tanh, lambda a, out: (1.0 - out * out,),
        lambda sp, a: sp.tanh(a), "tanh({0})", "tanh", far=(1.0, -1.0, 0.0, 0.0),
        mpmath=lambda mp, a: mp.tanh(a),
-       derivative_text=("1 - tanh({0})**2", r"1 - \tanh^{2}\left({0}\right)")),
+       derivative_text=("1 - tanh({0})**2", r"1 - \tanh^{2}\left({0}\right)"),
+       second_partials=lambda a, out: ((-2.0 * out * (1.0 - out * out),),)),
     Op("sigmoid", 1, _sigmoid, lambda a, out: (out * (1.0 - out),),
        _sigmoid_sympy, "sigmoid({0})", "sigmoid", far=(1.0, 0.0, 0.0, 0.0),
        mpmath=lambda mp, a: 1 / (1 + mp.exp(-a)),
-       derivative_text=_SIGMOID_TEXT),
+       derivative_text=_SIGMOID_TEXT,
+       second_partials=lambda a, out: ((out * (1.0 - out) * (1.0 - 2.0 * out),),)),
     Op("relu", 1, _relu, lambda a, out: (_step(a),),
        lambda sp, a: sp.Max(0, a), "relu({0})", "relu", kink=_at_zero, convention="relu'(0) = 0",
-       kink_partials=_at_zero_partials(lambda sp: sp.Integer(0)), side=_sign_side),
+       kink_partials=_at_zero_partials(lambda sp: sp.Integer(0)), side=_sign_side,
+       second_partials=_flat),
     Op("abs", 1, math.fabs, lambda a, out: (_sign(a),),
        lambda sp, a: sp.Abs(a), "abs({0})", "abs", kink=_at_zero, convention="abs'(0) = 0",
-       kink_partials=_at_zero_partials(lambda sp: sp.Integer(0)), side=_sign_side),
+       kink_partials=_at_zero_partials(lambda sp: sp.Integer(0)), side=_sign_side,
+       second_partials=_flat),
     Op("max", 2, _max, _max_partials,
        lambda sp, a, b: sp.Max(a, b), "max({0}, {1})", "max", kink=_tie,
        convention="a tie splits the gradient 0.5/0.5", kink_place=_TIE, kink_partials=_tie_partials,
-       side=_tie_side),
+       side=_tie_side,
+       second_partials=_flat),
     Op("min", 2, _min, _min_partials,
        lambda sp, a, b: sp.Min(a, b), "min({0}, {1})", "min", kink=_tie,
        convention="a tie splits the gradient 0.5/0.5", kink_place=_TIE, kink_partials=_tie_partials,
-       side=_tie_side),
+       side=_tie_side,
+       second_partials=_flat),
     Op("softplus", 1, _softplus, lambda a, out: (_sigmoid(a),),
        lambda sp, a: sp.log(1 + sp.exp(a)), "softplus({0})", "softplus", far=_FLAT_FAR,
-       derivative_text=_SIGMA),
+       derivative_text=_SIGMA,
+       second_partials=_softplus_second),
     Op("leaky_relu", 1, _leaky_relu, lambda a, out: (_leaky_step(a),),
        lambda sp, a: sp.Piecewise((a, a > 0), (a / 100, True)), "leaky_relu({0})", "leaky_relu",
        kink=_at_zero, convention="leaky_relu'(0) = 0.01",
-       kink_partials=_at_zero_partials(lambda sp: sp.Rational(1, 100)), side=_sign_side),
+       kink_partials=_at_zero_partials(lambda sp: sp.Rational(1, 100)), side=_sign_side,
+       second_partials=_flat),
     Op("elu", 1, _elu, lambda a, out: (1.0 if a > 0 else math.exp(a),),
        lambda sp, a: sp.Piecewise((a, a > 0), (sp.exp(a) - 1, True)), "elu({0})", "elu",
-       far=(INF, -1.0, 1.0, 0.0)),
+       far=(INF, -1.0, 1.0, 0.0),
+       second_partials=_elu_second, second_kink=_at_zero),
     Op("silu", 1, _silu, _silu_partials,
        lambda sp, a: a / (1 + sp.exp(-a)), "silu({0})", "silu", far=_FLAT_FAR,
-       derivative_text=_SILU_TEXT),
+       derivative_text=_SILU_TEXT,
+       second_partials=_silu_second),
     Op("gelu", 1, _gelu, _gelu_partials,
-       lambda sp, a: a * sp.erfc(-a / sp.sqrt(2)) / 2, "gelu({0})", "gelu", far=_FLAT_FAR),
+       lambda sp, a: a * sp.erfc(-a / sp.sqrt(2)) / 2, "gelu({0})", "gelu", far=_FLAT_FAR,
+       second_partials=_gelu_second),
 )
 
 OPS: Mapping[str, Op] = MappingProxyType({op.name: op for op in _TABLE})

@@ -24,6 +24,7 @@ from importlib.resources import files
 from typing import Any
 
 from .engine import Trace
+from .forward import TangentTrace
 from .frames import Frame
 from .scene import descent_data, descent_drawing, drawing, scene_data
 from .text import format_number
@@ -127,18 +128,23 @@ def viewer_page(data: Mapping[str, Any], svg: str, *, title: str) -> str:
 
 def player_parts(trace: Trace, *, sequence: Sequence[Frame] | None = None, digits: int = 4,
                  rankdir: str = "LR", compact: bool | None = None, backend: str | None = None,
-                 verdicts: Mapping[str, str] | None = None) -> tuple[dict[str, Any], str]:
-    """The viewer's data and the drawing for ``trace`` (what `player_html` puts in its page)."""
+                 verdicts: Mapping[str, str] | None = None, tangents: TangentTrace | None = None,
+                 mode: str | None = None) -> tuple[dict[str, Any], str]:
+    """The viewer's data and the drawing for ``trace`` (what `player_html` puts in its page);
+    ``tangents`` and ``mode`` draw forward mode as `graphviz_grad.scene.scene_data` does."""
     if not isinstance(trace, Trace):
         raise TypeError(f"the player needs a Trace (from grad or backward), not {type(trace).__name__}")
-    data = scene_data(trace, sequence=sequence, digits=digits, compact=compact, verdicts=verdicts)
-    return data, drawing(trace, digits=digits, rankdir=rankdir, compact=compact, backend=backend)
+    data = scene_data(trace, sequence=sequence, digits=digits, compact=compact, verdicts=verdicts,
+                      tangents=tangents, mode=mode)
+    return data, drawing(trace, digits=digits, rankdir=rankdir, compact=compact, backend=backend,
+                         tangents=tangents, mode=mode)
 
 
 def player_html(trace: Trace, svgs: Sequence[bytes] | None = None, *, title: str | None = None,
                 sequence: Sequence[Frame] | None = None, digits: int = 4, rankdir: str = "LR",
                 compact: bool | None = None, backend: str | None = None,
-                verdicts: Mapping[str, str] | None = None) -> str:
+                verdicts: Mapping[str, str] | None = None, tangents: TangentTrace | None = None,
+                mode: str | None = None) -> str:
     """The player page for ``trace``: every frame of ``sequence`` (default: `frames`) over one drawing.
 
     With ``svgs`` (one picture per frame, such as `graphviz_grad.frames.render_frames` or a big
@@ -149,7 +155,7 @@ def player_html(trace: Trace, svgs: Sequence[bytes] | None = None, *, title: str
 
         return pictures_html(trace, svgs, title=title, sequence=sequence)
     data, svg = player_parts(trace, sequence=sequence, digits=digits, rankdir=rankdir, compact=compact,
-                             backend=backend, verdicts=verdicts)
+                             backend=backend, verdicts=verdicts, tangents=tangents, mode=mode)
     heading = title if title is not None else str(trace.graph).replace("\n", "; ")
     return viewer_page(data, svg, title=f"{heading} — backpropagation step by step")
 

@@ -25,8 +25,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from .dot import Pins, View, _Writer, to_dot
+from .dot import BOTH, Pins, View, _Writer, checked_mode, to_dot
 from .engine import Trace
+from .forward import TangentTrace, dotted
 from .frames import Frame, frames
 from .graph import CONST, INPUT
 from .layout import render
@@ -45,10 +46,13 @@ def _look_of(view: View, name: str) -> int:
 
 
 def scene_data(trace: Trace, *, sequence: Sequence[Frame] | None = None, digits: int = 4,
-               compact: bool | None = None, verdicts: Mapping[str, str] | None = None) -> dict[str, Any]:
+               compact: bool | None = None, verdicts: Mapping[str, str] | None = None,
+               tangents: TangentTrace | None = None, mode: str | None = None) -> dict[str, Any]:
     """The viewer's data for ``trace``: its nodes (with their story), edges and frames
     (default: every frame of `graphviz_grad.frames.frames`). ``verdicts`` maps a node name
-    to what the SymPy check says about its gradient.
+    to what the SymPy check says about its gradient. With ``tangents`` (forward mode) the nodes
+    show them as `graphviz_grad.dot.to_dot` does in ``mode`` (forward or both), each node gets its
+    tangent line (``ż3 = ż1 + ż2 = 0.1 + 0 = 0.1``) and the default frames are forward mode's.
 
     >>> import graphviz_grad as gg
     >>> data = scene_data(gg.grad("y = x*x", x=3))
@@ -58,13 +62,21 @@ def scene_data(trace: Trace, *, sequence: Sequence[Frame] | None = None, digits:
     if not isinstance(trace, Trace):
         raise TypeError(f"a scene needs a Trace (from grad or backward), not {type(trace).__name__}")
     graph = trace.graph
-    sequence = list(sequence) if sequence is not None else frames(trace, digits=digits)
+    mode = checked_mode(mode, tangents, trace)
+    if sequence is not None:
+        sequence = list(sequence)
+    elif tangents is not None:
+        sequence = frames(trace, digits=digits, backward=mode == BOTH, tangents=tangents)
+    else:
+        sequence = frames(trace, digits=digits)
+    tangent_lines = {step.node: step.record(digits) for step in tangents.steps} if tangents else {}
     story = build(trace, digits=digits)
     forward = {step.node: step for step in story.forward}
     backward = {step.node: step for step in story.backward}
     if compact is None:
         compact = len(graph) > _compact_at()
     writer = _Writer(graph, trace, digits, compact, Pins(), False)
+    writer.show(mode, tangents)
     readers: list[list[str]] = [[] for _ in graph.nodes]
     edges = []
     for edge in story.edges:
@@ -97,7 +109,10 @@ def scene_data(trace: Trace, *, sequence: Sequence[Frame] | None = None, digits:
             "backward": step_backward.text if step_backward else
             f"d{graph.output}/d{node.name} = 0 (it does not reach {graph.output})"
             if node.op == INPUT else "",
-            "notes": notes, "verdict": (verdicts or {}).get(node.name, ""), "looks": looks})
+            "notes": notes, "verdict": (verdicts or {}).get(node.name, ""), "looks": looks,
+            **({"tangent": tangent_lines[node.name].annotated if node.name in tangent_lines else
+                f"{dotted(node.name)} = {format_number(tangents.tangents[i], digits)}"}
+               if tangents is not None and node.op != CONST else {})})
     shown = {f"n{i}": 2 for i in range(len(graph))}
     frame_data = []
     for frame in sequence:
@@ -110,17 +125,18 @@ def scene_data(trace: Trace, *, sequence: Sequence[Frame] | None = None, digits:
             "current": f"n{graph.index(view.current)}" if view.current else None,
             "edges": sorted((f"e{graph.index(target)}_{slot}" for target, slot in view.edges),
                             key=lambda key: tuple(map(int, key[1:].split("_"))))})
-    return {"output": graph.output, "value": json_number(trace.output_value), "digits": digits,
+    return {"output": graph.output, "value": json_number(trace.output_value), "digits": digits, "mode": mode,
             "index": {node.name: i for i, node in enumerate(graph.nodes)},
             "nodes": nodes, "edges": edges, "frames": frame_data}
 
 
 def drawing(trace: Trace, *, digits: int = 4, rankdir: str = "LR", compact: bool | None = None,
-            backend: str | None = None) -> str:
-    """The graph laid out once, every value and gradient shown, each edge with its local
-    derivative (``∂z1/∂x = W1 = 0.1``) and the colour legend, as SVG markup without the XML
-    prologue (ready to place in HTML)."""
-    source = to_dot(trace, digits=digits, rankdir=rankdir, compact=compact, symbolic=True)
+            backend: str | None = None, tangents: TangentTrace | None = None, mode: str | None = None) -> str:
+    """The graph laid out once, every value and gradient (and, with ``tangents``, tangent as in
+    ``mode``) shown, each edge with its local derivative (``∂z1/∂x = W1 = 0.1``) and the colour
+    legend, as SVG markup without the XML prologue (ready to place in HTML)."""
+    source = to_dot(trace, digits=digits, rankdir=rankdir, compact=compact, symbolic=True,
+                    tangents=tangents, mode=mode)
     svg = render(source, "svg", backend=backend).decode("utf-8")
     return svg[svg.index("<svg"):]
 

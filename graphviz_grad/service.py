@@ -59,9 +59,9 @@ CHECK_SECONDS = 5.0
 TIMED = False
 """Whether the check runs under `CHECK_SECONDS`: set in the server's worker processes only (the
 timer is the process's one real-time timer, which a caller elsewhere may be using)."""
-FORMULA, VALUES, LR = "formula", "values", "lr"
+FORMULA, VALUES, LR, MODE, TANGENT = "formula", "values", "lr", "mode", "tangent"
 KEYS = {"seed": (), "formula": (FORMULA,), "calculate": (FORMULA, VALUES, LR),
-        "graph": (FORMULA, VALUES, "passes"), "descend": (FORMULA, VALUES, LR, "steps"),
+        "graph": (FORMULA, VALUES, "passes", MODE, TANGENT), "descend": (FORMULA, VALUES, LR, "steps"),
         "exercise": ("name", FORMULA, VALUES, "hide", "answers")}
 """The keys each endpoint takes."""
 
@@ -155,6 +155,8 @@ def read(endpoint: str, body: Any) -> dict[str, Any]:
             raise RequestError(f"passes must be one of {', '.join(PASSES)}, not {_shown(str(passes))}",
                                "passes")
         request["passes"] = passes
+    if MODE in known:
+        request.update(_mode(body.get(MODE), body.get(TANGENT), graph))
     if "steps" in known:
         steps = body.get("steps", DESCENT_STEPS)
         if isinstance(steps, str) and steps.strip().isdigit():
@@ -163,6 +165,27 @@ def read(endpoint: str, body: Any) -> dict[str, Any]:
             raise RequestError(f"steps must be a whole number from 1 to {MAX_DESCENT_STEPS:,}", "steps")
         request["steps"] = steps
     return request
+
+
+def _mode(mode: Any, tangent: Any, graph: Graph) -> dict[str, Any]:
+    """``mode`` (``reverse``, ``forward`` or ``both``; default reverse) and ``tangent`` (input name →
+    number, the direction of forward mode; default the first input's unit vector)."""
+    from .dot import MODES
+
+    mode = "reverse" if mode is None else mode
+    if mode not in MODES:
+        raise RequestError(f"mode must be one of {', '.join(MODES)}, not {_shown(str(mode))}", MODE)
+    if tangent is None:
+        tangent = {graph.inputs[0]: 1.0} if graph.inputs else {}
+    if not isinstance(tangent, dict):
+        raise RequestError("tangent must be a JSON object of input names and numbers, not "
+                           f"{_json_type(tangent)}", TANGENT)
+    direction = {}
+    for name, number in tangent.items():
+        if name not in graph.input_set:
+            raise RequestError(f"tangent names {_shown(name)}, which is not an input", TANGENT)
+        direction[name] = _number(number, f"the tangent of {name}", TANGENT)
+    return {MODE: mode, TANGENT: direction}
 
 
 def seed(request: Mapping[str, Any]) -> dict[str, Any]:
@@ -213,11 +236,23 @@ def graph_frames(request: Mapping[str, Any]) -> dict[str, Any]:
     _, graph = _drawable(request[FORMULA])
     trace = backward(graph, request[VALUES])
     passes = request.get("passes", "both")
-    sequence = frames(trace, forward=passes != "backward", backward=passes != "forward")
-    data = scene_data(trace, sequence=sequence)
+    mode = request.get(MODE, "reverse")
+    forward_options: dict[str, Any] = {}
+    extra: dict[str, Any] = {}
+    if mode != "reverse":  # forward mode: the tangents along the request's direction, on every node
+        from .forward import tangents
+
+        run = tangents(trace, direction=request[TANGENT])
+        forward_options = {"tangents": run, "mode": mode}
+        extra = {"mode": mode, "tangent": run.to_dict()}
+        if mode == "forward":  # no gradient is shown: the forward pass only
+            passes = "forward"
+    sequence = frames(trace, forward=passes != "backward", backward=passes != "forward",
+                      tangents=forward_options.get("tangents"))
+    data = scene_data(trace, sequence=sequence, **forward_options)
     for frame, shown in zip(sequence, data["frames"], strict=True):
         shown.update(index=frame.index, node=frame.view.current or "")
-    return {"svg": drawing(trace), "passes": passes, **data}
+    return {"svg": drawing(trace, **forward_options), "passes": passes, **data, **extra}
 
 
 def descent(request: Mapping[str, Any]) -> dict[str, Any]:

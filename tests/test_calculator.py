@@ -99,7 +99,8 @@ def test_the_update_step(page):
                                    "L: 4 → 2.238016 (lower)"]
     overshoot = calculate(lr=0.01)
     assert overshoot.update.verdict == "higher"
-    assert overshoot.update_lines()[-1].endswith("(higher: the step overshoots; try a smaller learning rate)")
+    assert overshoot.update_lines()[-1].endswith(
+        "(higher: the step overshoots; try a smaller learning rate, lr < 2/λmax = 0.007936507937)")
 
 
 def test_the_full_text_page_has_every_part(page):

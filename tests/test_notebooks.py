@@ -16,8 +16,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 FOLDER = ROOT / "notebooks"
 NAMES = ["01_gradient_calculator.ipynb", "02_backprop_step_by_step.ipynb", "03_symbolic_vs_numeric.ipynb",
-         "04_build_your_own_graph.ipynb", "05_gradient_descent.ipynb", "08_train_an_mlp.ipynb",
-         "09_exercises.ipynb"]
+         "04_build_your_own_graph.ipynb", "05_gradient_descent.ipynb", "06_forward_vs_reverse.ipynb",
+         "07_curvature_and_learning_rate.ipynb", "08_train_an_mlp.ipynb", "09_exercises.ipynb"]
 MOST_BYTES = 300_000
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 

@@ -323,3 +323,16 @@ def test_a_formula_too_big_to_draw_still_gets_its_numbers(page):
     page.fill("#formula", formula)
     expect(page)(page.locator("#loss")).to_have_text("L = 80")
     expect(page)(page.locator("#graph-error")).to_contain_text("the page draws at most 150")
+
+
+def test_the_mode_switch_draws_tangents(page):
+    page.select_option("#mode", "forward")
+    expect(page)(page.locator("#counter")).to_have_text("6 / 6")  # the forward frames only
+    page.fill("#slider", "3")
+    expect(page)(page.locator("#caption-text")).to_contain_text("ż3 = ż1 + ż2 = 0.1 + 0 = 0.1")
+    page.click("#viewer g#n8")  # z3: its details tell its tangent line too
+    expect(page)(page.locator("#details")).to_contain_text("ż3 = ż1 + ż2 = 0.1 + 0 = 0.1")
+    page.select_option("#mode", "both")
+    expect(page)(page.locator("#counter")).to_have_text("17 / 17")
+    page.select_option("#mode", "reverse")
+    expect(page)(page.locator("#caption-text")).not_to_contain_text("ż")

@@ -273,9 +273,9 @@
   // (#graph-panel's data-passes, or window.ggPage.setPasses).
   async function loadGraph(body) {
     const seq = ++state.seq.graph;
-    try {
+    try {  // forward mode's direction: the first input's unit vector (the server's default)
       const passes = $("graph-panel").dataset.passes || "both";
-      const data = await api("graph", {formula: body.formula, values: body.values, passes});
+      const data = await api("graph", {formula: body.formula, values: body.values, passes, mode: $("mode").value});
       if (seq !== state.seq.graph) return;
       $("graph-error").textContent = "";
       showScene(data, state.mode === "steps" && state.frameCount === data.frames.length ? state.viewer.index
@@ -409,6 +409,7 @@
     });
     $("train").addEventListener("click", train);
     $("show-steps").addEventListener("click", () => { state.mode = "steps"; loadGraph(requestBody()); });
+    $("mode").addEventListener("change", () => { state.mode = "steps"; loadGraph(requestBody()); });
     start();
   });
 })();

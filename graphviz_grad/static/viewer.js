@@ -282,6 +282,7 @@
       rows.push([`d${state.data.output}/d${node.name}`, look.grad || node.grad]);
       rows.push(["forward", look.forward || node.forward]);
       if (node.backward) rows.push(["backward", look.backward || node.backward]);
+      if (node.tangent) rows.push(["tangent (forward mode)", node.tangent]);
       const edgeText = (edgeId) => {
         const edge = state.items[edgeId];
         if (!edge) return "";
