@@ -11,31 +11,15 @@ from hypothesis import strategies as st
 import graphviz_grad as gg
 from graphviz_grad import compiled
 from graphviz_grad.errors import NumericError
-from graphviz_grad.ops import OPS
 
-NAMES = ("a", "b", "c")
-UNARY = [op.name for op in OPS.values() if op.arity == 1]
-BINARY = [op.name for op in OPS.values() if op.arity == 2]
+from .trees import NAMES, to_expr
+from .trees import trees as _trees
+
 SPECIAL = [0.0, -0.0, 1.0, -1.0, 0.5, 2.0, -2.5, 1e300, -1e300, 1e-310, math.inf, -math.inf, math.nan]
 
 
 def trees():
-    leaves = st.one_of(st.sampled_from(NAMES), st.sampled_from([0.5, 2.0, 3.0, -1.5, 0.0, -2.0]))
-    return st.recursive(
-        leaves,
-        lambda inner: st.one_of(st.tuples(st.sampled_from(UNARY), inner),
-                                st.tuples(st.sampled_from(BINARY), inner, inner)),
-        max_leaves=12,
-    )
-
-
-def to_expr(tree, leaves):
-    if isinstance(tree, str):
-        return leaves[tree]
-    if isinstance(tree, float):
-        return gg.const(tree)
-    op, *args = tree
-    return gg.apply(op, *(to_expr(arg, leaves) for arg in args))
+    return _trees(constants=(0.5, 2.0, 3.0, -1.5, 0.0, -2.0), max_leaves=12)
 
 
 def bits(numbers):

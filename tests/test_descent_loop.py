@@ -13,32 +13,16 @@ import graphviz_grad as gg
 from graphviz_grad import compiled
 from graphviz_grad.descent import History, Point
 from graphviz_grad.descent_loop import descent_loop
-from graphviz_grad.ops import OPS
 
-NAMES = ("a", "b", "c")
-UNARY = [op.name for op in OPS.values() if op.arity == 1]
-BINARY = [op.name for op in OPS.values() if op.arity == 2]
+from .trees import NAMES, to_expr
+from .trees import trees as _trees
+
 SEED = "L = (x*W1 + y*W2 - B)**2"
 START = {"x": 5, "y": 10, "W1": 0.1, "W2": 0.2, "B": 0.5}
 
 
 def trees():
-    leaves = st.one_of(st.sampled_from(NAMES), st.sampled_from([0.5, 2.0, 3.0, -1.5, 0.0, -2.0]))
-    return st.recursive(
-        leaves,
-        lambda inner: st.one_of(st.tuples(st.sampled_from(UNARY), inner),
-                                st.tuples(st.sampled_from(BINARY), inner, inner)),
-        max_leaves=10,
-    )
-
-
-def to_expr(tree, leaves):
-    if isinstance(tree, str):
-        return leaves[tree]
-    if isinstance(tree, float):
-        return gg.const(tree)
-    op, *args = tree
-    return gg.apply(op, *(to_expr(arg, leaves) for arg in args))
+    return _trees(constants=(0.5, 2.0, 3.0, -1.5, 0.0, -2.0), max_leaves=10)
 
 
 def bits(rows):

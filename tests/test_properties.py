@@ -10,30 +10,14 @@ from hypothesis import strategies as st
 import graphviz_grad as gg
 from graphviz_grad import OPS, backward, build, forward, inputs
 
-NAMES = ("a", "b", "c")
+from .trees import NAMES, to_expr
+from .trees import trees as _trees
 
-UNARY = [name for name, op in OPS.items() if op.arity == 1]  # the op table's: a new row is tested
-BINARY = [name for name, op in OPS.items() if op.arity == 2]
 MARGIN = 1e-3  # how far from a kink, a pole or a domain edge a point must be
 
 
 def trees():
-    leaves = st.one_of(st.sampled_from(NAMES), st.sampled_from([0.5, 2.0, 3.0, -1.5]))
-    return st.recursive(
-        leaves,
-        lambda inner: st.one_of(st.tuples(st.sampled_from(UNARY), inner),
-                                st.tuples(st.sampled_from(BINARY), inner, inner)),
-        max_leaves=10,
-    )
-
-
-def to_expr(tree, leaves):
-    if isinstance(tree, str):
-        return leaves[tree]
-    if isinstance(tree, float):
-        return gg.const(tree)
-    op, *args = tree
-    return gg.apply(op, *(to_expr(arg, leaves) for arg in args))
+    return _trees(constants=(0.5, 2.0, 3.0, -1.5), max_leaves=10)
 
 
 def smooth_here(graph, values):
