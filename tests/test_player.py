@@ -127,8 +127,11 @@ def test_readable_at_phone_width(browser, tmp_path):
     page.click("#zoom-in")
     for _ in range(5):
         page.click("#next")  # the forward step of L, at the far right
-    box = page.locator("#stage g#n10").bounding_box()
-    assert box["x"] >= 0 and box["x"] + box["width"] <= 375  # the current node is on screen, zoomed in
+    assert page.get_attribute("#player", "data-node") == "L"
+    # the current node is on screen, zoomed in; panzoom draws a move at the next animation frame, so
+    # the test waits (at most 3 s) for the drawing to show it rather than reading it at once
+    page.wait_for_function("() => { const r = document.querySelector('#stage g#n10')"
+                           ".getBoundingClientRect(); return r.left >= 0 && r.right <= 375; }", timeout=3000)
 
 
 @pytest.mark.browser
