@@ -81,6 +81,24 @@ def _decode(data: bytes, source: str) -> str:
         raise UsageError(f"{source} is not UTF-8 text") from None
 
 
+def name_value_pairs(items: Sequence[str], option: str, expects: str) -> dict[str, str]:
+    """The ``NAME=TEXT`` pairs of a repeatable option whose arguments may also be comma lists,
+    in order; a malformed pair or a name given twice is a `UsageError` naming ``option``.
+
+    >>> name_value_pairs(["x=5,y=1", "z = 2"], "--at", "NAME=VALUE")
+    {'x': '5', 'y': '1', 'z': '2'}
+    """
+    pairs: dict[str, str] = {}
+    for item in (part for argument in items for part in argument.split(",")):
+        name, equals, text = (piece.strip() for piece in item.partition("="))
+        if not equals or not name:
+            raise UsageError(f"{option} expects {expects}, got {item.strip()!r}")
+        if name in pairs:
+            raise UsageError(f"{option} gives {name!r} twice")
+        pairs[name] = text
+    return pairs
+
+
 def parse_values(items: Sequence[str], graph: Graph, defaults: Mapping[str, float] | None = None
                  ) -> dict[str, float]:
     """``--at`` arguments (``x=5`` or ``x=5,y=10``, repeatable) checked against the inputs;
@@ -89,14 +107,8 @@ def parse_values(items: Sequence[str], graph: Graph, defaults: Mapping[str, floa
     >>> parse_values(["x=5,y=1e-3"], parse("L = x*y"))
     {'x': 5.0, 'y': 0.001}
     """
-    values: dict[str, float] = {}
-    for item in (part for argument in items for part in argument.split(",")):
-        name, equals, text = (piece.strip() for piece in item.partition("="))
-        if not equals or not name:
-            raise UsageError(f"--at expects NAME=VALUE, got {item.strip()!r}")
-        if name in values:
-            raise UsageError(f"--at gives {name!r} twice")
-        values[name] = parse_number(text, f"--at {name!r}")
+    values = {name: parse_number(text, f"--at {name!r}")
+              for name, text in name_value_pairs(items, "--at", "NAME=VALUE").items()}
     names = graph.inputs
     known = graph.input_set
     for name in values:
@@ -128,12 +140,7 @@ def parse_direction(items: Sequence[str], graph: Graph, option: str = "--tangent
     {'x': 1.0, 'y': 0.0}
     """
     given: dict[str, float] = {}
-    for item in (part for argument in items for part in argument.split(",")):
-        name, equals, text = (piece.strip() for piece in item.partition("="))
-        if not equals or not name:
-            raise UsageError(f"{option} expects NAME=NUMBER, got {item.strip()!r}")
-        if name in given:
-            raise UsageError(f"{option} gives {name!r} twice")
+    for name, text in name_value_pairs(items, option, "NAME=NUMBER").items():
         if name not in graph.input_set:
             raise UsageError(f"{option} gives {name!r}, which is not an input "
                              f"(inputs: {', '.join(graph.inputs) or 'none'})")

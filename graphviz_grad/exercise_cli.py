@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from .cli import name_value_pairs
 from .errors import GraphvizGradError
 from .exercises import READY, exercise
 
@@ -26,15 +27,7 @@ class _Usage(GraphvizGradError):
 
 
 def _answers(items: list[str]) -> dict[str, str]:
-    answers: dict[str, str] = {}
-    for item in (part for argument in items for part in argument.split(",")):
-        key, equals, text = (piece.strip() for piece in item.partition("="))
-        if not equals or not key:
-            raise _Usage(f"--answer expects KEY=NUMBER (such as dL/dz3=4), got {item.strip()!r}")
-        if key in answers:
-            raise _Usage(f"--answer gives {key!r} twice")
-        answers[key] = text
-    return answers
+    return name_value_pairs(items, "--answer", "KEY=NUMBER (such as dL/dz3=4)")
 
 
 def _run(args: argparse.Namespace) -> int:
