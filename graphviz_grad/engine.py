@@ -314,6 +314,25 @@ def _raise_at(graph: Graph, vals: Sequence[float], node: Any, message: str) -> N
     raise NumericError(message + detail, node.name, node.op, args)
 
 
+def value_status(graph: Graph, values: Sequence[float], i: int) -> str:
+    """``ok``, ``inf``, ``nan`` or ``domain`` for node ``i``'s value among ``values``: a nan whose
+    arguments are all numbers comes from outside an op's domain (``log(-1)``).
+
+    >>> from graphviz_grad import parse
+    >>> value_status(parse("L = log(x)"), [-1.0, float("nan")], 1)
+    'domain'
+    """
+    value = values[i]
+    if math.isfinite(value):
+        return OK
+    if value == value:
+        return INF
+    args = graph.arg_indices[i]
+    if not args or any(values[a] != values[a] for a in args):
+        return NAN
+    return DOMAIN
+
+
 @dataclass(frozen=True, slots=True, eq=False)
 class Trace:
     """The result of `backward`: per node its value, gradient dL/dnode and status; per
@@ -365,16 +384,7 @@ class Trace:
 
     def status(self, name: str) -> str:
         """``ok``, ``inf``, ``nan`` or ``domain`` for the node's value (see the module doc)."""
-        i = self.graph.index(name)
-        value = self.values[i]
-        if math.isfinite(value):
-            return OK
-        if value == value:
-            return INF
-        args = self.graph.arg_indices[i]
-        if not args or any(self.values[a] != self.values[a] for a in args):
-            return NAN
-        return DOMAIN
+        return value_status(self.graph, self.values, self.graph.index(name))
 
     @property
     def gradients(self) -> dict[str, float]:

@@ -24,7 +24,7 @@ from functools import cached_property
 from numbers import Real
 from typing import Any
 
-from .engine import Trace, backward, forward
+from .engine import Trace, backward, forward, value_status
 from .errors import InputValueError
 from .formula import parse
 from .graph import CONST, INPUT, Expr, Graph, build
@@ -257,7 +257,7 @@ class TangentTrace:
 
     def status(self, name: str) -> str:
         """The value's status, as in a `Trace`: ``ok``, ``inf``, ``nan`` or ``domain``."""
-        return Trace(self.graph, self.values, (0.0,) * len(self.values)).status(name)
+        return value_status(self.graph, self.values, self.graph.index(name))
 
     def tangent_status(self, name: str) -> str:
         """``kink`` where the node is not differentiable along a moved argument (the engine then takes
