@@ -294,3 +294,14 @@ def test_elu_has_a_second_order_kink_at_0_and_leaky_relu_a_first_order_one():
     assert h.kinks == ("z1",) and h.statuses[0][0] == "kink" and h.eigenvalues is None
     assert hessian("L = elu(x)*y", x=0.5, y=2).statuses[0][0] == "ok"  # smooth away from 0
     assert hessian("L = leaky_relu(x)*y", x=0, y=2).statuses[0][0] == "kink"
+
+
+def test_the_check_of_a_tower_of_powers_answers_without_computing_the_number():
+    # at exact rationals SymPy computed 10**10**10 digit by digit and never answered
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-m", "graphviz_grad", "hessian", "L = a**a**a**a", "--at", "a=10",
+                           "--json"], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0 and "Traceback" not in done.stderr
+    assert '"inf"' in done.stdout

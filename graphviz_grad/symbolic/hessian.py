@@ -95,7 +95,7 @@ def check_hessian(hessian: Hessian, *, rtol: float = RTOL, atol: float = ATOL,
 
     from ..graph import CONST, INPUT
     from .derive import FULL_NODES, FULL_TREE
-    from .translate import _real_or_nan, _tree_size, exact, to_sympy
+    from .translate import _number, _real_or_nan, _tree_size, bounded_substitute, exact, to_sympy
 
     graph, wrt = hessian.graph, hessian.wrt
     operations = sum(node.op not in (INPUT, CONST) for node in graph.nodes)
@@ -104,7 +104,8 @@ def check_hessian(hessian: Hessian, *, rtol: float = RTOL, atol: float = ATOL,
     output = exprs.get(graph.output)
     if output is not None:  # |u| of a u not known to be real (log(a)) differentiates through re and im;
         output = output.replace(sp.Abs, lambda u: sp.sqrt(u**2))  # sqrt(u**2) does not, and is |u|
-    point = {exprs[name]: exact(value) for name, value in hessian.point.items()} if exprs else {}
+    # at `DIGITS`-digit Floats, as the gradient check: exact rationals would let 10**10**10 run
+    point = {exprs[name]: _number(exact(value)) for name, value in hessian.point.items()} if exprs else {}
     deadline = time.monotonic() + time_budget
     faults = any(hessian.trace.status(node.name) != "ok" for node in graph.nodes)
     done: dict[tuple[int, int], tuple[float | None, str, str, str]] = {}
@@ -126,8 +127,9 @@ def check_hessian(hessian: Hessian, *, rtol: float = RTOL, atol: float = ATOL,
                     done[key] = (None, "not checked", f"over the time budget of {time_budget:g} s", "")
                 else:
                     expr = sp.diff(output, exprs[first], exprs[second])
-                    try:  # an unevaluated Derivative (of re(log(a)), ...) needs subs, not xreplace
-                        at = expr.subs(point).doit() if expr.has(sp.Derivative) else expr.xreplace(point)
+                    try:  # an unevaluated Derivative (of re(log(a)), ...) needs subs
+                        at = (expr.subs(point).doit() if expr.has(sp.Derivative)
+                              else bounded_substitute(expr, point))
                         value = _real_or_nan(at)
                     except (ArithmeticError, TypeError, ValueError, RecursionError) as error:
                         done[key] = (None, "not checked", f"SymPy could not evaluate it here ({error})"[:200],
