@@ -227,6 +227,15 @@ def test_values_without_a_real_result_still_answer(client):
 def test_a_check_over_its_budget_leaves_the_rest_of_the_page(monkeypatch):
     monkeypatch.setattr(service, "TIMED", True)  # as in a worker
     monkeypatch.setattr(service, "CHECK_SECONDS", 0.05)
+    import time
+
+    import graphviz_grad.symbolic as symbolic
+
+    def slow_check(*args, **kwargs):  # over any budget, however fast SymPy gets (and it got fast)
+        time.sleep(5)
+        raise AssertionError("the time budget did not stop the check")
+
+    monkeypatch.setattr(symbolic, "check", slow_check)
     formula = "L = " + "sqrt(1 + " * 12 + "x" + ")" * 12
     status, data = service.respond("calculate", {"formula": formula, "values": {"x": 0.7}})
     assert status == 200 and data["loss"] == gg.grad(formula, x=0.7).output_value
