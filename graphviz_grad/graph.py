@@ -549,7 +549,9 @@ def inputs(names: str | Sequence[str]) -> tuple[Expr, ...]:
     group = _group()
     made = []
     for name in listed:
-        _check_name(name)
+        if type(name) is not str or not name.isprintable() or not 0 < len(name) <= MAX_NAME_LENGTH \
+                or name != name.strip():
+            _check_name(name)  # the usual names pass the same checks inline; this says what is wrong
         if group:
             name = _check_name(group + name)
         expr = _new_expr(Expr)
@@ -606,7 +608,9 @@ def _reading_order(roots: Sequence[Expr]) -> tuple[list[Expr], list[Expr], list[
     pop, push = stack.pop, stack.append
     while stack:
         expr = pop()
-        while expr not in seen:  # down the first arguments, the second ones kept for later
+        if expr in seen:
+            continue
+        while True:  # down the first arguments, the second ones kept for later
             add(expr)
             first = expr.a
             if first is None:
@@ -615,8 +619,11 @@ def _reading_order(roots: Sequence[Expr]) -> tuple[list[Expr], list[Expr], list[
             operation(expr)
             if expr.name is not None:
                 named.append(expr)
-            if expr.b is not None:
-                push(expr.b)
+            second = expr.b
+            if second is not None and second not in seen:
+                push(second)
+            if first in seen:
+                break
             expr = first
     return operations, leaves, named
 
@@ -682,7 +689,7 @@ def build(output: Expr, *, inputs: Sequence[Expr | str] | None = None,
 
 _creation = operator.attrgetter("_seq")
 _op_of, _first_of, _second_of = (operator.attrgetter(name) for name in ("op", "a", "b"))
-_group_of = operator.attrgetter("group")
+_group_of, _name_of = operator.attrgetter("group"), operator.attrgetter("name")
 
 
 def _freeze(output: Expr, given: Sequence[Expr | str] | None, extra: list[Expr]) -> Graph:
@@ -694,16 +701,17 @@ def _freeze(output: Expr, given: Sequence[Expr | str] | None, extra: list[Expr])
     operations.sort(key=_creation)  # in evaluation order already, for one expression: a linear pass
     if extra or any(expr is not output for expr in named):  # statements decide the leaves' order
         leaves = _leaves_in_reading_order(sorted({*named, output, *extra}, key=_creation))
-    input_names = _input_order(leaves, given)
+    kinds = list(map(_op_of, leaves))
+    input_leaves = list(itertools.compress(leaves, map(INPUT.__eq__, kinds)))
+    read = list(map(_name_of, input_leaves))
+    input_names = _input_order(list(dict.fromkeys(read)), given)
     count = len(input_names)
-    where: dict[Expr | None, int] = {None: -1}
     position = dict(zip(input_names, range(count), strict=True))
+    where: dict[Expr | None, int] = dict(zip(input_leaves, map(position.__getitem__, read), strict=True))
+    where[None] = -1
     constants: dict[str, float] = {}
     constant_names: dict[float, str] = {}  # chains repeat a constant many times
-    for leaf in leaves:
-        if leaf.op == INPUT:
-            where[leaf] = position[leaf.name]  # type: ignore[index]
-            continue
+    for leaf in itertools.compress(leaves, map(CONST.__eq__, kinds)):
         value: float = leaf.value  # type: ignore[assignment]
         name = constant_names.get(value) if value else None  # 0.0 == -0.0, names differ
         if name is None:
@@ -738,9 +746,10 @@ def _freeze(output: Expr, given: Sequence[Expr | str] | None, extra: list[Expr])
     first += map(where.__getitem__, map(_first_of, operations))
     second = [-1] * base
     second += map(where.__getitem__, map(_second_of, operations))
-    groups = list(map(_group_of, operations))
-    namer = _Namer(leaf_names, given_names,
-                   dict(zip(range(base, base + len(groups)), groups, strict=True)) if any(groups) else None)
+    groups = None
+    if any(map(_group_of, operations)):
+        groups = dict(zip(range(base, len(ops)), map(_group_of, operations), strict=True))
+    namer = _Namer(leaf_names, given_names, groups)
     values = dict(zip(range(count, base), constants.values(), strict=True))
     return Graph._from_columns(ops, first, second, values, namer, out, output_name, tuple(input_names),
                                not extra)
@@ -774,10 +783,10 @@ class _Namer:
         return names
 
 
-def _input_order(leaves: list[Expr], given: Sequence[Expr | str] | None) -> list[str]:
-    read = list(dict.fromkeys(e.name for e in leaves if e.op == INPUT))  # type: ignore[misc]
+def _input_order(read: list[str], given: Sequence[Expr | str] | None) -> list[str]:
+    """The inputs' order: as read (each name once), or as ``given``, which must list them all."""
     if given is None:
-        return read  # type: ignore[return-value]
+        return read
     if isinstance(given, str):
         given = given.split()
     if isinstance(given, Expr) or not isinstance(given, Sequence):
