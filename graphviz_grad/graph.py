@@ -765,6 +765,22 @@ class _Namer:
     def __init__(self, leaves: list[str], given: dict[int, str], groups: dict[int, str] | None):
         self.leaves, self.given, self.groups = leaves, given, groups
 
+    def last(self, inputs: Sequence[str], size: int) -> str:
+        """The name `__call__` gives the last of ``size`` nodes when it has no name of its own
+        and no groups are used, without naming the others: the k-th ``z`` number not in use.
+
+        >>> _Namer(["x", "z2"], {}, None).last(["x"], 4)
+        'z3'
+        """
+        in_use = {*inputs, *self.leaves[len(inputs):], *self.given.values()}
+        taken = sorted(int(name[1:]) for name in in_use
+                       if name[:1] == "z" and name[1:].isascii() and name[1:].isdigit() and name[1:2] != "0")
+        count = size - len(self.leaves) - len(self.given)
+        for number in taken:
+            if number <= count:
+                count += 1
+        return f"z{count}"
+
     def __call__(self, graph: Graph) -> list[str]:
         names = list(self.leaves)
         given, groups = self.given, self.groups
