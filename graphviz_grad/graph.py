@@ -676,7 +676,7 @@ def build(output: Expr, *, inputs: Sequence[Expr | str] | None = None,
         for expr in extra:
             if not isinstance(expr, Expr):
                 raise GraphError(f"'also' takes expressions, not {type(expr).__name__}")
-    elif also is not None and not isinstance(also, Sequence):
+    elif also is not None and type(also) is not tuple and not isinstance(also, Sequence):
         raise GraphError(f"'also' takes a sequence of expressions, not {type(also).__name__}")
     collecting = gc.isenabled()
     gc.disable()  # a build makes no cycles; the collector would only rescan the new nodes
