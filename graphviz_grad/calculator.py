@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
-from .calculator_step import CURVATURE_PARAMETERS, Curvature, DescentStep, Update, curvature_of
+from .calculator_step import CURVATURE_PARAMETERS, Curvature, Update, curvature_of
 from .calculator_text import CalculationText
 from .derivation import DIGITS, Derivation, derive
 from .descent import LEARNING_RATE, parameter_names, positive_number
@@ -54,7 +54,7 @@ class Row:
     gradient: float
 
 
-class Calculation(CalculationText, DescentStep):
+class Calculation(CalculationText):
     """The calculator's result for one formula at one point (see `calculate`).
 
     Its update and curvature sections come from `graphviz_grad.calculator_step.DescentStep`, its

@@ -10,43 +10,30 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
+from .calculator_step import DescentStep
 from .charts import bar_chart, text_bars
 from .derivation import Derivation
 from .dot import format_number
-from .engine import Trace
 from .graph import Graph
 from .serialize import json_number
 from .text import code_block, code_span, table
 
 
-class CalculationText:
-    """The renderings of a `graphviz_grad.calculator.Calculation` (a part of that class)."""
+class CalculationText(DescentStep):
+    """The renderings of a `graphviz_grad.calculator.Calculation` (a part of that class); they
+    show the update and curvature sections of `graphviz_grad.calculator_step.DescentStep`."""
 
-    trace: Trace
-    graph: Graph
     formula: str
-    output: str
-    parameters: tuple[str, ...]
     order: tuple[str, ...]
-    values: dict[str, float]
-    gradients: dict[str, float]
-    loss: float
-    lr: float
     digits: int
     check_skipped: str | None
     derivation: Derivation
     report: Any
     formulas: list[tuple[str, str, str]]
     rows: tuple[Any, ...]
-    update: Any
-    curvature: Any
-
-    number: Callable[[float | None], str]
-    update_lines: Callable[[], list[str]]
-    curvature_lines: Callable[[], list[str]]
 
     def interpretation(self) -> list[str]:
         """What the sign of each parameter's gradient means, and which parameter matters most.
