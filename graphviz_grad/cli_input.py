@@ -17,6 +17,7 @@ from .errors import GraphvizGradError, missing_value
 from .formula import MAX_LENGTH, parse
 from .graph import Graph
 from .loading import MAX_BYTES, load
+from .text import format_number as _format_number
 from .text import parse_number
 
 
@@ -100,12 +101,13 @@ def parse_values(items: Sequence[str], graph: Graph, defaults: Mapping[str, floa
 
 
 def format_number(value: float, digits: int = 10) -> str:
-    """Human-readable number with ``digits`` significant digits.
+    """A number as the command line prints it: the one formatter (:func:`graphviz_grad.text.format_number`)
+    at the commands' default of 10 significant digits.
 
-    >>> format_number(0.1 + 0.2), format_number(float("-inf")), format_number(2.0)
-    ('0.3', '-inf', '2')
+    >>> format_number(0.1 + 0.2), format_number(float("-inf")), format_number(2.0), format_number(-0.0)
+    ('0.3', '-inf', '2', '0')
     """
-    return f"{value:.{digits}g}"
+    return _format_number(value, digits)
 
 
 def parse_direction(items: Sequence[str], graph: Graph, option: str = "--tangent") -> dict[str, float]:
