@@ -2,6 +2,7 @@
 and the SymPy check when it comes (``/api/check``, its own pool of workers); and whose job a
 request is (the fairness key) when the session header is missing or made up."""
 
+import contextlib
 import threading
 import time
 
@@ -210,3 +211,97 @@ def test_an_address_over_its_cap_gets_429_whatever_sessions_it_names(tmp_path):
             thread.join(60)
         assert [answers[n].status_code for n in range(2)] == [200, 200]
         assert client.post("/api/calculate", json={"values": {"W1": 0.3}}).json()["loss"] == 9.0
+
+
+# --- the page, in headless Chromium (the check's requests held, failed or answered for other inputs) ---
+
+@pytest.fixture
+def page(browser, live_server):
+    context = browser.new_context(viewport={"width": 1300, "height": 1000})
+    page = context.new_page()
+    problems = []
+    page.on("pageerror", lambda failure: problems.append(str(failure)))
+    page.goto(live_server)
+    page.wait_for_selector("#app[data-state=ready]")
+    page.wait_for_selector("#check[data-state=agree]")
+    yield page
+    context.close()
+    assert problems == []
+
+
+def expect(locator):
+    from playwright.sync_api import expect
+
+    return expect(locator)
+
+
+def held_checks(page):
+    """Hold every ``/api/check`` request of the page until the test lets it go; the list of them."""
+    held = []
+    page.route("**/api/check", lambda route: held.append(route))
+    return held
+
+
+def type_value(page, name, text):
+    page.locator(f'#fields input[data-name="{name}"]').fill(text)
+
+
+@pytest.mark.browser
+def test_the_numbers_come_first_and_the_check_follows(page):
+    held = held_checks(page)
+    type_value(page, "W1", "0.3")
+    expect(page.locator("#loss")).to_have_text("L = 9")  # while the check is held
+    expect(page.locator("#check")).to_have_attribute("data-state", "pending")
+    expect(page.locator("#check")).to_have_text("… SymPy: checking…")
+    assert "dL/dW1 = 30" in page.inner_text("#gradient-list")
+    assert len(held) == 1
+    held[0].continue_()
+    expect(page.locator("#check")).to_have_attribute("data-state", "agree")
+    expect(page.locator("#formulas")).to_contain_text("dL/dW1 = 2·x·(-B + W1·x + W2·y)")
+    expect(page.locator("#loss")).to_have_text("L = 9")
+
+
+@pytest.mark.browser
+def test_a_verdict_for_older_inputs_is_never_shown(page, live_server):
+    page.locator("#formula").fill("L = relu(x) * y")
+    expect(page.locator('#fields input[data-name="x"]')).to_be_visible()
+    type_value(page, "y", "1")
+    type_value(page, "x", "1")
+    expect(page.locator("#loss")).to_have_text("L = 1")
+    expect(page.locator("#check")).to_have_attribute("data-state", "agree")
+    held = held_checks(page)
+    type_value(page, "x", "0")  # relu's kink: the check would say "not every derivative is an ordinary number"
+    expect(page.locator("#loss")).to_have_text("L = 0")
+    expect(page.locator("#check")).to_have_attribute("data-state", "pending")
+    type_value(page, "x", "2")
+    expect(page.locator("#loss")).to_have_text("L = 2")
+    assert len(held) == 2
+    # the answer to x = 2's request is the check at x = 0 (as a late, reordered answer would be)
+    stale = Client(live_server).post("/api/check", json={"formula": "L = relu(x) * y",
+                                                         "values": {"x": 0, "y": 1}}).json()
+    assert "not every derivative is an ordinary number" in stale["check"]["text"]
+    held[1].fulfill(status=200, json=stale)
+    with pytest.raises(AssertionError):  # it is dropped: the check waits on
+        expect(page.locator("#check")).not_to_have_attribute("data-state", "pending", timeout=1500)
+    with contextlib.suppress(Exception):  # the first request was aborted by the page already
+        held[0].continue_()
+    assert "ordinary number" not in page.inner_text("#check")
+    page.unroute("**/api/check")
+    type_value(page, "x", "3")
+    expect(page.locator("#check")).to_have_attribute("data-state", "agree")
+    expect(page.locator("#loss")).to_have_text("L = 3")
+
+
+@pytest.mark.browser
+def test_a_failed_check_says_so_and_keeps_the_numbers(page):
+    def refuse(route):
+        route.fulfill(status=503, json={"error": "the check job took longer than 20 s and was stopped: "
+                                                  "try a smaller formula", "field": None})
+
+    page.route("**/api/check", refuse)
+    type_value(page, "B", "-7")
+    expect(page.locator("#loss")).to_have_text("L = 90.25")
+    expect(page.locator("#check")).to_have_attribute("data-state", "failed")
+    expect(page.locator("#check")).to_contain_text("SymPy check failed: the check job took longer than 20 s")
+    assert "dL/dW1 = 95" in page.inner_text("#gradient-list")
+    assert page.inner_text("#request-error") == "" and page.inner_text("#stale") == ""
