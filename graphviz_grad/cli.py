@@ -11,7 +11,6 @@ Exit codes: 0 success, 1 a check found a disagreement, 2 bad usage or bad input
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import re
@@ -23,7 +22,7 @@ from typing import NoReturn
 from . import __version__
 from .engine import Trace, backward
 from .errors import GraphvizGradError, missing_value
-from .files import check_folder, numbered, stale_frames, write_files, write_folder
+from .files import check_folder, write_files, write_folder, write_numbered
 from .formula import MAX_LENGTH, parse
 from .graph import CONST, INPUT, Graph
 from .limits import CLI_MEMORY, JOB_MEMORY, megabytes, memory_bound, parse_size
@@ -287,13 +286,11 @@ def _render_command(args: argparse.Namespace) -> int:
         sys.stdout.buffer.write(outputs[0])
         sys.stdout.buffer.flush()
         return 0
-    one_per_frame = args.steps and fmt in _STEP_FORMATS  # html and gif hold every frame in one file
-    paths = numbered(args.output, len(outputs)) if one_per_frame else [args.output]
-    stale = stale_frames(args.output, len(outputs)) if one_per_frame else []
-    write_files(dict(zip(paths, outputs, strict=True)))
-    for path in stale:
-        with contextlib.suppress(OSError):
-            os.remove(path)
+    if args.steps and fmt in _STEP_FORMATS:  # one file per frame (html and gif hold them all in one)
+        paths = write_numbered(args.output, outputs)
+    else:
+        paths = [args.output]
+        write_files({args.output: outputs[0]})
     print(paths[0] if len(paths) == 1 else f"{len(paths)} frames: {paths[0]} ... {paths[-1]}")
     return 0
 

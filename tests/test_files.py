@@ -53,6 +53,17 @@ def test_bad_names_and_targets_are_refused(tmp_path):
     assert os.listdir(tmp_path) == []
 
 
+def test_a_folder_of_the_user_named_like_one_of_our_files_is_never_replaced(tmp_path):
+    out = tmp_path / "out"
+    files.write_folder(str(out), {"a.svg": b"1"})
+    os.remove(out / "a.svg")
+    (out / "a.svg").mkdir()
+    (out / "a.svg" / "keep").write_text("mine")
+    with pytest.raises(OutputError, match=r"a\.svg': it is a folder"):
+        files.write_folder(str(out), {"a.svg": b"2"})
+    assert (out / "a.svg" / "keep").read_text() == "mine" and sorted(os.listdir(tmp_path)) == ["out"]
+
+
 def test_debris_of_ended_runs_is_removed_and_nothing_else(tmp_path):
     out = tmp_path / "out"
     out.mkdir()
