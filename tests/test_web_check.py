@@ -5,6 +5,7 @@ request is (the fairness key) when the session header is missing or made up."""
 import contextlib
 import threading
 import time
+import types
 
 import pytest
 from starlette.requests import Request
@@ -305,3 +306,25 @@ def test_a_failed_check_says_so_and_keeps_the_numbers(page):
     expect(page.locator("#check")).to_contain_text("SymPy check failed: the check job took longer than 20 s")
     assert "dL/dW1 = 95" in page.inner_text("#gradient-list")
     assert page.inner_text("#request-error") == "" and page.inner_text("#stale") == ""
+
+
+def test_clients_that_never_come_back_are_forgotten(monkeypatch):
+    from graphviz_grad import jobs
+
+    clock = [1000.0]
+    monkeypatch.setattr(jobs, "time", types.SimpleNamespace(monotonic=lambda: clock[0]))  # this module's clock only
+
+    async def scenario():
+        turns = FairTurns(workers=1, per_client=4, per_address=8)
+        for n in range(100):  # a made-up session per request, each using a second of worker time
+            await turns.acquire(f"10.0.0.66 forged{n}", "10.0.0.66")
+            turns.release(f"10.0.0.66 forged{n}", 1.0)
+        remembered = turns.state()
+        clock[0] += 10 * jobs.HALF_LIFE  # their used time has faded below 10 ms
+        await turns.acquire("10.0.0.5 page", "10.0.0.5")
+        turns.release("10.0.0.5 page", 1.0)
+        return remembered, turns.state()
+
+    remembered, later = in_a_fresh_loop(scenario)
+    assert remembered["clients"] == 100 and remembered["addresses"] == 1
+    assert later["clients"] == 1 and later["addresses"] == 1  # only the page is left
