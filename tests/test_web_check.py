@@ -328,3 +328,16 @@ def test_clients_that_never_come_back_are_forgotten(monkeypatch):
     remembered, later = in_a_fresh_loop(scenario)
     assert remembered["clients"] == 100 and remembered["addresses"] == 1
     assert later["clients"] == 1 and later["addresses"] == 1  # only the page is left
+
+
+@pytest.mark.browser
+def test_a_check_aborted_by_a_bad_input_is_not_left_checking(page):
+    held = held_checks(page)
+    type_value(page, "W1", "0.3")
+    expect(page.locator("#check")).to_have_attribute("data-state", "pending")
+    type_value(page, "W1", "0.3x")  # refused: the numbers of 0.3 stay, marked, and so does their check
+    expect(page.locator("#stale")).to_contain_text("W1: the value '0.3x' is not a number")
+    expect(page.locator("#check")).to_have_attribute("data-state", "skipped")
+    expect(page.locator("#check")).to_contain_text("the inputs changed before it came")
+    expect(page.locator("#loss")).to_have_text("L = 9")
+    assert len(held) == 2

@@ -184,6 +184,10 @@
       state.valueError = failure.field !== null;  // the inputs are wrong, not the connection
       setStatus(state.result ? "Still showing the last good result." : "");
       if (state.result && state.valueError) markStale(failure.message);
+      if (state.result && state.result.check.pending) {  // its check was aborted with this request
+        showCheck({...state.result, check: {ok: null, summary: "the inputs changed before it came",
+                                             text: "SymPy check not done: the inputs changed before it came."}});
+      }
     }
   }
 
