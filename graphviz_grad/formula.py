@@ -37,9 +37,9 @@ import math
 from typing import Any
 
 from .errors import FormulaError
-from .formula_tokens import END, KIND, NAME, NEWLINE, NUMBER, SPACE, describe, pieces, position
+from .formula_tokens import END, END_PIECE, KIND, NAME, NEWLINE, NUMBER, SPACE, describe, pieces, position
 from .graph import CONST, INPUT, Graph, Node, constant_name
-from .ops import FUNCTIONS, INFIX, PREFIX, Op
+from .ops import FUNCTIONS, INFIX, PREFIX
 
 MAX_LENGTH = 1_000_000
 """Longest formula, in characters."""
@@ -53,7 +53,7 @@ MAX_LITERAL = 100
 _PRECEDENCE = {"+": 1, "-": 1, "*": 2, "/": 2, "**": 4}
 _PREFIX_PRECEDENCE = 3  # binds tighter than * but looser than ** on its right: -x**2 == -(x**2)
 _NEG = PREFIX["-"]
-_BIN, _PRE, _PAREN, _CALL = range(4)  # kinds of pending entries: [kind, op, piece index, count]
+_BIN, _PRE, _PAREN, _CALL = range(4)  # kinds of the parser's pending entries
 
 _ALIASES = {
     "ln": "the natural logarithm is log(...)",
@@ -98,15 +98,14 @@ class _Parser:
     def __init__(self, text: str) -> None:
         self.text = text
         self.pieces = pieces(text)
-        self.pieces.append("\x00")  # the end; its position is the text's length
+        self.pieces.append(END_PIECE)  # the end; its position is the text's length
         self.inputs: dict[str, int] = {}  # input name -> piece index where it was first read
         self.assigned: dict[str, int] = {}  # statement name -> its operation
         self.constants: dict[str, tuple[int, float]] = {}  # name -> (first piece index, value)
         self.ops: list[str] = []  # per operation: its op's name,
-        self.args: list[tuple[Ref, ...]] = []  # its arguments,
-        self.names: list[str | None] = []  # and its name, if a statement gave it one
-
-    # --- errors ---------------------------------------------------------------------
+        self.first: list[Ref] = []  # its first argument
+        self.second: list[Ref] = []  # and its second (None for a unary op)
+        self.named: dict[int, str] = {}  # operation -> the name a statement gave it
 
     def fail(self, message: str, index: int) -> FormulaError:
         return FormulaError(message, *position(self.pieces, self.text, index))
@@ -116,6 +115,14 @@ class _Parser:
         inside parentheses is spacing)."""
         found = self.pieces
         while KIND[found[index][0]] is SPACE or (depth and found[index] == "\n"):
+            index += 1
+        return index
+
+    def next_statement(self, index: int) -> int:
+        """The index of the first piece of the next statement at or after ``index`` (the end
+        piece if there is none): separators and spacing are skipped."""
+        found = self.pieces
+        while found[index] in (";", "\n") or KIND[found[index][0]] is SPACE:
             index += 1
         return index
 
@@ -150,36 +157,43 @@ class _Parser:
             self.constants[name] = (index, value)
         return name
 
-    def operation(self, op: Op, args: list[Ref], index: int) -> Ref:
-        if op is _NEG and type(args[0]) is tuple:  # -2 is a number, not an operation
-            return -args[0][0], args[0][1]
+    def operation(self, op: str, a: Ref, b: Ref, index: int) -> int:
+        """Record the operation ``op`` of ``a`` and ``b`` (None for a unary op); numbers among
+        them become constants."""
         if len(self.ops) >= MAX_NODES:
             raise self.fail(f"the formula has more than {MAX_NODES:,} operations", index)
-        self.ops.append(op.name)
-        self.args.append(tuple(self.constant(a) if type(a) is tuple else a for a in args))
-        self.names.append(None)
+        if type(a) is tuple:
+            a = self.constant(a)
+        if type(b) is tuple:
+            b = self.constant(b)
+        self.ops.append(op)
+        self.first.append(a)
+        self.second.append(b)
         return len(self.ops) - 1
+
+    def reduce(self, operands: list[Ref], entry: tuple[Any, ...]) -> None:
+        """Apply the pending operator ``entry`` to the operands on top of the stack."""
+        if entry[0] == _PRE:
+            a = operands[-1]
+            if type(a) is tuple:  # -2 is a number, not an operation
+                operands[-1] = -a[0], a[1]
+            else:
+                operands[-1] = self.operation(entry[1].name, a, None, entry[2])
+        else:
+            b = operands.pop()
+            operands[-1] = self.operation(entry[1].name, operands[-1], b, entry[2])
 
     # --- expressions and statements -----------------------------------------------------
 
     def expression(self, index: int) -> tuple[Ref, int]:
         """Operator precedence with explicit stacks: no recursion at any depth. Returns the
         value and the index of the piece that ended the expression."""
-        found = self.pieces
+        found, reduce = self.pieces, self.reduce
         operands: list[Ref] = []
-        pending: list[list[Any]] = []
+        pending: list[Any] = []  # (kind, op, piece index, precedence); a call: a list, + count
         depth = 0
         expect_operand = True
         previous = index
-
-        def reduce() -> None:
-            kind, op, where, _ = pending.pop()
-            if kind == _PRE:
-                operands.append(self.operation(op, [operands.pop()], where))
-            else:
-                b = operands.pop()
-                operands.append(self.operation(op, [operands.pop(), b], where))
-
         while True:
             text = found[index]
             kind = KIND[text[0]]
@@ -193,7 +207,7 @@ class _Parser:
                         function = FUNCTIONS.get(text)
                         if function is None:
                             raise self.fail(_unknown_function(text), index)
-                        pending.append([_CALL, function, index, 0])
+                        pending.append([_CALL, function, index, 0, 0])
                         depth += 1
                         index = after
                     else:
@@ -203,10 +217,10 @@ class _Parser:
                     operands.append(self.number(text, index))
                     expect_operand = False
                 elif text == "(":
-                    pending.append([_PAREN, None, index, 0])
+                    pending.append((_PAREN, None, index, 0))
                     depth += 1
                 elif text == "-":
-                    pending.append([_PRE, _NEG, index, 0])
+                    pending.append((_PRE, _NEG, index, _PREFIX_PRECEDENCE))
                 elif text == "+":
                     pass  # unary plus changes nothing and makes no node
                 elif text == ")" and pending and pending[-1][0] == _CALL and found[previous] == "(":
@@ -216,41 +230,34 @@ class _Parser:
                     raise self.fail(f"expected a number, a name or '(' but found {describe(text)}", index)
                 if depth > MAX_DEPTH:
                     raise self.fail(f"parentheses and calls nest deeper than {MAX_DEPTH} levels", index)
-            elif text in INFIX:
-                precedence, right = _PRECEDENCE[text], text == "**"
-                while pending and pending[-1][0] <= _PRE:
-                    top = pending[-1]
-                    above = _PREFIX_PRECEDENCE if top[0] == _PRE else _PRECEDENCE[top[1].operator]
-                    if above > precedence or (above == precedence and not right):
-                        reduce()
-                    else:
-                        break
-                pending.append([_BIN, INFIX[text], index, 0])
+            elif text in _PRECEDENCE:
+                precedence = _PRECEDENCE[text]
+                threshold = precedence + 1 if text == "**" else precedence  # ** groups to the right
+                while pending and pending[-1][3] >= threshold:
+                    reduce(operands, pending.pop())
+                pending.append((_BIN, INFIX[text], index, precedence))
                 expect_operand = True
             elif text == ")" or text == ",":
-                while pending and pending[-1][0] <= _PRE:
-                    reduce()
-                if not pending:
+                while pending and pending[-1][3]:
+                    reduce(operands, pending.pop())
+                if not pending or (pending[-1][0] == _PAREN and text == ","):
                     raise self.fail("',' outside a function call: tuples are not supported" if text == ","
                                     else "')' without a matching '('", index)
                 group = pending[-1]
-                if group[0] == _PAREN and text == ",":
-                    raise self.fail("',' outside a function call: tuples are not supported", index)
                 if group[0] == _CALL:
-                    group[3] += 1
+                    group[4] += 1
                     function = group[1]
-                    if group[3] > function.arity or (text == ")" and group[3] < function.arity):
+                    if group[4] > function.arity or (text == ")" and group[4] < function.arity):
                         raise self.fail(f"{function.name} takes {function.arity} argument(s), got "
-                                        f"{group[3] if text == ')' else 'more'}", index)
+                                        f"{group[4] if text == ')' else 'more'}", index)
                 if text == ",":
                     expect_operand = True
                 else:
                     pending.pop()
                     depth -= 1
                     if group[0] == _CALL:
-                        args = operands[-group[3]:]
-                        del operands[-group[3]:]
-                        operands.append(self.operation(group[1], args, group[2]))
+                        b = operands.pop() if group[4] == 2 else None
+                        operands[-1] = self.operation(group[1].name, operands[-1], b, group[2])
             elif text == "=" and pending and pending[-1][0] == _CALL and KIND[found[previous][0]] is NAME:
                 raise self.fail("keyword arguments are not supported", index)
             elif text == "=":
@@ -258,13 +265,8 @@ class _Parser:
             elif kind is NEWLINE or kind is END or text == ";":
                 break
             else:
-                opened = next((g[2] for g in reversed(pending) if g[0] >= _PAREN), None)
-                hint = ""
-                if opened is not None:
-                    line, column = position(found, self.text, opened)
-                    if line < position(found, self.text, index)[0]:
-                        hint = f" (is the '(' at line {line}, column {column} closed?)"
-                raise self.fail(f"missing an operator before {describe(text)}{hint}", index)
+                raise self.fail(f"missing an operator before {describe(text)}{self.unclosed(pending, index)}",
+                                index)
             previous = index
             index += 1
         if expect_operand:
@@ -272,8 +274,18 @@ class _Parser:
         while pending:
             if pending[-1][0] >= _PAREN:
                 raise self.fail("this '(' is never closed", pending[-1][2])
-            reduce()
+            reduce(operands, pending.pop())
         return operands[0], index
+
+    def unclosed(self, pending: list[Any], index: int) -> str:
+        """A hint for a missing operator on a later line than a '(' still open: is it closed?"""
+        opened = next((entry[2] for entry in reversed(pending) if entry[0] >= _PAREN), None)
+        if opened is None:
+            return ""
+        line, column = position(self.pieces, self.text, opened)
+        if line < position(self.pieces, self.text, index)[0]:
+            return f" (is the '(' at line {line}, column {column} closed?)"
+        return ""
 
     def statement(self, first: int) -> tuple[Ref, int]:
         """Parse the statement starting at piece ``first``; its value and the index after it."""
@@ -285,11 +297,11 @@ class _Parser:
             if KIND[found[self.next_statement(end)][0]] is not END:
                 raise self.fail("only the last statement may be a bare expression; give this one a name",
                                 first)
-            if type(value) is int and self.names[value] is None:
+            if type(value) is int and value not in self.named:
                 if "L" in self.assigned or "L" in self.inputs:
                     raise self.fail("the last expression would be named 'L', but 'L' is taken: "
                                     "assign it to a name of your own", first)
-                self.names[value] = "L"
+                self.named[value] = "L"
             return value, end
         if target in FUNCTIONS:
             raise self.fail(f"{target!r} is a function name and cannot be assigned", first)
@@ -302,19 +314,11 @@ class _Parser:
             line, column = position(found, self.text, self.inputs[target])
             raise self.fail(f"{target!r} is assigned after it was read as an input "
                             f"(line {line}, column {column})", first)
-        if type(value) is not int or self.names[value] is not None:
+        if type(value) is not int or value in self.named:
             raise self.fail(self.second_name_message(target, value), first)
-        self.names[value] = target
+        self.named[value] = target
         self.assigned[target] = value
         return value, end
-
-    def next_statement(self, index: int) -> int:
-        """The index of the first piece of the next statement at or after ``index`` (the end
-        piece if there is none): separators and spacing are skipped."""
-        found = self.pieces
-        while found[index] in (";", "\n") or KIND[found[index][0]] is SPACE:
-            index += 1
-        return index
 
     def second_name_message(self, target: str, value: Ref) -> str:
         """The message for ``L = x``: a node has one name, so say how to make x the output instead."""
@@ -322,46 +326,63 @@ class _Parser:
             text = repr(value[0]).removesuffix(".0")
             return (f"'{target} = {text}' names a constant, but a name belongs to an operation: compute "
                     f"{target} from the inputs (such as '{target} = {text}*x'), or end with just '{text}'")
-        kind, name = ("input", value) if type(value) is str else ("node", self.names[value])
+        kind, name = ("input", value) if type(value) is str else ("node", self.named[value])
         return (f"'{target} = {name}' would give the {kind} {name!r} a second name: to make "
                 f"{name} the output, end the formula with just '{name}'")
 
     # --- the graph ------------------------------------------------------------------------
 
     def graph(self, output: Ref) -> Graph:
-        """Name and place every node, as `graphviz_grad.graph.build` does for the same
-        expressions: inputs in reading order, then constants, then the operations in
-        evaluation order, unnamed ones ``z1, z2, ...`` skipping every name in use."""
+        """The graph as columns, placed as `graphviz_grad.graph.build` places the same
+        expressions: inputs in reading order, then constants in reading order, then the
+        operations in evaluation order."""
         if type(output) is tuple:
             output = self.constant(output)
-        inputs = list(self.inputs)
-        make = tuple.__new__  # Node(...) without the keyword handling: a million nodes add up
-        nodes = [make(Node, (name, INPUT, (), None)) for name in inputs]
-        constants = sorted(self.constants.items(), key=lambda item: item[1][0])
-        nodes += [make(Node, (name, CONST, (), value)) for name, (_, value) in constants]
-        where: dict[Ref, int] = {node[0]: i for i, node in enumerate(nodes)}
-        node_names = [node[0] for node in nodes]
-        names = self.names
-        in_use = {*where, *self.assigned, *(["L"] if "L" in names else [])}
-        count = 0
-        base = len(nodes)
-        where.update(zip(range(len(names)), range(base, base + len(names)), strict=True))
-        for k, name in enumerate(names):
-            if name is None:
+        inputs = tuple(self.inputs)
+        count = len(inputs)
+        constants = sorted(self.constants.items(), key=lambda item: item[1][0]) if self.constants else ()
+        leaf_names = [*inputs, *(name for name, _ in constants)]
+        base = len(leaf_names)
+        where: dict[Ref, int] = dict(zip(leaf_names, range(base), strict=True))
+        where[None] = -1
+        where.update(zip(range(len(self.ops)), range(base, base + len(self.ops)), strict=True))
+        first = [-1] * base
+        first += map(where.__getitem__, self.first)
+        second = [-1] * base
+        second += map(where.__getitem__, self.second)
+        ops = [INPUT] * count + [CONST] * len(constants) + self.ops
+        values = {count + i: value for i, (_, (_, value)) in enumerate(constants)}
+        given = {base + k: name for k, name in self.named.items()}
+        return _graph_of(ops, first, second, values, leaf_names, given, where[output], inputs)
+
+
+def _graph_of(ops: list[str], first: list[int], second: list[int], values: dict[int, float],
+              leaf_names: list[str], given: dict[int, str], out: int, inputs: tuple[str, ...]) -> Graph:
+    """The `Graph` of the parser's columns: per node its op and argument positions (-1: none),
+    the constants' values by position, the leaves' names and the names statements gave;
+    other operations are named ``z1, z2, ...`` in order, skipping every name in use."""
+    names = list(leaf_names)
+    in_use = {*names, *given.values()}
+    count = 0
+    for i in range(len(names), len(ops)):
+        name = given.get(i)
+        if name is None:
+            count += 1
+            name = f"z{count}"
+            while name in in_use:
                 count += 1
                 name = f"z{count}"
-                while name in in_use:
-                    count += 1
-                    name = f"z{count}"
-                names[k] = name
-        node_names += names
-        position_of, name_at = where.__getitem__, node_names.__getitem__
-        args = [()] * base
-        for name, op, refs in zip(names, self.ops, self.args, strict=True):
-            at = tuple(map(position_of, refs))
-            args.append(at)
-            nodes.append(make(Node, (name, op, tuple(map(name_at, at)), None)))
-        return Graph._built(nodes, node_names[where[output]], args, tuple(inputs))
+        names.append(name)
+    make = tuple.__new__  # Node(...) without the keyword handling: a million nodes add up
+    base = len(leaf_names)
+    nodes = [make(Node, (names[i], ops[i], (), values.get(i))) for i in range(base)]
+    args: list[tuple[int, ...]] = [()] * base
+    for i in range(base, len(ops)):
+        a, b = first[i], second[i]
+        at = (a,) if b < 0 else (a, b)
+        args.append(at)
+        nodes.append(make(Node, (names[i], ops[i], (names[a],) if b < 0 else (names[a], names[b]), None)))
+    return Graph._built(nodes, names[out], args, inputs)
 
 
 def parse(text: str) -> Graph:
