@@ -139,8 +139,7 @@ class _Parser:
         return value, index
 
     def name(self, name: str, index: int) -> Ref:
-        if name in self.assigned:
-            return self.assigned[name]
+        """An input's name, or a constant's (value, index); not an assigned name."""
         if name in FUNCTIONS:
             raise self.fail(f"{name!r} is a function: call it as {name}(...)", index)
         if name in CONSTANTS:
@@ -181,14 +180,22 @@ class _Parser:
                 operands[-1] = self.operation(entry[1].name, a, None, entry[2])
         else:
             b = operands.pop()
-            operands[-1] = self.operation(entry[1].name, operands[-1], b, entry[2])
+            a = operands[-1]
+            ops = self.ops
+            if type(a) is tuple or type(b) is tuple or len(ops) >= MAX_NODES:
+                operands[-1] = self.operation(entry[1].name, a, b, entry[2])
+            else:  # the usual case, without a call: two operands that are nodes already
+                ops.append(entry[1].name)
+                self.first.append(a)
+                self.second.append(b)
+                operands[-1] = len(ops) - 1
 
     # --- expressions and statements -----------------------------------------------------
 
     def expression(self, index: int) -> tuple[Ref, int]:
         """Operator precedence with explicit stacks: no recursion at any depth. Returns the
         value and the index of the piece that ended the expression."""
-        found, reduce = self.pieces, self.reduce
+        found, reduce, assigned = self.pieces, self.reduce, self.assigned
         operands: list[Ref] = []
         pending: list[Any] = []  # (kind, op, piece index, precedence); a call: a list, + count
         depth = 0
@@ -202,7 +209,9 @@ class _Parser:
                 continue
             if expect_operand:
                 if kind is NAME:
-                    after = self.next_index(index + 1, depth)
+                    after = index + 1
+                    if KIND[found[after][0]] is SPACE or (depth and found[after] == "\n"):
+                        after = self.next_index(after, depth)
                     if found[after] == "(":
                         function = FUNCTIONS.get(text)
                         if function is None:
@@ -210,6 +219,9 @@ class _Parser:
                         pending.append([_CALL, function, index, 0, 0])
                         depth += 1
                         index = after
+                    elif text in assigned:
+                        operands.append(assigned[text])
+                        expect_operand = False
                     else:
                         operands.append(self.name(text, index))
                         expect_operand = False
