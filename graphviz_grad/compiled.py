@@ -248,8 +248,11 @@ def body(graph: Graph) -> tuple[list[str], list[str], list[str], dict[str, Any]]
         elif kind == _FIXED_UNARY:
             gradient.add(a, g, rule[0])
         elif kind == _BINARY and rule is _pow_partials and power(b) is not None:
-            exponent = power(b)  # d/da a**c = c*a**(c-1); d/dc is not needed (a constant)
-            lines += raised("p0", f"{_number(exponent)} * ", a, exponent - 1.0)  # type: ignore[operator]
+            exponent = power(b)  # d/da a**c = c*a**(c-1), 2*a for a square; d/dc is not needed
+            if exponent == 2.0:
+                lines.append(f"    p0 = 2.0 * v{a}")
+            else:
+                lines += raised("p0", f"{_number(exponent)} * ", a, exponent - 1.0)  # type: ignore[operator]
             gradient.add(a, g, "p0")
         elif kind == _BINARY:
             lines.append(f"    p0, p1 = {function(rule)}(v{a}, v{b}, v{i})")
