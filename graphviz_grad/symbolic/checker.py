@@ -26,13 +26,13 @@ from .derive import (
     derived,
     evaluate,
 )
-from .numeric import FiniteDifferences, chain_rule, compare, forward_mismatch, kink_compare, signed_pole
+from .numeric import FiniteDifferences, chain_rule, forward_mismatch, kink_compare, signed_pole
+from .precise import compare, forward_values, node_values
 from .report import CheckReport, Row, _digits_text, _fmt
 from .translate import (
     _FLOAT_MAX,
     DIGITS,
     MAX_BITS,
-    _at_point,
     _depends,
     _far,
     _far_limit,
@@ -138,19 +138,16 @@ class _Checker:
         operations = sum(1 for node in graph.nodes if node.op not in (INPUT, CONST))
         self.full = operations <= FULL_NODES and _tree_size(graph) <= FULL_TREE
         self.differences = FiniteDifferences(trace, atol=atol)
+        self.wrts = [i for i, node in enumerate(graph.nodes)
+                     if node.op == INPUT or (node.op != CONST and self.depends[i])]
 
     def reference_values(self) -> list[sp.Expr]:
         """Every node's value at the point with `DIGITS` digits, node by node through the op
-        table (faithful: SymPy never sees the whole expression, so x/x at 0 stays 0/0 = nan)."""
-        values: list[sp.Expr] = []
-        for i, node in enumerate(self.graph.nodes):
-            if node.op == INPUT:
-                values.append(_number(exact(self.trace.values[i])))
-            elif node.op == CONST:
-                values.append(_number(exact(node.value)))  # type: ignore[arg-type]
-            else:
-                values.append(_at_point(node.op, [values[a] for a in self.args[i]]))
-        return values
+        table in mpmath (`precise.node_values`; faithful: SymPy never sees the whole expression,
+        so x/x at 0 stays 0/0 = nan)."""
+        values = node_values(self.graph, self.trace.values)
+        self.ref_floats, self.plain = values.floats, values.plain
+        return values.exprs
 
     def run(self) -> CheckReport:
         graph = self.graph
@@ -165,28 +162,25 @@ class _Checker:
         # local derivatives elsewhere, through the chain rule node by node
         self._expected: list[sp.Expr] | None = None
         self.forms: dict[int, sp.Expr] = {}
-        self.binary_point: dict[sp.Expr, sp.Expr] | None = None
+        self._binary: dict[sp.Expr, sp.Expr] | None = None
+        self.exprs: dict[str, sp.Expr] = {}
         self.undefined = self._undefined()
         self.infinite = self._undefined(infinite=True)
         self.past_cap = self._past_cap()
-        wrts = [i for i, node in enumerate(graph.nodes)
-                if node.op == INPUT or (node.op != CONST and self.depends[i])]
+        self.forward = forward_values(graph, self.trace.values,
+                                      [i for i in self.wrts if graph.nodes[i].op != INPUT])
+        wrts = self.wrts
         rows: list[Row] = []
         if derivation is not None:
-            exprs = derivation.exprs
-            point = {exprs[name]: _number(exact(value)) for name, value in self.point.items()}
-            numbers = [repr(value) for value in self.point.values()]
+            self.exprs = derivation.exprs
             # exp(x**x) at x = 100000 or x**x**x**x at 10: substituting the point into a closed
             # form would build a number that never finishes; the node form's values are guarded
             far = self._far_nodes()
             chain_values = chain_rule(self.graph, self.ref, self.depends, self.live)[1] if far else None
-            if not far and all(map(math.isfinite, self.point.values())):
-                # the inputs as the engine holds them, exactly (53 bits fit in 30 digits)
-                self.binary_point = {exprs[name]: sp.Float(exact_binary(value), DIGITS)
-                                     for name, value in self.point.items()}
+            self.exact_binary = not far and all(map(math.isfinite, self.point.values()))
             derivation.start_simplify(self.simplify, self.deadline)  # runs while the rows are evaluated
             compiled = derivation.compiled() if chain_values is None else None
-            compiled_values = dict(zip(derivation.rows, evaluate(compiled, numbers, DIGITS)
+            compiled_values = dict(zip(derivation.rows, evaluate(compiled, list(self.point.values()))
                                        if compiled is not None else [], strict=False))
             for i in wrts:
                 if self._late():
@@ -198,7 +192,7 @@ class _Checker:
                 else:  # compiled once per graph; SymPy itself where the value is not a plain real
                     value = compiled_values.get(i)
                     if value is None:
-                        value = _real_or_nan(_substitute(form, point))
+                        value = _real_or_nan(_substitute(form, self.decimal_point))
                 shown, kind, note = derivation.shown(i, self.simplify, self.deadline)
                 row = self._row(i, shown, kind, value)
                 row.in_nodes = derivation.in_nodes(row.expr)
@@ -214,6 +208,20 @@ class _Checker:
         return CheckReport(graph, self.point, rows, rtol=self.rtol, atol=self.atol, full=self.full,
                            timeout=self.timeout)
 
+    @property
+    def decimal_point(self) -> dict[sp.Expr, sp.Expr]:
+        """The inputs' symbols -> their decimal values at `DIGITS` digits (full closed forms only)."""
+        return {self.exprs[name]: _number(exact(value)) for name, value in self.point.items()}
+
+    @property
+    def binary_point(self) -> dict[sp.Expr, sp.Expr] | None:
+        """The inputs' symbols -> the floats' exact binary values (53 bits fit in 30 digits), when
+        the closed forms may be evaluated there; made on first use."""
+        if self._binary is None and self.exprs and getattr(self, "exact_binary", False):
+            self._binary = {self.exprs[name]: sp.Float(exact_binary(value), DIGITS)
+                            for name, value in self.point.items()}
+        return self._binary
+
     def _late(self) -> bool:
         return self.deadline is not None and time.monotonic() > self.deadline
 
@@ -227,6 +235,9 @@ class _Checker:
     def _far_nodes(self) -> list[int]:
         """The live nodes whose value must not be computed from a closed form: exp/sin/... of an
         argument beyond float64 (the op table's ``far``) and powers beyond `MAX_BITS`."""
+        if self.plain and not any(OPS[node.op].growth for node in self.graph.nodes
+                                  if node.op not in (INPUT, CONST)):
+            return []  # every value an ordinary float and no power that could outgrow the cap
         return [i for i, node in enumerate(self.graph.nodes)
                 if self.live[i] and node.op not in (INPUT, CONST)
                 and (_far(node.op, self.ref[self.args[i][0]])
@@ -237,27 +248,29 @@ class _Checker:
         notes: dict[int, str] = {}
         values, ref = self.trace.values, self.ref
         for k, node in enumerate(self.graph.nodes):
-            if not self.live[k] or node.op in (INPUT, CONST):
+            if not self.live[k] or node.op in (INPUT, CONST) or (OPS[node.op].kink is None
+                                                                 and OPS[node.op].edge is None):
                 continue
-            args = [values[a] for a in self.args[k]]
+            op = OPS[node.op]
+            floats = tuple(values[a] for a in self.args[k])
+            exact_floats = tuple(self.ref_floats[a] for a in self.args[k])
+            live_slots = [slot for slot, a in enumerate(self.args[k]) if self.depends[a]]
+            is_kink = op.kink is not None and any(op.kink(slot, floats) or op.kink(slot, exact_floats)
+                                                  for slot in live_slots)
+            if not is_kink and not (op.edge is not None
+                                    and any(op.edge(slot, floats) for slot in live_slots)):
+                continue
             exact_args = [ref[a] for a in self.args[k]]
             names = [self.graph.nodes[a].name for a in self.args[k]]
-            op = OPS[node.op]
-            floats = tuple(args)
-            exact_floats = tuple(_to_float(value) for value in exact_args)
-            live_slots = [slot for slot, a in enumerate(self.args[k]) if self.depends[a]]
-            fields = {"op": node.op, "node": node.name, "v": _fmt(args[0])}
+            fields = {"op": node.op, "node": node.name, "v": _fmt(floats[0])}
             local: tuple[sp.Expr, ...] | None = None
-            if op.kink is not None and any(op.kink(slot, floats) or op.kink(slot, exact_floats)
-                                           for slot in live_slots):
+            if is_kink:
                 where = op.kink_place.format(*names, **fields)
                 note = f"not differentiable here: {where}; the engine follows PyTorch: {op.convention}"
                 if op.kink_partials is not None and any(op.kink(slot, floats) for slot in live_slots):
                     local = op.kink_partials(sp, *exact_args)
-            elif op.edge is not None and any(op.edge(slot, floats) for slot in live_slots):
+            else:  # a domain edge
                 note = "not differentiable here: " + op.edge_note.format(*names, **fields)
-            else:
-                continue
             upstream = self._upstream(k)
             if all(self.flat[a] or not self.depends[a] for a in self.args[k]):
                 # relu(v*0): the kink's argument does not move with any input, so no input's
@@ -286,6 +299,9 @@ class _Checker:
     def _past_cap(self) -> set[int]:
         """The live nodes whose derivative reads a power taken as infinite past `MAX_BITS`
         (never computed): the capped nodes, their consumers and everything upstream of them."""
+        if self.plain and not any(OPS[node.op].growth for node in self.graph.nodes
+                                  if node.op not in (INPUT, CONST)):
+            return set()
         capped = {i for i, node in enumerate(self.graph.nodes)
                   if self.live[i] and node.op not in (INPUT, CONST)
                   and _too_large(node.op, [self.ref[a] for a in self.args[i]])}
@@ -306,6 +322,8 @@ class _Checker:
         value is infinite (log(0*x): SymPy's 0*x -> 0 hides the pole). The reason names the
         most upstream such node; one sweep from the output back."""
         reasons: dict[int, str] = {}
+        if self.plain:
+            return reasons  # every node's value is a finite real
         for j in range(self.n - 1, -1, -1):
             if not self.live[j]:
                 continue
@@ -396,7 +414,8 @@ class _Checker:
             status = "too large"  # not a failure, but not checked either: the exact value was not computed
             notes.append(f"too large to check: a power on the way needs an exponent of more than 2**"
                          f"{MAX_BITS.bit_length() - 1} bits, so it was taken as {value} instead of computed")
-        forward = forward_mismatch(self.trace, i, rtol=self.rtol, atol=self.atol)
+        forward = forward_mismatch(self.trace, i, rtol=self.rtol, atol=self.atol,
+                                   fast=self.forward.get(i, False))
         if forward:
             ok, status = False, "disagree"
             notes.append(forward)

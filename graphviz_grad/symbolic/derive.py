@@ -27,7 +27,7 @@ import mpmath
 import sympy as sp
 
 from ..graph import CONST, INPUT, Graph
-from .translate import _adjoint, _depends, _is_number, _tree_size, to_sympy
+from .translate import _PREC, _adjoint, _depends, _is_number, _tree_size, to_sympy
 
 CACHE_SIZE = 64
 """Graphs whose derivation each process keeps (least recently used out)."""
@@ -195,21 +195,43 @@ def derived(graph: Graph) -> Derived:
     return Derived(graph, exprs, depends, full, flat, names)
 
 
-def evaluate(function: Any, point: Sequence[str], digits: int) -> list[sp.Expr | None]:
-    """The compiled forms at the point (the inputs' shortest decimal texts) with ``digits``
-    digits, as SymPy Floats; ``None`` for a value that is not a finite real or is so near 0 that
-    it may be a cancellation the exact arithmetic resolves (the check then asks SymPy itself)."""
+def evaluate(function: Any, point: Sequence[float]) -> list[sp.Expr | None]:
+    """The compiled forms at the point (the inputs' shortest decimal values, `precise.decimal`)
+    with `DIGITS` digits, as SymPy Floats; ``None`` for a value that is not a finite real or is
+    so near 0 that it may be a cancellation the exact arithmetic resolves (the check then asks
+    SymPy itself)."""
+    from .precise import decimal
+
+    numbers = [decimal(value) for value in point]
+    if any(number is None for number in numbers):
+        return []
+    saved = mpmath.mp.prec
     try:
-        with mpmath.workdps(digits):
-            values = function(*(mpmath.mpf(text) for text in point))
-            return [sp.Float(value, digits) if isinstance(value, mpmath.mpf) and mpmath.isfinite(value)
-                    and abs(value) >= NEAR_ZERO else None for value in values]
+        mpmath.mp.prec = _PREC
+        values = function(*map(mpmath.mp.make_mpf, numbers))
+        return [_plain_float(value) for value in values]
     except Exception:  # ZeroDivisionError, a complex intermediate, ...: the slow way, row by row
         return []
+    finally:
+        mpmath.mp.prec = saved
 
 
 NEAR_ZERO = 1e-20
 """Compiled values smaller than this are recomputed exactly (``5*0.2 + 10*0.3 - 4`` is 0, not 1e-31)."""
+_NEAR_ZERO = mpmath.libmp.from_float(NEAR_ZERO)
+_NOT_FINITE = (mpmath.libmp.finf, mpmath.libmp.fninf, mpmath.libmp.fnan)
+
+
+def _plain_float(value: Any) -> sp.Expr | None:
+    """A compiled value as a SymPy Float when it is a finite real not near 0, else ``None``."""
+    if isinstance(value, int):  # a constant form (dL/dL = 1)
+        return sp.Integer(value) if value else None
+    if not isinstance(value, mpmath.mpf):
+        return None
+    number = value._mpf_
+    if number in _NOT_FINITE or mpmath.libmp.mpf_cmp(mpmath.libmp.mpf_abs(number), _NEAR_ZERO) < 0:
+        return None
+    return sp.Float._new(number, _PREC)
 
 
 def _shape(expr: sp.Expr, mode: str, simplified: sp.Expr | None) -> tuple[sp.Expr, str, str]:

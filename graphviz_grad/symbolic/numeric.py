@@ -13,9 +13,11 @@ True
 
 from __future__ import annotations
 
+import functools
 import math
-from bisect import bisect_right
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
 
 import mpmath
 import sympy as sp
@@ -24,6 +26,7 @@ from ..engine import Trace
 from ..graph import CONST, INPUT, Graph
 from ..ops import OPS
 from .derive import _PIECEWISE, SIMPLIFY_OPS
+from .precise import compare, mpmath_rule
 from .report import _digits_text
 from .translate import (
     _EPS,
@@ -48,22 +51,6 @@ FD_BUDGET = 4_000_000
 has spent this many node evaluations, the remaining rows get no finite difference."""
 
 
-def compare(engine: float, value: sp.Expr | mpmath.mpf, *, rtol: float, atol: float
-            ) -> tuple[float, float, bool]:
-    """Absolute and relative error of a float against a finite SymPy number, and whether
-    ``|engine - value| <= atol + rtol*|value|`` (mpmath at `DIGITS` digits: SymPy's own
-    arithmetic is a hundred times slower)."""
-    if not math.isfinite(engine):
-        return math.inf, math.inf, False
-    with mpmath.workdps(DIGITS):
-        exact_value = value if isinstance(value, mpmath.mpf) else value._to_mpmath(mpmath.mp.prec)
-        difference = abs(mpmath.mpf(engine) - exact_value)
-        magnitude = abs(exact_value)
-        abs_error = float(difference)
-        rel_error = float(difference / magnitude) if magnitude else (0.0 if not difference else math.inf)
-        return abs_error, rel_error, bool(difference <= atol + rtol * magnitude)
-
-
 def kink_compare(engine: float, expected: sp.Expr, *, rtol: float, atol: float
                  ) -> tuple[bool, float | None, float | None, str]:
     """A kink row against the convention's value: ok, errors and a note."""
@@ -82,9 +69,10 @@ def kink_compare(engine: float, expected: sp.Expr, *, rtol: float, atol: float
     return False, *errors, f"the engine gives {engine!r}, but {where} give {text}"
 
 
-def forward_mismatch(trace: Trace, i: int, *, rtol: float, atol: float) -> str:
+def forward_mismatch(trace: Trace, i: int, *, rtol: float, atol: float, fast: Any = False) -> str:
     """Node i's forward rule on the engine's own argument values, against the same op at high
-    precision: catches a wrong forward rule (which finite differences would follow)."""
+    precision: catches a wrong forward rule (which finite differences would follow). ``fast``:
+    that value computed beforehand (`precise.forward_values`; ``None``: mpmath had none)."""
     graph = trace.graph
     node = graph.nodes[i]
     if node.op in (INPUT, CONST):
@@ -93,7 +81,10 @@ def forward_mismatch(trace: Trace, i: int, *, rtol: float, atol: float) -> str:
     args = [trace.values[a] for a in graph.arg_indices[i]]
     if not all(math.isfinite(a) for a in args):
         return ""  # IEEE arithmetic on inf and nan: nothing for SymPy to say
-    fast = _mpmath_value(node.op, args)
+    if fast is False:
+        fast = _mpmath_value(node.op, args)
+    elif fast is not None:
+        fast = mpmath.mp.make_mpf(fast)
     if fast is not None and (compare(engine, fast, rtol=max(rtol, 4 * _EPS), atol=atol)[2]
                              if abs(fast) <= _FLOAT_MAX
                              else math.isinf(engine) and (engine > 0) == (fast > 0)):
@@ -114,12 +105,10 @@ def forward_mismatch(trace: Trace, i: int, *, rtol: float, atol: float) -> str:
 def _mpmath_value(op: str, args: Sequence[float]) -> mpmath.mpf | None:
     """The op at float arguments in mpmath at `DIGITS` digits (the op table's ``mpmath``), or
     ``None`` where it has none or the result is not a finite real (SymPy decides those)."""
-    rule = OPS[op].mpmath
-    if rule is None:
-        return None
+    rule = mpmath_rule(op)
     try:
         with mpmath.workdps(DIGITS):
-            value = rule(mpmath, *(mpmath.mpf(a) for a in args))
+            value = rule(*(mpmath.mpf(a) for a in args))
     except (ArithmeticError, ValueError):
         return None
     return value if isinstance(value, mpmath.mpf) and mpmath.isfinite(value) else None
@@ -190,33 +179,75 @@ def signed_pole(form: sp.Expr, binary_point: Mapping[sp.Expr, sp.Expr], point: M
     return limit if limit in (sp.oo, -sp.oo) else None
 
 
+@dataclass(frozen=True)
+class _Plan:
+    """A graph's finite-difference program, once per structure: the operation steps
+    ``(node, rule, arg, arg or -1)`` in order, the nodes with a ``side`` (kinks, domain edges),
+    and for small graphs each node's downstream steps and sides (built on first use)."""
+
+    steps: tuple[tuple[Any, ...], ...]
+    branches: tuple[tuple[Any, ...], ...]
+    args: tuple[tuple[int, ...], ...]
+    out: int
+    downstream: dict[int, tuple[tuple[Any, ...], tuple[Any, ...]]]
+
+    def after(self, k: int) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
+        """The steps and the branch nodes that node k's value reaches (not every later node)."""
+        known = self.downstream.get(k)
+        if known is not None:
+            return known
+        reached = {k}
+        for i, *_ in self.steps:  # in graph order: a node is reached when an argument is
+            if i > k and any(a in reached for a in self.args[i]):
+                reached.add(i)
+        result = (tuple(step for step in self.steps if step[0] in reached and step[0] != k),
+                  tuple(branch for branch in self.branches if branch[0] in reached and branch[0] != k))
+        if len(self.steps) <= _PLANNED_NODES:
+            self.downstream[k] = result
+        return result
+
+
+_PLANNED_NODES = 200
+"""Graphs up to this many operations keep every node's downstream steps between checks."""
+
+
+@functools.lru_cache(maxsize=64)
+def _plan(graph: Graph) -> _Plan:
+    args, depends = graph.arg_indices, _depends(graph)
+    steps = tuple((i, OPS[node.op].forward, *(args[i] if len(args[i]) == 2 else (args[i][0], -1)))
+                  for i, node in enumerate(graph.nodes) if node.op not in (INPUT, CONST))
+    branches = tuple((i, OPS[node.op].side, tuple(args[i]), tuple(depends[a] for a in args[i]))
+                     for i, node in enumerate(graph.nodes)
+                     if node.op not in (INPUT, CONST) and OPS[node.op].side is not None)
+    return _Plan(steps, branches, tuple(tuple(a) for a in args), graph.index(graph.output), {})
+
+
 class FiniteDifferences:
     """Central finite differences of a trace's output by each node, re-evaluating only the
-    nodes after it through the op table's float rules, within `FD_BUDGET` evaluations."""
+    nodes that node reaches through the op table's float rules, within `FD_BUDGET` evaluations."""
 
     def __init__(self, trace: Trace, *, atol: float):
-        graph = self.graph = trace.graph
+        self.graph = trace.graph
         self.trace, self.atol, self.spent = trace, atol, 0
-        self.out = graph.index(graph.output)
-        args, depends = graph.arg_indices, _depends(graph)
-        self.steps = [(i, OPS[node.op].forward, *(args[i] if len(args[i]) == 2 else (args[i][0], -1)))
-                      for i, node in enumerate(graph.nodes) if node.op not in (INPUT, CONST)]
-        self.step_positions = [step[0] for step in self.steps]
-        self.branches = [(i, OPS[node.op].side, args[i], tuple(depends[a] for a in args[i]))
-                         for i, node in enumerate(graph.nodes)
-                         if node.op not in (INPUT, CONST) and OPS[node.op].side is not None]
-        self.branch_positions = [branch[0] for branch in self.branches]
+        self.plan = _plan(self.graph)
+        self.out = self.plan.out
+        base = trace.values
+        self.base_sides = {i: side(tuple(base[a] for a in args), varies)
+                           for i, side, args, varies in self.plan.branches}
 
-    def _evaluate(self, k: int, value: float, base: list[float]) -> tuple[float, int | None]:
-        """The output with node k set to ``value`` and every later node recomputed, and the
-        first later node whose side of a kink or domain edge (the op table's ``side``) differs
+    def _evaluate(self, k: int, value: float, base: list[float],
+                  after: tuple[tuple[Any, ...], tuple[Any, ...]]) -> tuple[float, int | None]:
+        """The output with node k set to ``value`` and every node it reaches recomputed, and the
+        first of those whose side of a kink or domain edge (the op table's ``side``) differs
         from the unperturbed pass."""
         vals = list(base)
         vals[k] = value
-        for i, rule, a, b in self.steps[bisect_right(self.step_positions, k):]:
+        steps, branches = after
+        for i, rule, a, b in steps:
             vals[i] = rule(vals[a]) if b < 0 else rule(vals[a], vals[b])
-        for i, side, args, varies in self.branches[bisect_right(self.branch_positions, k):]:
-            if side(tuple(vals[a] for a in args), varies) != side(tuple(base[a] for a in args), varies):
+        sides = self.base_sides
+        for i, side, args, varies in branches:
+            if side(tuple(vals[a] for a in args), varies) != sides[i]:
                 return vals[self.out], i
         return vals[self.out], None
 
@@ -230,7 +261,8 @@ class FiniteDifferences:
         v = base[k]
         if not math.isfinite(v):
             return None, None, None, "no finite difference: the value is not finite"
-        cost = 4 * (len(self.steps) - bisect_right(self.step_positions, k))
+        after = self.plan.after(k)
+        cost = 4 * len(after[0])
         if self.spent + cost > FD_BUDGET:
             return None, None, None, f"no finite difference: over the budget of {FD_BUDGET:,} evaluations"
         self.spent += cost
@@ -238,8 +270,8 @@ class FiniteDifferences:
         estimates, scale = [], abs(base[self.out])
         for step in (h, 2 * h):
             up, down = v + step, v - step
-            (f_up, crossed_up), (f_down, crossed_down) = (self._evaluate(k, up, base),
-                                                          self._evaluate(k, down, base))
+            (f_up, crossed_up), (f_down, crossed_down) = (self._evaluate(k, up, base, after),
+                                                          self._evaluate(k, down, base, after))
             crossed = crossed_up if crossed_up is not None else crossed_down
             if crossed is not None:
                 node = self.graph.nodes[crossed]
