@@ -8,10 +8,13 @@ differences and a status per row.
 
 from __future__ import annotations
 
+import functools
 import math
 import time
+from dataclasses import dataclass
 from typing import Any
 
+import mpmath
 import sympy as sp
 
 from ..engine import Trace
@@ -27,7 +30,7 @@ from .derive import (
     evaluate,
 )
 from .numeric import FiniteDifferences, chain_rule, forward_mismatch, kink_compare, signed_pole
-from .precise import compare, forward_values, node_values
+from .precise import _surely_small, compare, forward_agreeing, node_values
 from .report import CheckReport, Row, _digits_text, _fmt
 from .translate import (
     _FLOAT_MAX,
@@ -112,6 +115,54 @@ def check(subject: str | Graph | Expr | Trace, values: Any = None, /, *, rtol: f
                     timeout=None if timeout is None else float(timeout)).run()
 
 
+@dataclass(frozen=True)
+class _Structure:
+    """What a check reads of the graph's structure alone, once per graph (`_structure`)."""
+
+    depends: list[bool]
+    live: list[bool]
+    """Nodes that depend on an input and that the output depends on."""
+    out: int
+    full: bool
+    """Full closed forms (small graphs) or the node form."""
+    wrts: list[int]
+    """The nodes that get a row: inputs, and operation nodes that depend on an input."""
+    inputs: list[tuple[str, int]]
+    growth: bool
+    """Whether an op may outgrow the size cap (`MAX_BITS`): then every value is looked at."""
+
+
+@functools.lru_cache(maxsize=64)
+def _structure(graph: Graph) -> _Structure:
+    n, args = len(graph), graph.arg_indices
+    depends = _depends(graph)
+    reaches = [False] * n
+    out = graph.index(graph.output)
+    reaches[out] = True
+    for i in range(n - 1, -1, -1):
+        if reaches[i]:
+            for a in args[i]:
+                reaches[a] = True
+    operations = [node for node in graph.nodes if node.op not in (INPUT, CONST)]
+    full = len(operations) <= FULL_NODES and _tree_size(graph) <= FULL_TREE
+    wrts = [i for i, node in enumerate(graph.nodes) if node.op == INPUT or (node.op != CONST and depends[i])]
+    return _Structure(depends, [r and d for r, d in zip(reaches, depends, strict=True)], out, full, wrts,
+                      [(name, graph.index(name)) for name in graph.inputs],
+                      any(OPS[node.op].growth is not None for node in operations))
+
+
+def _beyond_float(value: sp.Expr) -> bool:
+    """Whether a finite SymPy number is beyond float64's range (a Float compared on its tuple)."""
+    if value.is_Float:
+        return mpmath.libmp.mpf_cmp(mpmath.libmp.mpf_abs(value._mpf_), _FLOAT_MAX._mpf_) > 0
+    if value.is_Rational:
+        return abs(int(value.p)) > _FLOAT_MAX_INT * int(value.q)
+    return bool(abs(value) > _FLOAT_MAX)
+
+
+_FLOAT_MAX_INT = int(1.7976931348623157e308)
+
+
 class _Checker:
     """One check: the graph's structure, the high-precision point and the rows."""
 
@@ -125,21 +176,11 @@ class _Checker:
         self.simplify = simplify
         self.n = len(graph)
         self.args = graph.arg_indices
-        self.depends = _depends(graph)
-        reaches = [False] * self.n
-        self.out = graph.index(graph.output)
-        reaches[self.out] = True
-        for i in range(self.n - 1, -1, -1):
-            if reaches[i]:
-                for a in self.args[i]:
-                    reaches[a] = True
-        self.live = [r and d for r, d in zip(reaches, self.depends, strict=True)]
-        self.point = {name: trace.values[graph.index(name)] for name in graph.inputs}
-        operations = sum(1 for node in graph.nodes if node.op not in (INPUT, CONST))
-        self.full = operations <= FULL_NODES and _tree_size(graph) <= FULL_TREE
+        shape = _structure(graph)
+        self.depends, self.live, self.out, self.full = shape.depends, shape.live, shape.out, shape.full
+        self.wrts, self.growth = shape.wrts, shape.growth
+        self.point = {name: trace.values[k] for name, k in shape.inputs}
         self.differences = FiniteDifferences(trace, atol=atol)
-        self.wrts = [i for i, node in enumerate(graph.nodes)
-                     if node.op == INPUT or (node.op != CONST and self.depends[i])]
 
     def reference_values(self) -> list[sp.Expr]:
         """Every node's value at the point with `DIGITS` digits, node by node through the op
@@ -167,8 +208,9 @@ class _Checker:
         self.undefined = self._undefined()
         self.infinite = self._undefined(infinite=True)
         self.past_cap = self._past_cap()
-        self.forward = forward_values(graph, self.trace.values,
-                                      [i for i in self.wrts if graph.nodes[i].op != INPUT])
+        self.forward_agreeing = forward_agreeing(graph, self.trace.values,
+                                                 [i for i in self.wrts if graph.nodes[i].op != INPUT],
+                                                 rtol=self.rtol, atol=self.atol)
         wrts = self.wrts
         rows: list[Row] = []
         if derivation is not None:
@@ -235,13 +277,23 @@ class _Checker:
     def _far_nodes(self) -> list[int]:
         """The live nodes whose value must not be computed from a closed form: exp/sin/... of an
         argument beyond float64 (the op table's ``far``) and powers beyond `MAX_BITS`."""
-        if self.plain and not any(OPS[node.op].growth for node in self.graph.nodes
-                                  if node.op not in (INPUT, CONST)):
+        if self.plain and not self.growth:
             return []  # every value an ordinary float and no power that could outgrow the cap
         return [i for i, node in enumerate(self.graph.nodes)
                 if self.live[i] and node.op not in (INPUT, CONST)
                 and (_far(node.op, self.ref[self.args[i][0]])
                      or _too_large(node.op, [self.ref[a] for a in self.args[i]]))]
+
+    def _too_large(self, i: int) -> bool:
+        """Whether node i's result is past `MAX_BITS` (`translate._too_large`; ordinary floats
+        are told apart on the floats first)."""
+        op = self.graph.nodes[i].op
+        if OPS[op].growth is None:
+            return False
+        floats = [self.ref_floats[a] for a in self.args[i]]
+        if all(map(math.isfinite, floats)) and _surely_small(floats):
+            return False
+        return _too_large(op, [self.ref[a] for a in self.args[i]])
 
     def _kinks(self) -> dict[int, str]:
         """For each node whose gradient passes a non-differentiable point, the first such note."""
@@ -299,8 +351,7 @@ class _Checker:
     def _past_cap(self) -> set[int]:
         """The live nodes whose derivative reads a power taken as infinite past `MAX_BITS`
         (never computed): the capped nodes, their consumers and everything upstream of them."""
-        if self.plain and not any(OPS[node.op].growth for node in self.graph.nodes
-                                  if node.op not in (INPUT, CONST)):
+        if self.plain and not self.growth:
             return set()
         capped = {i for i, node in enumerate(self.graph.nodes)
                   if self.live[i] and node.op not in (INPUT, CONST)
@@ -366,7 +417,7 @@ class _Checker:
         elif value is sp.nan or i in self.undefined:
             status, ok = "undefined", True
             notes.append("no real derivative here: " + self.undefined.get(i, "SymPy's value is not real"))
-        elif value is sp.zoo or value in (sp.oo, -sp.oo):
+        elif value is sp.zoo or value is sp.oo or value is sp.S.NegativeInfinity:
             agree = math.isinf(engine) and (value is sp.zoo or (engine > 0) == (value is sp.oo))
             status, ok = ("infinite", True) if agree else ("disagree", False)
             if agree:
@@ -379,7 +430,7 @@ class _Checker:
                 notes.append(f"its limit approaching the point along every input at once, from both sides, "
                              f"is {signed}" + ("" if (engine > 0) == (signed is sp.oo) or not agree
                                                else f" (the engine's {engine!r} has the other sign)"))
-        elif abs(value) > _FLOAT_MAX:
+        elif _beyond_float(value):
             agree = math.isinf(engine) and (engine > 0) == (value > 0)
             status, ok = ("overflow", True) if agree else ("disagree", False)
             if agree:
@@ -414,8 +465,8 @@ class _Checker:
             status = "too large"  # not a failure, but not checked either: the exact value was not computed
             notes.append(f"too large to check: a power on the way needs an exponent of more than 2**"
                          f"{MAX_BITS.bit_length() - 1} bits, so it was taken as {value} instead of computed")
-        forward = forward_mismatch(self.trace, i, rtol=self.rtol, atol=self.atol,
-                                   fast=self.forward.get(i, False))
+        forward = ("" if i in self.forward_agreeing
+                   else forward_mismatch(self.trace, i, rtol=self.rtol, atol=self.atol))
         if forward:
             ok, status = False, "disagree"
             notes.append(forward)

@@ -69,10 +69,10 @@ def kink_compare(engine: float, expected: sp.Expr, *, rtol: float, atol: float
     return False, *errors, f"the engine gives {engine!r}, but {where} give {text}"
 
 
-def forward_mismatch(trace: Trace, i: int, *, rtol: float, atol: float, fast: Any = False) -> str:
+def forward_mismatch(trace: Trace, i: int, *, rtol: float, atol: float) -> str:
     """Node i's forward rule on the engine's own argument values, against the same op at high
-    precision: catches a wrong forward rule (which finite differences would follow). ``fast``:
-    that value computed beforehand (`precise.forward_values`; ``None``: mpmath had none)."""
+    precision: catches a wrong forward rule (which finite differences would follow). The check
+    asks only for nodes that `precise.forward_agreeing` did not find agreeing in mpmath."""
     graph = trace.graph
     node = graph.nodes[i]
     if node.op in (INPUT, CONST):
@@ -81,10 +81,7 @@ def forward_mismatch(trace: Trace, i: int, *, rtol: float, atol: float, fast: An
     args = [trace.values[a] for a in graph.arg_indices[i]]
     if not all(math.isfinite(a) for a in args):
         return ""  # IEEE arithmetic on inf and nan: nothing for SymPy to say
-    if fast is False:
-        fast = _mpmath_value(node.op, args)
-    elif fast is not None:
-        fast = mpmath.mp.make_mpf(fast)
+    fast = _mpmath_value(node.op, args)
     if fast is not None and (compare(engine, fast, rtol=max(rtol, 4 * _EPS), atol=atol)[2]
                              if abs(fast) <= _FLOAT_MAX
                              else math.isinf(engine) and (engine > 0) == (fast > 0)):

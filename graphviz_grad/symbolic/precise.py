@@ -38,6 +38,7 @@ _FLOAT_MAX = 1.7976931348623157e308
 _ROUND = libmp.round_nearest
 _ZERO = libmp.fzero
 _MAKE = mpmath.mp.make_mpf
+_FLOAT_MAX_MPF = libmp.from_float(_FLOAT_MAX)
 
 
 @functools.cache
@@ -193,19 +194,31 @@ def _tolerances(rtol: float, atol: float) -> tuple[tuple, tuple]:
     return libmp.from_float(rtol), libmp.from_float(atol)
 
 
-def forward_values(graph: Graph, values: Sequence[float], nodes: Sequence[int]) -> dict[int, tuple | None]:
-    """For each of ``nodes``, its op at the engine's own argument floats with `DIGITS` digits
-    (the forward rule's reference), as mpmath tuples; ``None`` where an argument is not finite
-    or the value is not a finite real (SymPy decides those)."""
-    args_of, result = graph.arg_indices, {}
+def forward_agreeing(graph: Graph, values: Sequence[float], nodes: Sequence[int], *, rtol: float,
+                     atol: float) -> set[int]:
+    """Those of ``nodes`` whose forward rule agrees with the op at the engine's own argument
+    floats at `DIGITS` digits in mpmath (tolerance ``rtol``, at least 4 ulps, and ``atol``);
+    the others, and nodes with an argument that is not finite, go to the slow way
+    (`numeric.forward_mismatch`, SymPy where mpmath has no finite real value)."""
+    args_of, agreeing = graph.arg_indices, set()
+    rtol = max(rtol, 4 * 2.0**-52)
     saved = mpmath.mp.prec
     mpmath.mp.prec = _PREC
     try:
         for i in nodes:
-            op = graph.nodes[i].op
             floats = [values[a] for a in args_of[i]]
-            result[i] = (_fast(op, [libmp.from_float(number) for number in floats], floats)
-                         if all(map(math.isfinite, floats)) else None)
+            if not all(map(math.isfinite, floats)):
+                continue
+            value = _fast(graph.nodes[i].op, [libmp.from_float(number) for number in floats], floats)
+            if value is None:
+                continue
+            engine = values[i]
+            if libmp.mpf_cmp(libmp.mpf_abs(value), _FLOAT_MAX_MPF) <= 0:
+                agrees = compare(engine, mpmath.mp.make_mpf(value), rtol=rtol, atol=atol)[2]
+            else:
+                agrees = math.isinf(engine) and (engine > 0) == (value[0] == 0)
+            if agrees:
+                agreeing.add(i)
     finally:
         mpmath.mp.prec = saved
-    return result
+    return agreeing
