@@ -187,6 +187,19 @@ class _Plan:
     args: tuple[tuple[int, ...], ...]
     out: int
     downstream: dict[int, tuple[tuple[Any, ...], tuple[Any, ...]]]
+    programs: dict[int, Any]
+
+    def program(self, k: int) -> Any:
+        """For small graphs, `FiniteDifferences._evaluate` for node k as one straight-line Python
+        function ``run(base, value, sides) -> (output, crossed node or None)``, generated from
+        `after` (names are node positions, rules the op table's: no user text in the source, as
+        in `graphviz_grad.compiled`); ``None`` for large graphs (the loop runs instead)."""
+        if len(self.steps) > _PLANNED_NODES:
+            return None
+        known = self.programs.get(k)
+        if known is None:
+            known = self.programs[k] = _generate(k, self.out, *self.after(k))
+        return known
 
     def after(self, k: int) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
         """The steps and the branch nodes that node k's value reaches (not every later node)."""
@@ -205,7 +218,31 @@ class _Plan:
 
 
 _PLANNED_NODES = 200
-"""Graphs up to this many operations keep every node's downstream steps between checks."""
+"""Graphs up to this many operations keep every node's downstream steps between checks, and
+their finite differences run as generated code (`_Plan.program`)."""
+
+
+def _generate(k: int, out: int, steps: tuple[tuple[Any, ...], ...],
+              branches: tuple[tuple[Any, ...], ...]) -> Any:
+    reached = {k, *(step[0] for step in steps)}
+
+    def read(a: int) -> str:
+        return f"t{a}" if a in reached else f"b[{a}]"
+
+    namespace: dict[str, Any] = {}
+    lines = ["def run(b, x, sides):", f"    t{k} = x"]
+    for i, rule, a, b in steps:
+        namespace[f"R{i}"] = rule
+        lines.append(f"    t{i} = R{i}({read(a)})" if b < 0 else f"    t{i} = R{i}({read(a)}, {read(b)})")
+    for i, side, args, varies in branches:
+        namespace[f"S{i}"], namespace[f"V{i}"] = side, varies
+        values = ", ".join(read(a) for a in args)
+        lines.append(f"    if S{i}(({values},), V{i}) != sides[{i}]:")
+        lines.append(f"        return {read(out)}, {i}")
+    lines.append(f"    return {read(out)}, None")
+    # the source is ours: node positions and the op table's functions only, no user text
+    exec(compile("\n".join(lines), "<finite differences>", "exec"), namespace)
+    return namespace["run"]
 
 
 @functools.lru_cache(maxsize=64)
@@ -216,7 +253,7 @@ def _plan(graph: Graph) -> _Plan:
     branches = tuple((i, OPS[node.op].side, tuple(args[i]), tuple(depends[a] for a in args[i]))
                      for i, node in enumerate(graph.nodes)
                      if node.op not in (INPUT, CONST) and OPS[node.op].side is not None)
-    return _Plan(steps, branches, tuple(tuple(a) for a in args), graph.index(graph.output), {})
+    return _Plan(steps, branches, tuple(tuple(a) for a in args), graph.index(graph.output), {}, {})
 
 
 class FiniteDifferences:
@@ -254,7 +291,7 @@ class FiniteDifferences:
         note)``; ``value`` is SymPy's derivative there (for the tolerance's scale). A step that
         moves a later non-smooth node to another branch (relu's argument across 0, ...) gives
         no estimate."""
-        base = list(self.trace.values)
+        base = self.trace.values  # never written: each evaluation works on its own copy
         v = base[k]
         if not math.isfinite(v):
             return None, None, None, "no finite difference: the value is not finite"
@@ -265,10 +302,15 @@ class FiniteDifferences:
         self.spent += cost
         h = _EPS ** (1 / 3) * max(1.0, abs(v))
         estimates, scale = [], abs(base[self.out])
+        program, sides = self.plan.program(k), self.base_sides
         for step in (h, 2 * h):
             up, down = v + step, v - step
-            (f_up, crossed_up), (f_down, crossed_down) = (self._evaluate(k, up, base, after),
-                                                          self._evaluate(k, down, base, after))
+            if program is not None:
+                (f_up, crossed_up), (f_down, crossed_down) = (program(base, up, sides),
+                                                              program(base, down, sides))
+            else:
+                (f_up, crossed_up), (f_down, crossed_down) = (self._evaluate(k, up, base, after),
+                                                              self._evaluate(k, down, base, after))
             crossed = crossed_up if crossed_up is not None else crossed_down
             if crossed is not None:
                 node = self.graph.nodes[crossed]
