@@ -14,9 +14,16 @@ from hypothesis import strategies as st
 import graphviz_grad as gg
 from graphviz_grad.graph import CONST, INPUT
 from graphviz_grad.ops import OPS
-from graphviz_grad.symbolic.numeric import FiniteDifferences, _plan
+from graphviz_grad.symbolic.numeric import FiniteDifferences, _plan, _sympy_partial, chain_values
 from graphviz_grad.symbolic.precise import compare, forward_agreeing, node_values
-from graphviz_grad.symbolic.translate import _at_point, _number, exact
+from graphviz_grad.symbolic.translate import (
+    _at_point,
+    _depends,
+    _local_partials,
+    _number,
+    _real_or_nan,
+    exact,
+)
 
 UNARY = [name for name, op in OPS.items() if op.arity == 1]
 BINARY = [name for name, op in OPS.items() if op.arity == 2]
@@ -108,3 +115,35 @@ def test_compare_is_the_30_digit_comparison(engine: float, value: sp.Expr) -> No
     assert ok == bool(difference <= sp.Float(1e-10, 30) + sp.Float(1e-7, 30) * abs(exact_value))
     if not exact_value.is_zero:
         assert rel_error == pytest.approx(float(difference / abs(exact_value)), rel=1e-12, abs=0)
+
+
+def sympy_chain_values(graph: gg.Graph, ref: list[sp.Expr], depends: list[bool], live: list[bool]) -> list:
+    """dL/dz node by node as the check computed it before: SymPy substitution and arithmetic."""
+    n, out = len(graph), graph.index(graph.output)
+    values: list[sp.Expr] = [sp.Integer(0)] * n
+    values[out] = sp.Integer(1)
+    for i in range(n - 1, -1, -1):
+        node = graph.nodes[i]
+        if not live[i] or node.op in (INPUT, CONST):
+            continue
+        args = graph.arg_indices[i]
+        partials = _local_partials(node.op, tuple(None if depends[a] else ref[a] for a in args))
+        for slot, a in enumerate(args):
+            if partials[slot] is not None and live[a]:
+                at_point = _sympy_partial(node.op, partials[slot], None, slot, [ref[b] for b in args])
+                values[a] = values[a] + values[i] * _real_or_nan(at_point)
+    return [_real_or_nan(value) for value in values]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.data())
+def test_chain_rule_in_mpmath_is_sympy_at_30_digits(data: st.DataObject) -> None:
+    graph = gg.parse(random_formula(data))
+    number = st.sampled_from([0.0, 0.5, -0.5, 1.0, -2.0, 3.0, 0.1, 1e-3])
+    trace = gg.grad(graph, {name: data.draw(number) for name in graph.inputs})
+    ref = node_values(graph, list(trace.values)).exprs
+    depends = _depends(graph)
+    live = [True] * len(graph)  # every node, whether or not it reaches the output
+    fast = chain_values(graph, ref, depends, live)
+    for got, want in zip(fast, sympy_chain_values(graph, ref, depends, live), strict=True):
+        assert same_number(got, want), (graph, got, want)

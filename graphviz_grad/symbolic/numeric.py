@@ -21,16 +21,18 @@ from typing import Any
 
 import mpmath
 import sympy as sp
+from mpmath import libmp
 
 from ..engine import Trace
 from ..graph import CONST, INPUT, Graph
 from ..ops import OPS
 from .derive import _PIECEWISE, SIMPLIFY_OPS
-from .precise import compare, mpmath_rule
+from .precise import _MAKE, closure, compare, mpmath_rule
 from .report import _digits_text
 from .translate import (
     _EPS,
     _FLOAT_MAX,
+    _PREC,
     DIGITS,
     _at_point,
     _depends,
@@ -116,42 +118,151 @@ def chain_rule(graph: Graph, ref: Sequence[sp.Expr], depends: Sequence[bool], li
                ) -> tuple[dict[int, sp.Expr], list[sp.Expr]]:
     """Node form for large graphs: dL/dz = sum over z's consumers c of dL/dc * dc/dz, each
     local derivative by `sympy.diff` of the node's own expression, written with node symbols
-    and evaluated at high precision node by node (linear in the graph's size) from the nodes'
-    values ``ref``. With ``conventions``, those nodes' local derivatives take the given values
-    (kinks)."""
-    conventions = conventions or {}
+    (`node_form`, once per graph) and evaluated at high precision node by node (linear in the
+    graph's size) from the nodes' values ``ref`` (`chain_values`). With ``conventions``, those
+    nodes' local derivatives take the given values (kinks)."""
+    return node_form(graph, ref, depends, live), chain_values(graph, ref, depends, live, conventions)
+
+
+_NODE_FORMS: dict[Graph, dict[int, sp.Expr]] = {}
+_NODE_FORMS_KEPT = 16
+"""Graphs whose node form each process keeps (the oldest out)."""
+
+
+def node_form(graph: Graph, ref: Sequence[sp.Expr], depends: Sequence[bool], live: Sequence[bool]
+              ) -> dict[int, sp.Expr]:
+    """dL/dz for every node as a sum over its consumers, written with node symbols
+    (``dL/dz7*cos(z6)``), once per graph: it does not depend on the point (the values of the
+    nodes without inputs, which it holds as numbers, are the same at every point)."""
+    known = _NODE_FORMS.get(graph)
+    if known is not None:
+        return known
     n, all_args, out = len(graph), graph.arg_indices, graph.index(graph.output)
     symbols = [sp.Symbol(node.name, real=True) if depends[i] else ref[i]
                for i, node in enumerate(graph.nodes)]
     adjoint = [sp.Symbol(f"d{graph.output}/d{node.name}", real=True) for node in graph.nodes]
     terms: list[list[sp.Expr]] = [[] for _ in graph.nodes]
-    values: list[sp.Expr] = [sp.Integer(0)] * n
-    values[out] = sp.Integer(1)
     for i in range(n - 1, -1, -1):
         node = graph.nodes[i]
         if not live[i] or node.op in (INPUT, CONST):
             continue
-        upstream = values[i]
         args = all_args[i]
         locals_ = _local_partials(node.op, tuple(None if depends[a] else ref[a] for a in args))
+        dummies = _slot_symbols(len(args))
         for slot, a in enumerate(args):
             partial = locals_[slot]
-            if partial is None or not live[a]:
-                continue
-            dummies = _slot_symbols(len(args))
-            if i in conventions:
-                at_point = conventions[i][slot]
-            elif _far(node.op, ref[args[0]]):
-                at_point = _far_limit(node.op, ref[args[0]], derivative=True)
-            else:  # guarded where huge: no power is computed past MAX_BITS
-                at_args = {d: ref[b] for d, b in zip(dummies, args, strict=True)}
-                substitute = bounded_substitute if any(_huge(ref[b]) for b in args) else _substitute
-                at_point = substitute(partial, at_args)
-            values[a] = values[a] + upstream * _real_or_nan(at_point)
-            terms[a].append(adjoint[i] * partial.xreplace(
-                {d: symbols[b] for d, b in zip(dummies, args, strict=True)}))
+            if partial is not None and live[a]:
+                terms[a].append(adjoint[i] * partial.xreplace(
+                    {d: symbols[b] for d, b in zip(dummies, args, strict=True)}))
     expressions = {i: sp.Integer(1) if i == out else sp.Add(*terms[i]) for i in range(n)}
-    return expressions, [_real_or_nan(value) for value in values]
+    if len(_NODE_FORMS) >= _NODE_FORMS_KEPT:
+        del _NODE_FORMS[next(iter(_NODE_FORMS))]
+    _NODE_FORMS[graph] = expressions
+    return expressions
+
+
+_CLOSURES: dict[tuple[Any, ...], Any] = {}
+
+
+def _local_closure(op: str, constants: tuple[sp.Expr | None, ...], slot: int) -> Any:
+    """The local derivative of `_local_partials` as a `precise.closure` (``None``: SymPy only)."""
+    key = (op, constants, slot)
+    if key not in _CLOSURES:
+        partial = _local_partials(op, constants)[slot]
+        if len(_CLOSURES) >= 10_000:
+            _CLOSURES.clear()
+        _CLOSURES[key] = None if partial is None else closure(partial, _slot_symbols(len(constants)))
+    return _CLOSURES[key]
+
+
+def chain_values(graph: Graph, ref: Sequence[sp.Expr], depends: Sequence[bool], live: Sequence[bool],
+                 conventions: Mapping[int, tuple[sp.Expr, ...]] | None = None) -> list[sp.Expr]:
+    """Every node's dL/dz at the point by the chain rule node by node at `DIGITS` digits: local
+    derivatives as compiled mpmath closures on the nodes' values and sums in mpmath while every
+    number is a finite real; SymPy's substitution where it is not (a pole, nan, an argument
+    beyond float64, a power past the size cap, a kink's convention)."""
+    conventions = conventions or {}
+    n, all_args, out = len(graph), graph.arg_indices, graph.index(graph.output)
+    numbers = [_mpmath_number(value) for value in ref]
+    values: list[Any] = [None] * n  # None: no contribution yet (0); an mpmath number or SymPy's
+    values[out] = _MAKE(libmp.fone)
+    saved = mpmath.mp.prec
+    mpmath.mp.prec = _PREC
+    try:
+        for i in range(n - 1, -1, -1):
+            node = graph.nodes[i]
+            if not live[i] or node.op in (INPUT, CONST):
+                continue
+            upstream = values[i] if values[i] is not None else _MAKE(libmp.fzero)
+            args = all_args[i]
+            constants = tuple(None if depends[a] else ref[a] for a in args)
+            locals_ = _local_partials(node.op, constants)
+            for slot, a in enumerate(args):
+                partial = locals_[slot]
+                if partial is None or not live[a]:
+                    continue
+                at_point = None
+                if i not in conventions and all(numbers[b] is not None for b in args) \
+                        and not _far(node.op, ref[args[0]]) and not any(_huge(ref[b]) for b in args):
+                    run = _local_closure(node.op, constants, slot)
+                    at_point = _mpmath_at(run, [numbers[b] for b in args])
+                if at_point is None:
+                    at_point = _real_or_nan(_sympy_partial(node.op, partial, conventions.get(i), slot,
+                                                           [ref[b] for b in args]))
+                contribution = _times(upstream, at_point)
+                values[a] = contribution if values[a] is None else _plus(values[a], contribution)
+    finally:
+        mpmath.mp.prec = saved
+    return [sp.Integer(1) if i == out else sp.Integer(0) if value is None else _real_or_nan(_to_sympy(value))
+            for i, value in enumerate(values)]
+
+
+def _mpmath_number(value: sp.Expr) -> Any:
+    """A finite SymPy number as an mpmath number at `DIGITS` digits; ``None`` for nan, oo, zoo."""
+    if value.is_Float:
+        return _MAKE(value._mpf_)
+    if value.is_Rational:
+        return _MAKE(libmp.from_rational(int(value.p), int(value.q), _PREC, libmp.round_nearest))
+    return None
+
+
+def _mpmath_at(run: Any, args: list[Any]) -> Any:
+    """A compiled local derivative at the arguments, or ``None`` where it is not a finite real."""
+    if run is None:
+        return None
+    try:
+        value = run(args)
+    except (ArithmeticError, ValueError, TypeError):
+        return None
+    return value if isinstance(value, mpmath.mpf) and mpmath.isfinite(value) else None
+
+
+def _sympy_partial(op: str, partial: sp.Expr, convention: tuple[sp.Expr, ...] | None, slot: int,
+                   args: list[sp.Expr]) -> sp.Expr:
+    if convention is not None:
+        return convention[slot]
+    if _far(op, args[0]):
+        return _far_limit(op, args[0], derivative=True)
+    at_args = dict(zip(_slot_symbols(len(args)), args, strict=True))
+    # guarded where huge: no power is computed past MAX_BITS
+    substitute = bounded_substitute if any(_huge(arg) for arg in args) else _substitute
+    return substitute(partial, at_args)
+
+
+def _to_sympy(value: Any) -> sp.Expr:
+    return sp.Float._new(value._mpf_, _PREC) if isinstance(value, mpmath.mpf) else value
+
+
+def _times(a: Any, b: Any) -> Any:
+    if isinstance(a, mpmath.mpf) and isinstance(b, mpmath.mpf):
+        return a * b
+    return _to_sympy(a) * _to_sympy(b)
+
+
+def _plus(a: Any, b: Any) -> Any:
+    if isinstance(a, mpmath.mpf) and isinstance(b, mpmath.mpf):
+        return a + b
+    return _to_sympy(a) + _to_sympy(b)
 
 
 def signed_pole(form: sp.Expr, binary_point: Mapping[sp.Expr, sp.Expr], point: Mapping[str, float]
@@ -188,6 +299,9 @@ class _Plan:
     out: int
     downstream: dict[int, tuple[tuple[Any, ...], tuple[Any, ...]]]
     programs: dict[int, Any]
+    consumers: list[list[int]]
+    step_of: dict[int, tuple[Any, ...]]
+    branch_of: dict[int, tuple[Any, ...]]
 
     def program(self, k: int) -> Any:
         """For small graphs, `FiniteDifferences._evaluate` for node k as one straight-line Python
@@ -206,12 +320,16 @@ class _Plan:
         known = self.downstream.get(k)
         if known is not None:
             return known
-        reached = {k}
-        for i, *_ in self.steps:  # in graph order: a node is reached when an argument is
-            if i > k and any(a in reached for a in self.args[i]):
-                reached.add(i)
-        result = (tuple(step for step in self.steps if step[0] in reached and step[0] != k),
-                  tuple(branch for branch in self.branches if branch[0] in reached and branch[0] != k))
+        reached, stack, consumers = {k}, [k], self.consumers
+        while stack:
+            for c in consumers[stack.pop()]:
+                if c not in reached:
+                    reached.add(c)
+                    stack.append(c)
+        reached.discard(k)
+        order = sorted(reached)
+        result = (tuple(self.step_of[i] for i in order),
+                  tuple(self.branch_of[i] for i in order if i in self.branch_of))
         if len(self.steps) <= _PLANNED_NODES:
             self.downstream[k] = result
         return result
@@ -253,7 +371,12 @@ def _plan(graph: Graph) -> _Plan:
     branches = tuple((i, OPS[node.op].side, tuple(args[i]), tuple(depends[a] for a in args[i]))
                      for i, node in enumerate(graph.nodes)
                      if node.op not in (INPUT, CONST) and OPS[node.op].side is not None)
-    return _Plan(steps, branches, tuple(tuple(a) for a in args), graph.index(graph.output), {}, {})
+    consumers: list[list[int]] = [[] for _ in graph.nodes]
+    for i, node_args in enumerate(args):
+        for a in set(node_args):
+            consumers[a].append(i)
+    return _Plan(steps, branches, tuple(tuple(a) for a in args), graph.index(graph.output), {}, {},
+                 consumers, {step[0]: step for step in steps}, {branch[0]: branch for branch in branches})
 
 
 class FiniteDifferences:
