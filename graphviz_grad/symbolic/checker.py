@@ -282,7 +282,7 @@ class _Checker:
         return [i for i, node in enumerate(self.graph.nodes)
                 if self.live[i] and node.op not in (INPUT, CONST)
                 and (_far(node.op, self.ref[self.args[i][0]])
-                     or _too_large(node.op, [self.ref[a] for a in self.args[i]]))]
+                     or self._too_large(i))]
 
     def _too_large(self, i: int) -> bool:
         """Whether node i's result is past `MAX_BITS` (`translate._too_large`; ordinary floats
@@ -355,7 +355,7 @@ class _Checker:
             return set()
         capped = {i for i, node in enumerate(self.graph.nodes)
                   if self.live[i] and node.op not in (INPUT, CONST)
-                  and _too_large(node.op, [self.ref[a] for a in self.args[i]])}
+                  and self._too_large(i)}
         if not capped:
             return set()
         marked = [i in capped or any(a in capped for a in self.args[i]) for i in range(self.n)]

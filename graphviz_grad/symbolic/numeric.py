@@ -48,6 +48,8 @@ from .translate import (
     exact,
 )
 
+_STEP = _EPS ** (1 / 3)
+"""The central difference's relative step: eps**(1/3) balances truncation and rounding error."""
 FD_BUDGET = 4_000_000
 """Finite differences re-evaluate the graph downstream of a row's node four times; once the check
 has spent this many node evaluations, the remaining rows get no finite difference."""
@@ -423,7 +425,7 @@ class FiniteDifferences:
         if self.spent + cost > FD_BUDGET:
             return None, None, None, f"no finite difference: over the budget of {FD_BUDGET:,} evaluations"
         self.spent += cost
-        h = _EPS ** (1 / 3) * max(1.0, abs(v))
+        h = _STEP * max(1.0, abs(v))
         estimates, scale = [], abs(base[self.out])
         program, sides = self.plan.program(k), self.base_sides
         for step in (h, 2 * h):

@@ -192,6 +192,16 @@ def compare(engine: float, value: Any, *, rtol: float, atol: float) -> tuple[flo
     return abs_error, rel_error, bool(libmp.mpf_le(difference, bound))
 
 
+def _within(engine: float, value: tuple, rtol: float, atol: float) -> bool:
+    """`compare`'s verdict alone (no errors to report), on an mpmath tuple."""
+    if not math.isfinite(engine):
+        return False
+    difference = libmp.mpf_abs(libmp.mpf_sub(libmp.from_float(engine), value, _PREC, _ROUND))
+    relative, absolute = _tolerances(rtol, atol)
+    scaled = libmp.mpf_mul(relative, libmp.mpf_abs(value), _PREC, _ROUND)
+    return bool(libmp.mpf_le(difference, libmp.mpf_add(absolute, scaled, _PREC, _ROUND)))
+
+
 @functools.lru_cache(maxsize=64)
 def _tolerances(rtol: float, atol: float) -> tuple[tuple, tuple]:
     return libmp.from_float(rtol), libmp.from_float(atol)
@@ -217,7 +227,7 @@ def forward_agreeing(graph: Graph, values: Sequence[float], nodes: Sequence[int]
                 continue
             engine = values[i]
             if libmp.mpf_cmp(libmp.mpf_abs(value), _FLOAT_MAX_MPF) <= 0:
-                agrees = compare(engine, mpmath.mp.make_mpf(value), rtol=rtol, atol=atol)[2]
+                agrees = _within(engine, value, rtol, atol)
             else:
                 agrees = math.isinf(engine) and (engine > 0) == (value[0] == 0)
             if agrees:
