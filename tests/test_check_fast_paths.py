@@ -14,7 +14,8 @@ from hypothesis import strategies as st
 import graphviz_grad as gg
 from graphviz_grad.graph import CONST, INPUT
 from graphviz_grad.ops import OPS
-from graphviz_grad.symbolic.numeric import FiniteDifferences, _plan, _sympy_partial, chain_values
+from graphviz_grad.symbolic.differences import FiniteDifferences, _plan
+from graphviz_grad.symbolic.numeric import _sympy_partial, chain_values
 from graphviz_grad.symbolic.precise import compare, forward_agreeing, node_values
 from graphviz_grad.symbolic.translate import (
     _at_point,

@@ -8,10 +8,8 @@ differences and a status per row.
 
 from __future__ import annotations
 
-import functools
 import math
 import time
-from dataclasses import dataclass
 from typing import Any
 
 import mpmath
@@ -23,20 +21,19 @@ from ..formula import parse
 from ..graph import CONST, INPUT, Expr, Graph, build
 from ..ops import OPS
 from .derive import (
-    FULL_NODES,
-    FULL_TREE,
     SIMPLIFY_MODES,
+    _structure,
     derived,
     evaluate,
 )
-from .numeric import FiniteDifferences, chain_rule, forward_mismatch, kink_compare, signed_pole
+from .differences import FiniteDifferences
+from .numeric import chain_rule, forward_mismatch, kink_compare, signed_pole
 from .precise import _surely_small, compare, forward_agreeing, node_values
 from .report import CheckReport, Row, _digits_text, _fmt
 from .translate import (
     _FLOAT_MAX,
     DIGITS,
     MAX_BITS,
-    _depends,
     _far,
     _far_limit,
     _number,
@@ -44,7 +41,6 @@ from .translate import (
     _substitute,
     _to_float,
     _too_large,
-    _tree_size,
     exact,
     exact_binary,
 )
@@ -113,42 +109,6 @@ def check(subject: str | Graph | Expr | Trace, values: Any = None, /, *, rtol: f
         trace = grad(graph, values, **named)
     return _Checker(trace, float(rtol), float(atol), simplify=mode,
                     timeout=None if timeout is None else float(timeout)).run()
-
-
-@dataclass(frozen=True)
-class _Structure:
-    """What a check reads of the graph's structure alone, once per graph (`_structure`)."""
-
-    depends: list[bool]
-    live: list[bool]
-    """Nodes that depend on an input and that the output depends on."""
-    out: int
-    full: bool
-    """Full closed forms (small graphs) or the node form."""
-    wrts: list[int]
-    """The nodes that get a row: inputs, and operation nodes that depend on an input."""
-    inputs: list[tuple[str, int]]
-    growth: bool
-    """Whether an op may outgrow the size cap (`MAX_BITS`): then every value is looked at."""
-
-
-@functools.lru_cache(maxsize=64)
-def _structure(graph: Graph) -> _Structure:
-    n, args = len(graph), graph.arg_indices
-    depends = _depends(graph)
-    reaches = [False] * n
-    out = graph.index(graph.output)
-    reaches[out] = True
-    for i in range(n - 1, -1, -1):
-        if reaches[i]:
-            for a in args[i]:
-                reaches[a] = True
-    operations = [node for node in graph.nodes if node.op not in (INPUT, CONST)]
-    full = len(operations) <= FULL_NODES and _tree_size(graph) <= FULL_TREE
-    wrts = [i for i, node in enumerate(graph.nodes) if node.op == INPUT or (node.op != CONST and depends[i])]
-    return _Structure(depends, [r and d for r, d in zip(reaches, depends, strict=True)], out, full, wrts,
-                      [(name, graph.index(name)) for name in graph.inputs],
-                      any(OPS[node.op].growth is not None for node in operations))
 
 
 def _beyond_float(value: sp.Expr) -> bool:

@@ -27,6 +27,7 @@ import mpmath
 import sympy as sp
 
 from ..graph import CONST, INPUT, Graph
+from ..ops import OPS
 from .translate import _PREC, _adjoint, _depends, _is_number, _tree_size, to_sympy
 
 CACHE_SIZE = 64
@@ -193,6 +194,42 @@ def derived(graph: Graph) -> Derived:
                 names.setdefault(expr, sp.Symbol(node.name, real=True))
                 names.setdefault(-expr, -sp.Symbol(node.name, real=True))
     return Derived(graph, exprs, depends, full, flat, names)
+
+
+@dataclass(frozen=True)
+class _Structure:
+    """What a check reads of the graph's structure alone, once per graph (`_structure`)."""
+
+    depends: list[bool]
+    live: list[bool]
+    """Nodes that depend on an input and that the output depends on."""
+    out: int
+    full: bool
+    """Full closed forms (small graphs) or the node form."""
+    wrts: list[int]
+    """The nodes that get a row: inputs, and operation nodes that depend on an input."""
+    inputs: list[tuple[str, int]]
+    growth: bool
+    """Whether an op may outgrow the size cap (`MAX_BITS`): then every value is looked at."""
+
+
+@functools.lru_cache(maxsize=CACHE_SIZE)
+def _structure(graph: Graph) -> _Structure:
+    n, args = len(graph), graph.arg_indices
+    depends = _depends(graph)
+    reaches = [False] * n
+    out = graph.index(graph.output)
+    reaches[out] = True
+    for i in range(n - 1, -1, -1):
+        if reaches[i]:
+            for a in args[i]:
+                reaches[a] = True
+    operations = [node for node in graph.nodes if node.op not in (INPUT, CONST)]
+    full = len(operations) <= FULL_NODES and _tree_size(graph) <= FULL_TREE
+    wrts = [i for i, node in enumerate(graph.nodes) if node.op == INPUT or (node.op != CONST and depends[i])]
+    return _Structure(depends, [r and d for r, d in zip(reaches, depends, strict=True)], out, full, wrts,
+                      [(name, graph.index(name)) for name in graph.inputs],
+                      any(OPS[node.op].growth is not None for node in operations))
 
 
 def evaluate(function: Any, point: Sequence[float]) -> list[sp.Expr | None]:
