@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 import math
+from bisect import bisect_right
 from dataclasses import dataclass
 from typing import Any
 
@@ -44,6 +45,8 @@ class _Plan:
     downstream: dict[int, tuple[tuple[Any, ...], tuple[Any, ...]]]
     programs: dict[int, Any]
     consumers: list[list[int]]
+    positions: list[int]
+    """The operation nodes' positions, in order (for `bisect`)."""
     step_of: dict[int, tuple[Any, ...]]
     branch_of: dict[int, tuple[Any, ...]]
 
@@ -120,7 +123,8 @@ def _plan(graph: Graph) -> _Plan:
         for a in set(node_args):
             consumers[a].append(i)
     return _Plan(steps, branches, tuple(tuple(a) for a in args), graph.index(graph.output), {}, {},
-                 consumers, {step[0]: step for step in steps}, {branch[0]: branch for branch in branches})
+                 consumers, [step[0] for step in steps], {step[0]: step for step in steps},
+                 {branch[0]: branch for branch in branches})
 
 
 class FiniteDifferences:
@@ -162,11 +166,13 @@ class FiniteDifferences:
         v = base[k]
         if not math.isfinite(v):
             return None, None, None, "no finite difference: the value is not finite"
-        after = self.plan.after(k)
-        cost = 4 * len(after[0])
+        # the budget counts every later operation (what node k can reach at most), so finding the
+        # nodes it does reach, and evaluating them, stays within it on any graph
+        cost = 4 * (len(self.plan.steps) - bisect_right(self.plan.positions, k))
         if self.spent + cost > FD_BUDGET:
             return None, None, None, f"no finite difference: over the budget of {FD_BUDGET:,} evaluations"
         self.spent += cost
+        after = self.plan.after(k)
         h = _STEP * max(1.0, abs(v))
         estimates, scale = [], abs(base[self.out])
         program, sides = self.plan.program(k), self.base_sides
