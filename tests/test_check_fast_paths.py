@@ -148,3 +148,21 @@ def test_chain_rule_in_mpmath_is_sympy_at_30_digits(data: st.DataObject) -> None
     fast = chain_values(graph, ref, depends, live)
     for got, want in zip(fast, sympy_chain_values(graph, ref, depends, live), strict=True):
         assert same_number(got, want), (graph, got, want)
+
+
+def test_rows_past_the_difference_budget_do_not_search_their_downstream(monkeypatch: pytest.MonkeyPatch) -> None:
+    from graphviz_grad.symbolic import differences
+
+    a, c = gg.inputs("a c")
+    expr = a
+    for _ in range(30):
+        expr = expr * c + a
+    trace = gg.grad(gg.build(expr.named("L")), a=0.5, c=0.9)
+    monkeypatch.setattr(differences, "FD_BUDGET", 400)
+    searched = []
+    original = differences._Plan.after
+    monkeypatch.setattr(differences._Plan, "after", lambda plan, k: searched.append(k) or original(plan, k))
+    estimator = FiniteDifferences(trace, atol=1e-10)
+    estimated = [k for k in range(len(trace.graph)) if estimator.estimate(k, sp.Integer(1))[0] is not None]
+    assert 0 < len(estimated) < len(trace.graph) and estimator.spent <= 400
+    assert sorted(set(searched)) == estimated  # the over-budget rows never searched
