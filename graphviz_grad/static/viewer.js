@@ -7,6 +7,7 @@
 (function (global) {
   const SVG_NS = "http://www.w3.org/2000/svg";
   const PLAY_MS = 1200;
+  const PICKED = "g.node, g.cluster";  // what a click or Enter selects: a node, a group's frame
 
   function el(tag, attributes, text) {
     const node = document.createElement(tag);
@@ -192,6 +193,19 @@
                         (height - bounds.height * t.scale) / 2 - bounds.y * t.scale);
     }
 
+    function zoomTo(id, most) {  // centre node or frame `id`, as large as fits, at most `most`× (not below fit)
+      const pieces = state.parts[id];
+      if (!pieces || !state.zoom) return;
+      const place = layerBox(pieces.group), whole = box();
+      const width = parts.stage.clientWidth, height = parts.stage.clientHeight;
+      const all = Math.min(width / whole.width, height / whole.height, 2) * 0.98;
+      const scale = Math.max(all, Math.min(width / place.width * 0.95, height / place.height * 0.95, most || 1));
+      state.zoom.zoomAbs(0, 0, scale);
+      const t = state.zoom.getTransform();  // (panzoom keeps within its zoom limits)
+      state.zoom.moveTo(width / 2 - (place.x + place.width / 2) * t.scale,
+                        height / 2 - (place.y + place.height / 2) * t.scale);
+    }
+
     function zoomBy(ratio) {
       if (!state.zoom) return;
       state.zoom.zoomTo(parts.stage.clientWidth / 2, parts.stage.clientHeight / 2, ratio);
@@ -267,7 +281,7 @@
         changes[other] = {classes: {"ggv-path": true, "ggv-selected": other === state.selected}};
       }
       apply(changes);
-      state.svg.classList.toggle("ggv-focus", !!state.selected);
+      state.svg.classList.toggle("ggv-focus", state.path.size > 1);  // a box with no edges dims nothing
       root.dataset.selected = state.selected ? state.items[state.selected].name : "";
       if (state.selected) { describe(state.selected); reveal(state.selected); } else parts.details.hidden = true;
       emit("select", state.selected ? state.items[state.selected] : null);
@@ -275,6 +289,7 @@
 
     function describe(id) {
       const node = state.items[id];
+      if (node.rows) { details(node.name, node.rows); return; }  // told by its data (an overview's box)
       const look = node.looks && node.looks.length ? node.looks[state.looks[id]] || {} : {};
       const rows = [["op", node.op === "input" ? "input" : node.op === "const" ? "constant"
         : `${node.op}: ${node.formula}`]];
@@ -294,11 +309,15 @@
       if (outward.length) rows.push(["local derivatives out", outward.join("\n")]);
       if (node.notes.length) rows.push(["notes", node.notes.join("\n")]);
       if (node.verdict) rows.push(["SymPy", node.verdict]);
+      details(node.name, rows);
+    }
+
+    function details(name, rows) {
       const list = el("dl");
       for (const [term, text] of rows) list.append(el("dt", {}, term), el("dd", {}, text));
       const close = el("button", {type: "button", class: "ggv-close", "aria-label": "close the details"}, "×");
       close.addEventListener("click", () => { select(null); parts.stage.focus(); });
-      parts.details.replaceChildren(el("h3", {}, node.name), close, list);
+      parts.details.replaceChildren(el("h3", {}, name), close, list);
       parts.details.hidden = false;
     }
 
@@ -377,11 +396,11 @@
         End: () => { stop(); show(state.data.frames.length - 1); },
         "+": () => zoomBy(1.25), "=": () => zoomBy(1.25), "-": () => zoomBy(0.8), "_": () => zoomBy(0.8),
         0: fit, Escape: () => select(null), "/": () => parts.search.focus(),
-        Enter: () => { const group = target.closest && target.closest("g.node"); if (group) select(group.id); },
+        Enter: () => { const group = target.closest && target.closest(PICKED); if (group) select(group.id); },
       };
       if (event.key === " " && (target === parts.stage || target === document.body)) keys[" "] = play;
       if (event.ctrlKey || event.metaKey || event.altKey || !keys[event.key]) return;
-      if (event.key === "Enter" && !(target.closest && target.closest("g.node"))) return;
+      if (event.key === "Enter" && !(target.closest && target.closest(PICKED))) return;
       keys[event.key]();
       event.preventDefault();
     }
@@ -451,7 +470,7 @@
     parts.stage.addEventListener("click", (event) => {  // a click, not the end of a drag
       const down = state.down;
       if (down && Math.hypot(event.clientX - down[0], event.clientY - down[1]) > 6) return;
-      const group = event.target.closest && event.target.closest("g.node");
+      const group = event.target.closest && event.target.closest(PICKED);
       select(group ? group.id : null);
     });
     (options.keys || root).addEventListener("keydown", onKey);
@@ -460,7 +479,7 @@
     load(data, options.svg !== undefined ? options.svg : null);
 
     return {
-      show, apply, select, search, fit, zoomBy, reveal, load, play, stop,
+      show, apply, select, search, fit, zoomBy, zoomTo, reveal, load, play, stop,
       on(kind, listener) { listeners[kind].push(listener); return this; },
       get index() { return state.index; },
       get selected() { return state.selected ? state.items[state.selected].name : null; },
