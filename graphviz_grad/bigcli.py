@@ -95,7 +95,8 @@ def paths_note(trace: Trace, wrt: str, paths: Sequence[Path]) -> str:
 
 
 def render_big(args: argparse.Namespace, trace: Trace, fmt: str) -> list[bytes]:
-    """The overview (``--steps``, html and gif: its frames, a box at a time) as ``fmt`` outputs."""
+    """The overview as ``fmt`` outputs: html the viewer whose groups open and close by a click
+    (`graphviz_grad.overview_player`); ``--steps`` (html too) and gif its frames, a box at a time."""
     from .overview_dot import overview_pictures
     from .paths import top_paths
 
@@ -117,7 +118,13 @@ def render_big(args: argparse.Namespace, trace: Trace, fmt: str) -> list[bytes]:
     options = {"backend": args.backend, "digits": min(args.digits, 6), "legend": not args.no_legend}
     if note and not args.steps and fmt not in ("html", "gif"):  # one picture: its caption says it too
         options["note"] = note
-    if fmt == "html":
+    if fmt == "html" and not args.steps:  # the viewer: groups open and close by a click
+        from .display import describe
+        from .overview_player import overview_player_html
+
+        title = f"{describe(graph)} — overview of {len(graph):,} nodes"
+        return [overview_player_html(view, title=title, backend=args.backend).encode("utf-8")]
+    if fmt == "html":  # --steps: a frame per box, backward
         from .display import describe
         from .dot import View
         from .frames import BACKWARD, Frame

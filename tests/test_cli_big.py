@@ -69,7 +69,7 @@ def test_frames_step_backward_and_keep_every_box_in_place(capsys, tmp_path):
 @pytest.mark.dot
 def test_html_player_of_the_overview(capsys, tmp_path):
     target = tmp_path / "p.html"
-    assert run(capsys, "render", SMALL, "--at", AT, "--expand", "h", "-o", str(target))[0] == 0
+    assert run(capsys, "render", SMALL, "--at", AT, "--expand", "h", "--steps", "-o", str(target))[0] == 0
     page = target.read_text(encoding="utf-8")
     assert page.count('<template class="gg-frame">') == 5
 

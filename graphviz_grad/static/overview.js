@@ -42,6 +42,11 @@
       }
     }
 
+    const controls = () => {  // an overview is one picture: no frames to step through
+      viewer.parts.controls.hidden = !!viewer.data && viewer.data.kind === "overview";
+    };
+    viewer.on("frame", controls);
+    controls();
     viewer.on("select", (item) => {
       if (state.quiet || !item || (item.kind !== "group" && item.kind !== "frame")) return;
       if (item.kind === "group" && !item.expandable) return;

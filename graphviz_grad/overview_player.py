@@ -1,0 +1,144 @@
+"""A self-contained page for a big graph: its overview in the viewer, groups opened and closed by a click.
+
+>>> import graphviz_grad as gg
+>>> from graphviz_grad.overview import overview
+>>> trace = gg.grad("h.a = x*w; h.b = relu(h.a); L = (h.b - y)**2", x=2, w=3, y=1)
+>>> views = prerendered(overview(trace, expand=()))
+>>> [(view["open"], sorted(view["next"])) for view in views.values()]
+[([], ['L', 'h']), (['h'], ['L', 'h']), (['L'], ['L', 'h']), (['h', 'L'], ['L', 'h'])]
+
+With no server to lay out a view on demand, the page holds views laid out beforehand: the
+first view, then breadth first every view one click away (a collapsed group opened, an open
+group closed), two clicks away and so on, up to `MOST_VIEWS` views and `MOST_BYTES` bytes of
+drawings. A click that leads to a view the page does not hold says so in one line (and how to
+get it: ``render --expand GROUP``, or ``graphviz-grad serve``, which opens any group). Each
+view is the viewer's data (`graphviz_grad.overview_scene.overview_data`) with its ``svg``,
+its ``open`` groups and ``next``: group id → ``[view key, change]`` for every click it
+holds (the change lists box ids only, what the viewer marks as new, and the caption that
+says what the click did).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterable
+from typing import Any
+
+from .overview import Overview
+from .overview_scene import MOST_BOXES, caption, overview_data
+
+MOST_VIEWS = 40
+"""Views a page holds at most (the first included)."""
+MOST_BYTES = 12 * 2**20
+"""Bytes of drawings a page holds at most (the demo network's views are 150 to 250 KB each)."""
+
+_START = """
+(function () {
+  "use strict";
+  var root = document.getElementById("player");
+  var data = JSON.parse(document.getElementById("gg-scene").textContent);
+  var views = data.views, note = document.getElementById("gg-note");
+  var viewer = GGViewer.mount(root, data, {svg: root.querySelector("svg"), keys: document});
+  window.ggViewer = viewer;
+  GGOverview.attach(viewer, {
+    toggle: function (open, group, action) {
+      var link = (viewer.data.next || {})[group];
+      if (!link) {
+        return Promise.reject(new Error("this page holds " + data.held + " views laid out beforehand, not"
+          + " the one that " + (action === "expand" ? "opens " : "closes ") + group + ": graphviz-grad"
+          + " render --expand GROUP draws it, graphviz-grad serve opens any group"));
+      }
+      var shown = Object.assign({}, views[link[0]], {change: link[1]});
+      shown.frames = [Object.assign({}, shown.frames[0], {caption: link[1].caption})];  // what the click did
+      return Promise.resolve(shown);
+    },
+    report: function (text) { note.textContent = text; }
+  });
+})();
+"""
+
+
+def _key(opened: Iterable[str]) -> str:
+    return "\n".join(sorted(opened))
+
+
+def prerendered(view: Overview, *, most_views: int = MOST_VIEWS, most_bytes: int = MOST_BYTES,
+                backend: str | None = None) -> dict[str, dict[str, Any]]:
+    """The views a page holds, by key (their open group ids, sorted, one per line), the
+    first view first; ``view`` is left as it was."""
+    from .layout import render_many
+    from .overview_dot import overview_dot
+
+    tree = view.tree
+    first = frozenset(view.expanded)
+    states: dict[frozenset[int], dict[str, list[Any]]] = {first: {}}
+    pictures: dict[frozenset[int], Any] = {}
+    queue = deque([first])
+    try:
+        while queue:
+            state = queue.popleft()
+            view.expanded = set(state)
+            before = view.to_dict()
+            pictures[state] = (overview_data(view, text=caption(view)), overview_dot(view, digits=3))
+            for box in before["boxes"]:
+                if box["kind"] not in ("group", "frame"):  # a group box opens, a frame closes
+                    continue
+                index = tree.find(box["group"])
+                if box["kind"] == "group":
+                    after = frozenset({*state, *tree.chain(index)})
+                else:
+                    after = frozenset(g for g in state if index not in tree.chain(g))
+                if after not in states:
+                    if len(states) >= most_views:
+                        continue
+                    view.expanded = set(after)
+                    if len(view.layout()[0]) > MOST_BOXES:
+                        continue
+                    states[after] = {}
+                    queue.append(after)
+                view.expanded = set(after)
+                added = view.to_dict()
+                shown = {item["id"]: item for item in before["boxes"]}
+                change = {"removed": [key for key in shown if key not in {b["id"] for b in added["boxes"]}],
+                          "added": [{"id": b["id"]} for b in added["boxes"] if shown.get(b["id"]) != b]}
+                action = "expand" if box["kind"] == "group" else "collapse"
+                change["caption"] = caption(view, box["group"], action, change)
+                states[state][box["group"]] = [after, change]
+    finally:
+        view.expanded = set(first)
+    order = list(pictures)
+    svgs = render_many([pictures[state][1] for state in order], "svg", backend=backend)
+    views: dict[str, dict[str, Any]] = {}
+    used = 0
+    keys = {}
+    for state, svg in zip(order, svgs, strict=True):
+        text = svg.decode("utf-8")
+        used += len(svg)
+        if used > most_bytes and views:
+            break
+        data = pictures[state][0]
+        keys[state] = _key(data["open"])
+        views[keys[state]] = {**data, "svg": text[text.index("<svg"):]}
+    for state in order:
+        if state in keys:
+            views[keys[state]]["next"] = {group: [keys[after], change] for group, (after, change)
+                                          in states[state].items() if after in keys}
+    for data in views.values():
+        data["held"] = len(views)
+    return views
+
+
+def overview_player_html(view: Overview, *, title: str, most_views: int = MOST_VIEWS,
+                         most_bytes: int = MOST_BYTES, backend: str | None = None) -> str:
+    """The page: the viewer over ``view``'s drawing, its groups opened and closed by a click
+    among the views `prerendered` holds, a line saying when a click leads elsewhere."""
+    from .player import asset, viewer_page
+
+    views = prerendered(view, most_views=most_views, most_bytes=most_bytes, backend=backend)
+    first = next(iter(views.values()))
+    data = {**{key: value for key, value in first.items() if key != "svg"}, "views": views}
+    note = (f'<p id="gg-note" class="ggv-note" role="status" aria-live="polite"></p>'
+            f"<p class=\"ggv-note\">This page holds {len(views)} views of the overview laid out beforehand "
+            "(a click away from the first one, then two clicks); <code>graphviz-grad serve</code> opens any "
+            "group.</p>")
+    return viewer_page(data, first["svg"], title=title, scripts=(asset("overview.js"), _START), after=note)
