@@ -67,10 +67,9 @@ def overview_dot(view: Overview, *, digits: int = 3, rankdir: str | None = None,
     if rankdir not in ("LR", "TB", "RL", "BT"):
         raise ValueError(f"rankdir must be LR, TB, RL or BT, not {rankdir!r}")
     boxes, edges = view.layout()
-    graph, tree, trace = view.graph, view.tree, view.trace
+    graph, tree = view.graph, view.tree
     on_paths = view.path_boxes()
-    finite = [abs(g) for g in trace.grads if math.isfinite(g)]
-    largest = max(finite, default=0.0)
+    largest = view.largest_grad
     ids = {}
     for kind, index, _ in boxes:
         if kind in ("group", "frame"):

@@ -27,9 +27,9 @@ from typing import Any
 from .overview import Overview
 from .overview_scene import MOST_BOXES, caption, overview_data
 
-MOST_VIEWS = 40
+MOST_VIEWS = 32
 """Views a page holds at most (the first included)."""
-MOST_BYTES = 12 * 2**20
+MOST_BYTES = 8 * 2**20
 """Bytes of drawings a page holds at most (the demo network's views are 150 to 250 KB each)."""
 
 _START = """
@@ -66,21 +66,32 @@ def prerendered(view: Overview, *, most_views: int = MOST_VIEWS, most_bytes: int
                 backend: str | None = None) -> dict[str, dict[str, Any]]:
     """The views a page holds, by key (their open group ids, sorted, one per line), the
     first view first; ``view`` is left as it was."""
-    from .layout import render_many
     from .overview_dot import overview_dot
 
     tree = view.tree
     first = frozenset(view.expanded)
-    states: dict[frozenset[int], dict[str, list[Any]]] = {first: {}}
-    pictures: dict[frozenset[int], Any] = {}
+    shown: dict[frozenset[int], dict[str, Any]] = {}  # each view's boxes
+    pictures: dict[frozenset[int], tuple[dict[str, Any], str]] = {}
+    links: dict[frozenset[int], dict[str, tuple[frozenset[int], str]]] = {}
+    too_big: set[frozenset[int]] = set()
+
+    def visit(state: frozenset[int]) -> bool:  # described and drawn from one layout of the view
+        view.expanded = set(state)
+        boxes = view.to_dict()
+        if len(boxes["boxes"]) > MOST_BOXES and state != first:
+            too_big.add(state)
+            return False
+        shown[state] = boxes
+        pictures[state] = (overview_data(view, shown=boxes), overview_dot(view, digits=3))
+        return True
+
     queue = deque([first])
     try:
-        while queue:
+        visit(first)
+        while queue:  # breadth first: one click away, then two, ...
             state = queue.popleft()
-            view.expanded = set(state)
-            before = view.to_dict()
-            pictures[state] = (overview_data(view, text=caption(view)), overview_dot(view, digits=3))
-            for box in before["boxes"]:
+            links[state] = {}
+            for box in shown[state]["boxes"]:
                 if box["kind"] not in ("group", "frame"):  # a group box opens, a frame closes
                     continue
                 index = tree.find(box["group"])
@@ -88,44 +99,54 @@ def prerendered(view: Overview, *, most_views: int = MOST_VIEWS, most_bytes: int
                     after = frozenset({*state, *tree.chain(index)})
                 else:
                     after = frozenset(g for g in state if index not in tree.chain(g))
-                if after not in states:
-                    if len(states) >= most_views:
+                if after not in shown:
+                    if after in too_big or len(shown) >= most_views or not visit(after):
                         continue
-                    view.expanded = set(after)
-                    if len(view.layout()[0]) > MOST_BOXES:
-                        continue
-                    states[after] = {}
                     queue.append(after)
-                view.expanded = set(after)
-                added = view.to_dict()
-                shown = {item["id"]: item for item in before["boxes"]}
-                change = {"removed": [key for key in shown if key not in {b["id"] for b in added["boxes"]}],
-                          "added": [{"id": b["id"]} for b in added["boxes"] if shown.get(b["id"]) != b]}
-                action = "expand" if box["kind"] == "group" else "collapse"
-                change["caption"] = caption(view, box["group"], action, change)
-                states[state][box["group"]] = [after, change]
+                links[state][box["group"]] = (after, "expand" if box["kind"] == "group" else "collapse")
     finally:
         view.expanded = set(first)
     order = list(pictures)
-    svgs = render_many([pictures[state][1] for state in order], "svg", backend=backend)
+    svgs = _laid_out([pictures[state][1] for state in order], backend)
     views: dict[str, dict[str, Any]] = {}
+    keys: dict[frozenset[int], str] = {}
     used = 0
-    keys = {}
     for state, svg in zip(order, svgs, strict=True):
-        text = svg.decode("utf-8")
         used += len(svg)
         if used > most_bytes and views:
             break
+        text = svg.decode("utf-8")
         data = pictures[state][0]
         keys[state] = _key(data["open"])
         views[keys[state]] = {**data, "svg": text[text.index("<svg"):]}
-    for state in order:
-        if state in keys:
-            views[keys[state]]["next"] = {group: [keys[after], change] for group, (after, change)
-                                          in states[state].items() if after in keys}
-    for data in views.values():
-        data["held"] = len(views)
+    for state, key in keys.items():
+        views[key]["next"] = {group: [keys[after], _change(view, shown[state], shown[after], group, action)]
+                              for group, (after, action) in links[state].items() if after in keys}
+        views[key]["held"] = len(views)
     return views
+
+
+def _change(view: Overview, before: dict[str, Any], after: dict[str, Any], group: str,
+            action: str) -> dict[str, Any]:
+    """What a click changes: box ids removed, added (as ``{"id"}``) and the caption."""
+    old = {box["id"]: box for box in before["boxes"]}
+    new = {box["id"] for box in after["boxes"]}
+    added = [{"id": box["id"]} for box in after["boxes"] if old.get(box["id"]) != box]
+    change: dict[str, Any] = {"removed": [key for key in old if key not in new], "added": added}
+    change["caption"] = caption(view, group, action, change, shown=after)
+    return change
+
+
+def _laid_out(sources: list[str], backend: str | None) -> list[bytes]:
+    """Each view in a run of its own, a few side by side: system Graphviz 2.43 can crash
+    ("double free") given several different graphs with clusters in one run."""
+    import os
+    from concurrent.futures import ThreadPoolExecutor
+
+    from .layout import render
+
+    with ThreadPoolExecutor(max(1, min(4, os.cpu_count() or 1))) as pool:
+        return list(pool.map(lambda source: render(source, "svg", backend=backend), sources))
 
 
 def overview_player_html(view: Overview, *, title: str, most_views: int = MOST_VIEWS,

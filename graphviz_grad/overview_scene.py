@@ -72,10 +72,13 @@ def toggle(trace: Trace, opened: Sequence[str], group: str, action: str = "expan
 
 
 def caption(view: Overview, group: str | None = None, action: str | None = None,
-            change: dict[str, Any] | None = None) -> str:
-    """What the viewer's caption says about ``view`` (after ``action`` on ``group``)."""
-    shown = sum(1 for kind, _, _ in view.layout()[0] if kind != "frame")
-    whole = f"{len(view.graph):,} nodes drawn as {shown:,} boxes"
+            change: dict[str, Any] | None = None, *, shown: dict[str, Any] | None = None) -> str:
+    """What the viewer's caption says about ``view`` (after ``action`` on ``group``);
+    ``shown`` is ``view.to_dict()`` when it is at hand (or that of the view after the action)."""
+    if shown is None:
+        shown = view.to_dict()
+    boxes = sum(1 for box in shown["boxes"] if box["kind"] != "frame")
+    whole = f"{len(view.graph):,} nodes drawn as {boxes:,} boxes"
     if group is None or change is None:
         return (f"Overview: {whole}. Click a group to open it in place; click an open group's title to "
                 "close it.")
@@ -85,11 +88,16 @@ def caption(view: Overview, group: str | None = None, action: str | None = None,
     return f"{done} {group} ({size:,} nodes): {changed:,} boxes changed; {whole}."
 
 
-def overview_data(view: Overview, *, digits: int = 4, text: str | None = None) -> dict[str, Any]:
+def overview_data(view: Overview, *, digits: int = 4, text: str | None = None,
+                  shown: dict[str, Any] | None = None) -> dict[str, Any]:
     """The viewer's data for ``view``: its boxes as ``nodes`` (kind ``group``, ``frame`` or
     ``node``, each with the ``rows`` of its details), its aggregated edges, one frame with
-    the caption ``text`` (default `caption`), the overview's own JSON and its open groups."""
-    shown = view.to_dict()
+    the caption ``text`` (default `caption`), the overview's own JSON (``shown``, when it is
+    at hand) and its open groups."""
+    if shown is None:
+        shown = view.to_dict()
+    if text is None:
+        text = caption(view, shown=shown)
     args: dict[str, list[str]] = {}
     readers: dict[str, list[str]] = {}
     edges = []
@@ -118,7 +126,7 @@ def overview_data(view: Overview, *, digits: int = 4, text: str | None = None) -
         nodes.append(item)
     return {"kind": "overview", "output": view.graph.output, "value": json_number(view.trace.output_value),
             "digits": digits, "mode": "reverse", "index": {}, "nodes": nodes, "edges": edges,
-            "frames": [{"phase": "overview", "caption": text if text is not None else caption(view),
+            "frames": [{"phase": "overview", "caption": text,
                         "set": {}, "current": None, "edges": []}],
             "overview": shown, "open": open_groups(view), "boxes": len(shown["boxes"])}
 

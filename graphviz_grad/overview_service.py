@@ -114,20 +114,24 @@ def overview_page(request: Mapping[str, Any]) -> dict[str, Any]:
         raise RequestError(str(error), GROUP) from None
     except TooManyBoxes as error:
         raise RequestError(str(error), GROUP) from None
-    return drawn(view, caption(view, group, action, change), change=change, group=group, action=action)
+    shown = view.to_dict()
+    return drawn(view, caption(view, group, action, change, shown=shown), shown, change=change, group=group,
+                 action=action)
 
 
-def drawn(view: Overview, text: str, **extra: Any) -> dict[str, Any]:
-    """The viewer's data for ``view`` with the caption ``text``, its ``svg`` and ``extra``."""
+def drawn(view: Overview, text: str, shown: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    """The viewer's data for ``view`` (``shown``: its `Overview.to_dict`) with the caption
+    ``text``, its ``svg`` and ``extra``."""
     from .overview_dot import overview_dot
 
     svg = render(overview_dot(view, digits=3), "svg").decode("utf-8")
-    return {**overview_data(view, text=text), "svg": svg[svg.index("<svg"):], **extra}
+    return {**overview_data(view, text=text, shown=shown), "svg": svg[svg.index("<svg"):], **extra}
 
 
 def big_graph(trace: Trace, most: int) -> dict[str, Any]:
     """``/api/graph``'s answer for a graph of more than ``most`` nodes: its automatic overview."""
     view = Overview(trace)
+    shown = view.to_dict()
     text = (f"The graph has {len(trace.graph):,} nodes, more than the {most} the page draws one by one: "
-            + caption(view)[len("Overview: "):])
-    return drawn(view, text, change=None, group=None, action=None, passes="overview")
+            + caption(view, shown=shown)[len("Overview: "):])
+    return drawn(view, text, shown, change=None, group=None, action=None, passes="overview")
