@@ -34,6 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from graphviz_grad import service
 from graphviz_grad.overview import Overview
 from graphviz_grad.overview_player import overview_player_html
+from graphviz_grad.overview_scene import open_groups
 from graphviz_grad.overview_service import demo_trace
 
 BLOCK = "sample[0-99].sample[30-39]"
@@ -72,7 +73,7 @@ def main() -> None:
         times["player"].append(seconds)
         sizes = {"api first": len(json.dumps(first)), "api open": len(json.dumps(opened)),
                  "api neuron": len(json.dumps(neuron)), "player": len(page.encode("utf-8"))}
-        views = page.count('"held":')
+        views = len(json.loads(page.split('id="gg-scene">')[1].split("</script>")[0])["views"])
     print(f"demo trace built once: {build:.2f} s\n")
     print(f"median of {args.repeats} run(s):\n")
     print("| step | median (s) | runs | answer |")
@@ -84,8 +85,6 @@ def main() -> None:
 
 
 def _open_ids(view: Overview) -> list[str]:
-    from graphviz_grad.overview_scene import open_groups
-
     return open_groups(view)
 
 
