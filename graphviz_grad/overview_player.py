@@ -149,17 +149,30 @@ def _laid_out(sources: list[str], backend: str | None) -> list[bytes]:
         return list(pool.map(lambda source: render(source, "svg", backend=backend), sources))
 
 
+def overview_parts(view: Overview, *, most_views: int = MOST_VIEWS, most_bytes: int = MOST_BYTES,
+                   backend: str | None = None) -> tuple[dict[str, Any], str]:
+    """The page's data (the first view's, with every view `prerendered` under ``views``) and
+    the first view's drawing."""
+    views = prerendered(view, most_views=most_views, most_bytes=most_bytes, backend=backend)
+    first = next(iter(views.values()))
+    return {**{key: value for key, value in first.items() if key != "svg"}, "views": views}, first["svg"]
+
+
+def overview_page(data: dict[str, Any], svg: str, *, title: str) -> str:
+    """The self-contained page for `overview_parts`: the viewer, the click handling and a line
+    for what a click cannot reach."""
+    from .player import asset, viewer_page
+
+    note = ('<p id="gg-note" class="ggv-note" role="status" aria-live="polite"></p>'
+            f'<p class="ggv-note">This page holds {len(data["views"])} views of the overview laid out '
+            "beforehand (one click from the first, then two); <code>graphviz-grad serve</code> opens any "
+            "group.</p>")
+    return viewer_page(data, svg, title=title, scripts=(asset("overview.js"), _START), after=note)
+
+
 def overview_player_html(view: Overview, *, title: str, most_views: int = MOST_VIEWS,
                          most_bytes: int = MOST_BYTES, backend: str | None = None) -> str:
     """The page: the viewer over ``view``'s drawing, its groups opened and closed by a click
     among the views `prerendered` holds, a line saying when a click leads elsewhere."""
-    from .player import asset, viewer_page
-
-    views = prerendered(view, most_views=most_views, most_bytes=most_bytes, backend=backend)
-    first = next(iter(views.values()))
-    data = {**{key: value for key, value in first.items() if key != "svg"}, "views": views}
-    note = (f'<p id="gg-note" class="ggv-note" role="status" aria-live="polite"></p>'
-            f"<p class=\"ggv-note\">This page holds {len(views)} views of the overview laid out beforehand "
-            "(a click away from the first one, then two clicks); <code>graphviz-grad serve</code> opens any "
-            "group.</p>")
-    return viewer_page(data, first["svg"], title=title, scripts=(asset("overview.js"), _START), after=note)
+    data, svg = overview_parts(view, most_views=most_views, most_bytes=most_bytes, backend=backend)
+    return overview_page(data, svg, title=title)

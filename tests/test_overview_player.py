@@ -103,3 +103,13 @@ def test_a_click_in_the_player_opens_and_closes_a_group_without_a_server(browser
     expect(note).to_contain_text("graphviz-grad serve opens any group")
     assert second in held and problems == [] and all(url.startswith("file:") for url in requests)
     page.close()
+
+
+def test_a_notebook_player_of_an_overview_is_the_same_page():
+    from graphviz_grad.widgets import Player
+
+    player = Player(overview(small_trace(), expand=()))
+    assert "Overview of 8 nodes (4 views laid out beforehand" in str(player)
+    bundle = player._repr_mimebundle_()[0]
+    assert "GGOverview.attach" in bundle["text/html"] and bundle["image/svg+xml"].startswith("<svg")
+    assert scene(player.page)["kind"] == "overview" and len(player.data["views"]) == 4
