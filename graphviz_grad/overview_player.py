@@ -25,7 +25,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from .overview import Overview
-from .overview_scene import MOST_BOXES, caption, overview_data
+from .overview_scene import MOST_BOXES, caption, inmost, overview_data
 
 MOST_VIEWS = 32
 """Views a page holds at most (the first included)."""
@@ -96,7 +96,7 @@ def prerendered(view: Overview, *, most_views: int = MOST_VIEWS, most_bytes: int
                     continue
                 index = tree.find(box["group"])
                 if box["kind"] == "group":
-                    after = frozenset({*state, *tree.chain(index)})
+                    after = frozenset({*state, *tree.chain(inmost(tree, index))})
                 else:
                     after = frozenset(g for g in state if index not in tree.chain(g))
                 if after not in shown:

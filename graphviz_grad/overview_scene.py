@@ -30,6 +30,7 @@ from typing import Any
 from .engine import Trace
 from .errors import GraphvizGradError
 from .graph import CONST, INPUT
+from .groups import GroupTree
 from .ops import OPS
 from .overview import Overview, summary_dict
 from .serialize import json_number
@@ -54,15 +55,35 @@ def open_groups(view: Overview) -> list[str]:
     return [view.tree.groups[index].id for index in sorted(view.expanded) if index != 0]
 
 
+def inmost(tree: GroupTree, index: int) -> int:
+    """The group a click on group ``index`` opens down to: while a group holds nothing but
+    one group (a declared neuron ``layer2.n5`` around the neuron found inside it), that one.
+
+    >>> import graphviz_grad as gg
+    >>> from graphviz_grad.groups import group_tree
+    >>> tree = group_tree(gg.parse("n.h = relu(w*x + b); L = n.h**2 + y"))
+    >>> [tree.groups[g].id for g in (tree.find("n"), inmost(tree, tree.find("n")))]
+    ['n', 'n.h']
+    """
+    while True:
+        items = tree.items(index)
+        if len(items) != 1 or items[0][0] != "g":
+            return index
+        index = items[0][1]
+
+
 def toggle(trace: Trace, opened: Sequence[str], group: str, action: str = "expand", *,
            most_boxes: int = MOST_BOXES) -> tuple[Overview, dict[str, Any]]:
-    """The view with ``opened`` open, then ``group`` opened (``action`` expand) or closed
-    (collapse), and the change; a `KeyError` names an unknown group, `TooManyBoxes` says
-    when the result would draw more than ``most_boxes`` boxes."""
+    """The view with ``opened`` open, then ``group`` opened (``action`` expand; down to its
+    `inmost` group) or closed (collapse), and the change; a `KeyError` names an unknown
+    group, `TooManyBoxes` says when the result would draw more than ``most_boxes`` boxes."""
     if action not in ACTIONS:
         raise ValueError(f"action must be expand or collapse, not {action!r}")
     view = Overview(trace, expand=list(opened))
-    change = view.expand(group) if action == "expand" else view.collapse(group)
+    if action == "expand":
+        change = view.expand(view.tree.groups[inmost(view.tree, view.tree.find(group))].id)
+    else:
+        change = view.collapse(group)
     shown = len(view.layout()[0])
     if shown > most_boxes:
         size = view.summaries[view.tree.find(group)].nodes

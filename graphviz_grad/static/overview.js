@@ -9,7 +9,7 @@
   // shows a failure ("" clears it).
   function attach(viewer, options) {
     const report = options.report || (() => {});
-    const state = {busy: false, quiet: false};
+    const state = {busy: false};
 
     async function run(item) {
       const data = viewer.data;
@@ -28,11 +28,10 @@
         root.dataset.open = answer.open.join(" ");
         const shown = answer.nodes.find((node) => node.group === item.group);  // its frame, or its box again
         if (shown) {
-          state.quiet = true;
-          try { viewer.select(shown.id); } finally { state.quiet = false; }
+          viewer.select(shown.id);  // its story in the details (a select from code opens nothing)
           const element = viewer.svg.getElementById(shown.id);
           if (element) element.focus({preventScroll: true});
-          viewer.zoomTo(shown.id, 1);  // the group at its drawn size (or smaller, to fit): readable
+          viewer.zoomTo(shown.id, 1, 0.6);  // readable: 14-point text at 8.4 px or more
         }
       } catch (failure) {
         report(failure.message || String(failure), failure);
@@ -47,8 +46,8 @@
     };
     viewer.on("frame", controls);
     controls();
-    viewer.on("select", (item) => {
-      if (state.quiet || !item || (item.kind !== "group" && item.kind !== "frame")) return;
+    viewer.on("select", (item, how) => {  // a click or Enter on a box or frame; not a search, not code
+      if ((how !== "click" && how !== "key") || !item || (item.kind !== "group" && item.kind !== "frame")) return;
       if (item.kind === "group" && !item.expandable) return;
       run(item);
     });

@@ -77,7 +77,7 @@
     const state = {data: null, svg: null, zoom: null, index: -1, looks: {}, parts: {}, current: null,
       edges: [], selected: null, timer: null, down: null, matches: []};
 
-    function emit(kind, value) { for (const listener of listeners[kind]) listener(value); }
+    function emit(kind, value, how) { for (const listener of listeners[kind]) listener(value, how); }
 
     // Where each node's and edge's changing pieces are in the drawing: found once per drawing.
     function index(svg) {
@@ -193,17 +193,20 @@
                         (height - bounds.height * t.scale) / 2 - bounds.y * t.scale);
     }
 
-    function zoomTo(id, most) {  // centre node or frame `id`, as large as fits, at most `most`× (not below fit)
+    // Node or frame `id` at `most`× its drawn size, or smaller to fit, never below `least`× (nor below
+    // the whole graph's fit): centred where it fits, else from its left (top) edge.
+    function zoomTo(id, most, least) {
       const pieces = state.parts[id];
       if (!pieces || !state.zoom) return;
       const place = layerBox(pieces.group), whole = box();
       const width = parts.stage.clientWidth, height = parts.stage.clientHeight;
       const all = Math.min(width / whole.width, height / whole.height, 2) * 0.98;
-      const scale = Math.max(all, Math.min(width / place.width * 0.95, height / place.height * 0.95, most || 1));
-      state.zoom.zoomAbs(0, 0, scale);
+      const fits = Math.min(width / place.width, height / place.height) * 0.95;
+      state.zoom.zoomAbs(0, 0, Math.max(all, Math.min(most || 1, Math.max(fits, least || 0))));
       const t = state.zoom.getTransform();  // (panzoom keeps within its zoom limits)
-      state.zoom.moveTo(width / 2 - (place.x + place.width / 2) * t.scale,
-                        height / 2 - (place.y + place.height / 2) * t.scale);
+      const axis = (size, start, length) => length * t.scale <= size
+        ? size / 2 - (start + length / 2) * t.scale : 12 - start * t.scale;
+      state.zoom.moveTo(axis(width, place.x, place.width), axis(height, place.y, place.height));
     }
 
     function zoomBy(ratio) {
@@ -270,7 +273,7 @@
       return marked;
     }
 
-    function select(id) {
+    function select(id, how) {  // how: "click", "key" (Enter), "search"; none from other code
       const changes = {};
       if (state.selected) {
         for (const other of state.path) changes[other] = {classes: {"ggv-path": false, "ggv-selected": false}};
@@ -284,7 +287,7 @@
       state.svg.classList.toggle("ggv-focus", state.path.size > 1);  // a box with no edges dims nothing
       root.dataset.selected = state.selected ? state.items[state.selected].name : "";
       if (state.selected) { describe(state.selected); reveal(state.selected); } else parts.details.hidden = true;
-      emit("select", state.selected ? state.items[state.selected] : null);
+      emit("select", state.selected ? state.items[state.selected] : null, how);
     }
 
     function describe(id) {
@@ -335,9 +338,10 @@
 
     function find(text) {  // Enter in the search box: the exact name, else the first match
       search(text);
-      const exact = state.data.nodes.find((node) => node.name === text.trim());
+      const named = state.data.nodes.filter((node) => node.name === text.trim());
+      const exact = named.find((node) => node.kind !== "group" && node.kind !== "frame") || named[0];  // a node first
       const id = exact ? exact.id : state.matches[0];
-      if (id) select(id);
+      if (id) select(id, "search");
     }
 
     // --- the loss curve (descent) ---------------------------------------------------------------
@@ -396,7 +400,7 @@
         End: () => { stop(); show(state.data.frames.length - 1); },
         "+": () => zoomBy(1.25), "=": () => zoomBy(1.25), "-": () => zoomBy(0.8), "_": () => zoomBy(0.8),
         0: fit, Escape: () => select(null), "/": () => parts.search.focus(),
-        Enter: () => { const group = target.closest && target.closest(PICKED); if (group) select(group.id); },
+        Enter: () => { const group = target.closest && target.closest(PICKED); if (group) select(group.id, "key"); },
       };
       if (event.key === " " && (target === parts.stage || target === document.body)) keys[" "] = play;
       if (event.ctrlKey || event.metaKey || event.altKey || !keys[event.key]) return;
@@ -471,7 +475,7 @@
       const down = state.down;
       if (down && Math.hypot(event.clientX - down[0], event.clientY - down[1]) > 6) return;
       const group = event.target.closest && event.target.closest(PICKED);
-      select(group ? group.id : null);
+      select(group ? group.id : null, "click");
     });
     (options.keys || root).addEventListener("keydown", onKey);
     window.addEventListener("resize", () => { if (state.bounds) sizeStage(); });
