@@ -74,7 +74,8 @@ FORMULA, VALUES, LR, MODE, TANGENT, CHECK = "formula", "values", "lr", "mode", "
 KEYS = {"seed": (), "formula": (FORMULA,), "calculate": (FORMULA, VALUES, LR),
         "check": (FORMULA, VALUES, LR),
         "graph": (FORMULA, VALUES, "passes", MODE, TANGENT), "descend": (FORMULA, VALUES, LR, "steps"),
-        "exercise": ("name", FORMULA, VALUES, "hide", "answers")}
+        "exercise": ("name", FORMULA, VALUES, "hide", "answers"),
+        "overview": (FORMULA, VALUES, "demo", "open", "group", "action")}
 """The keys each endpoint takes."""
 SWITCHES = {"calculate": {CHECK: "false for the numbers without the SymPy check"}}
 """Keys some endpoints take besides (true or false), and what they do."""
@@ -156,6 +157,10 @@ def read(endpoint: str, body: Any) -> dict[str, Any]:
         from .exercise_service import read_exercise
 
         return read_exercise(body)
+    if endpoint == "overview":  # a big graph's groups, opened and closed (graphviz_grad.overview_service)
+        from .overview_service import read_overview
+
+        return read_overview(body)
     text = body.get(FORMULA)
     if text is not None:
         if not isinstance(text, str):
@@ -290,8 +295,12 @@ def graph_frames(request: Mapping[str, Any]) -> dict[str, Any]:
     """The graph drawn once (``svg``: the annotated graph) and the viewer's data: its nodes and
     edges with their story, and every frame of the forward and backward passes (``passes``)
     as a caption and the changes to the drawing (`graphviz_grad.scene.scene_data`)."""
-    _, graph = _drawable(request[FORMULA])
+    _, graph = _formula(request[FORMULA])
     trace = backward(graph, request[VALUES])
+    if len(graph) > MAX_DRAWN:  # too many to draw one by one: the overview, its groups to open
+        from .overview_service import big_graph
+
+        return big_graph(trace, MAX_DRAWN)
     passes = request.get("passes", "both")
     mode = request.get(MODE, "reverse")
     forward_options: dict[str, Any] = {}
@@ -321,6 +330,12 @@ def descent(request: Mapping[str, Any]) -> dict[str, Any]:
     return {"svg": descent_drawing(run, data), "status": run.status, "message": run.message, **data}
 
 
+def _overview(request: Mapping[str, Any]) -> dict[str, Any]:
+    from .overview_service import overview_page
+
+    return overview_page(request)
+
+
 def _exercise(request: Mapping[str, Any]) -> dict[str, Any]:
     from .exercise_service import exercise_page
 
@@ -329,7 +344,7 @@ def _exercise(request: Mapping[str, Any]) -> dict[str, Any]:
 
 ENDPOINTS: dict[str, Callable[[Mapping[str, Any]], dict[str, Any]]] = {
     "seed": seed, "formula": formula_info, "calculate": calculation, "check": verdict, "graph": graph_frames,
-    "descend": descent, "exercise": _exercise}
+    "descend": descent, "exercise": _exercise, "overview": _overview}
 
 
 def _drawable(text: str | None) -> tuple[str, Graph]:

@@ -328,6 +328,7 @@
       const passes = $("graph-panel").dataset.passes || "both";
       const data = await api("graph", {formula: body.formula, values: body.values, passes, mode: $("mode").value});
       if (seq !== state.seq.graph) return;
+      state.drawn = {formula: body.formula, values: body.values};  // a big graph's groups open over these
       $("graph-error").textContent = "";
       showScene(data, state.mode === "steps" && state.frameCount === data.frames.length ? state.viewer.index
         : data.frames.length - 1);  // start on the full graph
@@ -346,10 +347,21 @@
     if (!state.viewer) {
       state.viewer = GGViewer.mount($("viewer"), data, {svg: data.svg, start, keys: $("graph-panel")});
       window.ggPage.viewer = state.viewer;
+      GGOverview.attach(state.viewer, {toggle: openOrClose, report: (text, failure) => {
+        if (!failure || failure.field !== "aborted") $("graph-error").textContent = text;
+      }});
     } else {
       state.viewer.load(data, data.svg, start);
     }
     $("graph-panel").dataset.frames = String(data.frames.length);
+  }
+
+  // a big graph's overview (overview.js): a group opened or closed by the server, over the values drawn
+  async function openOrClose(open, group, action) {
+    const seq = state.seq.graph;
+    const answer = await api("overview", {...state.drawn, open, group, action});
+    if (seq !== state.seq.graph) throw new ApiError("superseded by a newer graph", "aborted");
+    return answer;
   }
 
   // the SymPy check of the calculation on screen, for the details of each input it covered
