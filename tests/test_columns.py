@@ -110,3 +110,21 @@ def test_from_micrograd_names_the_root_around_labels_and_reads_as_its_validated_
     root.backward()
     assert trace.gradients["z2"] == a.grad and trace.gradients["z1"] == b.grad
     assert gg.from_micrograd(root).graph == graph  # the same names and order every time
+
+
+@pytest.mark.parametrize("program", [
+    "L = (x*W1 + y*W2 - B)**2",
+    "a = x*2\nL = x + 1",  # a statement the output does not read: not live, gradient 0 through it
+    "z2 = x*3\nz2*x + 1",  # a statement named like a generated name, then a bare output
+    "h = 2*3\nL = h*x + x",  # an operation on constants only
+])
+def test_a_parsed_graph_reads_as_the_validated_graph_of_its_nodes(program):
+    parsed = gg.parse(program)
+    point = [0.5 + k for k in range(len(parsed.inputs))]
+    trace = gg.backward(parsed, point)
+    assert parsed._nodes is None
+    checked = gg.Graph(parsed.nodes, parsed.output)
+    assert checked == parsed and parsed.output == checked.nodes[checked.index(checked.output)].name
+    assert engine._program(parsed).live == _reference_live(parsed)
+    again = gg.backward(checked, point)
+    assert _same_numbers(trace.values, again.values) and _same_numbers(trace.grads, again.grads)
