@@ -9,8 +9,10 @@
 One column of the Hessian is the tangent of the gradient along one input: a forward sweep gives
 every node's tangent ż (`graphviz_grad.forward`), and a reverse sweep carries both the adjoint ḡ
 and its tangent, ġ_a += ġ_z·∂z/∂a + ḡ_z·Σ_b ∂²z/∂a∂b·ḃ, with the second local derivatives from the
-op table's ``second_partials``. Values, adjoints and local derivatives are computed once, so n
-columns cost about 2·n sweeps. `hvp` does one such sweep along a vector, without forming H.
+op table's ``second_partials``. Values, adjoints and local derivatives are computed once, on the
+engine's prepared program; then all columns go through the two sweeps together, each node
+carrying a list of tangents (one per column), so the interpreter's cost per node is paid once per
+block of columns, not once per column. `hvp` does one sweep along a vector, without forming H.
 
 Where the point sits on a kink (relu at 0, a max tie, ...), an entry whose input reaches the kink
 has status ``kink`` and no number: the second derivative does not exist there.
@@ -19,80 +21,87 @@ has status ``kink`` and no number: the second derivative does not exist there.
 from __future__ import annotations
 
 import math
+import operator
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
-from .engine import Trace
+from .eigen import eigenvalues as _eigenvalues
+from .eigen import symmetric_eigenvalues
+from .engine import Trace, _program
 from .errors import GraphError, InputValueError
 from .forward import as_trace, read_direction
-from .graph import CONST, INPUT, Graph
+from .graph import INPUT, Graph
 from .ops import OPS
 
 OK, INF, NAN, KINK, UNDEFINED = "ok", "inf", "nan", "kink", "undefined"
 MAX_WRT = 400
 """At most this many inputs to differentiate by twice (a 400 by 400 matrix)."""
-JACOBI_UP_TO = 40
-"""Eigenvalues of matrices up to this size come from the plain-Python Jacobi routine (exact where it
-can be: 0, 0, 252 for the seed); larger ones from numpy's ``eigvalsh`` when numpy is installed."""
+BLOCK_NUMBERS = 1 << 19
+"""The columns are computed together in blocks of at most this many numbers in all (nodes times
+columns), which bounds the memory of a Hessian of a large graph."""
 
 
 @dataclass(frozen=True)
 class _Locals:
-    """Everything a column needs that does not depend on the direction, by node position."""
+    """Everything a column needs that does not depend on the direction, by node position; the
+    structure is the engine's prepared program (`graphviz_grad.engine`), the numbers this point's."""
 
-    order: tuple[tuple[int, tuple[int, ...]], ...]  # live operation nodes from the output back, live args
-    consumers: tuple[tuple[int, ...], ...]  # the live operation nodes that read each node
+    order: tuple[int, ...]  # the live operation nodes (depend on an input, reach the output), output first
+    linear: tuple[bool, ...]  # by position: the op's partials are constants (its second partials are 0)
     partials: list[tuple[float, ...]]
     seconds: list[tuple[tuple[float, ...], ...]]
     slots: list[tuple[tuple[int, int], ...]]  # (slot, arg) of the live args of each live node
     kinks: tuple[str, ...]  # the live nodes at a kink
+    finite: bool  # every live node's adjoint and local derivatives are finite numbers
+
+    @cached_property
+    def consumers(self) -> tuple[tuple[int, ...], ...]:
+        """The live operation nodes that read each node."""
+        readers: list[list[int]] = [[] for _ in self.partials]
+        for i in self.order:
+            for _, a in self.slots[i]:
+                readers[a].append(i)
+        return tuple(map(tuple, readers))
 
 
 def _locals(trace: Trace) -> _Locals:
-    graph, vals = trace.graph, trace.values
-    args = graph.arg_indices
+    graph, vals, grads = trace.graph, trace.values, trace.grads
+    program = _program(graph)
+    live = program.live
     n = len(graph)
-    reaches = [False] * n
-    reaches[graph.index(graph.output)] = True
-    depends = [False] * n
-    for i in range(n - 1, -1, -1):
-        if reaches[i]:
-            for a in args[i]:
-                reaches[a] = True
-    for i, node in enumerate(graph.nodes):
-        depends[i] = node.op == INPUT or any(depends[a] for a in args[i])
-    order, kinks = [], []
     partials: list[tuple[float, ...]] = [()] * n
     seconds: list[tuple[tuple[float, ...], ...]] = [()] * n
     slots: list[tuple[tuple[int, int], ...]] = [()] * n
-    consumers: list[list[int]] = [[] for _ in range(n)]
-    for i in range(n - 1, -1, -1):
+    linear = [False] * n
+    kinks = []
+    finite = True
+    for i, _, _, a, b in program.backward:  # the live operations, from the output back
         node = graph.nodes[i]
-        if node.op in (INPUT, CONST) or not (reaches[i] and depends[i]):
-            continue
         op = OPS[node.op]
         if op.second_partials is None:
             raise GraphError(f"no second derivatives for {node.op!r} (node {node.name!r}): "
                              "its op table row has no second_partials")
-        here = tuple(vals[a] for a in args[i])
-        slots[i] = tuple((slot, a) for slot, a in enumerate(args[i]) if depends[a])
-        order.append((i, args[i]))
-        for _, a in slots[i]:
-            consumers[a].append(i)
+        here = (vals[a],) if b < 0 else (vals[a], vals[b])
+        slots[i] = tuple((slot, arg) for slot, arg in enumerate((a, b)[:len(here)]) if live[arg])
+        linear[i] = op.constant_partials is not None
         partials[i] = op.partials(*here, vals[i])
         seconds[i] = op.second_partials(*here, vals[i])
+        finite = finite and math.isfinite(grads[i]) and all(map(math.isfinite, partials[i])) and all(
+            math.isfinite(number) for row in seconds[i] for number in row)
         tests = [test for test in (op.kink, op.second_kink) if test is not None]
         if any(test(slot, here) for test in tests for slot, _ in slots[i]):
             kinks.append(node.name)
-    return _Locals(tuple(order), tuple(map(tuple, consumers)), partials, seconds, slots, tuple(kinks))
+    order = tuple(program.backward_columns[0])
+    return _Locals(order, tuple(linear), partials, seconds, slots, tuple(kinks), finite)
 
 
 def _column(trace: Trace, local: _Locals, direction: Mapping[str, float]) -> list[float]:
     """The tangent of every node's adjoint along ``direction`` (the nonzero components suffice):
-    (H·direction) at the inputs. Only the nodes downstream of a moved input get a tangent, and
-    only those and the nodes they read get an adjoint tangent."""
+    (H·direction) at the inputs, one number at a time. Only the nodes downstream of a moved input
+    get a tangent, and only those and the nodes they read get an adjoint tangent: a structural 0
+    stays 0 next to an infinite local derivative (an ``inf`` times it is not a ``nan``)."""
     graph, grads = trace.graph, trace.grads
     n = len(graph)
     dots = [0.0] * n
@@ -116,8 +125,8 @@ def _column(trace: Trace, local: _Locals, direction: Mapping[str, float]) -> lis
         moved[i] = True
     adjoint_dots = [0.0] * n
     touched = [False] * n  # the adjoint's tangent is not structurally 0
-    for i, _ in local.order:
-        own, carried = moved[i], touched[i]
+    for i in local.order:  # a linear op (add, sub, neg) adds no second-order term: it sends ġ only
+        own, carried = moved[i] and not local.linear[i], touched[i]
         if not (own or carried):
             continue
         g, g_dot, parts, second = grads[i], adjoint_dots[i], partials[i], seconds[i]
@@ -129,6 +138,75 @@ def _column(trace: Trace, local: _Locals, direction: Mapping[str, float]) -> lis
             adjoint_dots[a] += term
             touched[a] = True
     return adjoint_dots
+
+
+def _combine(pairs: Sequence[tuple[float, list[float]]]) -> list[float]:
+    """Σ c·v over the (c, v) pairs, element by element (one, two or three vectors)."""
+    if len(pairs) == 1:
+        c, v = pairs[0]
+        return v if c == 1.0 else [c * x for x in v]
+    if len(pairs) == 2:
+        (c, v), (d, w) = pairs
+        if c == 1.0 and d == 1.0:
+            return list(map(operator.add, v, w))
+        if c == 1.0 and d == -1.0:
+            return list(map(operator.sub, v, w))
+        return [c * x + d * y for x, y in zip(v, w, strict=True)]
+    (c, v), (d, w), (e, u) = pairs
+    return [c * x + d * y + e * z for x, y, z in zip(v, w, u, strict=True)]
+
+
+def _block(trace: Trace, local: _Locals, seeds: Sequence[int]) -> list[list[float] | None]:
+    """Columns ``H·e_k`` for the inputs at positions ``seeds``, all at once: every node carries one
+    tangent (and one adjoint tangent) per column, so the engine's program is swept twice for the
+    whole block, with the loops over columns inside list operations. Every node that depends on
+    no seed has ``None`` (structurally 0). For points where every local derivative is finite
+    (`_Locals.finite`), where a structural 0 and a computed 0 give the same products."""
+    n, width, grads = len(trace.graph), len(seeds), trace.grads
+    partials, seconds, slots, linear = local.partials, local.seconds, local.slots, local.linear
+    dots: list[list[float] | None] = [None] * n
+    for k, position in enumerate(seeds):
+        dots[position] = [0.0] * width
+        dots[position][k] = 1.0  # type: ignore[index]
+    for i in reversed(local.order):  # ż = Σ ∂z/∂a·ȧ, in evaluation order
+        parts = partials[i]
+        pairs = [(parts[slot], dots[a]) for slot, a in slots[i] if dots[a] is not None]
+        if pairs:
+            dots[i] = _combine(pairs)  # type: ignore[arg-type]
+    adjoint_dots: list[list[float] | None] = [None] * n
+    for i in local.order:  # ġ_a += ġ_z·∂z/∂a + ḡ_z·Σ_b ∂²z/∂a∂b·ḃ, from the output back
+        g_dot, g, parts, second = adjoint_dots[i], grads[i], partials[i], seconds[i]
+        own = [(other, dots[b]) for other, b in slots[i] if dots[b] is not None] if not linear[i] else []
+        if g_dot is None and not own:
+            continue
+        for slot, a in slots[i]:
+            pairs = [(parts[slot], g_dot)] if g_dot is not None else []
+            row = second[slot] if own else ()
+            pairs += [(g * row[other], tangent) for other, tangent in own if g * row[other] != 0]
+            if not pairs:
+                continue
+            term = _combine(pairs)  # type: ignore[arg-type]
+            before = adjoint_dots[a]
+            adjoint_dots[a] = term if before is None else list(map(operator.add, before, term))
+    return adjoint_dots
+
+
+def _matrix(trace: Trace, local: _Locals, positions: Sequence[int]) -> list[list[float]]:
+    """The Hessian's columns for the inputs at ``positions``: in blocks (`_block`) where every
+    local derivative is finite, else one structural column at a time (`_column`)."""
+    graph = trace.graph
+    if not local.finite:
+        return [[column[p] for p in positions] for column in
+                (_column(trace, local, {graph.nodes[q].name: 1.0}) for q in positions)]
+    width = max(1, min(len(positions), BLOCK_NUMBERS // max(1, len(local.order))))
+    columns: list[list[float]] = []
+    for start in range(0, len(positions), width):
+        seeds = positions[start:start + width]
+        adjoint_dots = _block(trace, local, seeds)
+        rows = [adjoint_dots[p] or [0.0] * len(seeds) for p in positions]
+        # + 0.0: a -0.0 that a sum of zeros may leave is written 0.0, as a sum from 0.0 gives
+        columns += [[row[k] + 0.0 for row in rows] for k in range(len(seeds))]
+    return columns
 
 
 @dataclass(frozen=True, eq=False)
@@ -196,14 +274,7 @@ class Hessian:
         within rounding of 0 (``|λ| <= n·2⁻⁵²·max|λ|·8``) are written as 0."""
         if not self.ok:
             return None
-        if len(self.wrt) > JACOBI_UP_TO:
-            try:
-                import numpy
-            except ImportError:
-                pass
-            else:
-                return _rounded(tuple(map(float, numpy.linalg.eigvalsh(numpy.array(self.matrix)))))
-        return symmetric_eigenvalues(self.matrix)
+        return _eigenvalues(self.matrix)
 
     @property
     def max_eigenvalue(self) -> float | None:
@@ -296,20 +367,23 @@ def hessian(subject: Any, values: Any = None, /, wrt: Sequence[str] | str | None
     local = _locals(trace)
     graph = trace.graph
     positions = [graph.index(name) for name in names]
-    columns = [_column(trace, local, {wanted: 1.0}) for wanted in names]
-    matrix = tuple(tuple(columns[j][positions[i]] for j in range(len(names))) for i in range(len(names)))
+    columns = _matrix(trace, local, positions)
+    matrix = tuple(zip(*columns, strict=True)) if columns else ()  # entry [i][j] from column j
     at_kink = _upstream_inputs(graph, local.kinks)
     outside = _upstream_inputs(graph, [node.name for node in graph.nodes
                                        if trace.status(node.name) == "domain"])
+    # per input: the status of every entry in its row and column, unless the number's own
+    marks = [KINK if name in at_kink else UNDEFINED if name in outside else None for name in names]
 
-    def status(i: int, j: int) -> str:
-        if names[i] in at_kink or names[j] in at_kink:
-            return KINK
-        if names[i] in outside or names[j] in outside:
-            return UNDEFINED
-        return _status(matrix[i][j])
+    def statuses_of(mark: str | None, row: tuple[float, ...]) -> tuple[str, ...]:
+        if mark == KINK:
+            return (KINK,) * len(row)
+        if not any(marks) and all(map(math.isfinite, row)):
+            return (OK,) * len(row)  # the usual case, without a look at every entry
+        return tuple(KINK if other == KINK else UNDEFINED if mark or other else _status(number)
+                     for other, number in zip(marks, row, strict=True))
 
-    statuses = tuple(tuple(status(i, j) for j in range(len(names))) for i in range(len(names)))
+    statuses = tuple(map(statuses_of, marks, matrix))
     return Hessian(trace, names, matrix, statuses, local.kinks)
 
 
@@ -329,48 +403,4 @@ def hvp(subject: Any, values: Any = None, /, *, vector: Any, wrt: Sequence[str] 
     return {name: column[trace.graph.index(name)] for name in names}
 
 
-# --- eigenvalues of a small symmetric matrix ------------------------------------------------
-
-
-def symmetric_eigenvalues(matrix: Sequence[Sequence[float]]) -> tuple[float, ...]:
-    """The eigenvalues of a real symmetric matrix, ascending, by cyclic Jacobi rotations (plain
-    Python: the package needs no numpy); numpy's ``eigvalsh`` agrees to rounding (the tests check).
-
-    >>> symmetric_eigenvalues([[2.0, 1.0], [1.0, 2.0]])
-    (1.0, 3.0)
-    """
-    a = [list(map(float, row)) for row in matrix]
-    n = len(a)
-    if any(len(row) != n for row in a):
-        raise ValueError("the matrix must be square")
-    for _ in range(100):  # sweeps; converges quadratically, a dozen is plenty
-        off = sum(a[i][j] * a[i][j] for i in range(n) for j in range(i + 1, n))
-        scale = sum(a[i][i] * a[i][i] for i in range(n)) + off
-        if off <= 1e-32 * scale or off == 0:
-            break
-        for p in range(n - 1):
-            for q in range(p + 1, n):
-                if a[p][q] == 0:
-                    continue
-                theta = (a[q][q] - a[p][p]) / (2.0 * a[p][q])
-                t = math.copysign(1.0, theta) / (abs(theta) + math.sqrt(theta * theta + 1.0))
-                c = 1.0 / math.sqrt(t * t + 1.0)
-                s = t * c
-                apq = a[p][q]
-                for r in range(n):  # rows and columns p and q turn; the rest stays
-                    if r != p and r != q:
-                        arp, arq = a[r][p], a[r][q]
-                        a[r][p] = a[p][r] = c * arp - s * arq
-                        a[r][q] = a[q][r] = s * arp + c * arq
-                a[p][p] -= t * apq  # the diagonal from the rotation angle: exact where it can be
-                a[q][q] += t * apq
-                a[p][q] = a[q][p] = 0.0
-    return _rounded(tuple(sorted(a[i][i] for i in range(n))))
-
-
-def _rounded(values: tuple[float, ...]) -> tuple[float, ...]:
-    """Eigenvalues within rounding of 0 written as 0 (ascending order is kept)."""
-    n = len(values)
-    largest = max((abs(v) for v in values), default=0.0)
-    noise = 8 * n * 2.0**-52 * largest
-    return tuple(0.0 if abs(v) <= noise else v for v in values)
+__all__ = ["Hessian", "hessian", "hvp", "symmetric_eigenvalues"]

@@ -113,6 +113,44 @@ def test_random_trees_agree_with_sympy_and_finite_differences(tree, point):
     _agrees_with_finite_differences(h, rel=1e-3, absolute=1e-3)
 
 
+def _one_column_at_a_time(h):
+    """The Hessian again, column by column with the structural path (`hvp`'s)."""
+    columns = [hvp(h.trace, vector=name, wrt=h.wrt) for name in h.wrt]
+    return tuple(tuple(columns[j][other] for j in range(len(h.wrt))) for other in h.wrt)
+
+
+@settings(max_examples=int(os.environ.get("GG_EXAMPLES", 150)) // 3, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow])
+@given(trees(), st.fixed_dictionaries({name: st.floats(-3, 3) for name in NAMES}))
+def test_the_block_of_columns_equals_one_column_at_a_time(tree, point):
+    # all columns in one sweep (lists of tangents) against one structural column per input,
+    # at any point where the block path is taken, kinks and overflow included
+    expr = to_expr(tree, dict(zip(NAMES, inputs(NAMES))))
+    assume(isinstance(expr, gg.Expr) and expr.op not in ("input", "const"))
+    h = hessian(backward(build(expr.named("L"), inputs=list(NAMES)), point))
+    for mine, theirs in zip(h.matrix, _one_column_at_a_time(h), strict=True):
+        assert all(a == pytest.approx(b, rel=1e-12, abs=1e-300) or (a != a and b != b)
+                   for a, b in zip(mine, theirs, strict=True)), (h.matrix, _one_column_at_a_time(h))
+
+
+def test_blocks_narrower_than_the_matrix_give_the_same_columns(monkeypatch):
+    import importlib
+
+    module = importlib.import_module("graphviz_grad.hessian")  # the package's name hessian is the function
+    formula = "L = " + " + ".join(f"a{k}**2*a{(k + 1) % 7}" for k in range(7))
+    values = [0.3 * k - 1 for k in range(7)]
+    whole = hessian(formula, values).matrix
+    monkeypatch.setattr(module, "BLOCK_NUMBERS", 45)  # 2 columns per block for these 20 operations
+    assert hessian(formula, values).matrix == whole
+
+
+def test_an_infinite_local_derivative_leaves_structural_zeros_at_zero():
+    # sqrt'(0) = inf: the block path would meet inf·0; the column path keeps d2L/dx dy = 0
+    h = hessian("L = sqrt(x) + y**2", x=0, y=3)
+    assert h.matrix[1] == (0.0, 2.0) and h.statuses[1][1] == "ok"
+    assert h.matrix[0][1] == 0.0 and h.statuses[0][1] == "kink"
+
+
 @pytest.mark.parametrize("name", list(OPS))
 def test_every_op_has_second_partials_matching_differences_of_its_partials(name):
     op = OPS[name]
