@@ -131,10 +131,15 @@ def _column(trace: Trace, local: _Locals, direction: Mapping[str, float]) -> lis
             continue
         g, g_dot, parts, second = grads[i], adjoint_dots[i], partials[i], seconds[i]
         for slot, a in slots[i]:
+            row = second[slot] if own else ()
+            # a second partial of exactly 0 (mul's d2/da2, ...) adds nothing, even along an infinite tangent
+            curvature = [row[other] * dots[b] for other, b in slots[i]
+                         if own and moved[b] and row[other] != 0]
+            if not (carried or curvature):
+                continue
             term = g_dot * parts[slot] if carried else 0.0
-            if own:
-                row = second[slot]
-                term += g * sum(row[other] * dots[b] for other, b in slots[i] if moved[b])
+            if curvature:
+                term += g * sum(curvature)
             adjoint_dots[a] += term
             touched[a] = True
     return adjoint_dots
