@@ -336,3 +336,40 @@ def test_the_mode_switch_draws_tangents(page):
     expect(page)(page.locator("#counter")).to_have_text("17 / 17")
     page.select_option("#mode", "reverse")
     expect(page)(page.locator("#caption-text")).not_to_contain_text("ż")
+
+
+def test_forward_mode_moves_the_chosen_input_and_the_details_tell_the_tangent(page):
+    check = expect(page)
+    check(page.locator("#direction-box")).to_be_hidden()  # reverse mode has no direction
+    page.select_option("#mode", "forward")
+    check(page.locator("#direction-box")).to_be_visible()
+    check(page.locator("#direction")).to_have_value("x")  # the first input by default
+    check(page.locator("#counter")).to_have_text("6 / 6")
+    page.select_option("#direction", "W1")
+    check(page.locator("#caption-text")).to_contain_text("L̇ = ∂L/∂z4·ż4 = 4·5 = 20")  # dL/dW1 = 20
+    page.fill("#slider", "1")
+    check(page.locator("#caption-text")).to_contain_text("ż1 = W1·ẋ + x·Ẇ1 = 0.1·0 + 5·1 = 5")
+    page.click("#viewer g#n6")  # z1: forward mode tells its tangent, not dL/dz1
+    details = page.locator("#details")
+    check(details).to_contain_text("tangent along (W1=1)")
+    check(details).to_contain_text("ż1 = W1·ẋ + x·Ẇ1 = 0.1·0 + 5·1 = 5")
+    check(details).not_to_contain_text("dL/dz1")
+    page.select_option("#mode", "both")  # both: the tangent and dL/dnode
+    check(page.locator("#counter")).to_have_text("17 / 17")
+    page.click("#viewer g#n6")
+    check(details).to_contain_text("ż1 = W1·ẋ + x·Ẇ1 = 0.1·0 + 5·1 = 5")
+    check(details).to_contain_text("dL/dz1")
+    page.select_option("#mode", "forward")
+    page.select_option("#direction", label="a vector…")  # a direction vector, typed
+    check(page.locator("#direction-vector")).to_be_visible()
+    page.fill("#direction-vector", "x=1, W1=2")
+    check(page.locator("#counter")).to_have_text("6 / 6")
+    check(page.locator("#caption-text")).to_contain_text("L̇ = ∂L/∂z4·ż4 = 4·10.1 = 40.4")  # 0.4 + 2·20
+    page.fill("#direction-vector", "q=1")
+    check(page.locator("#graph-error")).to_contain_text("tangent names 'q', which is not an input")
+    page.select_option("#mode", "reverse")
+    check(page.locator("#direction-box")).to_be_hidden()
+    check(page.locator("#graph-error")).to_have_text("")
+    page.click("#viewer g#n6")
+    check(details).to_contain_text("dL/dz1")
+    check(details).not_to_contain_text("tangent along")

@@ -138,6 +138,40 @@
       state.inputs.set(field.name, {box, message});
     });
     for (const button of document.querySelectorAll(".seed-only")) button.hidden = !info.seed;
+    setDirections(info.fields.map((field) => field.name));
+  }
+
+  // --- forward mode's direction: one input's unit vector, or a vector typed as name=number pairs ---
+  const VECTOR = "\u0000vector";  // the choice that shows the vector box (no input is named so)
+  function setDirections(names) {
+    const select = $("direction");
+    const chosen = select.value;
+    const choices = names.map((name) => {
+      const option = element("option", `${name} (unit vector)`);
+      option.value = name;
+      return option;
+    });
+    const typed = element("option", "a vector…");
+    typed.value = VECTOR;
+    select.replaceChildren(...choices, typed);
+    select.value = names.includes(chosen) || chosen === VECTOR ? chosen : names.length ? names[0] : VECTOR;
+    showDirection();
+  }
+
+  function showDirection() {
+    $("direction-box").hidden = $("mode").value === "reverse";
+    $("direction-vector").hidden = $("direction").value !== VECTOR;
+  }
+
+  function direction() {  // the API's "tangent": an input's name, or {name: number text} (others 0)
+    if ($("direction").value !== VECTOR) return $("direction").value;
+    const vector = {};
+    for (const part of $("direction-vector").value.split(/[,;]/)) {
+      if (!part.trim()) continue;
+      const [name, ...number] = part.split("=");
+      vector[name.trim()] = number.join("=").trim();
+    }
+    return vector;
   }
 
   function setValues(values) {
@@ -273,9 +307,11 @@
   // (#graph-panel's data-passes, or window.ggPage.setPasses).
   async function loadGraph(body) {
     const seq = ++state.seq.graph;
-    try {  // forward mode's direction: the first input's unit vector (the server's default)
+    try {
       const passes = $("graph-panel").dataset.passes || "both";
-      const data = await api("graph", {formula: body.formula, values: body.values, passes, mode: $("mode").value});
+      const mode = $("mode").value;
+      const data = await api("graph", {formula: body.formula, values: body.values, passes, mode,
+        ...(mode === "reverse" ? {} : {tangent: direction()})});
       if (seq !== state.seq.graph) return;
       $("graph-error").textContent = "";
       showScene(data, state.mode === "steps" && state.frameCount === data.frames.length ? state.viewer.index
@@ -409,7 +445,10 @@
     });
     $("train").addEventListener("click", train);
     $("show-steps").addEventListener("click", () => { state.mode = "steps"; loadGraph(requestBody()); });
-    $("mode").addEventListener("change", () => { state.mode = "steps"; loadGraph(requestBody()); });
+    const redraw = () => { showDirection(); state.mode = "steps"; loadGraph(requestBody()); };
+    $("mode").addEventListener("change", redraw);
+    $("direction").addEventListener("change", redraw);
+    $("direction-vector").addEventListener("input", () => later("direction", CALCULATE_DELAY_MS, redraw));
     start();
   });
 })();
