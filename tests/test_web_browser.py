@@ -373,3 +373,17 @@ def test_forward_mode_moves_the_chosen_input_and_the_details_tell_the_tangent(pa
     page.click("#viewer g#n6")
     check(details).to_contain_text("dL/dz1")
     check(details).not_to_contain_text("tangent along")
+
+
+def test_the_curvature_section_states_the_stable_learning_rate(page):
+    check = expect(page)
+    check(page.locator("#curvature")).to_have_text(
+        "largest eigenvalue of the Hessian in W1, W2, B: λmax = 252\n"
+        "gradient descent is stable for lr < 2/λmax = 0.007936507937 (here lr = 0.001: stable)")
+    page.fill("#lr", "0.01")
+    check(page.locator("#curvature")).to_contain_text("(here lr = 0.01: too large: it overshoots)")
+    check(page.locator("#update")).to_contain_text("try a smaller learning rate, lr < 2/λmax = 0.007936507937")
+    page.fill("#formula", "L = relu(a)*b")  # at a = 0, a kink: no eigenvalue to state
+    check(page.locator("#curvature")).to_contain_text("in a, b: λmax = ")  # smooth at a = 1
+    page.fill('#fields input[data-name="a"]', "0")
+    check(page.locator("#curvature")).to_contain_text("not available at this point")

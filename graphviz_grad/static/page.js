@@ -272,6 +272,7 @@
         ? `${item.label} = ${item.closed_form} = ${item.in_nodes}` : `${item.label} = ${item.closed_form}`)));
     $("interpretation").replaceChildren(...data.interpretation.map((line) => element("li", line)));
     $("update").textContent = data.update.lines.join("\n");
+    $("curvature").textContent = curvatureText(data.curvature, data.update);
     $("copy-block").textContent = data.copy;
     const forward = data.derivation.forward.map((line) => line.text);
     const backward = data.derivation.backward.map((line) => line.text);
@@ -299,6 +300,23 @@
       cells.push(element("span", item.label), track, element("span", fmt(item.gradient)));
     }
     $("chart").replaceChildren(...cells);
+  }
+
+  // The Hessian's largest eigenvalue in the parameters and the stable step lr < 2/λmax (as calc writes it)
+  function curvatureText(curvature, update) {
+    if (!curvature || curvature.max_eigenvalue === null) {
+      return "not available at this point: an entry of the Hessian is a kink or undefined, or the formula "
+        + "has no parameters or more than 100";
+    }
+    const names = update.parameters.map((parameter) => parameter.name).join(", ");
+    const lines = [`largest eigenvalue of the Hessian in ${names}: λmax = ${fmt(curvature.max_eigenvalue)}`];
+    const stable = curvature.stable_lr_below;
+    if (stable === null) lines.push("λmax ≤ 0: no learning rate overshoots on the local quadratic model");
+    else {
+      lines.push(`gradient descent is stable for lr < 2/λmax = ${fmt(stable)} (here lr = ${fmt(update.lr)}: `
+        + (update.lr < stable ? "stable)" : "too large: it overshoots)"));
+    }
+    return lines.join("\n");
   }
 
   // --- the graph, step by step (the viewer: viewer.js) ------------------------------------------
