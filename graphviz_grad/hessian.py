@@ -358,7 +358,7 @@ def _upstream_inputs(graph: Graph, names: Sequence[str]) -> set[str]:
 def hessian(subject: Any, values: Any = None, /, wrt: Sequence[str] | str | None = None,
             **named: Any) -> Hessian:
     """The Hessian of the output in the inputs ``wrt`` (default: all, in input order), by
-    forward-over-reverse: one tangent sweep and one reverse sweep per input.
+    forward-over-reverse: a tangent sweep and a reverse sweep for all columns together (in blocks).
 
     ``subject`` is formula text, a `Graph`, an `Expr` or a `Trace`; values come as for
     `graphviz_grad.grad`. An entry whose inputs reach a kink has status ``kink``.
