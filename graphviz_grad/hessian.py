@@ -29,7 +29,7 @@ from typing import Any
 
 from .eigen import eigenvalues as _eigenvalues
 from .eigen import symmetric_eigenvalues
-from .engine import Trace, _program
+from .engine import Trace, _program, value_status
 from .errors import GraphError, InputValueError
 from .forward import as_trace, read_direction
 from .graph import INPUT, Graph
@@ -54,7 +54,8 @@ class _Locals:
     seconds: list[tuple[tuple[float, ...], ...]]
     slots: list[tuple[tuple[int, int], ...]]  # (slot, arg) of the live args of each live node
     kinks: tuple[str, ...]  # the live nodes at a kink
-    finite: bool  # every live node's adjoint and local derivatives are finite numbers
+    finite: bool  # every live node's adjoint and local derivatives are finite numbers (a False
+    # where a sum of finite ones overflowed only sends the point the slower, one-column way)
 
     @cached_property
     def consumers(self) -> tuple[tuple[int, ...], ...]:
@@ -66,35 +67,50 @@ class _Locals:
         return tuple(map(tuple, readers))
 
 
-def _locals(trace: Trace) -> _Locals:
-    graph, vals, grads = trace.graph, trace.values, trace.grads
+def _shape(graph: Graph) -> tuple[tuple[Any, ...], list[tuple[tuple[int, int], ...]], tuple[bool, ...]]:
+    """What the columns need from the graph's structure, computed once per graph next to the
+    engine's prepared program (and again when the op table is replaced): per live operation, output
+    first, ``(position, args, live slots, partials rule, second partials rule, kink tests)``; the
+    live slots by position; and by position whether the op is linear (constant partials)."""
+    cached = graph._cache.get("hessian")
+    if cached is not None and cached[0] is OPS:
+        return cached[1]  # type: ignore[no-any-return]
     program = _program(graph)
     live = program.live
-    n = len(graph)
-    partials: list[tuple[float, ...]] = [()] * n
-    seconds: list[tuple[tuple[float, ...], ...]] = [()] * n
-    slots: list[tuple[tuple[int, int], ...]] = [()] * n
-    linear = [False] * n
-    kinks = []
-    finite = True
+    rows, slots, linear = [], [()] * len(graph), [False] * len(graph)
     for i, _, _, a, b in program.backward:  # the live operations, from the output back
         node = graph.nodes[i]
         op = OPS[node.op]
         if op.second_partials is None:
             raise GraphError(f"no second derivatives for {node.op!r} (node {node.name!r}): "
                              "its op table row has no second_partials")
-        here = (vals[a],) if b < 0 else (vals[a], vals[b])
-        slots[i] = tuple((slot, arg) for slot, arg in enumerate((a, b)[:len(here)]) if live[arg])
+        args = (a,) if b < 0 else (a, b)
+        slots[i] = tuple((slot, arg) for slot, arg in enumerate(args) if live[arg])
         linear[i] = op.constant_partials is not None
-        partials[i] = op.partials(*here, vals[i])
-        seconds[i] = op.second_partials(*here, vals[i])
-        finite = finite and math.isfinite(grads[i]) and all(map(math.isfinite, partials[i])) and all(
-            math.isfinite(number) for row in seconds[i] for number in row)
-        tests = [test for test in (op.kink, op.second_kink) if test is not None]
-        if any(test(slot, here) for test in tests for slot, _ in slots[i]):
-            kinks.append(node.name)
-    order = tuple(program.backward_columns[0])
-    return _Locals(order, tuple(linear), partials, seconds, slots, tuple(kinks), finite)
+        tests = tuple(test for test in (op.kink, op.second_kink) if test is not None)
+        rows.append((i, args, slots[i], op.partials, op.second_partials, tests))
+    shape = (tuple(rows), slots, tuple(linear))
+    graph._cache["hessian"] = (OPS, shape)
+    return shape
+
+
+def _locals(trace: Trace) -> _Locals:
+    graph, vals, grads = trace.graph, trace.values, trace.grads
+    rows, slots, linear = _shape(graph)
+    n = len(graph)
+    partials: list[tuple[float, ...]] = [()] * n
+    seconds: list[tuple[tuple[float, ...], ...]] = [()] * n
+    kinks = []
+    total = 0.0  # finite only if every adjoint and local derivative is (or, rarely, a sum overflowed)
+    for i, args, live_slots, rule, second_rule, tests in rows:
+        here = tuple(vals[a] for a in args)
+        parts = partials[i] = rule(*here, vals[i])
+        second = seconds[i] = second_rule(*here, vals[i])
+        total += grads[i] + sum(parts) + sum(map(sum, second))
+        if tests and any(test(slot, here) for test in tests for slot, _ in live_slots):
+            kinks.append(graph.nodes[i].name)
+    order = tuple(row[0] for row in rows)
+    return _Locals(order, linear, partials, seconds, slots, tuple(kinks), math.isfinite(total))
 
 
 def _column(trace: Trace, local: _Locals, direction: Mapping[str, float]) -> list[float]:
@@ -375,8 +391,10 @@ def hessian(subject: Any, values: Any = None, /, wrt: Sequence[str] | str | None
     columns = _matrix(trace, local, positions)
     matrix = tuple(zip(*columns, strict=True)) if columns else ()  # entry [i][j] from column j
     at_kink = _upstream_inputs(graph, local.kinks)
-    outside = _upstream_inputs(graph, [node.name for node in graph.nodes
-                                       if trace.status(node.name) == "domain"])
+    values = trace.values  # a node outside its op's domain has a nan value
+    born = [node.name for i, node in enumerate(graph.nodes)
+            if values[i] != values[i] and value_status(graph, values, i) == "domain"]
+    outside = _upstream_inputs(graph, born)
     # per input: the status of every entry in its row and column, unless the number's own
     marks = [KINK if name in at_kink else UNDEFINED if name in outside else None for name in names]
 
