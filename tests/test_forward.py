@@ -262,6 +262,7 @@ def test_the_viewer_scene_shows_tangents():
     run = tangents(trace, direction="x")
     data = scene_data(trace, tangents=run, mode="forward")
     assert data["mode"] == "forward" and len(data["frames"]) == 6
+    assert data["tangent"]["direction"]["x"] == 1.0 and "tangent" not in scene_data(trace)  # for the details
     z3 = data["nodes"][data["index"]["z3"]]
     assert z3["tangent"] == "ż3 = ż1 + ż2 = 0.1 + 0 = 0.1"
     assert z3["looks"][0]["rows"] == ["value = ?", "tangent = ?"]
