@@ -136,7 +136,7 @@ def test_the_block_of_columns_equals_one_column_at_a_time(tree, point):
 def test_blocks_narrower_than_the_matrix_give_the_same_columns(monkeypatch):
     import importlib
 
-    module = importlib.import_module("graphviz_grad.hessian")  # the package's name hessian is the function
+    module = importlib.import_module("graphviz_grad.hessian_sweeps")
     formula = "L = " + " + ".join(f"a{k}**2*a{(k + 1) % 7}" for k in range(7))
     values = [0.3 * k - 1 for k in range(7)]
     whole = hessian(formula, values).matrix
@@ -276,9 +276,9 @@ def test_cli_hessian_non_finite_and_kinks(capsys):
 def test_cli_hessian_exit_1_on_a_disagreement(capsys, monkeypatch):
     import sys
 
-    # gg.hessian is the function; the module is in sys.modules
+    # the sweeps read the op table of their module (graphviz_grad.hessian_sweeps)
     wrong = dataclasses.replace(OPS["exp"], second_partials=lambda a, out: ((2 * out,),))
-    monkeypatch.setattr(sys.modules["graphviz_grad.hessian"], "OPS", {**OPS, "exp": wrong})
+    monkeypatch.setattr(sys.modules["graphviz_grad.hessian_sweeps"], "OPS", {**OPS, "exp": wrong})
     assert main(["hessian", "L = exp(x)", "--at", "x=1", "--json"]) == 1
     data = json.loads(capsys.readouterr().out)
     assert data["check"]["ok"] is False and data["check"]["rows"][0]["status"] == "disagree"
