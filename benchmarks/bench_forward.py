@@ -1,7 +1,8 @@
 """Benchmark of forward mode and of the Hessian, side by side with the engine's own passes.
 
-Two ratios, each the median of interleaved repeats (the runs take turns, so load on the machine
-touches both alike; the garbage collector is collected before each timed call, outside the timer):
+Ratios, each the median of interleaved repeats of the process's CPU time (the runs take turns, so
+load on the machine touches both alike; the garbage collector runs before each timed sample, outside
+the timer):
 
 * ``sweep / forward``: the tangent pass alone (`graphviz_grad.forward.sweep`: every node's tangent
   from known values) against `graphviz_grad.forward` (values only) on the same graph: target <= 2.
@@ -38,13 +39,15 @@ from graphviz_grad.forward import sweep
 
 
 def _timed(call: Callable[[], object], number: int = 1) -> float:
-    """Seconds per call of ``number`` calls in a row (many for a call of microseconds, which one
-    reading of the clock cannot time)."""
+    """CPU seconds of this process per call, over ``number`` calls in a row (many for a call of
+    microseconds). CPU time, not wall time: on a machine shared with other jobs, a call of ten
+    milliseconds waits for the processor several times where a call of one rarely does, so wall
+    time would charge the longer call for other processes' work."""
     gc.collect()
-    start = time.perf_counter()
+    start = time.process_time()
     for _ in range(number):
         call()
-    return (time.perf_counter() - start) / number
+    return (time.process_time() - start) / number
 
 
 def interleaved(first: Callable[[], object], second: Callable[[], object],
@@ -76,6 +79,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=11)
     args = parser.parse_args()
+    tangent_table(args.repeats)
+    hessian_table(args.repeats)  # in a function of its own: the 200,001-node graphs above are freed,
+    # so the collector's passes in the Hessian's allocations do not walk them
+
+
+def tangent_table(repeats: int) -> None:
     print("| workload | nodes | forward (ms) | sweep (ms) | tangents (ms) | sweep / forward "
           "| tangents / forward |")
     print("|---|---:|---:|---:|---:|---:|---:|")
@@ -86,13 +95,16 @@ def main() -> None:
             gg.tangents(graph, values, direction=first)  # the per-graph preparation, once
             plain, tangent = interleaved(lambda g=graph, v=values: gg.forward(g, v),
                                          lambda g=graph, v=values, f=first: gg.tangents(g, v, direction=f),
-                                         args.repeats)
+                                         repeats)
             known = gg.forward(graph, values)
             plain_again, alone = interleaved(lambda g=graph, v=values: gg.forward(g, v),
                                              lambda g=graph, k=known, f=first: sweep(g, k, {f: 1.0}),
-                                             args.repeats)
+                                             repeats)
             print(f"| {name} | {len(graph):,} | {plain * 1e3:.2f} | {alone * 1e3:.2f} | "
                   f"{tangent * 1e3:.2f} | {alone / plain_again:.2f} | {tangent / plain:.2f} |")
+
+
+def hessian_table(repeats: int) -> None:
     print()
     print("| workload | n | nodes | gradient (ms) | compiled gradient (ms) | Hessian (ms) "
           "| Hessian / gradient | Hessian / compiled gradient | per column | target |")
@@ -104,7 +116,7 @@ def main() -> None:
         values = [0.1 + 0.01 * k for k in range(n)] if n > 5 else example
         check_columns(graph, values)
         replay = gg.compile(graph)
-        repeats = max(5, args.repeats)
+        repeats = max(5, repeats)
         gradient, second = interleaved(lambda g=graph, v=values: gg.backward(g, v),
                                        lambda g=graph, v=values: gg.hessian(g, v), repeats)
         compiled, second_again = interleaved(lambda r=replay, v=values: r.value_and_gradients(v),
