@@ -346,3 +346,25 @@ def test_e_is_an_ordinary_input_even_as_a_base_and_its_missing_value_says_how_to
     assert gg.grad(graph, e=2.0, x=3.0).output_value == 8.0
     with pytest.raises(gg.InputValueError, match=r"Euler's number to a power is exp\(x\)"):
         gg.grad(graph, x=3.0)
+
+
+# --- property: any text is a graph or one FormulaError with a place inside the text ------
+
+FRAGMENTS = ["x", "W1", "z1", "L", "a.b", "pi", "exp", "max", "ln", "if", "x.if", "2", "0", "1e400", "1e-400",
+             ".5", "5.", "2x", "1.2.3", " ", "\n", "\r\n", ";", "=", "==", "+=", "**=", "//", "(", ")", ",",
+             "+", "-", "*", "/", "**", "^", "# c\n", "'", "\u2212", "\u03b1", "\t", "\x00", "1" * 120, "y" * 300]
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.sampled_from(FRAGMENTS), max_size=30))
+def test_any_text_parses_or_is_one_formula_error_placed_inside_it(parts):
+    text = "".join(parts)
+    try:
+        graph = parse(text)
+    except FormulaError as error:
+        assert "\n" not in str(error)
+        if error.line is not None:
+            lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+            assert 1 <= error.line <= len(lines) and 1 <= error.column <= len(lines[error.line - 1]) + 1
+    else:
+        assert graph.output in graph and len(graph) >= 1
