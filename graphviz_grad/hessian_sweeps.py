@@ -151,8 +151,8 @@ def column(trace: Trace, local: Locals, direction: Mapping[str, float]) -> list[
     return adjoint_dots
 
 
-def _combine(pairs: Sequence[tuple[float, list[float]]]) -> list[float]:
-    """Σ c·v over the (c, v) pairs, element by element (one, two or three vectors)."""
+def _sum(pairs: Sequence[tuple[float, list[float]]]) -> list[float]:
+    """Σ c·v over the (c, v) pairs, element by element, left to right (the result may be ``v``)."""
     if len(pairs) == 1:
         c, v = pairs[0]
         return v if c == 1.0 else [c * x for x in v]
@@ -167,6 +167,21 @@ def _combine(pairs: Sequence[tuple[float, list[float]]]) -> list[float]:
     return [c * x + d * y + e * z for x, y, z in zip(v, w, u, strict=True)]
 
 
+def _combine(pairs: Sequence[tuple[float, Any]], width: int) -> list[float]:
+    """Σ c·v over the (c, v) pairs, where a v that is a whole number k is the unit vector e_k (an
+    input's own tangent in its block): its c is added at k, not multiplied along a whole list."""
+    dense = [(c, v) for c, v in pairs if type(v) is list]
+    if len(dense) == len(pairs):
+        return _sum(dense)
+    total = _sum(dense) if dense else [0.0] * width
+    if dense and total is dense[0][1]:
+        total = total.copy()  # never change a list that another node holds
+    for c, v in pairs:
+        if type(v) is int:
+            total[v] += c
+    return total
+
+
 def _block(trace: Trace, local: Locals, seeds: Sequence[int]) -> list[list[float] | None]:
     """Columns ``H·e_k`` for the inputs at positions ``seeds``, all at once: every node carries one
     tangent (and one adjoint tangent) per column, so the engine's program is swept twice for the
@@ -175,15 +190,14 @@ def _block(trace: Trace, local: Locals, seeds: Sequence[int]) -> list[list[float
     (`Locals.finite`), where a structural 0 and a computed 0 give the same products."""
     n, width, grads = len(trace.graph), len(seeds), trace.grads
     partials, seconds, slots, linear = local.partials, local.seconds, local.slots, local.linear
-    dots: list[list[float] | None] = [None] * n
+    dots: list[Any] = [None] * n  # a node's tangents: a list, None (all 0) or k (the unit vector e_k)
     for k, position in enumerate(seeds):
-        dots[position] = [0.0] * width
-        dots[position][k] = 1.0  # type: ignore[index]
+        dots[position] = k
     for i in reversed(local.order):  # ż = Σ ∂z/∂a·ȧ, in evaluation order
         parts = partials[i]
         pairs = [(parts[slot], dots[a]) for slot, a in slots[i] if dots[a] is not None]
         if pairs:
-            dots[i] = _combine(pairs)  # type: ignore[arg-type]
+            dots[i] = _combine(pairs, width)
     adjoint_dots: list[list[float] | None] = [None] * n
     for i in local.order:  # ġ_a += ġ_z·∂z/∂a + ḡ_z·Σ_b ∂²z/∂a∂b·ḃ, from the output back
         g_dot, g, parts, second = adjoint_dots[i], grads[i], partials[i], seconds[i]
@@ -196,7 +210,7 @@ def _block(trace: Trace, local: Locals, seeds: Sequence[int]) -> list[list[float
             pairs += [(g * row[other], tangent) for other, tangent in own if g * row[other] != 0]
             if not pairs:
                 continue
-            term = _combine(pairs)  # type: ignore[arg-type]
+            term = _combine(pairs, width)
             before = adjoint_dots[a]
             adjoint_dots[a] = term if before is None else list(map(operator.add, before, term))
     return adjoint_dots
