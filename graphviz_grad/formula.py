@@ -35,7 +35,7 @@ import math
 import re
 from typing import NamedTuple
 
-from .errors import FormulaError
+from .errors import FormulaError, FormulaTypeError
 from .graph import CONST, INPUT, MAX_NAME_LENGTH, Expr, Graph, _make, build, const
 from .ops import FUNCTIONS, INFIX, PREFIX, Op
 
@@ -392,7 +392,7 @@ class _Program:
 def parse(text: str) -> Graph:
     """Parse a formula program into a `Graph` whose output is its last statement."""
     if not isinstance(text, str):
-        raise FormulaError(f"a formula must be text, not {type(text).__name__}")
+        raise FormulaTypeError(f"a formula must be text, not {type(text).__name__}")
     if len(text) > MAX_LENGTH:
         raise FormulaError(f"the formula has {len(text):,} characters, over the limit of {MAX_LENGTH:,}")
     tokens = tokenize(text.replace("\r\n", "\n").replace("\r", "\n"))

@@ -28,7 +28,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from .engine import Trace, backward
-from .errors import GraphError
+from .errors import GraphError, GraphTypeError
 from .graph import CONST, INPUT, Graph, Node, constant_name
 from .ops import OPS
 
@@ -70,7 +70,7 @@ _ARGUMENT_FROM_RESULT = {"ReciprocalBackward0": lambda result: 1 / result, "ExpB
 def from_torch(loss: Any, *, names: Mapping[str, Any] | None = None) -> Trace:
     """The `Trace` of a scalar PyTorch loss at its leaves' values, with our gradients."""
     if not hasattr(loss, "grad_fn") or not hasattr(loss, "numel"):
-        raise GraphError(f"from_torch needs a PyTorch tensor, not {type(loss).__name__}")
+        raise GraphTypeError(f"from_torch needs a PyTorch tensor, not {type(loss).__name__}")
     if loss.numel() != 1:
         raise GraphError(f"from_torch takes a scalar loss, not a tensor of shape {tuple(loss.shape)}")
     if loss.grad_fn is None:

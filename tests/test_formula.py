@@ -346,3 +346,11 @@ def test_e_is_an_ordinary_input_even_as_a_base_and_its_missing_value_says_how_to
     assert gg.grad(graph, e=2.0, x=3.0).output_value == 8.0
     with pytest.raises(gg.InputValueError, match=r"Euler's number to a power is exp\(x\)"):
         gg.grad(graph, x=3.0)
+
+
+@pytest.mark.parametrize("wrong", [123, None, b"L = x*y", ["L = x*y"]])
+def test_a_formula_that_is_not_text_is_a_type_error(wrong):
+    with pytest.raises(TypeError, match="must be text"):
+        parse(wrong)
+    with pytest.raises(FormulaError, match="must be text"):  # and still a FormulaError
+        parse(wrong)
