@@ -2,6 +2,7 @@
 
 import math
 import os
+import re
 
 import pytest
 from hypothesis import assume, given, settings
@@ -354,3 +355,16 @@ def test_a_formula_that_is_not_text_is_a_type_error(wrong):
         parse(wrong)
     with pytest.raises(FormulaError, match="must be text"):  # and still a FormulaError
         parse(wrong)
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("L = 1_000*x", "'_' in a number is not supported: write 1000"),
+    ("L = 0x10*x", "hexadecimal numbers are not supported: write the number in decimal"),
+    ("L = 0b101*x", "binary numbers are not supported: write the number in decimal"),
+    ("L = 1e*x", "write '1*e' for a product, or an exponent with its digits, as in 1e3"),
+    ("L = 1e+*x", "an exponent needs its digits, as in 1e+3"),
+    ("L = 2x", "write '2*x' for a product"),
+])
+def test_a_number_run_into_letters_gets_a_suggestion_that_fits(text, message):
+    with pytest.raises(FormulaError, match=re.escape(message)):
+        parse(text)
