@@ -18,6 +18,7 @@ from __future__ import annotations
 import builtins
 import gc
 import math
+import operator
 import re
 import types
 from collections.abc import Callable
@@ -174,7 +175,8 @@ def _number(data: Any, name: str) -> float:
 # --- trace: a plain Python function run on our inputs ------------------------------
 
 _MATH = {"exp": builder.exp, "log": builder.log, "sqrt": builder.sqrt, "sin": builder.sin,
-         "cos": builder.cos, "tanh": builder.tanh, "fabs": abs, "pi": math.pi, "e": math.e}
+         "cos": builder.cos, "tanh": builder.tanh, "fabs": abs, "pow": operator.pow, "pi": math.pi,
+         "e": math.e}
 _BUILTINS = {"max": builder.max, "min": builder.min}
 
 
