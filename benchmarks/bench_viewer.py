@@ -3,7 +3,7 @@
 What it measures, in one run:
 
 * **player**: ``player_html`` for the seed and for graphs of about 100 and 300 nodes (``tanh``
-  layers with skip connections, as in bench_render.py): bytes and build time (median of the
+  layers with skip connections, bench_render.py's graphs): bytes and build time (median of the
   repeats), side by side with the frame-per-picture way it replaces (every frame drawn as its
   own SVG by ``render_frames``: the sum of their bytes and their time; ``--no-before`` skips it).
 * **/api/graph**: the JSON answer's bytes and time for the seed and a 50-node formula.
@@ -30,37 +30,16 @@ import tempfile
 import time
 from pathlib import Path
 
+# the graphs and the timer of bench_render.py (this folder is on the path when a benchmark runs)
+from bench_render import SEED, layered, time_it, values_for
+
 import graphviz_grad as gg
 from graphviz_grad import service
 from graphviz_grad.frames import render_frames
 from graphviz_grad.player import player_html
 from graphviz_grad.text import table
 
-SEED = "L = (x*W1 + y*W2 - B)**2"
 SEED_VALUES = {"x": 5, "y": 10, "W1": 0.1, "W2": 0.2, "B": 0.5}
-
-
-def layered(nodes: int) -> gg.Graph:
-    """About ``nodes`` nodes in all: z_k = tanh(z_{k-1}*w_k + z_{k-2}), 4 nodes a layer."""
-    (x,) = gg.inputs("x")
-    previous, current = x, x
-    for k in range(max(1, round((nodes - 1) / 4))):
-        (w,) = gg.inputs([f"w{k}"])
-        previous, current = current, gg.tanh(current * w + previous)
-    return gg.build(current)
-
-
-def values_for(graph: gg.Graph) -> dict[str, float]:
-    return {name: 0.5 + 0.01 * i for i, name in enumerate(graph.inputs)}
-
-
-def median_seconds(run, repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def player_rows(repeats: int, before: bool) -> tuple[list[list[str]], dict[str, str]]:
@@ -72,7 +51,7 @@ def player_rows(repeats: int, before: bool) -> tuple[list[list[str]], dict[str, 
         start = time.perf_counter()
         page = player_html(trace)
         first = time.perf_counter() - start  # SymPy's local derivatives for this graph included
-        seconds = median_seconds(lambda: player_html(trace), repeats)  # noqa: B023
+        seconds = time_it(lambda: player_html(trace), repeats)  # noqa: B023
         old_bytes = old_seconds = None
         if before:
             start = time.perf_counter()
@@ -93,7 +72,7 @@ def api_rows(repeats: int) -> list[list[str]]:
         body = {"formula": formula, "values": SEED_VALUES if formula == SEED else values_for(graph)}
         status, data = service.respond("graph", body)
         size = len(json.dumps(data).encode())
-        seconds = median_seconds(lambda: service.respond("graph", body), repeats)  # noqa: B023
+        seconds = time_it(lambda: service.respond("graph", body), repeats)  # noqa: B023
         rows.append([label, str(len(graph)), str(status), f"{size / 1e3:,.0f}", f"{seconds:.2f}",
                      "met" if size <= 500e3 else "MISSED"])
     return rows

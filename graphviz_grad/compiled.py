@@ -18,7 +18,10 @@ reaches the generated source, so a name cannot inject code.
 The result is the interpreter's, bit for bit: the same rules, the same accumulation order
 (every gradient starts at 0.0 and receives its contributions in the interpreter's order),
 so the same values, gradients, statuses, kink conventions and strict-mode errors
-(`graphviz_grad.engine.backward` is the reference; the tests compare both on random graphs).
+(`graphviz_grad.engine.backward` is the reference; the tests compare both on random graphs
+and programs). Work whose result is the same at every point is done while generating: a
+gradient that is a constant (what ``+``, ``-`` and negation pass on from the output) is a
+literal, and a gradient that is just another node's finished gradient is that variable.
 
 Past `MAX_COMPILED_NODES` nodes the code would be large and slow to compile; `compile` then
 returns a replay that runs the interpreter (``compiled`` is False), with the same results.
@@ -29,6 +32,7 @@ from __future__ import annotations
 import builtins
 import math
 import operator
+import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -65,9 +69,17 @@ class Replay:
 
     ``source`` is the generated Python code (``None`` when the graph was too large to
     compile and the interpreter runs instead).
+
+    ``value_and_gradients(values)`` gives the output's value and dL/dinput in ``graph.inputs``
+    order: the fast path for a loop (no `Trace`). Values are a list of floats in that order
+    (anything else, a mapping by name included, is checked and converted as the engine does).
+    On a compiled replay it *is* the generated function, which checks its argument's types
+    itself: no call in between.
     """
 
-    __slots__ = ("_function", "_quick", "compiled", "graph", "source")
+    __slots__ = ("_function", "compiled", "graph", "source", "value_and_gradients")
+
+    value_and_gradients: Callable[[Mapping[str, Any] | Sequence[Any]], tuple[float, tuple[float, ...]]]
 
     def __init__(self, graph: Graph, source: str | None, function: Callable[..., Any] | None,
                  quick: Callable[..., Any] | None = None):
@@ -75,7 +87,7 @@ class Replay:
         self.source = source
         self.compiled = function is not None
         self._function = function
-        self._quick = quick
+        self.value_and_gradients = quick or self._interpreted
 
     def __repr__(self) -> str:
         how = "compiled" if self.compiled else "interpreted"
@@ -101,18 +113,10 @@ class Replay:
         """Every node's value, as `graphviz_grad.engine.forward` gives them."""
         return self.backward(values).values
 
-    def value_and_gradients(self, values: Sequence[float]) -> tuple[float, tuple[float, ...]]:
-        """The output's value and dL/dinput in ``graph.inputs`` order, for floats given in
-        that order: the fast path for a loop (no `Trace`, no checks beyond the engine's)."""
-        program = _program(self.graph)
-        if self._quick is None:
-            trace = backward(self.graph, values)
-            return trace.output_value, tuple(trace.grads[i] for _, i in program.inputs)
-        if (type(values) is not list or len(values) != len(program.inputs)
-                or not set(map(type, values)) <= {float}):
-            start = self._values(values)  # checked and converted as the engine does
-            values = [start[i] for _, i in program.inputs]
-        return self._quick(values)  # type: ignore[no-any-return]
+    def _interpreted(self, values: Mapping[str, Any] | Sequence[Any]) -> tuple[float, tuple[float, ...]]:
+        """`value_and_gradients` of a replay that was not compiled."""
+        trace = backward(self.graph, values)
+        return trace.output_value, tuple(trace.grads[i] for _, i in _program(self.graph).inputs)
 
 
 def compile(graph: Graph) -> Replay:  # noqa: A001 - the verb users look for
@@ -139,6 +143,17 @@ def compile(graph: Graph) -> Replay:  # noqa: A001 - the verb users look for
     return replay
 
 
+def _converter(graph: Graph, inputs: list[int]) -> Callable[[Any], list[float]]:
+    """A function of the values a replay is given: the inputs' floats, checked and converted
+    as the engine does (a mapping by name or a sequence in input order; an error otherwise)."""
+    program = _program(graph)
+
+    def convert(values: Any) -> list[float]:
+        return [*map(_start(graph, program, values).__getitem__, inputs)]
+
+    return convert
+
+
 def replay_for(graph: Graph, runs: int) -> Replay:
     """A replay of ``graph`` for about ``runs`` evaluations: compiled when that pays.
 
@@ -158,6 +173,9 @@ def generate(graph: Graph) -> tuple[str, dict[str, Any]]:
     program = _program(graph)
     n = len(graph)
     inputs = [i for _, i in program.inputs]
+    unpack = f"{_targets(inputs, 'v')}, = " if inputs else ""
+    floats = " or ".join(f"type(v{i}) is not float" for i in inputs)
+    namespace.update(type=type, float=float, list=list, len=len, convert=_converter(graph, inputs))
     source = [
         "def replay(vals):",  # every node's value and gradient, from every node's starting value
         f"    {_targets(range(n), 'v')}, = vals",
@@ -165,7 +183,13 @@ def generate(graph: Graph) -> tuple[str, dict[str, Any]]:
         f"    return ({_targets(range(n), 'v')},), ({', '.join(gradients)},)",
         "",
         "def quick(xs):",  # the output's value and the inputs' gradients, from the inputs' values
-        *([f"    {_targets(inputs, 'v')}, = xs"] if inputs else []),
+        *([f"    if type(xs) is list and len(xs) == {len(inputs)}:",  # floats in input order: no call
+           f"        {unpack}xs",
+           f"        if {floats}:",
+           f"            {unpack}convert(xs)",
+           "    else:",
+           f"        {unpack}convert(xs)"] if inputs else
+          ["    if type(xs) is not list or xs:", "        convert(xs)"]),
         *constants,
         *lines,
         f"    return v{program.output}, ({''.join(gradients[i] + ', ' for i in inputs)})",
@@ -212,56 +236,107 @@ def body(graph: Graph) -> tuple[list[str], list[str], list[str], dict[str, Any]]
         template = _INLINE.get(rule)
         expression = template.format(*arguments) if template else f"{function(rule)}({', '.join(arguments)})"
         lines.append(f"    v{i} = {expression}")
-    live = program.live
-    received: set[int] = set()
-
-    def add(target: int, term: str) -> None:
-        if not live[target]:
-            return  # the interpreter hands constants partials, then zeroes them
-        if target in received:
-            lines.append(f"    g{target} += {term}")
-        else:
-            received.add(target)
-            lines.append(f"    g{target} = 0.0 + {term}")  # 0.0 + x, as the interpreter's first sum
-
-    def times(g: str, factor: str) -> str:
-        """g * factor as source: x*1.0 is x and x*-1.0 is -x in IEEE arithmetic (bit for bit,
-        up to the sign of a nan, which no output shows), so those products are left out."""
-        if factor == "(1.0)":
-            return g
-        if factor == "(-1.0)":
-            return f"-{g}" if g != "1.0" else "-1.0"
-        return factor if g == "1.0" else f"{g} * {factor}"
-
+    gradient = _Gradients(program.live, program.output, lines, namespace)
     for i, kind, rule, a, b in program.backward:
-        g = "1.0" if i == program.output else f"g{i}"
-        if i != program.output and i not in received:
-            received.add(i)
-            lines.append(f"    g{i} = 0.0")
+        g = gradient.of(i)  # final: every node that reads node i came earlier in this loop
         if kind == _SWAPPED:
-            add(a, times(g, f"v{b}"))
-            add(b, times(g, f"v{a}"))
+            gradient.add(a, g, f"v{b}")
+            gradient.add(b, g, f"v{a}")
         elif kind == _FIXED_BINARY:
-            add(a, times(g, _number(rule[0])))
-            add(b, times(g, _number(rule[1])))
+            gradient.add(a, g, rule[0])
+            gradient.add(b, g, rule[1])
         elif kind == _FIXED_UNARY:
-            add(a, times(g, _number(rule[0])))
+            gradient.add(a, g, rule[0])
         elif kind == _BINARY and rule is _pow_partials and power(b) is not None:
-            exponent = power(b)  # d/da a**c = c*a**(c-1); d/dc is not needed (a constant)
-            lines += raised("p0", f"{_number(exponent)} * ", a, exponent - 1.0)  # type: ignore[operator]
-            add(a, times(g, "p0"))
+            exponent = power(b)  # d/da a**c = c*a**(c-1), 2*a for a square; d/dc is not needed
+            if exponent == 2.0:
+                lines.append(f"    p0 = 2.0 * v{a}")
+            else:
+                lines += raised("p0", f"{_number(exponent)} * ", a, exponent - 1.0)  # type: ignore[operator]
+            gradient.add(a, g, "p0")
         elif kind == _BINARY:
             lines.append(f"    p0, p1 = {function(rule)}(v{a}, v{b}, v{i})")
-            add(a, times(g, "p0"))
-            add(b, times(g, "p1"))
+            gradient.add(a, g, "p0")
+            gradient.add(b, g, "p1")
         elif kind == _UNARY:
             lines.append(f"    p0, = {function(rule)}(v{a}, v{i})")
-            add(a, times(g, "p0"))
-    gradients = ["1.0" if i == program.output else f"g{i}" if i in received else "0.0" for i in range(n)]
+            gradient.add(a, g, "p0")
+    gradients = [gradient.text(gradient.of(i)) for i in range(n)]
     inputs = {i for _, i in program.inputs}
+    read = {*re.findall(r"\bv(\d+)\b", "\n".join(lines)), str(program.output)}  # not: only an exponent
     constants = [f"    v{i} = {_number(value)}" for i, value in enumerate(program.initial)
-                 if i not in inputs and graph.nodes[i].op == CONST]
+                 if i not in inputs and graph.nodes[i].op == CONST and str(i) in read]
     return lines, gradients, constants, namespace
+
+
+class _Gradients:
+    """The backward pass's gradients while its code is written: a gradient that is the same
+    number at every point (the output's 1, and what add, sub and neg pass on from it) is
+    worked out here, in the interpreter's order, and written as a literal; a gradient whose
+    only contribution is another node's finished gradient is that variable (no statement);
+    any other is a variable ``g{i}`` that starts at ``0.0 + first contribution``, as the
+    interpreter's sum does, and adds the others in the interpreter's order.
+
+    Both shortcuts are the interpreter's bits: ``0.0 + x`` is ``x`` unless ``x`` is -0.0, and a
+    finished gradient never is -0.0 (its sum started at +0.0); ``x*1.0`` is ``x`` and
+    ``x*-1.0`` is ``-x`` (up to the sign of a nan, which no output shows)."""
+
+    def __init__(self, live: Sequence[bool], output: int, lines: list[str], namespace: dict[str, Any]):
+        self.live, self.lines, self.namespace = live, lines, namespace
+        self.known: dict[int, float] = {output: 1.0}  # gradients that are constants
+        self.alias: dict[int, str] = {}  # gradients that are another's finished gradient
+        self.variable: set[int] = set()  # gradients held in g{i}
+
+    def of(self, i: int) -> float | str:
+        """Node i's gradient so far: a number, or the name of the variable that holds it."""
+        if i in self.variable:
+            return f"g{i}"
+        return self.alias.get(i) or self.known.get(i, 0.0)
+
+    def text(self, value: float | str) -> str:
+        """A gradient as source text (a literal, or a variable of the namespace if not finite)."""
+        if type(value) is str:
+            return value
+        if math.isfinite(value):  # type: ignore[arg-type]
+            return _number(value)  # type: ignore[arg-type]
+        name = f"k{len(self.namespace)}"
+        self.namespace[name] = value
+        return name
+
+    def add(self, target: int, g: float | str, factor: float | str) -> None:
+        """Add the contribution ``g * factor`` (g: a gradient from `of`; factor: a number or
+        the source of a value) to node ``target``'s gradient."""
+        if not self.live[target]:
+            return  # the interpreter hands constants partials, then zeroes them
+        if type(g) is float and type(factor) is float:
+            term: float | str = g * factor  # as the interpreter multiplies: same bits
+        elif factor == 1.0:
+            term = g
+        elif g == 1.0:
+            term = factor
+        elif factor == -1.0 or g == -1.0:
+            term = f"-{self.text(g if factor == -1.0 else factor)}"
+        else:
+            term = f"{self.text(g)} * {self.text(factor)}"
+        finished = type(term) is str and type(g) is str and term == g  # another's finished gradient
+        if target in self.variable:
+            self.lines.append(f"    g{target} += {self.text(term)}")
+        elif target in self.known or target in self.alias:
+            before = self.of(target)
+            if type(before) is float and type(term) is float:
+                self.known[target] = before + term
+                return
+            self.known.pop(target, None)
+            self.alias.pop(target, None)
+            self.variable.add(target)
+            self.lines.append(f"    g{target} = {self.text(before)} + {self.text(term)}")
+        elif type(term) is float:
+            self.known[target] = 0.0 + term
+        elif finished:
+            self.alias[target] = term  # type: ignore[assignment]
+        else:
+            self.variable.add(target)
+            self.lines.append(f"    g{target} = 0.0 + {term}")  # 0.0 + x, as the interpreter's first sum
 
 
 def _targets(positions: Sequence[int], prefix: str) -> str:

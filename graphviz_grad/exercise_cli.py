@@ -17,7 +17,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from .cli import name_value_pairs
+from .cli_input import name_value_pairs
 from .errors import GraphvizGradError
 from .exercises import READY, exercise
 
@@ -31,7 +31,7 @@ def _answers(items: list[str]) -> dict[str, str]:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from .cli import parse_values, read_formula
+    from .cli_input import parse_values, read_formula
 
     if args.formula in READY:
         if args.at:

@@ -316,7 +316,7 @@ class Exercise:
         """An ipywidgets form: the diagram with its blanks, the derivation, one box per blank, a
         Check button and the marks (the marking is `check`; the form only calls it)."""
         if self._form is None:
-            from .widgets import _picture_layout, _widgets
+            from .widget_tools import _picture_layout, _widgets
 
             w = _widgets()
             boxes = {key: w.Text(value="", description=key, placeholder="?",
@@ -339,7 +339,7 @@ class Exercise:
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
         """The live form with a kernel; the diagram (blanks as ``?``) and the text form in a saved
         notebook."""
-        from .widgets import _bundle, _live
+        from .widget_tools import _bundle, _live
 
         try:
             svg: bytes | None = self.diagram().svg()

@@ -23,26 +23,28 @@ Traceback (most recent call last):
 ...
 graphviz_grad.errors.FormulaError: line 1, column 6: '^' is not an operator here: write '**' for a power
 
-A small tokenizer and an operator-precedence parser with explicit stacks do the work:
-Python's ``ast`` recurses while it builds a tree, and fails on a 10,000-term sum.
+A one-pattern tokenizer (`graphviz_grad.formula_tokens`) and an operator-precedence parser
+with explicit stacks do the work: Python's ``ast`` recurses while it builds a tree, and fails on
+a 10,000-term sum. The parser writes the graph's flat record as it goes (per operation its op
+and its arguments), and names and orders the nodes once at the end, as `build` would for the
+same expressions; it makes no expression objects.
 """
 
 from __future__ import annotations
 
 import difflib
-import keyword
 import math
-import re
-from typing import NamedTuple
+from typing import Any
 
 from .errors import FormulaError, FormulaTypeError
-from .graph import CONST, INPUT, MAX_NAME_LENGTH, Expr, Graph, _make, build, const
-from .ops import FUNCTIONS, INFIX, PREFIX, Op
+from .formula_tokens import END, END_PIECE, KIND, NAME, NEWLINE, NUMBER, SPACE, describe, pieces, position
+from .graph import CONST, INPUT, Graph, Node, constant_name
+from .ops import FUNCTIONS, INFIX, PREFIX
 
 MAX_LENGTH = 1_000_000
 """Longest formula, in characters."""
 MAX_NODES = 250_000
-"""Most operations in one formula (parsing takes about 6 s at this size)."""
+"""Most operations in one formula (parsing takes well under a second at this size)."""
 MAX_DEPTH = 1_000
 """Deepest nesting of parentheses and function calls."""
 MAX_LITERAL = 100
@@ -50,35 +52,9 @@ MAX_LITERAL = 100
 
 _PRECEDENCE = {"+": 1, "-": 1, "*": 2, "/": 2, "**": 4}
 _PREFIX_PRECEDENCE = 3  # binds tighter than * but looser than ** on its right: -x**2 == -(x**2)
+_NEG = PREFIX["-"]
+_BIN, _PRE, _PAREN, _CALL = range(4)  # kinds of the parser's pending entries
 
-_TOKEN = re.compile(r"""
-    (?P<skip>[ \t\f\r]+|\#[^\n]*)
-  | (?P<newline>\n)
-  | (?P<number>(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?)
-  | (?P<name>[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*)
-  | (?P<unsupported>//|==|!=|<=|>=|:=|->|\*\*=|[-+*/]=)
-  | (?P<op>\*\*|[-+*/(),;=])
-""", re.VERBOSE)
-
-_KEYWORDS = frozenset(keyword.kwlist)
-_UNSUPPORTED = {
-    "//": "floor division '//' is not supported: use '/'",
-    ":=": "assignment expressions ':=' are not supported",
-    "->": "'->' is not supported",
-}
-_CHARACTERS = {
-    "'": "strings are not supported", '"': "strings are not supported",
-    ".": "'.' only joins the parts of a group name (layer1.h1) or sits inside a number",
-    "[": "subscripts and lists are not supported", "]": "subscripts and lists are not supported",
-    "{": "sets and dictionaries are not supported", "}": "sets and dictionaries are not supported",
-    "^": "'^' is not an operator here: write '**' for a power",
-    "\\": "line continuations are not supported: a newline inside parentheses continues a statement",
-    ":": "':' is not supported (no lambdas, slices or annotations)",
-    "\u2212": "'\u2212' (U+2212) is not an operator: write '-'",
-    "\u00d7": "'\u00d7' (U+00D7) is not an operator: write '*'",
-    "\u00b7": "'\u00b7' (U+00B7) is not an operator: write '*'",
-    "\u00f7": "'\u00f7' (U+00F7) is not an operator: write '/'",
-}
 _ALIASES = {
     "ln": "the natural logarithm is log(...)",
     "log10": "write log(x)/log(10) for the base-10 logarithm",
@@ -92,57 +68,11 @@ CONSTANTS = {"pi": math.pi}
 """Names that are numbers, not inputs. ``e`` is not one: it names nodes, as in ``e = (a+b)*(b+1)``;
 Euler's number to a power is ``exp(x)``."""
 
-
-class Token(NamedTuple):
-    """One token and where it starts (1-based line and column); an immutable named tuple,
-    cheap to make by the hundred thousand."""
-
-    kind: str  # number, name, op, newline or end
-    text: str
-    line: int
-    column: int
-
-    def describe(self) -> str:
-        if self.kind == "number":
-            return f"the number {self.text}"
-        if self.kind == "name":
-            return f"the name {self.text!r}"
-        return "the end of the statement" if self.kind in ("end", "newline") else f"{self.text!r}"
-
-
-def _fail(message: str, token: Token) -> FormulaError:
-    return FormulaError(message, token.line, token.column)
-
-
-def _character_message(char: str) -> str:
-    if char in _CHARACTERS:
-        return _CHARACTERS[char]
-    if char in "%<>!&|~@$?`":
-        return f"operator {char!r} is not supported: use + - * / **"
-    if ord(char) > 127:
-        return f"non-ASCII character {char!r} (U+{ord(char):04X}): names and operators must be ASCII"
-    return f"unexpected character {char!r}"
-
-
-def _after_number(number: str, text: str, position: int) -> str:
-    """The message for a number run into a name, as in ``2x``: suggest the product (or what
-    Python's other number forms, ``1_000``, ``0x10``, ``1e+``, are written as here)."""
-    message = f"unexpected {text[position]!r} right after the number {number}"
-    rest = text[position:]
-    if re.match(r"_[0-9]", rest):
-        digits = re.match(r"[0-9_]*(\.[0-9_]*)?", rest).group()  # type: ignore[union-attr]
-        return f"{message}: '_' in a number is not supported: write {number}{digits.replace('_', '')}"
-    base = {"x": "hexadecimal", "b": "binary", "o": "octal"}.get(rest[:1].lower())
-    if number == "0" and base and re.match(r"[xXbBoO][0-9A-Fa-f]", rest):
-        return f"{message}: {base} numbers are not supported: write the number in decimal"
-    exponent = rest[:1] in ("e", "E") and "e" not in number.lower()
-    if exponent and rest[1:2] in ("+", "-"):
-        return f"{message}: an exponent needs its digits, as in {number}{rest[:2]}3"
-    name = re.match(r"[A-Za-z_][A-Za-z0-9_]*", rest)
-    if name is None:
-        return message
-    also = f", or an exponent with its digits, as in {number}e3" if exponent and name.group() in "eE" else ""
-    return f"{message}: write '{number}*{name.group()}' for a product{also}"
+# An operand of the parser is a reference: an int is the operation made k-th, a str an input's
+# name or a constant's name (numbers, so never an input's), a (value, piece index) tuple a
+# number not yet used by an operation (``-2`` folds into a number, and only used numbers
+# become constant nodes).
+Ref = Any
 
 
 def _unknown_function(name: str) -> str:
@@ -162,245 +92,309 @@ def _unknown_function(name: str) -> str:
             f"(for a product, write '{name}*(...)')")
 
 
-def tokenize(text: str) -> list[Token]:
-    """Split formula text into tokens; newlines inside parentheses are only spacing.
+class _Parser:
+    """One formula's parse: the pieces, and the flat record of the graph being made."""
 
-    >>> [t.text for t in tokenize("y = 2*(x +\\n 1)")]
-    ['y', '=', '2', '*', '(', 'x', '+', '1', ')', '']
-    """
-    tokens: list[Token] = []
-    append = tokens.append
-    make = tuple.__new__  # Token(...) without the keyword handling
-    line, line_start, depth, position = 1, 0, 0, 0
-    keywords = _KEYWORDS
-    for match in _TOKEN.finditer(text):
-        start = match.start()
-        if start != position:  # finditer skipped a character that no token matches
-            raise FormulaError(_character_message(text[position]), line, position - line_start + 1)
-        kind = match.lastgroup
-        position = match.end()
-        if kind == "skip":
-            continue
-        value = match.group()
-        if kind == "name":
-            if position - start > MAX_NAME_LENGTH:
-                raise FormulaError(f"a name of {len(value)} characters is over the limit of "
-                                   f"{MAX_NAME_LENGTH}", line, start - line_start + 1)
-            if value in keywords or ("." in value and not keywords.isdisjoint(value.split("."))):
-                reserved = next(part for part in value.split(".") if part in keywords)
-                raise FormulaError(f"{reserved!r} is a Python keyword: formulas have no keywords", line,
-                                   start - line_start + 1)
-        elif kind == "op":
-            if value == "(":
-                depth += 1
-            elif value == ")" and depth:
-                depth -= 1
-        elif kind == "newline":
-            if depth == 0:
-                append(make(Token, ("newline", value, line, start - line_start + 1)))
-            line, line_start = line + 1, position
-            continue
-        elif kind == "number":
-            if position < len(text) and (text[position].isalnum() or text[position] in "_."):
-                raise FormulaError(_after_number(value, text, position), line, position - line_start + 1)
-        else:  # unsupported
-            message = _UNSUPPORTED.get(value)
-            if message is None:
-                message = (f"augmented assignment {value!r} is not supported" if value.endswith("=") and
-                           value[0] in "+-*/" else f"comparison {value!r} is not supported")
-            raise FormulaError(message, line, start - line_start + 1)
-        append(make(Token, (kind, value, line, start - line_start + 1)))
-    if position != len(text):
-        raise FormulaError(_character_message(text[position]), line, position - line_start + 1)
-    tokens.append(Token("end", "", line, position - line_start + 1))
-    return tokens
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.pieces = pieces(text)
+        self.pieces.append(END_PIECE)  # the end; its position is the text's length
+        self.inputs: dict[str, int] = {}  # input name -> piece index where it was first read
+        self.assigned: dict[str, int] = {}  # statement name -> its operation
+        self.constants: dict[str, tuple[int, float]] = {}  # name -> (first piece index, value)
+        self.ops: list[str] = []  # per operation: its op's name,
+        self.first: list[Ref] = []  # its first argument
+        self.second: list[Ref] = []  # and its second (None for a unary op)
+        self.named: dict[int, str] = {}  # operation -> the name a statement gave it
 
+    def fail(self, message: str, index: int) -> FormulaError:
+        return FormulaError(message, *position(self.pieces, self.text, index))
 
-def _second_name_message(target: str, value: Expr) -> str:
-    """The message for ``L = x``: a node has one name, so say how to make x the output instead."""
-    if value.op == CONST:
-        text = repr(value.value).removesuffix(".0")
-        return (f"'{target} = {text}' names a constant, but a name belongs to an operation: compute "
-                f"{target} from the inputs (such as '{target} = {text}*x'), or end with just '{text}'")
-    kind = "input" if value.op == INPUT else "node"
-    return (f"'{target} = {value.name}' would give the {kind} {value.name!r} a second name: to make "
-            f"{value.name} the output, end the formula with just '{value.name}'")
+    def next_index(self, index: int, depth: int) -> int:
+        """The index of the first piece at or after ``index`` that is not spacing (a newline
+        inside parentheses is spacing)."""
+        found = self.pieces
+        while KIND[found[index][0]] is SPACE or (depth and found[index] == "\n"):
+            index += 1
+        return index
 
+    def next_statement(self, index: int) -> int:
+        """The index of the first piece of the next statement at or after ``index`` (the end
+        piece if there is none): separators and spacing are skipped."""
+        found = self.pieces
+        while found[index] in (";", "\n") or KIND[found[index][0]] is SPACE:
+            index += 1
+        return index
 
-class _Program:
-    """Parser state for one formula: names, inputs and the statements read so far."""
+    # --- leaves and operations --------------------------------------------------------
 
-    def __init__(self) -> None:
-        self.assigned: dict[str, Expr] = {}
-        self.inputs: dict[str, Expr] = {}
-        self.read_at: dict[str, Token] = {}
-        self.roots: list[Expr] = []
-        self.operations = 0
-
-    def number(self, token: Token) -> Expr:
-        if len(token.text) > MAX_LITERAL:
-            raise _fail(f"a number of {len(token.text)} characters is over the limit of {MAX_LITERAL}", token)
-        value = float(token.text)
+    def number(self, text: str, index: int) -> tuple[float, int]:
+        if len(text) > MAX_LITERAL:
+            raise self.fail(f"a number of {len(text)} characters is over the limit of {MAX_LITERAL}", index)
+        value = float(text)
         if not math.isfinite(value):
-            raise _fail(f"the number {token.text} is too large for float64 (largest: 1.8e308)", token)
-        mantissa = token.text.lower().partition("e")[0]
-        if value == 0 and any(digit in mantissa for digit in "123456789"):
-            raise _fail(f"the number {token.text} is too small for float64: it would be 0", token)
-        return const(value)
+            raise self.fail(f"the number {text} is too large for float64 (largest: 1.8e308)", index)
+        if value == 0 and any(digit in text.lower().partition("e")[0] for digit in "123456789"):
+            raise self.fail(f"the number {text} is too small for float64: it would be 0", index)
+        return value, index
 
-    def name(self, token: Token) -> Expr:
-        name = token.text
+    def name(self, name: str, index: int) -> Ref:
+        """An input's name, or a constant's (value, index); not an assigned name."""
         if name in FUNCTIONS:
-            raise _fail(f"{name!r} is a function: call it as {name}(...)", token)
+            raise self.fail(f"{name!r} is a function: call it as {name}(...)", index)
         if name in CONSTANTS:
-            return const(CONSTANTS[name])
-        if name in self.assigned:
-            return self.assigned[name]
-        if name not in self.inputs:
-            self.inputs[name] = Expr(INPUT, name=name)  # the tokenizer checked the name
-            self.read_at[name] = token
-        return self.inputs[name]
+            return CONSTANTS[name], index
+        self.inputs.setdefault(name, index)
+        return name
 
-    def operation(self, op: Op, args: list[Expr], token: Token) -> Expr:
-        if op.name == "neg" and args[0].op == CONST:  # -2 is a number, not an operation
-            return const(-args[0].value)  # type: ignore[operator]
-        self.operations += 1
-        if self.operations > MAX_NODES:
-            raise _fail(f"the formula has more than {MAX_NODES:,} operations", token)
-        return _make(op.name, tuple(args))  # operands and arity are checked by the parser
+    def constant(self, number: tuple[float, int]) -> str:
+        """A number used by an operation (or as the output) becomes a constant node."""
+        value, index = number
+        name = constant_name(value)
+        first = self.constants.get(name)
+        if first is None or index < first[0]:
+            self.constants[name] = (index, value)
+        return name
 
-    def expression(self, tokens: list[Token]) -> Expr:
-        """Operator precedence with explicit stacks: no recursion at any depth."""
-        operands: list[Expr] = []
-        pending: list[list] = []  # [kind, op, token, argument count]; kind: bin, pre, paren, call
+    def operation(self, op: str, a: Ref, b: Ref, index: int) -> int:
+        """Record the operation ``op`` of ``a`` and ``b`` (None for a unary op); numbers among
+        them become constants."""
+        if len(self.ops) >= MAX_NODES:
+            raise self.fail(f"the formula has more than {MAX_NODES:,} operations", index)
+        if type(a) is tuple:
+            a = self.constant(a)
+        if type(b) is tuple:
+            b = self.constant(b)
+        self.ops.append(op)
+        self.first.append(a)
+        self.second.append(b)
+        return len(self.ops) - 1
+
+    def reduce(self, operands: list[Ref], entry: tuple[Any, ...]) -> None:
+        """Apply the pending operator ``entry`` to the operands on top of the stack."""
+        if entry[0] == _PRE:
+            a = operands[-1]
+            if type(a) is tuple:  # -2 is a number, not an operation
+                operands[-1] = -a[0], a[1]
+            else:
+                operands[-1] = self.operation(entry[1].name, a, None, entry[2])
+        else:
+            b = operands.pop()
+            a = operands[-1]
+            ops = self.ops
+            if type(a) is tuple or type(b) is tuple or len(ops) >= MAX_NODES:
+                operands[-1] = self.operation(entry[1].name, a, b, entry[2])
+            else:  # the usual case, without a call: two operands that are nodes already
+                ops.append(entry[1].name)
+                self.first.append(a)
+                self.second.append(b)
+                operands[-1] = len(ops) - 1
+
+    # --- expressions and statements -----------------------------------------------------
+
+    def expression(self, index: int) -> tuple[Ref, int]:
+        """Operator precedence with explicit stacks: no recursion at any depth. Returns the
+        value and the index of the piece that ended the expression."""
+        found, reduce, assigned = self.pieces, self.reduce, self.assigned
+        operands: list[Ref] = []
+        pending: list[Any] = []  # (kind, op, piece index, precedence); a call: a list, + count
         depth = 0
-
-        def reduce() -> None:
-            kind, op, token, _ = pending.pop()
-            args = [operands.pop()] if kind == "pre" else [operands.pop(-2), operands.pop()]
-            operands.append(self.operation(op, args, token))
-
-        def close(token: Token) -> list:
-            while pending and pending[-1][0] in ("bin", "pre"):
-                reduce()
-            if not pending and token.text == ",":
-                raise _fail("',' outside a function call: tuples are not supported", token)
-            if not pending:
-                raise _fail("')' without a matching '('", token)
-            return pending[-1]
-
         expect_operand = True
-        index = 0
+        previous = index
         while True:
-            token = tokens[index]
-            text = token.text
+            text = found[index]
+            kind = KIND[text[0]]
+            if kind is SPACE or (depth and kind is NEWLINE):
+                index += 1
+                continue
             if expect_operand:
-                if token.kind == "number":
-                    operands.append(self.number(token))
-                    expect_operand = False
-                elif token.kind == "name" and tokens[index + 1].text == "(":
-                    function = FUNCTIONS.get(text)
-                    if function is None:
-                        raise _fail(_unknown_function(text), token)
-                    pending.append(["call", function, token, 0])
-                    depth += 1
-                    index += 1
-                elif token.kind == "name":
-                    operands.append(self.name(token))
+                if kind is NAME:
+                    after = index + 1
+                    if KIND[found[after][0]] is SPACE or (depth and found[after] == "\n"):
+                        after = self.next_index(after, depth)
+                    if found[after] == "(":
+                        function = FUNCTIONS.get(text)
+                        if function is None:
+                            raise self.fail(_unknown_function(text), index)
+                        pending.append([_CALL, function, index, 0, 0])
+                        depth += 1
+                        index = after
+                    elif text in assigned:
+                        operands.append(assigned[text])
+                        expect_operand = False
+                    else:
+                        operands.append(self.name(text, index))
+                        expect_operand = False
+                elif kind is NUMBER:
+                    operands.append(self.number(text, index))
                     expect_operand = False
                 elif text == "(":
-                    pending.append(["paren", None, token, 0])
+                    pending.append((_PAREN, None, index, 0))
                     depth += 1
                 elif text == "-":
-                    pending.append(["pre", PREFIX["-"], token, 0])
+                    pending.append((_PRE, _NEG, index, _PREFIX_PRECEDENCE))
                 elif text == "+":
                     pass  # unary plus changes nothing and makes no node
-                elif text == ")" and pending and pending[-1][0] == "call" and tokens[index - 1].text == "(":
+                elif text == ")" and pending and pending[-1][0] == _CALL and found[previous] == "(":
                     function = pending[-1][1]
-                    raise _fail(f"{function.name} takes {function.arity} argument(s), got 0", token)
+                    raise self.fail(f"{function.name} takes {function.arity} argument(s), got 0", index)
                 else:
-                    raise _fail(f"expected a number, a name or '(' but found {token.describe()}", token)
+                    raise self.fail(f"expected a number, a name or '(' but found {describe(text)}", index)
                 if depth > MAX_DEPTH:
-                    raise _fail(f"parentheses and calls nest deeper than {MAX_DEPTH} levels", token)
-            elif text in INFIX and token.kind == "op":
-                precedence, right = _PRECEDENCE[text], text == "**"
-                while pending and pending[-1][0] in ("bin", "pre"):
-                    kind, op = pending[-1][:2]
-                    top = _PREFIX_PRECEDENCE if kind == "pre" else _PRECEDENCE[op.operator]
-                    if top > precedence or (top == precedence and not right):
-                        reduce()
-                    else:
-                        break
-                pending.append(["bin", INFIX[text], token, 0])
+                    raise self.fail(f"parentheses and calls nest deeper than {MAX_DEPTH} levels", index)
+            elif text in _PRECEDENCE:
+                precedence = _PRECEDENCE[text]
+                threshold = precedence + 1 if text == "**" else precedence  # ** groups to the right
+                while pending and pending[-1][3] >= threshold:
+                    reduce(operands, pending.pop())
+                pending.append((_BIN, INFIX[text], index, precedence))
                 expect_operand = True
-            elif text in (")", ",") and token.kind == "op":
-                group = close(token)
-                if group[0] == "paren" and text == ",":
-                    raise _fail("',' outside a function call: tuples are not supported", token)
-                if group[0] == "call":
-                    group[3] += 1
+            elif text == ")" or text == ",":
+                while pending and pending[-1][3]:
+                    reduce(operands, pending.pop())
+                if not pending or (pending[-1][0] == _PAREN and text == ","):
+                    raise self.fail("',' outside a function call: tuples are not supported" if text == ","
+                                    else "')' without a matching '('", index)
+                group = pending[-1]
+                if group[0] == _CALL:
+                    group[4] += 1
                     function = group[1]
-                    if group[3] > function.arity or (text == ")" and group[3] < function.arity):
-                        raise _fail(f"{function.name} takes {function.arity} argument(s), got "
-                                    f"{group[3] if text == ')' else 'more'}", token)
+                    if group[4] > function.arity or (text == ")" and group[4] < function.arity):
+                        raise self.fail(f"{function.name} takes {function.arity} argument(s), got "
+                                        f"{group[4] if text == ')' else 'more'}", index)
                 if text == ",":
                     expect_operand = True
                 else:
                     pending.pop()
                     depth -= 1
-                    if group[0] == "call":
-                        args = operands[-group[3]:]
-                        del operands[-group[3]:]
-                        operands.append(self.operation(group[1], args, group[2]))
-            elif text == "=" and pending and pending[-1][0] == "call" and tokens[index - 1].kind == "name":
-                raise _fail("keyword arguments are not supported", token)
+                    if group[0] == _CALL:
+                        b = operands.pop() if group[4] == 2 else None
+                        operands[-1] = self.operation(group[1].name, operands[-1], b, group[2])
+            elif text == "=" and pending and pending[-1][0] == _CALL and KIND[found[previous][0]] is NAME:
+                raise self.fail("keyword arguments are not supported", index)
             elif text == "=":
-                raise _fail("unexpected '=': a statement assigns once, as 'name = expression'", token)
-            elif token.kind in ("end", "newline") or text == ";":
+                raise self.fail("unexpected '=': a statement assigns once, as 'name = expression'", index)
+            elif kind is NEWLINE or kind is END or text == ";":
                 break
             else:
-                opened = next((g[2] for g in reversed(pending) if g[0] in ("paren", "call")), None)
-                hint = (f" (is the '(' at line {opened.line}, column {opened.column} closed?)"
-                        if opened is not None and opened.line < token.line else "")
-                raise _fail(f"missing an operator before {token.describe()}{hint}", token)
+                raise self.fail(f"missing an operator before {describe(text)}{self.unclosed(pending, index)}",
+                                index)
+            previous = index
             index += 1
         if expect_operand:
-            raise _fail(f"expected a number, a name or '(' but found {token.describe()}", token)
+            raise self.fail(f"expected a number, a name or '(' but found {describe(text)}", index)
         while pending:
-            if pending[-1][0] in ("paren", "call"):
-                raise _fail("this '(' is never closed", pending[-1][2])
-            reduce()
-        return operands[0]
+            if pending[-1][0] >= _PAREN:
+                raise self.fail("this '(' is never closed", pending[-1][2])
+            reduce(operands, pending.pop())
+        return operands[0], index
 
-    def statement(self, tokens: list[Token], last: bool) -> None:
-        first = tokens[0]
-        if first.kind == "name" and tokens[1].text == "=":
-            target = first.text
-            if target in FUNCTIONS:
-                raise _fail(f"{target!r} is a function name and cannot be assigned", first)
-            if target in CONSTANTS:
-                raise _fail(f"{target!r} is the constant {CONSTANTS[target]!r} and cannot be assigned", first)
-            if target in self.assigned:
-                raise _fail(f"{target!r} is assigned twice", first)
-            value = self.expression(tokens[2:])
-            if target in self.inputs:
-                read = self.read_at[target]
-                raise _fail(f"{target!r} is assigned after it was read as an input "
-                            f"(line {read.line}, column {read.column})", first)
-            if value.op in (INPUT, CONST) or value.name is not None:
-                raise _fail(_second_name_message(target, value), first)
-            self.assigned[target] = value.named(target)
-        else:
-            value = self.expression(tokens)
-            if not last:
-                raise _fail("only the last statement may be a bare expression; give this one a name",
-                            first)
-            if value.op not in (INPUT, CONST) and value.name is None:
+    def unclosed(self, pending: list[Any], index: int) -> str:
+        """A hint for a missing operator on a later line than a '(' still open: is it closed?"""
+        opened = next((entry[2] for entry in reversed(pending) if entry[0] >= _PAREN), None)
+        if opened is None:
+            return ""
+        line, column = position(self.pieces, self.text, opened)
+        if line < position(self.pieces, self.text, index)[0]:
+            return f" (is the '(' at line {line}, column {column} closed?)"
+        return ""
+
+    def statement(self, first: int) -> tuple[Ref, int]:
+        """Parse the statement starting at piece ``first``; its value and the index after it."""
+        found = self.pieces
+        target = found[first]
+        equals = self.next_index(first + 1, 0) if KIND[target[0]] is NAME else first
+        if equals == first or found[equals] != "=":
+            value, end = self.expression(first)
+            if KIND[found[self.next_statement(end)][0]] is not END:
+                raise self.fail("only the last statement may be a bare expression; give this one a name",
+                                first)
+            if type(value) is int and value not in self.named:
                 if "L" in self.assigned or "L" in self.inputs:
-                    raise _fail("the last expression would be named 'L', but 'L' is taken: "
-                                "assign it to a name of your own", first)
-                value.named("L")
-        self.roots.append(value)
+                    raise self.fail("the last expression would be named 'L', but 'L' is taken: "
+                                    "assign it to a name of your own", first)
+                self.named[value] = "L"
+            return value, end
+        if target in FUNCTIONS:
+            raise self.fail(f"{target!r} is a function name and cannot be assigned", first)
+        if target in CONSTANTS:
+            raise self.fail(f"{target!r} is the constant {CONSTANTS[target]!r} and cannot be assigned", first)
+        if target in self.assigned:
+            raise self.fail(f"{target!r} is assigned twice", first)
+        value, end = self.expression(equals + 1)
+        if target in self.inputs:
+            line, column = position(found, self.text, self.inputs[target])
+            raise self.fail(f"{target!r} is assigned after it was read as an input "
+                            f"(line {line}, column {column})", first)
+        if type(value) is not int or value in self.named:
+            raise self.fail(self.second_name_message(target, value), first)
+        self.named[value] = target
+        self.assigned[target] = value
+        return value, end
+
+    def second_name_message(self, target: str, value: Ref) -> str:
+        """The message for ``L = x``: a node has one name, so say how to make x the output instead."""
+        if type(value) is tuple:
+            text = repr(value[0]).removesuffix(".0")
+            return (f"'{target} = {text}' names a constant, but a name belongs to an operation: compute "
+                    f"{target} from the inputs (such as '{target} = {text}*x'), or end with just '{text}'")
+        kind, name = ("input", value) if type(value) is str else ("node", self.named[value])
+        return (f"'{target} = {name}' would give the {kind} {name!r} a second name: to make "
+                f"{name} the output, end the formula with just '{name}'")
+
+    # --- the graph ------------------------------------------------------------------------
+
+    def graph(self, output: Ref) -> Graph:
+        """The graph as columns, placed as `graphviz_grad.graph.build` places the same
+        expressions: inputs in reading order, then constants in reading order, then the
+        operations in evaluation order."""
+        if type(output) is tuple:
+            output = self.constant(output)
+        inputs = tuple(self.inputs)
+        count = len(inputs)
+        constants = sorted(self.constants.items(), key=lambda item: item[1][0]) if self.constants else ()
+        leaf_names = [*inputs, *(name for name, _ in constants)]
+        base = len(leaf_names)
+        where: dict[Ref, int] = dict(zip(leaf_names, range(base), strict=True))
+        where[None] = -1
+        where.update(zip(range(len(self.ops)), range(base, base + len(self.ops)), strict=True))
+        first = [-1] * base
+        first += map(where.__getitem__, self.first)
+        second = [-1] * base
+        second += map(where.__getitem__, self.second)
+        ops = [INPUT] * count + [CONST] * len(constants) + self.ops
+        values = {count + i: value for i, (_, (_, value)) in enumerate(constants)}
+        given = {base + k: name for k, name in self.named.items()}
+        return _graph_of(ops, first, second, values, leaf_names, given, where[output], inputs)
+
+
+def _graph_of(ops: list[str], first: list[int], second: list[int], values: dict[int, float],
+              leaf_names: list[str], given: dict[int, str], out: int, inputs: tuple[str, ...]) -> Graph:
+    """The `Graph` of the parser's columns: per node its op and argument positions (-1: none),
+    the constants' values by position, the leaves' names and the names statements gave;
+    other operations are named ``z1, z2, ...`` in order, skipping every name in use."""
+    names = list(leaf_names)
+    in_use = {*names, *given.values()}
+    count = 0
+    for i in range(len(names), len(ops)):
+        name = given.get(i)
+        if name is None:
+            count += 1
+            name = f"z{count}"
+            while name in in_use:
+                count += 1
+                name = f"z{count}"
+        names.append(name)
+    make = tuple.__new__  # Node(...) without the keyword handling: a million nodes add up
+    base = len(leaf_names)
+    nodes = [make(Node, (names[i], ops[i], (), values.get(i))) for i in range(base)]
+    args: list[tuple[int, ...]] = [()] * base
+    for i in range(base, len(ops)):
+        a, b = first[i], second[i]
+        at = (a,) if b < 0 else (a, b)
+        args.append(at)
+        nodes.append(make(Node, (names[i], ops[i], (names[a],) if b < 0 else (names[a], names[b]), None)))
+    return Graph._built(nodes, names[out], args, inputs)
 
 
 def parse(text: str) -> Graph:
@@ -409,14 +403,14 @@ def parse(text: str) -> Graph:
         raise FormulaTypeError(f"a formula must be text, not {type(text).__name__}")
     if len(text) > MAX_LENGTH:
         raise FormulaError(f"the formula has {len(text):,} characters, over the limit of {MAX_LENGTH:,}")
-    tokens = tokenize(text.replace("\r\n", "\n").replace("\r", "\n"))
-    # each statement with the token that ends it; empty statements dropped
-    ends = [i for i, (kind, text, _, _) in enumerate(tokens) if kind in ("newline", "end") or text == ";"]
-    statements = [tokens[start + 1:end + 1] for start, end in zip([-1, *ends], ends, strict=False)
-                  if end - start > 1]
-    if not statements:
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    parser = _Parser(text)
+    start = parser.next_statement(0)
+    if KIND[parser.pieces[start][0]] is END:
         raise FormulaError("the formula is empty")
-    program = _Program()
-    for number, tokens_of_statement in enumerate(statements, 1):
-        program.statement(tokens_of_statement, last=number == len(statements))
-    return build(program.roots[-1], inputs=list(program.inputs.values()), also=program.roots[:-1])
+    while True:
+        output, end = parser.statement(start)
+        start = parser.next_statement(end)
+        if KIND[parser.pieces[start][0]] is END:
+            return parser.graph(output)

@@ -224,9 +224,10 @@ def _min_partials(a: float, b: float, out: float) -> tuple[float, float]:
 
 
 def _pow_partials(a: float, b: float, out: float) -> tuple[float, float]:
-    # d/da a**b = b*a**(b-1), taken as 0 when b == 0 (so x**0 and 0**0 are flat);
+    # d/da a**b = b*a**(b-1), taken as 0 when b == 0 (so x**0 and 0**0 are flat), and 2*a
+    # for a square (exactly, without a power: what compiled code writes too);
     # d/db a**b = a**b*log(a), taken as 0 when a == 0 and b >= 0 (PyTorch's choice).
-    d_base = 0.0 if b == 0 else b * _pow(a, b - 1.0)
+    d_base = 0.0 if b == 0 else 2.0 * a if b == 2.0 else b * _pow(a, b - 1.0)
     d_exponent = 0.0 if a == 0 and b >= 0 else out * _log(a)
     return d_base, d_exponent
 

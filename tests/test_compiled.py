@@ -118,3 +118,57 @@ def test_descend_compiles_long_runs_with_the_same_history(monkeypatch):
     run = gg.descend(graph, start, steps=50)
     assert "compiled" in graph._cache  # the run used compiled code
     assert run.history == interpreted.history and run.message == interpreted.message
+
+
+@st.composite
+def programs(draw):
+    """Programs whose statements read earlier statements (fan-out, shared subexpressions,
+    statements the output never reads): where gradients are constants, aliases and sums."""
+    statements: list[str] = []
+    for k in range(draw(st.integers(1, 5))):
+        names = [*NAMES, *(f"s{j}" for j in range(k))]
+        tree = draw(_trees(constants=(0.5, 2.0, -1.0, 1.0, 0.0), max_leaves=6))
+        statements.append(f"s{k} = {_text(tree, names, draw)} + 0")
+    return "\n".join(statements)
+
+
+def _text(tree, names, draw):
+    if isinstance(tree, str):
+        return draw(st.sampled_from(names))
+    if isinstance(tree, float):
+        return f"({tree!r})"
+    op, *args = tree
+    return f"{op}({', '.join(_text(arg, names, draw) for arg in args)})" if op in gg.ops.FUNCTIONS else \
+        f"({_text(args[0], names, draw)} {gg.ops.OPS[op].operator} {_text(args[-1], names, draw)})" \
+        if len(args) == 2 else f"(-{_text(args[0], names, draw)})"
+
+
+@settings(max_examples=300, deadline=None)
+@given(programs(), st.lists(st.sampled_from(SPECIAL) | st.floats(-4, 4), min_size=3, max_size=3))
+def test_programs_with_fan_out_replay_bit_for_bit(program, point):
+    graph = gg.parse(program)
+    values = dict(zip(NAMES, point, strict=True))
+    assert_same(graph, {name: values[name] for name in graph.inputs})
+
+
+def test_a_constant_gradient_past_float64_is_written_as_inf():
+    # each statement doubles x's gradient: 2**1100 overflows to inf, a literal Python cannot write
+    text = "\n".join(["s0 = x + x", *(f"s{k} = s{k - 1} + s{k - 1}" for k in range(1, 1100))])
+    graph = gg.parse(text)
+    assert_same(graph, {"x": 1.0})
+    assert gg.compile(graph).value_and_gradients([1.0])[1] == (math.inf,)
+
+
+@pytest.mark.parametrize("values", [[2, 3], (2.0, 3.0), {"a": 2, "b": 3.0}, [2.0, 3], [True, 3.0], [2.0],
+                                    ["2", 3.0], [2.0, 10**400], "ab"])
+def test_value_and_gradients_checks_and_converts_as_the_engine_does(values):
+    graph = gg.parse("L = a*b + a")
+    try:
+        trace = gg.backward(graph, values)
+    except gg.InputValueError as error:
+        with pytest.raises(gg.InputValueError) as raised:
+            gg.compile(graph).value_and_gradients(values)
+        assert str(raised.value) == str(error)
+    else:
+        value, gradients = gg.compile(graph).value_and_gradients(values)
+        assert bits([value, *gradients]) == bits([trace.output_value, *trace.gradients.values()])

@@ -368,3 +368,25 @@ def test_a_formula_that_is_not_text_is_a_type_error(wrong):
 def test_a_number_run_into_letters_gets_a_suggestion_that_fits(text, message):
     with pytest.raises(FormulaError, match=re.escape(message)):
         parse(text)
+
+
+# --- property: any text is a graph or one FormulaError with a place inside the text ------
+
+FRAGMENTS = ["x", "W1", "z1", "L", "a.b", "pi", "exp", "max", "ln", "if", "x.if", "2", "0", "1e400", "1e-400",
+             ".5", "5.", "2x", "1.2.3", " ", "\n", "\r\n", ";", "=", "==", "+=", "**=", "//", "(", ")", ",",
+             "+", "-", "*", "/", "**", "^", "# c\n", "'", "\u2212", "\u03b1", "\t", "\x00", "1" * 120, "y" * 300]
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.sampled_from(FRAGMENTS), max_size=30))
+def test_any_text_parses_or_is_one_formula_error_placed_inside_it(parts):
+    text = "".join(parts)
+    try:
+        graph = parse(text)
+    except FormulaError as error:
+        assert "\n" not in str(error)
+        if error.line is not None:
+            lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+            assert 1 <= error.line <= len(lines) and 1 <= error.column <= len(lines[error.line - 1]) + 1
+    else:
+        assert graph.output in graph and len(graph) >= 1

@@ -286,12 +286,7 @@ def test_player_with_hostile_names_stays_inside_its_iframe():
 
 
 def test_without_ipywidgets_the_static_parts_still_show(monkeypatch):
-    import graphviz_grad.widgets as widgets
-
-    def missing():
-        raise ImportError("the notebook widgets need ipywidgets")
-
-    monkeypatch.setattr(widgets, "_widgets", missing)
+    monkeypatch.setitem(sys.modules, "ipywidgets", None)  # import ipywidgets now raises ImportError
     for shown in (CalculatorPanel(), StepViewer(gg.grad(SEED, EXAMPLE_1), start=8)):
         bundle = shown._repr_mimebundle_()[0]
         assert WIDGET_VIEW not in bundle
