@@ -22,6 +22,7 @@ gradients' signs mean and one gradient-descent step, as text, Markdown, LaTeX or
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
@@ -116,8 +117,10 @@ class Calculation(CalculationText):
                 for row in self.report.rows if row.kind == "input"]
 
 
+@functools.lru_cache(maxsize=4096)
 def _dotted(text: str, expr: Any) -> str:
-    """SymPy's text with ``·`` for a product, unless a name itself holds a ``*``."""
+    """SymPy's text with ``·`` for a product, unless a name itself holds a ``*`` (once per form:
+    the forms are derived once per graph)."""
     if any("*" in getattr(symbol, "name", "") for symbol in expr.free_symbols):
         return text
     return product_dots(text)

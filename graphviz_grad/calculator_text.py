@@ -230,9 +230,26 @@ class CalculationText(DescentStep):
         return ("\\begin{align*}\n" + body + ("\n" if body else "") + "\\end{align*}\n\n"
                 + self.derivation.to_latex())
 
+    def checked_dict(self) -> dict[str, Any]:
+        """The parts of `to_dict` that come from the SymPy check: ``check`` (``ok``, ``summary``,
+        ``text``), ``formulas`` and ``interpretation`` (which reads the check's kinks).
+
+        >>> from graphviz_grad.calculator import calculate
+        >>> calculate().checked_dict()["check"]["ok"]
+        True
+        """
+        check = ({"ok": None, "summary": f"not done: {self.check_skipped}", "text": self.check_line()}
+                 if self.check_skipped else
+                 {"ok": self.report.ok, "summary": self.report.summary(), "text": self.check_line()})
+        return {"check": check,
+                "formulas": [{"label": label, "closed_form": closed, "in_nodes": nodes}
+                             for label, closed, nodes in self.formulas],
+                "interpretation": self.interpretation()}
+
     def to_dict(self) -> dict[str, Any]:
         """Everything as JSON-ready data; numbers that are not finite as ``"inf"``, ``"nan"``."""
         update = self.update
+        checked = self.checked_dict()
         return {
             "formula": self.formula,
             "output": self.output,
@@ -245,13 +262,10 @@ class CalculationText(DescentStep):
             "chart": [{"name": name, "label": label, "gradient": json_number(g),
                        "magnitude": json_number(abs(g)), "sign": _sign(g)}
                       for name, (label, g) in zip(self.order, self.chart_items(), strict=True)],
-            "formulas": [{"label": label, "closed_form": closed, "in_nodes": nodes}
-                         for label, closed, nodes in self.formulas],
-            "check": ({"ok": None, "summary": f"not done: {self.check_skipped}", "text": self.check_line()}
-                      if self.check_skipped else
-                      {"ok": self.report.ok, "summary": self.report.summary(), "text": self.check_line()}),
+            "formulas": checked["formulas"],
+            "check": checked["check"],
             "derivation": self.derivation.to_dict(),
-            "interpretation": self.interpretation(),
+            "interpretation": checked["interpretation"],
             "update": {"lr": update.lr, "verdict": update.verdict,
                        "parameters": [{"name": name, "value": json_number(update.before[name]),
                                        "gradient": json_number(update.gradients[name]),

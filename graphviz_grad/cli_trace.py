@@ -10,7 +10,6 @@ node  op  ...
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import sys
@@ -25,7 +24,7 @@ from .cli_input import (
 )
 from .cli_options import _add_values_options, _count_option, _memory_option, _positive_option, _tolerance
 from .engine import backward
-from .files import numbered, stale_frames, write_files
+from .files import write_files, write_numbered
 from .formula import parse
 from .graph import CONST, INPUT
 from .serialize import trace_to_dict
@@ -223,13 +222,11 @@ def _render_command(args: argparse.Namespace) -> int:
         sys.stdout.buffer.write(outputs[0])
         sys.stdout.buffer.flush()
         return 0
-    one_per_frame = args.steps and fmt in _STEP_FORMATS  # html and gif hold every frame in one file
-    paths = numbered(args.output, len(outputs)) if one_per_frame else [args.output]
-    stale = stale_frames(args.output, len(outputs)) if one_per_frame else []
-    write_files(dict(zip(paths, outputs, strict=True)))
-    for path in stale:
-        with contextlib.suppress(OSError):
-            os.remove(path)
+    if args.steps and fmt in _STEP_FORMATS:  # one file per frame (html and gif hold them all in one)
+        paths = write_numbered(args.output, outputs)
+    else:
+        paths = [args.output]
+        write_files({args.output: outputs[0]})
     print(paths[0] if len(paths) == 1 else f"{len(paths)} frames: {paths[0]} ... {paths[-1]}")
     return 0
 

@@ -60,6 +60,60 @@ def stale_frames(output: str, count: int) -> list[str]:
     return stale
 
 
+SWAP_ENTRIES = 1_000
+"""Entries a folder may hold for `write_numbered` to swap it whole (see there)."""
+
+
+def write_numbered(output: str, outputs: list[bytes]) -> list[str]:
+    """Write numbered files (`numbered`: ``out/seed-01.svg``, ...) beside ``output``, and remove
+    the stale ones of an earlier, longer run (`stale_frames`); the paths written.
+
+    >>> import os, tempfile
+    >>> out = os.path.join(tempfile.mkdtemp(), "frames")
+    >>> os.mkdir(out)
+    >>> [os.path.basename(p) for p in write_numbered(os.path.join(out, "seed.svg"), [b"1", b"2"])]
+    ['seed-01.svg', 'seed-02.svg']
+
+    A folder that holds only files (at most `SWAP_ENTRIES`) of this user is written whole by
+    `write_folder`: a run killed at any instant leaves the old set of frames or the new set. A
+    folder with subfolders, a mount point, another user's folder or the one this process works
+    in is not swapped (that would copy or re-own what is not ours): each file is replaced
+    atomically and all or none are moved in (`write_files`), which a SIGKILL can interrupt.
+    """
+    paths = numbered(output, len(outputs))
+    stale = stale_frames(output, len(outputs))
+    folder = os.path.dirname(output) or "."
+    if not os.path.isdir(folder):
+        raise OutputError(f"cannot write {paths[0]!r}: the folder {folder!r} does not exist")
+    for path in paths:
+        if os.path.isdir(path) and not os.path.islink(path):
+            raise OutputError(f"cannot write {path!r}: it is a folder")
+    if _swappable(folder):
+        names = {os.path.basename(path): data for path, data in zip(paths, outputs, strict=True)}
+        write_folder(folder, names, owned={os.path.basename(path) for path in stale}, what="frames folder")
+        return paths
+    write_files(dict(zip(paths, outputs, strict=True)))
+    for path in stale:
+        with contextlib.suppress(OSError):
+            os.remove(path)
+    return paths
+
+
+def _swappable(folder: str) -> bool:
+    """Whether `write_numbered` may swap ``folder`` whole (see there)."""
+    target = os.path.realpath(folder)
+    try:
+        if os.path.ismount(target) or _holds_cwd(target) or os.stat(target).st_uid != os.geteuid():
+            return False
+        with os.scandir(target) as entries:
+            for count, entry in enumerate(entries):
+                if count >= SWAP_ENTRIES or entry.is_dir(follow_symlinks=False):
+                    return False
+    except (OSError, AttributeError):  # (no geteuid on Windows)
+        return False
+    return True
+
+
 def write_files(contents: dict[str, bytes]) -> None:
     """Write every file or none: each goes to a temporary file beside it, then all are moved
     into place; if one move fails, the files already moved are put back as they were."""
@@ -155,6 +209,9 @@ def write_folder(directory: str, contents: dict[str, bytes], *,
         if not name or os.path.basename(name) != name or name in (".", ".."):
             raise OutputError(f"cannot write {name!r} into a folder: expected a plain file name")
     target = check_folder(directory, what)
+    for name in contents:  # a folder of the user's with the name of one of ours is never replaced
+        if os.path.isdir(os.path.join(target, name)) and not os.path.islink(os.path.join(target, name)):
+            raise OutputError(f"cannot write {os.path.join(directory, name)!r}: it is a folder")
     if os.path.isdir(target) and _holds_cwd(target):
         return _write_in_place(directory, target, contents, owned)
     parent, base = os.path.split(target)

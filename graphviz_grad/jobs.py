@@ -1,8 +1,8 @@
 """The server's workers: pools of processes that heal themselves, and fair turns between clients.
 
->>> turns = FairTurns(workers=2, per_client=3)
+>>> turns = FairTurns(workers=2, per_client=3, per_address=8)
 >>> turns.state()
-{'workers': 2, 'running': 0, 'waiting': 0, 'clients': 0}
+{'workers': 2, 'running': 0, 'waiting': 0, 'clients': 0, 'addresses': 0}
 
 A `Workers` pool runs jobs in processes from ``pebble`` started by a fork server (no fork of a
 process that runs threads). Each worker gets the job's memory bound (`graphviz_grad.limits`)
@@ -11,12 +11,15 @@ looks at the pool twice a second: a dead fork server is started again, and a poo
 has given up on (its manager thread died, which is what a killed fork server does) is replaced
 by a new one; a job that was lost with its worker or its pool is run once more on the new one.
 
-`FairTurns` decides which waiting request gets the next free worker: the client that has used
-the least worker time lately (a decaying sum, so a client that sent slow jobs a minute ago is
-not punished for ever), first come first served among equals. A client may have at most
-``per_client`` jobs waiting or running (more answers 429) and runs at most ``workers - 1`` at
-once while others wait, so one client's slow jobs never hold up another's by more than the
-length of one job.
+`FairTurns` decides which waiting request gets the next free worker: the network address
+whose clients have used the least worker time lately, and among its clients the one that has
+(decaying sums, so a client that sent slow jobs a minute ago is not punished for ever), first
+come first served among equals. A client may have at most ``per_client`` jobs waiting or
+running, an address at most ``per_address`` for all its clients together (more answers 429),
+and a client runs at most ``workers - 1`` at once while others wait, so one client's slow jobs
+never hold up another's by more than the length of one job. The address level is what a client
+cannot choose: one that names itself anew with every request (a forged session) still shares
+its address's turns and cap.
 """
 
 from __future__ import annotations
@@ -54,42 +57,81 @@ class PoolBroken(Exception):
 
 
 @dataclass
-class _Client:
+class _Share:
+    """The worker time a client or an address used lately: seconds, decayed to ``stamp``."""
+
+    used: float = 0.0
+    stamp: float = 0.0
+
+    def now(self, now: float) -> float:
+        return self.used * 0.5 ** ((now - self.stamp) / HALF_LIFE)
+
+    def add(self, seconds: float, now: float) -> None:
+        self.used, self.stamp = self.now(now) + seconds, now
+
+
+@dataclass
+class _Client(_Share):
+    address: str = ""
     running: int = 0
     waiting: list[asyncio.Future[None]] = field(default_factory=list)
-    used: float = 0.0  # worker seconds, decayed to `stamp`
-    stamp: float = 0.0
+
+
+@dataclass
+class _Address(_Share):
+    jobs: int = 0  # waiting or running, of all its clients
+    clients: int = 0
 
 
 class FairTurns:
     """Turns at ``workers`` workers for requests from many clients (see the module's notes)."""
 
-    def __init__(self, workers: int, per_client: int):
+    def __init__(self, workers: int, per_client: int, per_address: int | None = None):
         self.workers = workers
         self.per_client = per_client
+        self.per_address = per_address
+        """Jobs waiting or running from one address, all its clients together (None: no cap)."""
         self.running = 0
         self.clients: dict[str, _Client] = {}
-        self.arrivals = 0
+        self.addresses: dict[str, _Address] = {}
+        self.queued: dict[str, _Client] = {}  # the clients with jobs waiting, in order of arrival
+        self.swept = time.monotonic()
 
     def state(self) -> dict[str, int]:
-        waiting = sum(len(client.waiting) for client in self.clients.values())
+        waiting = sum(len(client.waiting) for client in self.queued.values())
         return {"workers": self.workers, "running": self.running, "waiting": waiting,
-                "clients": len(self.clients)}
+                "clients": len(self.clients), "addresses": len(self.addresses)}
 
-    async def acquire(self, key: str) -> None:
-        """Wait for a worker for the client ``key``; `TooManyJobs` when it has its share already."""
-        client = self.clients.setdefault(key, _Client(stamp=time.monotonic()))
-        if client.running + len(client.waiting) >= self.per_client:
+    async def acquire(self, key: str, address: str = "") -> None:
+        """Wait for a worker for the client ``key`` at ``address``; `TooManyJobs` when the client
+        or its address has its share already. (A key belongs to the address it first came from:
+        the caller puts the address in the key.)"""
+        now = time.monotonic()
+        client = self.clients.get(key)
+        if client is None:
+            client = self.clients[key] = _Client(stamp=now, address=address)
+            self.addresses.setdefault(address, _Address(stamp=now)).clients += 1
+        place = self.addresses[client.address]
+        refusal = (f"this client has {self.per_client} jobs waiting or running already"
+                   if client.running + len(client.waiting) >= self.per_client else
+                   f"this address has {self.per_address} jobs waiting or running already"
+                   if self.per_address is not None and place.jobs >= self.per_address else None)
+        if refusal:
             self._forget(key)
-            raise TooManyJobs(f"this client has {self.per_client} jobs waiting or running already")
+            raise TooManyJobs(refusal)
         turn: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         client.waiting.append(turn)
+        self.queued.setdefault(key, client)
+        place.jobs += 1
         self._dispatch()
         try:
             await turn
         except BaseException:
             if turn in client.waiting:
                 client.waiting.remove(turn)
+                place.jobs -= 1
+                if not client.waiting:
+                    self.queued.pop(key, None)
             elif turn.done() and not turn.cancelled():  # given a worker just as the wait ended
                 self.release(key, 0.0)
             self._forget(key)
@@ -98,36 +140,47 @@ class FairTurns:
     def release(self, key: str, seconds: float) -> None:
         """A job of ``key`` ended after ``seconds`` on its worker."""
         client = self.clients[key]
+        place = self.addresses[client.address]
         now = time.monotonic()
-        client.used = client.used * 0.5 ** ((now - client.stamp) / HALF_LIFE) + seconds
-        client.stamp = now
+        client.add(seconds, now)
+        place.add(seconds, now)
         client.running -= 1
+        place.jobs -= 1
         self.running -= 1
         self._dispatch()
         self._forget(key)
+        if now - self.swept > HALF_LIFE:  # clients that never came back
+            self.swept = now
+            for idle in list(self.clients):
+                self._forget(idle)
 
     def _dispatch(self) -> None:
         now = time.monotonic()
-        while self.running < self.workers:
-            waiting = [(key, client) for key, client in self.clients.items() if client.waiting]
-            others = len(waiting) > 1
-            ready = [(key, client) for key, client in waiting
+        while self.running < self.workers and self.queued:
+            others = len(self.queued) > 1
+            ready = [(key, client) for key, client in self.queued.items()
                      if not others or client.running < max(1, self.workers - 1)]
             if not ready:
                 return
-            _, client = min(ready, key=lambda item: (
-                item[1].used * 0.5 ** ((now - item[1].stamp) / HALF_LIFE), item[1].running))
+            key, client = min(ready, key=lambda item: (
+                self.addresses[item[1].address].now(now), item[1].now(now), item[1].running))
             turn = client.waiting.pop(0)
+            if not client.waiting:
+                del self.queued[key]
             client.running += 1
             self.running += 1
             turn.set_result(None)
 
     def _forget(self, key: str) -> None:
-        """Drop a client with nothing waiting or running once its used time has faded."""
+        """Drop a client with nothing waiting or running once its used time has faded (under
+        10 ms); an address goes with its last client."""
         client = self.clients.get(key)
-        if client and not client.running and not client.waiting and (
-                client.used < 0.01 or time.monotonic() - client.stamp > 10 * HALF_LIFE):
+        if client and not client.running and not client.waiting and client.now(time.monotonic()) < 0.01:
             del self.clients[key]
+            place = self.addresses[client.address]
+            place.clients -= 1
+            if not place.clients:
+                del self.addresses[client.address]
 
 
 class Workers:

@@ -8,6 +8,16 @@
 >>> respond("formula", {"formula": "e = (a+b)*(b+1)"})[1]["fields"][1]
 {'name': 'b', 'help': 'a parameter: the update below changes it', 'default': 1.0}
 
+The page asks for the engine's numbers without the SymPy check (``"check": false``), which
+comes back in a few milliseconds, and for the check in a second request to ``check``:
+
+>>> status, numbers = respond("calculate", {"values": {"W1": "0.3"}, "check": False})
+>>> numbers["loss"], numbers["check"]["pending"], numbers["formulas"]
+(9.0, True, [])
+>>> status, verdict = respond("check", {"values": {"W1": "0.3"}})
+>>> verdict["inputs"]["W1"], verdict["check"]["ok"], verdict["formulas"][1]["closed_form"]
+(0.3, True, '2·x·(-B + W1·x + W2·y)')
+
 No HTTP here (that is `graphviz_grad.web`): `read` checks a request in the server's process
 and turns it into plain numbers and text; `respond` does the work in a worker process. Every
 answer is JSON-ready (numbers that are not finite are the strings ``"inf"``, ``"-inf"``,
@@ -24,7 +34,7 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
-from .calculator import calculate
+from .calculator import Calculation, calculate
 from .descent import LEARNING_RATE, descend
 from .engine import backward
 from .errors import GraphvizGradError, missing_value
@@ -36,6 +46,7 @@ from .limits import megabytes, memory_limit
 from .ops import FUNCTIONS
 from .scene import descent_data, descent_drawing, drawing, scene_data
 from .seed import DEFAULTS, EXAMPLES, FIELDS, SEED_FORMULA, default_parameters, is_seed
+from .serialize import json_number
 from .text import parse_number
 
 MAX_FORMULA = 2_000
@@ -59,11 +70,14 @@ CHECK_SECONDS = 5.0
 TIMED = False
 """Whether the check runs under `CHECK_SECONDS`: set in the server's worker processes only (the
 timer is the process's one real-time timer, which a caller elsewhere may be using)."""
-FORMULA, VALUES, LR, MODE, TANGENT = "formula", "values", "lr", "mode", "tangent"
+FORMULA, VALUES, LR, MODE, TANGENT, CHECK = "formula", "values", "lr", "mode", "tangent", "check"
 KEYS = {"seed": (), "formula": (FORMULA,), "calculate": (FORMULA, VALUES, LR),
+        "check": (FORMULA, VALUES, LR),
         "graph": (FORMULA, VALUES, "passes", MODE, TANGENT), "descend": (FORMULA, VALUES, LR, "steps"),
         "exercise": ("name", FORMULA, VALUES, "hide", "answers")}
 """The keys each endpoint takes."""
+SWITCHES = {"calculate": {CHECK: "false for the numbers without the SymPy check"}}
+"""Keys some endpoints take besides (true or false), and what they do."""
 
 Answer = tuple[int, dict[str, Any]]
 
@@ -80,7 +94,9 @@ def respond(endpoint: str, body: Any) -> Answer:
     """``(200, answer)`` for a good request to ``endpoint``, ``(400, {"error", "field"})`` for bad input.
 
     The endpoints: ``seed`` (the page's start), ``formula`` (a formula's inputs),
-    ``calculate`` (the calculator's results) and ``graph`` (the step-by-step pictures).
+    ``calculate`` (the calculator's results; with ``"check": false`` without the SymPy check),
+    ``check`` (the SymPy check's part of those results alone) and ``graph`` (the step-by-step
+    pictures).
     """
     if endpoint not in ENDPOINTS:
         return 404, {"error": f"no such endpoint: {endpoint!r} (endpoints: {', '.join(ENDPOINTS)})",
@@ -119,7 +135,8 @@ def _refusal(error: GraphvizGradError) -> Answer:
 
 def read(endpoint: str, body: Any) -> dict[str, Any]:
     """The request checked and reduced to plain data: ``formula`` (text or None: the seed),
-    ``values`` (input name → float) and ``lr`` (float or None), or a `RequestError`.
+    ``values`` (input name → float) and ``lr`` (float or None), and ``check`` False when a
+    calculation is asked for without the SymPy check; or a `RequestError`.
 
     >>> read("calculate", {"formula": "y = a*b", "values": {"a": "2", "b": 3}})
     {'formula': 'y = a*b', 'values': {'a': 2.0, 'b': 3.0}, 'lr': None}
@@ -129,10 +146,12 @@ def read(endpoint: str, body: Any) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise RequestError(f"the request must be a JSON object, not {_json_type(body)}")
     known = KEYS[endpoint]
+    switches = SWITCHES.get(endpoint, {})
     for key in body:
-        if key not in known:
+        if key not in known and key not in switches:
             taken = f"it takes {', '.join(known)}" if known else "it takes no body"
-            raise RequestError(f"unknown key {_shown(key)} for {endpoint} ({taken})")
+            also = "".join(f", and {name}: {meaning}" for name, meaning in switches.items())
+            raise RequestError(f"unknown key {_shown(key)} for {endpoint} ({taken}){also}")
     if endpoint == "exercise":  # its own keys: a ready exercise's name, what to hide, the answers
         from .exercise_service import read_exercise
 
@@ -149,6 +168,11 @@ def read(endpoint: str, body: Any) -> dict[str, Any]:
         if lr <= 0:
             raise RequestError(f"the learning rate must be a number > 0, not {lr:g}", LR)
     request = {FORMULA: text, VALUES: _values(body.get(VALUES), graph) if VALUES in known else {}, LR: lr}
+    if CHECK in switches and body.get(CHECK) is not None:
+        if not isinstance(body[CHECK], bool):
+            raise RequestError(f"check must be true or false, not {_json_type(body[CHECK])}", CHECK)
+        if not body[CHECK]:
+            request[CHECK] = False
     if "passes" in known:
         passes = body.get("passes", "both")
         if passes not in PASSES:
@@ -210,11 +234,45 @@ def formula_info(request: Mapping[str, Any]) -> dict[str, Any]:
 
 def calculation(request: Mapping[str, Any]) -> dict[str, Any]:
     """The calculator's page data (`graphviz_grad.calculator.Calculation.to_dict`); the SymPy
-    check gets `CHECK_SECONDS` (in a process's main thread, where a timer can stop it)."""
+    check gets `CHECK_SECONDS` (in a process's main thread, where a timer can stop it). With
+    ``check`` False, the check is left out: ``check`` is ``{"ok": null, "pending": true, ...}``,
+    ``formulas`` is empty and ``interpretation`` reads kinks from the engine's trace (the
+    ``check`` endpoint has the check's parts)."""
+    result = _calculated(request)
+    if request.get(CHECK, True):
+        _run_check(result)
+        return result.to_dict()
+    result.check_skipped = "asked for separately (POST /api/check)"
+    data = result.to_dict()
+    data[CHECK] = {"ok": None, "pending": True, "summary": "the SymPy check comes in a second request",
+                   "text": "SymPy check: on its way."}
+    return data
+
+
+def verdict(request: Mapping[str, Any]) -> dict[str, Any]:
+    """The SymPy check of a calculation, for the page to show after the engine's numbers: the
+    ``check``, ``formulas`` and ``interpretation`` of `calculation`'s answer at the same point,
+    with the ``formula``, ``output`` and ``inputs`` (the point) they belong to. The formula's
+    derivation is cached in each process (`graphviz_grad.symbolic.derive`), so a change of the
+    values costs only the evaluation at the new point."""
+    result = _calculated(request)
+    _run_check(result)
+    return {"formula": result.formula, "output": result.output,
+            "inputs": {name: json_number(value) for name, value in result.values.items()},
+            **result.checked_dict()}
+
+
+def _calculated(request: Mapping[str, Any]) -> Calculation:
     text, graph = _formula(request[FORMULA])
     options = {"lr": request[LR]} if request[LR] is not None else {}
     result = calculate(graph, request[VALUES], **options)
     result.formula = text
+    return result
+
+
+def _run_check(result: Calculation) -> None:
+    """Compute the result's SymPy check within `CHECK_SECONDS` (when `TIMED`) and the worker's
+    memory bound; past either, the result says why the check was not done."""
     from . import symbolic  # noqa: F401 (loaded outside the timer: a half-loaded SymPy is broken)
 
     try:
@@ -226,7 +284,6 @@ def calculation(request: Mapping[str, Any]) -> dict[str, Any]:
         bound = memory_limit()
         result.check_skipped = (f"SymPy needed more than {megabytes(bound)}" if bound
                                 else "SymPy ran out of memory")
-    return result.to_dict()
 
 
 def graph_frames(request: Mapping[str, Any]) -> dict[str, Any]:
@@ -271,7 +328,7 @@ def _exercise(request: Mapping[str, Any]) -> dict[str, Any]:
 
 
 ENDPOINTS: dict[str, Callable[[Mapping[str, Any]], dict[str, Any]]] = {
-    "seed": seed, "formula": formula_info, "calculate": calculation, "graph": graph_frames,
+    "seed": seed, "formula": formula_info, "calculate": calculation, "check": verdict, "graph": graph_frames,
     "descend": descent, "exercise": _exercise}
 
 

@@ -6,12 +6,14 @@ True
 >>> sock.close()
 
 Starlette routes the requests and uvicorn speaks HTTP (with the connection limits of
-`graphviz_grad.connections`); the work (the engine, the SymPy check and Graphviz) runs in two
-self-healing pools of worker processes (`graphviz_grad.jobs`), one for calculations and one for
-pictures, so a slow render never holds up a calculation. Each worker has a memory bound
+`graphviz_grad.connections`); the work (the engine, the SymPy check and Graphviz) runs in three
+self-healing pools of worker processes (`graphviz_grad.jobs`), one for calculations, one for
+SymPy checks and one for pictures, so a slow check or render never holds up the engine's
+numbers. Each worker has a memory bound
 (``job_memory``: past it 422); a job that runs longer than ``timeout`` seconds has its process
 killed and answers 503, and so does a request that waits longer than ``wait`` seconds for a
-worker; a page with ``per_client`` jobs waiting or running gets 429. The answers are those of
+worker; a page with ``per_client`` jobs waiting or running gets 429, and so does an address
+with ``per_address`` for all its clients together. The answers are those of
 `graphviz_grad.service`; every error is JSON ``{"error": message, "field": name or null}``.
 docs/serve.md lists every limit and status.
 """
@@ -57,6 +59,10 @@ GRACE = 3
 """Seconds Ctrl+C waits for requests still running before it stops them."""
 PER_CLIENT = 4
 """Jobs one client (a page, else a connection) may have waiting or running in each pool; more: 429."""
+PER_ADDRESS = 64
+"""Jobs all the clients at one network address may have waiting or running in each pool; more: 429.
+(On the loopback every local page has the same address: this bounds what any one local program
+can queue, forged sessions or not, while leaving room for many pages.)"""
 CONNECTIONS = 512
 """Open connections at most (fewer when the file-descriptor limit is lower); see `connections`."""
 HEAD_SECONDS = 10.0
@@ -69,8 +75,9 @@ MAX_HEAD = 16 * 1024
 """Bytes in a request's line and headers."""
 SESSION_HEADER = "x-graphviz-grad-session"
 """The header by which the page names its session (for the per-client bound); else the connection counts."""
-KINDS = ("calculate", "render")
-"""The pools: calculations (engine and SymPy), pictures (Graphviz)."""
+KINDS = ("calculate", "check", "render")
+"""The pools: calculations (the engine, and SymPy when asked for in the same request), SymPy
+checks (``/api/check``), pictures (Graphviz)."""
 ASSETS = {"/": ("index.html", "text/html; charset=utf-8"),
           "/page.js": ("page.js", "text/javascript; charset=utf-8"),
           "/page.css": ("page.css", "text/css; charset=utf-8"),
@@ -112,17 +119,19 @@ def _warm_up() -> None:
 def create_app(*, workers: int = WORKERS, timeout: float = TIMEOUT, wait: float = WAIT,
                hosts: Sequence[str] = ("*",), on_ready: Callable[[], None] | None = None,
                job_memory: int | None = JOB_MEMORY, per_client: int = PER_CLIENT,
+               per_address: int | None = PER_ADDRESS,
                body_seconds: float = BODY_SECONDS, head_bytes: int = MAX_HEAD,
                job: Callable[[str, Mapping[str, Any]], service.Answer] = service.answer) -> Starlette:
     """The application: the page at ``/`` and the API under ``/api/``. ``hosts`` are the
     host names the server answers to (``*``: any), against DNS rebinding; ``job_memory`` is each
     worker's memory bound in bytes (None: none), ``per_client`` the jobs one client may have
-    waiting or running in each pool. ``job(endpoint, request)`` is what a worker runs for a
+    waiting or running in each pool, ``per_address`` the same for all the clients at one
+    address (None: no such cap). ``job(endpoint, request)`` is what a worker runs for a
     checked request (`service.answer`; the tests put in one whose jobs take as long as they
     need): it is sent to the worker processes, so it must be picklable and importable there
     (a module-level function, or an instance of a module-level class)."""
     pools: dict[str, Workers] = {}
-    turns = {kind: FairTurns(workers, per_client) for kind in KINDS}
+    turns = {kind: FairTurns(workers, per_client, per_address) for kind in KINDS}
     assets = {path: (files(__package__).joinpath("static", *name.split("/")).read_bytes(), kind)
               for path, (name, kind) in ASSETS.items()}
 
@@ -180,13 +189,14 @@ def create_app(*, workers: int = WORKERS, timeout: float = TIMEOUT, wait: float 
         return await _job(request, endpoint, clean)
 
     async def _job(request: Request, endpoint: str, clean: dict[str, Any]) -> Response:
-        kind = "render" if endpoint in ("graph", "exercise", "descend") else "calculate"
-        key = _client_key(request)
+        kind = ("render" if endpoint in ("graph", "exercise", "descend") else
+                "check" if endpoint == "check" else "calculate")
+        key, address = _client_key(request)
         gone = asyncio.ensure_future(_disconnected(request))
         try:
             # Jobs wait here for their turn, not in pebble's pipe: a job handed to pebble and
             # then cancelled costs a worker process, a request dropped while it waits costs nothing.
-            turn = asyncio.ensure_future(turns[kind].acquire(key))
+            turn = asyncio.ensure_future(turns[kind].acquire(key, address))
             done, _ = await asyncio.wait({turn, gone}, timeout=wait, return_when=asyncio.FIRST_COMPLETED)
             if turn not in done:
                 turn.cancel()  # (a turn given just now is handed back by `acquire`)
@@ -195,7 +205,7 @@ def create_app(*, workers: int = WORKERS, timeout: float = TIMEOUT, wait: float 
                 return error(503, f"the server is busy: no {kind} worker was free for {wait:g} s; try again",
                              retry=wait)
             if isinstance(turn.exception(), TooManyJobs):
-                return error(429, f"too many {kind} jobs at once from this page: {turn.exception()}; "
+                return error(429, f"too many {kind} jobs at once: {turn.exception()}; "
                              "wait for an answer before asking again", retry=1)
             started = time.monotonic()
             task = asyncio.ensure_future(pools[kind].run(job, (endpoint, clean), timeout))
@@ -262,13 +272,18 @@ def _refusal(request: Request, hosts: Sequence[str], head_bytes: int) -> Respons
     return None
 
 
-def _client_key(request: Request) -> str:
-    """Whose job it is: the page's session (a header the page sends), else the connection."""
+def _client_key(request: Request) -> tuple[str, str]:
+    """Whose job it is, and from which address: the page's session (a header the page sends) at
+    the client's address, else the connection. The address is part of the key, so a session
+    name copied from another machine's page is another client; a missing or malformed header
+    counts the connection, and the per-address cap and turns bound what many connections or
+    made-up sessions from one address can take."""
+    client = request.client
+    address = client.host if client else "?"
     session = request.headers.get(SESSION_HEADER, "")
     if 8 <= len(session) <= 64 and session.replace("-", "").isalnum() and session.isascii():
-        return "session " + session
-    client = request.client
-    return f"connection {client.host}:{client.port}" if client else "connection ?"
+        return f"{address} session {session}", address
+    return f"{address} connection {client.port if client else '?'}", address
 
 
 def _quietly(answer: asyncio.Future[Any]) -> None:

@@ -5,7 +5,8 @@
 4.0
 
 `HeldJobs` is given to ``web.create_app(job=...)``: its workers answer every request as the
-server does (`graphviz_grad.service.answer`), except a calculation of `SLOW`, which first waits
+server does (`graphviz_grad.service.answer`), except a calculation of `SLOW` (or a request of
+`SLOW` to another of its ``endpoints``), which first waits
 until its gate (a file named after the value of ``x``, in ``gates``) exists; with no gates it
 waits until its worker is killed at the job's time limit. With gates, each calculation is
 logged as it starts (`started`). It is pickled and sent to the
@@ -44,10 +45,11 @@ class HeldJobs:
     """`service.answer`, with calculations of `SLOW` held at their gate (see the module's notes)."""
 
     gates: str | None = None
+    endpoints: tuple[str, ...] = ("calculate",)
 
     def __call__(self, endpoint: str, request: Mapping[str, Any]) -> service.Answer:
         folder = Path(self.gates) if self.gates else None
-        held = endpoint == "calculate" and request.get(service.FORMULA) == SLOW
+        held = endpoint in self.endpoints and request.get(service.FORMULA) == SLOW
         x = request[service.VALUES]["x"] if held else None
         if folder is not None and endpoint == "calculate":
             with open(folder / "started", "a") as log:  # one short append: whole lines, in order

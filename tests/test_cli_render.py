@@ -78,6 +78,7 @@ def test_several_files_are_all_or_nothing(capsys, tmp_path):
 
 
 def test_a_failed_move_puts_the_old_files_back(capsys, tmp_path, monkeypatch):
+    (tmp_path / "sub").mkdir()  # a folder with subfolders is written file by file, not swapped
     (tmp_path / "a-01.svg").write_text("old")
     real_replace = os.replace
     moves = []
@@ -91,7 +92,7 @@ def test_a_failed_move_puts_the_old_files_back(capsys, tmp_path, monkeypatch):
     monkeypatch.setattr(os, "replace", replace)
     code, _, err = run(capsys, "render", "y = x*2", "--at", "x=1", "-o", str(tmp_path / "a.svg"), "--steps")
     assert code == 2 and "a-03.svg" in err and "No space left on device" in err
-    assert sorted(path.name for path in tmp_path.iterdir()) == ["a-01.svg"]
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["a-01.svg", "sub"]
     assert (tmp_path / "a-01.svg").read_text() == "old"
 
 
@@ -149,6 +150,7 @@ def test_failed_render_leaves_the_old_file_and_no_partial_one(capsys, tmp_path, 
 
 
 def test_a_write_error_mid_way_leaves_nothing(capsys, tmp_path, monkeypatch):
+    (tmp_path / "sub").mkdir()  # (file by file, as above)
     target = tmp_path / "frame.svg"
     real_replace = os.replace
     calls = []
@@ -162,7 +164,43 @@ def test_a_write_error_mid_way_leaves_nothing(capsys, tmp_path, monkeypatch):
     monkeypatch.setattr(os, "replace", failing_replace)
     code, _, err = run(capsys, "render", SEED, "--at", AT, "-o", str(target), "--steps")
     assert code == 2 and f"cannot write '{tmp_path / 'frame-03.svg'}': Permission denied" in err
-    assert list(tmp_path.iterdir()) == []
+    assert [path.name for path in tmp_path.iterdir()] == ["sub"]
+
+
+def test_frames_are_swapped_in_as_a_whole_folder(capsys, tmp_path):
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    (folder / "notes.txt").write_text("mine")
+    assert run(capsys, "render", SEED, "--at", AT, "-o", str(folder / "f.svg"), "--steps")[0] == 0
+    before = folder.stat().st_ino
+    assert run(capsys, "render", "y = x*2", "--at", "x=1", "-o", str(folder / "f.svg"), "--steps")[0] == 0
+    assert folder.stat().st_ino != before  # a new folder took the old one's place at one instant
+    assert sorted(path.name for path in folder.iterdir()) == [f"f-0{i}.svg" for i in range(1, 6)] + ["notes.txt"]
+    assert (folder / "notes.txt").read_text() == "mine" and os.listdir(tmp_path) == ["frames"]
+
+
+def test_a_failure_mid_way_leaves_the_old_frames_and_no_temporary_files(capsys, tmp_path, monkeypatch):
+    from graphviz_grad import files
+
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    assert run(capsys, "render", "y = x*2", "--at", "x=1", "-o", str(folder / "f.svg"), "--steps")[0] == 0
+    old = {path.name: path.read_bytes() for path in folder.iterdir()}
+    (folder / "notes.txt").write_text("mine")
+    opened = []
+
+    def full_disk(path, mode="r", *args, **kwargs):  # the third frame finds the disk full
+        if "w" in mode:
+            opened.append(path)
+            if len(opened) == 3:
+                raise OSError(28, "No space left on device")
+        return open(path, mode, *args, **kwargs)
+
+    monkeypatch.setattr(files, "open", full_disk, raising=False)
+    code, _, err = run(capsys, "render", SEED, "--at", AT, "-o", str(folder / "f.svg"), "--steps")
+    assert code == 2 and "No space left on device" in err and len(opened) == 3
+    assert {path.name: path.read_bytes() for path in folder.iterdir()} == {**old, "notes.txt": b"mine"}
+    assert os.listdir(tmp_path) == ["frames"]  # the half-written new folder is gone
 
 
 def test_bad_formula_writes_nothing(capsys, tmp_path):

@@ -53,6 +53,17 @@ def test_bad_names_and_targets_are_refused(tmp_path):
     assert os.listdir(tmp_path) == []
 
 
+def test_a_folder_of_the_user_named_like_one_of_our_files_is_never_replaced(tmp_path):
+    out = tmp_path / "out"
+    files.write_folder(str(out), {"a.svg": b"1"})
+    os.remove(out / "a.svg")
+    (out / "a.svg").mkdir()
+    (out / "a.svg" / "keep").write_text("mine")
+    with pytest.raises(OutputError, match=r"a\.svg': it is a folder"):
+        files.write_folder(str(out), {"a.svg": b"2"})
+    assert (out / "a.svg" / "keep").read_text() == "mine" and sorted(os.listdir(tmp_path)) == ["out"]
+
+
 def test_debris_of_ended_runs_is_removed_and_nothing_else(tmp_path):
     out = tmp_path / "out"
     out.mkdir()
@@ -163,3 +174,30 @@ def test_writing_the_current_folder_keeps_it_the_current_folder(tmp_path, monkey
     monkeypatch.chdir(target / "inner")  # inside the folder: the same
     files.write_folder(str(target), {"a.txt": b"3"})
     assert os.stat(".").st_nlink > 0 and (target / "a.txt").read_bytes() == b"3"
+
+
+FRAMES = """
+import sys
+from graphviz_grad.files import write_numbered
+print("writing", flush=True)
+write_numbered(sys.argv[1] + "/f.svg", [f"new {n}\\n".encode() * 200 for n in range(300)])
+print("done", flush=True)
+"""
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_numbered_frames_killed_at_a_random_instant_are_the_old_set_or_the_new_set(tmp_path, seed):
+    """`render --steps` writes its frames with `write_numbered`: a swap of the whole folder."""
+    out = tmp_path / "out"
+    out.mkdir()
+    files.write_numbered(str(out / "f.svg"), [b"old\n"] * 320)  # 320 old frames: 20 are stale later
+    old = {path.name: path.read_bytes() for path in out.iterdir()}
+    new = {f"f-{n + 1:03d}.svg": f"new {n}\n".encode() * 200 for n in range(300)}
+    child = subprocess.Popen([sys.executable, "-c", FRAMES, str(out)], stdout=subprocess.PIPE, text=True)
+    assert child.stdout.readline() == "writing\n"
+    time.sleep(random.Random(seed).uniform(0, 0.15))
+    child.send_signal(signal.SIGKILL)
+    child.wait()
+    assert {path.name: path.read_bytes() for path in out.iterdir()} in (old, new)
+    files.write_numbered(str(out / "f.svg"), list(new.values()))  # the next run removes the debris
+    assert os.listdir(tmp_path) == ["out"] and {p.name: p.read_bytes() for p in out.iterdir()} == new

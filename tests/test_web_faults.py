@@ -206,22 +206,23 @@ def test_a_client_over_its_share_gets_429_and_others_go_first(tmp_path):
         assert started(tmp_path) == ["slow 0", "slow 1", "other", "slow 2"]  # the page went first
 
 
-def wait_for_turns(client, *, running, waiting, seconds=60.0):
-    """Wait until the calculate pool has ``running`` jobs running and ``waiting`` waiting."""
+def wait_for_turns(client, *, running, waiting, seconds=60.0, pool="calculate"):
+    """Wait until the ``pool`` (calculate) has ``running`` jobs running and ``waiting`` waiting."""
     deadline = time.monotonic() + seconds
+    name = pool
     while True:
-        pool = client.get("/api/health").json()["pools"]["calculate"]
+        pool = client.get("/api/health").json()["pools"][name]
         if (pool["running"], pool["waiting"]) == (running, waiting):
             return
         assert time.monotonic() < deadline, f"not {running} running and {waiting} waiting: {pool}"
         time.sleep(0.05)
 
 
-def _post_as(url, session, body):
-    """A calculation from the page whose session is ``session``."""
+def _post_as(url, session, body, endpoint="calculate"):
+    """A calculation (or another ``endpoint``) from the page whose session is ``session``."""
     host, port = Client(url).address
     connection = http.client.HTTPConnection(host, port, timeout=60)
-    connection.request("POST", "/api/calculate", body=json.dumps(body).encode(), headers={
+    connection.request("POST", f"/api/{endpoint}", body=json.dumps(body).encode(), headers={
         "Content-Type": "application/json", "X-Graphviz-Grad-Session": session})
     response = connection.getresponse()
     answer = Answer(response.status, {k.lower(): v for k, v in response.getheaders()}, response.read())

@@ -155,13 +155,19 @@
   }
 
   // --- calculating -----------------------------------------------------------------------------
+  // Two requests at once: the engine's numbers (/api/calculate without the check: milliseconds)
+  // and the SymPy check (/api/check, from its own pool of workers). The numbers are shown as
+  // soon as they come, the check says "checking…" until its answer comes; a newer input aborts
+  // both, and an answer for another input than the one on screen is never shown.
   async function calculate() {
     clearTimeout(state.timers.calculate);
     const seq = ++state.seq.calculate;
     const body = requestBody();
     setStatus("Calculating…");
+    const verdict = api("check", body);
+    verdict.catch(() => {});  // (shown by showCheckWhenItComes, or dropped with the numbers' error)
     try {
-      const data = await api("calculate", body);
+      const data = await api("calculate", {...body, check: false});
       if (seq !== state.seq.calculate) return;  // a newer request is on its way
       clearValueErrors();
       state.result = data;
@@ -169,7 +175,8 @@
       setStatus("");
       $("app").dataset.state = "ready";
       clearStale();
-      later("graph", state.viewer ? GRAPH_DELAY_MS : 0, () => loadGraph(body));
+      later("graph", state.viewer ? GRAPH_DELAY_MS : 0, () => { state.graphWanted = seq; loadGraph(body); });
+      showCheckWhenItComes(verdict, seq);
       if (state.formulaPending) formulaChanged();  // a formula change the server could not take yet
     } catch (failure) {
       if (seq !== state.seq.calculate || failure.field === "aborted") return;
@@ -177,7 +184,61 @@
       state.valueError = failure.field !== null;  // the inputs are wrong, not the connection
       setStatus(state.result ? "Still showing the last good result." : "");
       if (state.result && state.valueError) markStale(failure.message);
+      if (state.result && state.result.check.pending) {  // its check was aborted with this request
+        showCheck({...state.result, check: {ok: null, summary: "the inputs changed before it came",
+                                             text: "SymPy check not done: the inputs changed before it came."}});
+      }
     }
+  }
+
+  async function showCheckWhenItComes(verdict, seq) {
+    let part;
+    try {
+      part = await verdict;
+    } catch (failure) {  // a time limit, a busy server, no server: the numbers stay, the check says so
+      if (seq === state.seq.calculate && failure.field !== "aborted") showCheckFailure(failure.message);
+      return;
+    }
+    const result = state.result;
+    if (seq !== state.seq.calculate || !result || !samePoint(part, result)) return;  // for other inputs
+    Object.assign(result, {check: part.check, formulas: part.formulas, interpretation: part.interpretation});
+    showCheck(result);
+    // the graph of these inputs came first: its details get the verdict now
+    if (state.graphData && state.graphFor === seq) addVerdicts(state.graphData);
+  }
+
+  function samePoint(part, result) {
+    const names = Object.keys(result.inputs);
+    return part.formula === result.formula && part.output === result.output
+      && names.length === Object.keys(part.inputs).length
+      && names.every((name) => part.inputs[name] === result.inputs[name]);
+  }
+
+  function showCheck(result) {  // the verdict beside the loss, the closed forms, what the signs mean
+    const info = result.check;
+    const [mark, kind, text] = info.pending ? ["…", "pending", "SymPy: checking…"]
+      : info.ok === null ? ["–", "skipped", info.text] : info.ok ? ["✓", "agree", info.text]
+        : ["✗", "disagree", info.text];
+    const check = $("check");
+    check.textContent = `${mark} ${text}`;
+    check.className = `check ${kind}`;
+    check.title = info.summary;
+    check.dataset.state = kind;
+    const note = info.pending ? "SymPy is working them out…" : `not computed: ${info.summary}`;
+    const formulas = info.ok === null ? [element("li", note)] : [];
+    $("formulas").replaceChildren(...formulas, ...result.formulas.map((item) => element("li",
+      item.in_nodes && item.in_nodes !== item.closed_form
+        ? `${item.label} = ${item.closed_form} = ${item.in_nodes}` : `${item.label} = ${item.closed_form}`)));
+    $("interpretation").replaceChildren(...result.interpretation.map((line) => element("li", line)));
+  }
+
+  function showCheckFailure(message) {
+    const check = $("check");
+    check.textContent = `⚠ SymPy check failed: ${message}`;
+    check.className = "check failed";
+    check.title = message;
+    check.dataset.state = "failed";
+    $("formulas").replaceChildren(element("li", `not computed: ${message}`));
   }
 
   // a bad input leaves the last good numbers on screen, marked as such right beside the loss
@@ -214,11 +275,7 @@
   function showResult(data) {
     const output = data.output;
     $("loss").textContent = `${output} = ${fmt(data.loss)}`;
-    const check = $("check");
-    const verdict = data.check.ok === null ? ["–", "skipped"] : data.check.ok ? ["✓", "agree"] : ["✗", "disagree"];
-    check.textContent = `${verdict[0]} ${data.check.text}`;
-    check.className = `check ${verdict[1]}`;
-    check.title = data.check.summary;
+    showCheck(data);
     $("gradient-heading").textContent = `d${output}/d input`;
     $("gradient-list").replaceChildren(...data.table.map((row) => element("li",
       `d${output}/d${row.name} = ${fmt(row.gradient)}`, row.role)));
@@ -231,12 +288,6 @@
     });
     document.querySelector("#gradients tbody").replaceChildren(...rows);
     showChart(data.chart);
-
-    const formulas = data.check.ok === null ? [element("li", `not computed: ${data.check.summary}`)] : [];
-    $("formulas").replaceChildren(...formulas, ...data.formulas.map((item) => element("li",
-      item.in_nodes && item.in_nodes !== item.closed_form
-        ? `${item.label} = ${item.closed_form} = ${item.in_nodes}` : `${item.label} = ${item.closed_form}`)));
-    $("interpretation").replaceChildren(...data.interpretation.map((line) => element("li", line)));
     $("update").textContent = data.update.lines.join("\n");
     $("copy-block").textContent = data.copy;
     const forward = data.derivation.forward.map((line) => line.text);
@@ -289,6 +340,8 @@
 
   function showScene(data, start) {
     state.frameCount = data.frames.length;
+    state.graphData = data;
+    state.graphFor = state.graphWanted;  // the calculation whose inputs it shows
     addVerdicts(data);
     if (!state.viewer) {
       state.viewer = GGViewer.mount($("viewer"), data, {svg: data.svg, start, keys: $("graph-panel")});

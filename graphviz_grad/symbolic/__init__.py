@@ -12,8 +12,11 @@ The only package that imports SymPy, one job per module:
   forms, per-node adjoints, the forms to show, simplified within a budget);
 - `checker`: per point, the rows: the engine against those derivatives at 30 significant
   digits and a status per row, within a time budget;
-- `numeric`: the numbers behind a row: comparisons at 30 digits, the chain rule node by node,
-  a signed pole's limit, central finite differences;
+- `precise`: the point in mpmath at 30 digits, no SymPy arithmetic: every node's value, the
+  forward rules' references, comparisons, SymPy forms compiled to mpmath closures;
+- `numeric`: the numbers behind a row: a kink's comparison, the forward-rule check, the chain
+  rule node by node, a signed pole's limit;
+- `differences`: central finite differences (generated straight-line code for small graphs);
 - `report`: the `CheckReport` and its renderings;
 - `notation`: text and LaTeX of local derivatives, for the diagrams and the derivation.
 """

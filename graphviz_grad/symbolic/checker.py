@@ -12,6 +12,7 @@ import math
 import time
 from typing import Any
 
+import mpmath
 import sympy as sp
 
 from ..engine import Trace
@@ -20,20 +21,19 @@ from ..formula import parse
 from ..graph import CONST, INPUT, Expr, Graph, build
 from ..ops import OPS
 from .derive import (
-    FULL_NODES,
-    FULL_TREE,
     SIMPLIFY_MODES,
+    _structure,
     derived,
     evaluate,
 )
-from .numeric import FiniteDifferences, chain_rule, compare, forward_mismatch, kink_compare, signed_pole
+from .differences import FiniteDifferences
+from .numeric import chain_rule, forward_mismatch, kink_compare, signed_pole
+from .precise import _surely_small, compare, forward_agreeing, node_values
 from .report import CheckReport, Row, _digits_text, _fmt
 from .translate import (
     _FLOAT_MAX,
     DIGITS,
     MAX_BITS,
-    _at_point,
-    _depends,
     _far,
     _far_limit,
     _number,
@@ -41,7 +41,6 @@ from .translate import (
     _substitute,
     _to_float,
     _too_large,
-    _tree_size,
     exact,
     exact_binary,
 )
@@ -112,6 +111,18 @@ def check(subject: str | Graph | Expr | Trace, values: Any = None, /, *, rtol: f
                     timeout=None if timeout is None else float(timeout)).run()
 
 
+def _beyond_float(value: sp.Expr) -> bool:
+    """Whether a finite SymPy number is beyond float64's range (a Float compared on its tuple)."""
+    if value.is_Float:
+        return mpmath.libmp.mpf_cmp(mpmath.libmp.mpf_abs(value._mpf_), _FLOAT_MAX._mpf_) > 0
+    if value.is_Rational:
+        return abs(int(value.p)) > _FLOAT_MAX_INT * int(value.q)
+    return bool(abs(value) > _FLOAT_MAX)
+
+
+_FLOAT_MAX_INT = int(1.7976931348623157e308)
+
+
 class _Checker:
     """One check: the graph's structure, the high-precision point and the rows."""
 
@@ -125,32 +136,19 @@ class _Checker:
         self.simplify = simplify
         self.n = len(graph)
         self.args = graph.arg_indices
-        self.depends = _depends(graph)
-        reaches = [False] * self.n
-        self.out = graph.index(graph.output)
-        reaches[self.out] = True
-        for i in range(self.n - 1, -1, -1):
-            if reaches[i]:
-                for a in self.args[i]:
-                    reaches[a] = True
-        self.live = [r and d for r, d in zip(reaches, self.depends, strict=True)]
-        self.point = {name: trace.values[graph.index(name)] for name in graph.inputs}
-        operations = sum(1 for node in graph.nodes if node.op not in (INPUT, CONST))
-        self.full = operations <= FULL_NODES and _tree_size(graph) <= FULL_TREE
+        shape = _structure(graph)
+        self.depends, self.live, self.out, self.full = shape.depends, shape.live, shape.out, shape.full
+        self.wrts, self.growth = shape.wrts, shape.growth
+        self.point = {name: trace.values[k] for name, k in shape.inputs}
         self.differences = FiniteDifferences(trace, atol=atol)
 
     def reference_values(self) -> list[sp.Expr]:
         """Every node's value at the point with `DIGITS` digits, node by node through the op
-        table (faithful: SymPy never sees the whole expression, so x/x at 0 stays 0/0 = nan)."""
-        values: list[sp.Expr] = []
-        for i, node in enumerate(self.graph.nodes):
-            if node.op == INPUT:
-                values.append(_number(exact(self.trace.values[i])))
-            elif node.op == CONST:
-                values.append(_number(exact(node.value)))  # type: ignore[arg-type]
-            else:
-                values.append(_at_point(node.op, [values[a] for a in self.args[i]]))
-        return values
+        table in mpmath (`precise.node_values`; faithful: SymPy never sees the whole expression,
+        so x/x at 0 stays 0/0 = nan)."""
+        values = node_values(self.graph, self.trace.values)
+        self.ref_floats, self.plain = values.floats, values.plain
+        return values.exprs
 
     def run(self) -> CheckReport:
         graph = self.graph
@@ -165,28 +163,26 @@ class _Checker:
         # local derivatives elsewhere, through the chain rule node by node
         self._expected: list[sp.Expr] | None = None
         self.forms: dict[int, sp.Expr] = {}
-        self.binary_point: dict[sp.Expr, sp.Expr] | None = None
+        self._binary: dict[sp.Expr, sp.Expr] | None = None
+        self.exprs: dict[str, sp.Expr] = {}
         self.undefined = self._undefined()
         self.infinite = self._undefined(infinite=True)
         self.past_cap = self._past_cap()
-        wrts = [i for i, node in enumerate(graph.nodes)
-                if node.op == INPUT or (node.op != CONST and self.depends[i])]
+        self.forward_agreeing = forward_agreeing(graph, self.trace.values,
+                                                 [i for i in self.wrts if graph.nodes[i].op != INPUT],
+                                                 rtol=self.rtol, atol=self.atol)
+        wrts = self.wrts
         rows: list[Row] = []
         if derivation is not None:
-            exprs = derivation.exprs
-            point = {exprs[name]: _number(exact(value)) for name, value in self.point.items()}
-            numbers = [repr(value) for value in self.point.values()]
+            self.exprs = derivation.exprs
             # exp(x**x) at x = 100000 or x**x**x**x at 10: substituting the point into a closed
             # form would build a number that never finishes; the node form's values are guarded
             far = self._far_nodes()
             chain_values = chain_rule(self.graph, self.ref, self.depends, self.live)[1] if far else None
-            if not far and all(map(math.isfinite, self.point.values())):
-                # the inputs as the engine holds them, exactly (53 bits fit in 30 digits)
-                self.binary_point = {exprs[name]: sp.Float(exact_binary(value), DIGITS)
-                                     for name, value in self.point.items()}
+            self.exact_binary = not far and all(map(math.isfinite, self.point.values()))
             derivation.start_simplify(self.simplify, self.deadline)  # runs while the rows are evaluated
             compiled = derivation.compiled() if chain_values is None else None
-            compiled_values = dict(zip(derivation.rows, evaluate(compiled, numbers, DIGITS)
+            compiled_values = dict(zip(derivation.rows, evaluate(compiled, list(self.point.values()))
                                        if compiled is not None else [], strict=False))
             for i in wrts:
                 if self._late():
@@ -198,7 +194,7 @@ class _Checker:
                 else:  # compiled once per graph; SymPy itself where the value is not a plain real
                     value = compiled_values.get(i)
                     if value is None:
-                        value = _real_or_nan(_substitute(form, point))
+                        value = _real_or_nan(_substitute(form, self.decimal_point))
                 shown, kind, note = derivation.shown(i, self.simplify, self.deadline)
                 row = self._row(i, shown, kind, value)
                 row.in_nodes = derivation.in_nodes(row.expr)
@@ -214,6 +210,20 @@ class _Checker:
         return CheckReport(graph, self.point, rows, rtol=self.rtol, atol=self.atol, full=self.full,
                            timeout=self.timeout)
 
+    @property
+    def decimal_point(self) -> dict[sp.Expr, sp.Expr]:
+        """The inputs' symbols -> their decimal values at `DIGITS` digits (full closed forms only)."""
+        return {self.exprs[name]: _number(exact(value)) for name, value in self.point.items()}
+
+    @property
+    def binary_point(self) -> dict[sp.Expr, sp.Expr] | None:
+        """The inputs' symbols -> the floats' exact binary values (53 bits fit in 30 digits), when
+        the closed forms may be evaluated there; made on first use."""
+        if self._binary is None and self.exprs and getattr(self, "exact_binary", False):
+            self._binary = {self.exprs[name]: sp.Float(exact_binary(value), DIGITS)
+                            for name, value in self.point.items()}
+        return self._binary
+
     def _late(self) -> bool:
         return self.deadline is not None and time.monotonic() > self.deadline
 
@@ -227,37 +237,52 @@ class _Checker:
     def _far_nodes(self) -> list[int]:
         """The live nodes whose value must not be computed from a closed form: exp/sin/... of an
         argument beyond float64 (the op table's ``far``) and powers beyond `MAX_BITS`."""
+        if self.plain and not self.growth:
+            return []  # every value an ordinary float and no power that could outgrow the cap
         return [i for i, node in enumerate(self.graph.nodes)
                 if self.live[i] and node.op not in (INPUT, CONST)
                 and (_far(node.op, self.ref[self.args[i][0]])
-                     or _too_large(node.op, [self.ref[a] for a in self.args[i]]))]
+                     or self._too_large(i))]
+
+    def _too_large(self, i: int) -> bool:
+        """Whether node i's result is past `MAX_BITS` (`translate._too_large`; ordinary floats
+        are told apart on the floats first)."""
+        op = self.graph.nodes[i].op
+        if OPS[op].growth is None:
+            return False
+        floats = [self.ref_floats[a] for a in self.args[i]]
+        if all(map(math.isfinite, floats)) and _surely_small(floats):
+            return False
+        return _too_large(op, [self.ref[a] for a in self.args[i]])
 
     def _kinks(self) -> dict[int, str]:
         """For each node whose gradient passes a non-differentiable point, the first such note."""
         notes: dict[int, str] = {}
         values, ref = self.trace.values, self.ref
         for k, node in enumerate(self.graph.nodes):
-            if not self.live[k] or node.op in (INPUT, CONST):
+            if not self.live[k] or node.op in (INPUT, CONST) or (OPS[node.op].kink is None
+                                                                 and OPS[node.op].edge is None):
                 continue
-            args = [values[a] for a in self.args[k]]
+            op = OPS[node.op]
+            floats = tuple(values[a] for a in self.args[k])
+            exact_floats = tuple(self.ref_floats[a] for a in self.args[k])
+            live_slots = [slot for slot, a in enumerate(self.args[k]) if self.depends[a]]
+            is_kink = op.kink is not None and any(op.kink(slot, floats) or op.kink(slot, exact_floats)
+                                                  for slot in live_slots)
+            if not is_kink and not (op.edge is not None
+                                    and any(op.edge(slot, floats) for slot in live_slots)):
+                continue
             exact_args = [ref[a] for a in self.args[k]]
             names = [self.graph.nodes[a].name for a in self.args[k]]
-            op = OPS[node.op]
-            floats = tuple(args)
-            exact_floats = tuple(_to_float(value) for value in exact_args)
-            live_slots = [slot for slot, a in enumerate(self.args[k]) if self.depends[a]]
-            fields = {"op": node.op, "node": node.name, "v": _fmt(args[0])}
+            fields = {"op": node.op, "node": node.name, "v": _fmt(floats[0])}
             local: tuple[sp.Expr, ...] | None = None
-            if op.kink is not None and any(op.kink(slot, floats) or op.kink(slot, exact_floats)
-                                           for slot in live_slots):
+            if is_kink:
                 where = op.kink_place.format(*names, **fields)
                 note = f"not differentiable here: {where}; the engine follows PyTorch: {op.convention}"
                 if op.kink_partials is not None and any(op.kink(slot, floats) for slot in live_slots):
                     local = op.kink_partials(sp, *exact_args)
-            elif op.edge is not None and any(op.edge(slot, floats) for slot in live_slots):
+            else:  # a domain edge
                 note = "not differentiable here: " + op.edge_note.format(*names, **fields)
-            else:
-                continue
             upstream = self._upstream(k)
             if all(self.flat[a] or not self.depends[a] for a in self.args[k]):
                 # relu(v*0): the kink's argument does not move with any input, so no input's
@@ -286,9 +311,11 @@ class _Checker:
     def _past_cap(self) -> set[int]:
         """The live nodes whose derivative reads a power taken as infinite past `MAX_BITS`
         (never computed): the capped nodes, their consumers and everything upstream of them."""
+        if self.plain and not self.growth:
+            return set()
         capped = {i for i, node in enumerate(self.graph.nodes)
                   if self.live[i] and node.op not in (INPUT, CONST)
-                  and _too_large(node.op, [self.ref[a] for a in self.args[i]])}
+                  and self._too_large(i)}
         if not capped:
             return set()
         marked = [i in capped or any(a in capped for a in self.args[i]) for i in range(self.n)]
@@ -306,6 +333,8 @@ class _Checker:
         value is infinite (log(0*x): SymPy's 0*x -> 0 hides the pole). The reason names the
         most upstream such node; one sweep from the output back."""
         reasons: dict[int, str] = {}
+        if self.plain:
+            return reasons  # every node's value is a finite real
         for j in range(self.n - 1, -1, -1):
             if not self.live[j]:
                 continue
@@ -348,7 +377,7 @@ class _Checker:
         elif value is sp.nan or i in self.undefined:
             status, ok = "undefined", True
             notes.append("no real derivative here: " + self.undefined.get(i, "SymPy's value is not real"))
-        elif value is sp.zoo or value in (sp.oo, -sp.oo):
+        elif value is sp.zoo or value is sp.oo or value is sp.S.NegativeInfinity:
             agree = math.isinf(engine) and (value is sp.zoo or (engine > 0) == (value is sp.oo))
             status, ok = ("infinite", True) if agree else ("disagree", False)
             if agree:
@@ -361,7 +390,7 @@ class _Checker:
                 notes.append(f"its limit approaching the point along every input at once, from both sides, "
                              f"is {signed}" + ("" if (engine > 0) == (signed is sp.oo) or not agree
                                                else f" (the engine's {engine!r} has the other sign)"))
-        elif abs(value) > _FLOAT_MAX:
+        elif _beyond_float(value):
             agree = math.isinf(engine) and (engine > 0) == (value > 0)
             status, ok = ("overflow", True) if agree else ("disagree", False)
             if agree:
@@ -396,7 +425,8 @@ class _Checker:
             status = "too large"  # not a failure, but not checked either: the exact value was not computed
             notes.append(f"too large to check: a power on the way needs an exponent of more than 2**"
                          f"{MAX_BITS.bit_length() - 1} bits, so it was taken as {value} instead of computed")
-        forward = forward_mismatch(self.trace, i, rtol=self.rtol, atol=self.atol)
+        forward = ("" if i in self.forward_agreeing
+                   else forward_mismatch(self.trace, i, rtol=self.rtol, atol=self.atol))
         if forward:
             ok, status = False, "disagree"
             notes.append(forward)

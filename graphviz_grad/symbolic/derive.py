@@ -27,7 +27,8 @@ import mpmath
 import sympy as sp
 
 from ..graph import CONST, INPUT, Graph
-from .translate import _adjoint, _depends, _is_number, _tree_size, to_sympy
+from ..ops import OPS
+from .translate import _PREC, _adjoint, _depends, _is_number, _tree_size, to_sympy
 
 CACHE_SIZE = 64
 """Graphs whose derivation each process keeps (least recently used out)."""
@@ -195,21 +196,79 @@ def derived(graph: Graph) -> Derived:
     return Derived(graph, exprs, depends, full, flat, names)
 
 
-def evaluate(function: Any, point: Sequence[str], digits: int) -> list[sp.Expr | None]:
-    """The compiled forms at the point (the inputs' shortest decimal texts) with ``digits``
-    digits, as SymPy Floats; ``None`` for a value that is not a finite real or is so near 0 that
-    it may be a cancellation the exact arithmetic resolves (the check then asks SymPy itself)."""
+@dataclass(frozen=True)
+class _Structure:
+    """What a check reads of the graph's structure alone, once per graph (`_structure`)."""
+
+    depends: list[bool]
+    live: list[bool]
+    """Nodes that depend on an input and that the output depends on."""
+    out: int
+    full: bool
+    """Full closed forms (small graphs) or the node form."""
+    wrts: list[int]
+    """The nodes that get a row: inputs, and operation nodes that depend on an input."""
+    inputs: list[tuple[str, int]]
+    growth: bool
+    """Whether an op may outgrow the size cap (`MAX_BITS`): then every value is looked at."""
+
+
+@functools.lru_cache(maxsize=CACHE_SIZE)
+def _structure(graph: Graph) -> _Structure:
+    n, args = len(graph), graph.arg_indices
+    depends = _depends(graph)
+    reaches = [False] * n
+    out = graph.index(graph.output)
+    reaches[out] = True
+    for i in range(n - 1, -1, -1):
+        if reaches[i]:
+            for a in args[i]:
+                reaches[a] = True
+    operations = [node for node in graph.nodes if node.op not in (INPUT, CONST)]
+    full = len(operations) <= FULL_NODES and _tree_size(graph) <= FULL_TREE
+    wrts = [i for i, node in enumerate(graph.nodes) if node.op == INPUT or (node.op != CONST and depends[i])]
+    return _Structure(depends, [r and d for r, d in zip(reaches, depends, strict=True)], out, full, wrts,
+                      [(name, graph.index(name)) for name in graph.inputs],
+                      any(OPS[node.op].growth is not None for node in operations))
+
+
+def evaluate(function: Any, point: Sequence[float]) -> list[sp.Expr | None]:
+    """The compiled forms at the point (the inputs' shortest decimal values, `precise.decimal`)
+    with `DIGITS` digits, as SymPy Floats; ``None`` for a value that is not a finite real or is
+    so near 0 that it may be a cancellation the exact arithmetic resolves (the check then asks
+    SymPy itself)."""
+    from .precise import decimal
+
+    numbers = [decimal(value) for value in point]
+    if any(number is None for number in numbers):
+        return []
+    saved = mpmath.mp.prec
     try:
-        with mpmath.workdps(digits):
-            values = function(*(mpmath.mpf(text) for text in point))
-            return [sp.Float(value, digits) if isinstance(value, mpmath.mpf) and mpmath.isfinite(value)
-                    and abs(value) >= NEAR_ZERO else None for value in values]
+        mpmath.mp.prec = _PREC
+        values = function(*map(mpmath.mp.make_mpf, numbers))
+        return [_plain_float(value) for value in values]
     except Exception:  # ZeroDivisionError, a complex intermediate, ...: the slow way, row by row
         return []
+    finally:
+        mpmath.mp.prec = saved
 
 
 NEAR_ZERO = 1e-20
 """Compiled values smaller than this are recomputed exactly (``5*0.2 + 10*0.3 - 4`` is 0, not 1e-31)."""
+_NEAR_ZERO = mpmath.libmp.from_float(NEAR_ZERO)
+_NOT_FINITE = (mpmath.libmp.finf, mpmath.libmp.fninf, mpmath.libmp.fnan)
+
+
+def _plain_float(value: Any) -> sp.Expr | None:
+    """A compiled value as a SymPy Float when it is a finite real not near 0, else ``None``."""
+    if isinstance(value, int):  # a constant form (dL/dL = 1)
+        return sp.Integer(value) if value else None
+    if not isinstance(value, mpmath.mpf):
+        return None
+    number = value._mpf_
+    if number in _NOT_FINITE or mpmath.libmp.mpf_cmp(mpmath.libmp.mpf_abs(number), _NEAR_ZERO) < 0:
+        return None
+    return sp.Float._new(number, _PREC)
 
 
 def _shape(expr: sp.Expr, mode: str, simplified: sp.Expr | None) -> tuple[sp.Expr, str, str]:

@@ -99,6 +99,8 @@ def _to_float(value: sp.Expr) -> float:
         return math.inf
     if value is -sp.oo:
         return -math.inf
+    if value.is_Float:  # SymPy's float(), without its detour through a 53-bit Float
+        return mpmath.libmp.to_float(value._mpf_, rnd=mpmath.libmp.round_nearest)
     try:
         return float(value)
     except (OverflowError, TypeError, ValueError):
