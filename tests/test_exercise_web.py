@@ -130,3 +130,32 @@ def test_a_bad_key_is_refused_beside_the_field_it_is_about(body, field, fragment
 def test_a_ready_exercise_takes_its_own_choice_of_blanks_as_on_the_command_line():
     status, page = respond("exercise", {"name": "seed", "hide": ["dL/dW1"], "answers": {"dL/dW1": 20}})
     assert status == 200 and page["blanks"] == ["dL/dW1"] and page["score"] == "1 of 1 right", page
+
+
+@pytest.mark.browser
+@pytest.mark.dot
+def test_a_late_answer_for_an_exercise_left_behind_is_dropped_in_chromium(browser, live_server):
+    # the page asks for the seed on load; a learner who picks fanout before that answer arrives
+    # must keep seeing fanout (under load the seed's answer came last and replaced it)
+    page = browser.new_page()
+    held = []
+
+    def hold_the_first(route):
+        if not held:
+            held.append(route)  # answered below, after the fanout one
+        else:
+            route.continue_()
+
+    try:
+        page.route("**/api/exercise", hold_the_first)
+        page.goto(live_server + "exercise")
+        page.wait_for_function("document.readyState === 'complete'")
+        page.select_option("#ready", "fanout")
+        page.wait_for_selector('#blanks input[data-key="de/db"]')
+        held[0].continue_()
+        page.wait_for_timeout(1500)
+        assert page.input_value("#ready") == "fanout"
+        assert "de/db = de/dz1 · 1 + de/dz2 · 1 = ?" in page.text_content("#derivation")
+        assert page.locator('#blanks input[data-key="de/db"]').count() == 1
+    finally:
+        page.close()
