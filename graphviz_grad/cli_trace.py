@@ -198,7 +198,7 @@ def _render_command(args: argparse.Namespace) -> int:
         forward_options = {"tangents": run, "mode": mode}
         options.update(forward_options)
         sequence = frames(trace, backward=mode == "both", tangents=run, digits=args.digits)
-    from .bigcli import render_big, wants_overview
+    from .bigcli import check_full_drawing, render_big, wants_overview
 
     big = wants_overview(args, graph)
     if big and forward_options:  # tangents are drawn on every node: no overview unless asked for
@@ -206,6 +206,8 @@ def _render_command(args: argparse.Namespace) -> int:
             raise UsageError("--mode forward/both and --tangent draw every node: leave out "
                              "--expand, --focus, --paths and --wrt")
         big = False
+    if not big:
+        check_full_drawing(graph, fmt, "--mode forward/both" if forward_options else "--collapse none")
     if big:
         outputs = render_big(args, trace, fmt)
     elif fmt == "html":

@@ -30,6 +30,7 @@ group box, ``c<k>`` an expanded group's frame, ``n<i>`` node ``i`` (as in
 from __future__ import annotations
 
 import itertools
+import math
 from collections import deque
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -73,6 +74,8 @@ class Overview:
         self.on_paths: frozenset[int] = frozenset()
         self.focus: int | None = None
         self.order: list[int] = []  # automatic expansions, in the order they were made
+        self._last: tuple[Any, Any] | None = None  # the last layout and what it was of
+        self._largest: float | None = None
         if expand == "auto":
             self._auto(boxes, width)
         elif isinstance(expand, str):
@@ -264,7 +267,22 @@ class Overview:
         """What to draw: ``(kind, index, frame)`` for every box in drawing order (kind
         ``group``, ``frame`` (an expanded group), ``node`` or ``const``; ``frame`` is the
         index of the expanded group drawn around it, 0 for none) and ``(source box,
-        target box, count, highlighted)`` for every aggregated edge."""
+        target box, count, highlighted)`` for every aggregated edge. The last answer is
+        kept: it reads every edge of the graph, and a view is drawn and described from it."""
+        key = (frozenset(self.expanded), frozenset(self.highlighted))
+        if self._last is None or self._last[0] != key:
+            self._last = (key, self._layout())
+        boxes, edges = self._last[1]
+        return list(boxes), list(edges)
+
+    @property
+    def largest_grad(self) -> float:
+        """The largest finite |dL/dnode| in the graph (0 if none): the scale of every fill."""
+        if self._largest is None:
+            self._largest = max((abs(g) for g in self.trace.grads if math.isfinite(g)), default=0.0)
+        return self._largest
+
+    def _layout(self) -> tuple[list[tuple[str, int, int]], list[tuple[str, str, int, bool]]]:
         tree, graph = self.tree, self.graph
         boxes: list[tuple[str, int, int]] = []
         stack = [(iter(tree.items(0)), 0)]  # depth first, each frame's children in evaluation order

@@ -67,10 +67,9 @@ def overview_dot(view: Overview, *, digits: int = 3, rankdir: str | None = None,
     if rankdir not in ("LR", "TB", "RL", "BT"):
         raise ValueError(f"rankdir must be LR, TB, RL or BT, not {rankdir!r}")
     boxes, edges = view.layout()
-    graph, tree, trace = view.graph, view.tree, view.trace
+    graph, tree = view.graph, view.tree
     on_paths = view.path_boxes()
-    finite = [abs(g) for g in trace.grads if math.isfinite(g)]
-    largest = max(finite, default=0.0)
+    largest = view.largest_grad
     ids = {}
     for kind, index, _ in boxes:
         if kind in ("group", "frame"):
@@ -260,13 +259,14 @@ def _ends(nodes: Sequence[str], most: int = 7) -> list[str]:
 
 
 def overview_pictures(view: Overview, fmt: str = "svg", *, frames: bool = False, backend: str | None = None,
-                      digits: int = 3, legend: bool = True) -> list[bytes]:
+                      digits: int = 3, legend: bool = True, note: str = "") -> list[bytes]:
     """The overview as one picture, or (``frames``) one per step of `steps` (a box keeps its
-    place in every frame: same boxes, same sizes, same caption room, same layout)."""
+    place in every frame: same boxes, same sizes, same caption room, same layout); ``note``
+    is added to the one picture's caption."""
     from .layout import render_many
 
     if not frames:
-        caption = paths_caption(view, digits)
+        caption = "   ".join(text for text in (paths_caption(view, digits), note) if text)
         return render_many([overview_dot(view, digits=digits, legend=legend, caption=caption)], fmt,
                            backend=backend)
     sequence = steps(view, digits)

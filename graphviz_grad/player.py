@@ -90,17 +90,20 @@ def _shortened(text: str, most: int = HEADING) -> str:
     return text[:most - 1] + "…"
 
 
-def viewer_page(data: Mapping[str, Any], svg: str, *, title: str) -> str:
-    """The self-contained page for a viewer's ``data`` over the drawing ``svg``.
+def viewer_page(data: Mapping[str, Any], svg: str, *, title: str, scripts: Sequence[str] = (),
+                after: str = "") -> str:
+    """The self-contained page for a viewer's ``data`` over the drawing ``svg``; ``scripts``
+    replace the one that starts the viewer (a big graph's overview brings its own), ``after``
+    is markup put under the viewer.
 
-    Only its own three scripts run: the Content-Security-Policy names each by its SHA-256, so a
+    Only its own scripts run: the Content-Security-Policy names each by its SHA-256, so a
     script that found its way into the drawing or the data would not.
 
     >>> page = viewer_page({"frames": []}, "<svg></svg>", title="y = x*2")
     >>> "script-src 'sha256-" in page and "'unsafe-inline'" not in page.split("script-src")[1].split(";")[0]
     True
     """
-    scripts = (asset("vendor/panzoom.min.js"), asset("viewer.js"), _START)
+    scripts = (asset("vendor/panzoom.min.js"), asset("viewer.js"), *(scripts or (_START,)))
     allowed = " ".join(script_hash(code) for code in scripts)
     return f"""<!DOCTYPE html>
 <html lang="en">
@@ -117,11 +120,8 @@ def viewer_page(data: Mapping[str, Any], svg: str, *, title: str) -> str:
 <main id="player" data-frame="0" data-node="">
 {svg}
 </main>
-<script type="application/json" id="gg-scene">{json_for_script(data)}</script>
-<script>{scripts[0]}</script>
-<script>{scripts[1]}</script>
-<script>{scripts[2]}</script>
-</body>
+{after}<script type="application/json" id="gg-scene">{json_for_script(data)}</script>
+{"".join(f"<script>{code}</script>{chr(10)}" for code in scripts)}</body>
 </html>
 """
 

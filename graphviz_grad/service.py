@@ -74,7 +74,8 @@ FORMULA, VALUES, LR, MODE, TANGENT, CHECK = "formula", "values", "lr", "mode", "
 KEYS = {"seed": (), "formula": (FORMULA,), "calculate": (FORMULA, VALUES, LR),
         "check": (FORMULA, VALUES, LR),
         "graph": (FORMULA, VALUES, "passes", MODE, TANGENT), "descend": (FORMULA, VALUES, LR, "steps"),
-        "exercise": ("name", FORMULA, VALUES, "hide", "answers")}
+        "exercise": ("name", FORMULA, VALUES, "hide", "answers"),
+        "overview": (FORMULA, VALUES, "demo", "open", "group", "action")}
 """The keys each endpoint takes."""
 SWITCHES = {"calculate": {CHECK: "false for the numbers without the SymPy check"}}
 """Keys some endpoints take besides (true or false), and what they do."""
@@ -156,6 +157,10 @@ def read(endpoint: str, body: Any) -> dict[str, Any]:
         from .exercise_service import read_exercise
 
         return read_exercise(body)
+    if endpoint == "overview":  # a big graph's groups, opened and closed (graphviz_grad.overview_service)
+        from .overview_service import read_overview
+
+        return read_overview(body)
     text = body.get(FORMULA)
     if text is not None:
         if not isinstance(text, str):
@@ -192,8 +197,9 @@ def read(endpoint: str, body: Any) -> dict[str, Any]:
 
 
 def _mode(mode: Any, tangent: Any, graph: Graph) -> dict[str, Any]:
-    """``mode`` (``reverse``, ``forward`` or ``both``; default reverse) and ``tangent`` (input name →
-    number, the direction of forward mode; default the first input's unit vector)."""
+    """``mode`` (``reverse``, ``forward`` or ``both``; default reverse) and ``tangent``, the direction
+    of forward mode: an object input name → number (inputs left out are 0), or one input's name
+    for its unit vector; default the first input's unit vector."""
     from .dot import MODES
 
     mode = "reverse" if mode is None else mode
@@ -201,9 +207,11 @@ def _mode(mode: Any, tangent: Any, graph: Graph) -> dict[str, Any]:
         raise RequestError(f"mode must be one of {', '.join(MODES)}, not {_shown(str(mode))}", MODE)
     if tangent is None:
         tangent = {graph.inputs[0]: 1.0} if graph.inputs else {}
+    if isinstance(tangent, str):
+        tangent = {tangent: 1.0}  # one input's unit vector
     if not isinstance(tangent, dict):
-        raise RequestError("tangent must be a JSON object of input names and numbers, not "
-                           f"{_json_type(tangent)}", TANGENT)
+        raise RequestError("tangent must be an input's name or a JSON object of input names and numbers, "
+                           f"not {_json_type(tangent)}", TANGENT)
     direction = {}
     for name, number in tangent.items():
         if name not in graph.input_set:
@@ -290,8 +298,12 @@ def graph_frames(request: Mapping[str, Any]) -> dict[str, Any]:
     """The graph drawn once (``svg``: the annotated graph) and the viewer's data: its nodes and
     edges with their story, and every frame of the forward and backward passes (``passes``)
     as a caption and the changes to the drawing (`graphviz_grad.scene.scene_data`)."""
-    _, graph = _drawable(request[FORMULA])
+    _, graph = _formula(request[FORMULA])
     trace = backward(graph, request[VALUES])
+    if len(graph) > MAX_DRAWN:  # too many to draw one by one: the overview, its groups to open
+        from .overview_service import big_graph
+
+        return big_graph(trace, MAX_DRAWN)
     passes = request.get("passes", "both")
     mode = request.get(MODE, "reverse")
     forward_options: dict[str, Any] = {}
@@ -321,6 +333,12 @@ def descent(request: Mapping[str, Any]) -> dict[str, Any]:
     return {"svg": descent_drawing(run, data), "status": run.status, "message": run.message, **data}
 
 
+def _overview(request: Mapping[str, Any]) -> dict[str, Any]:
+    from .overview_service import overview_page
+
+    return overview_page(request)
+
+
 def _exercise(request: Mapping[str, Any]) -> dict[str, Any]:
     from .exercise_service import exercise_page
 
@@ -329,7 +347,7 @@ def _exercise(request: Mapping[str, Any]) -> dict[str, Any]:
 
 ENDPOINTS: dict[str, Callable[[Mapping[str, Any]], dict[str, Any]]] = {
     "seed": seed, "formula": formula_info, "calculate": calculation, "check": verdict, "graph": graph_frames,
-    "descend": descent, "exercise": _exercise}
+    "descend": descent, "exercise": _exercise, "overview": _overview}
 
 
 def _drawable(text: str | None) -> tuple[str, Graph]:

@@ -83,6 +83,9 @@ ASSETS = {"/": ("index.html", "text/html; charset=utf-8"),
           "/page.css": ("page.css", "text/css; charset=utf-8"),
           "/viewer.js": ("viewer.js", "text/javascript; charset=utf-8"),
           "/viewer.css": ("viewer.css", "text/css; charset=utf-8"),
+          "/overview.js": ("overview.js", "text/javascript; charset=utf-8"),
+          "/big": ("big.html", "text/html; charset=utf-8"),
+          "/big.js": ("big.js", "text/javascript; charset=utf-8"),
           "/vendor/panzoom.min.js": ("vendor/panzoom.min.js", "text/javascript; charset=utf-8"),
           # the exercises: a page of their own (see graphviz_grad.exercise_service)
           "/exercise": ("exercise.html", "text/html; charset=utf-8"),
@@ -189,7 +192,7 @@ def create_app(*, workers: int = WORKERS, timeout: float = TIMEOUT, wait: float 
         return await _job(request, endpoint, clean)
 
     async def _job(request: Request, endpoint: str, clean: dict[str, Any]) -> Response:
-        kind = ("render" if endpoint in ("graph", "exercise", "descend") else
+        kind = ("render" if endpoint in ("graph", "exercise", "descend", "overview") else
                 "check" if endpoint == "check" else "calculate")
         key, address = _client_key(request)
         gone = asyncio.ensure_future(_disconnected(request))

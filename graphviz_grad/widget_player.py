@@ -124,6 +124,12 @@ VIEWER_CHROME = 250
 (two lines) and the button row."""
 
 
+def _overview_class() -> type:
+    from .overview import Overview
+
+    return Overview
+
+
 class Player:
     """The interactive viewer (`graphviz_grad.player`) in a notebook cell: the step-by-step
     passes of a trace, or a gradient-descent run (`graphviz_grad.descent.descend`) played live.
@@ -153,13 +159,23 @@ class Player:
             self.what = (f"Gradient descent played over the graph: {len(data['frames'])} frames of "
                          f"{len(subject.history) - 1} steps of {program}")
             title = f"{program} — gradient descent"
+        elif isinstance(subject, _overview_class()):  # a big graph: groups open and close by a click
+            from .display import describe
+            from .overview_player import overview_page, overview_parts
+
+            self.trace, self.frames = subject.trace, []
+            data, self.svg = overview_parts(subject)
+            self.what = (f"Overview of {len(subject.graph):,} nodes ({len(data['views'])} views laid out "
+                         "beforehand: click a group to open it, an open group's title to close it)")
+            title = f"{describe(subject.graph)} — overview"
         else:
-            raise TypeError("the player shows a Trace or a gradient-descent run, not "
+            raise TypeError("the player shows a Trace, a gradient-descent run or an Overview, not "
                             f"{type(subject).__name__}")
         self.data = data
         self.height = fit_height([self.svg.encode()], VIEWER_CHROME) if height is None else height
         """The frame's height in pixels: by default the drawing at its own size plus the controls."""
-        self.page = viewer_page(data, self.svg, title=title)
+        page = overview_page if data.get("kind") == "overview" else viewer_page
+        self.page = page(data, self.svg, title=title)
 
     def __str__(self) -> str:
         return (f"{self.what} — use its buttons, slider or arrow keys; click a node for its story. It needs "

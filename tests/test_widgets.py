@@ -263,7 +263,7 @@ def test_player_plays_a_descent_run():
     assert [frame["step"] for frame in player.data["frames"]] == [0, 10, 20, 30]
     assert str(player).startswith("Gradient descent played over the graph: 4 frames of 30 steps of z1 = x*W1")
     assert player._repr_mimebundle_()[0]["image/svg+xml"].startswith("<svg")
-    with pytest.raises(TypeError, match="a Trace or a gradient-descent run"):
+    with pytest.raises(TypeError, match="a Trace, a gradient-descent run or an Overview"):
         Player("y = x**2")
 
 

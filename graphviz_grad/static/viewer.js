@@ -7,6 +7,7 @@
 (function (global) {
   const SVG_NS = "http://www.w3.org/2000/svg";
   const PLAY_MS = 1200;
+  const PICKED = "g.node, g.cluster";  // what a click or Enter selects: a node, a group's frame
 
   function el(tag, attributes, text) {
     const node = document.createElement(tag);
@@ -76,7 +77,7 @@
     const state = {data: null, svg: null, zoom: null, index: -1, looks: {}, parts: {}, current: null,
       edges: [], selected: null, timer: null, down: null, matches: []};
 
-    function emit(kind, value) { for (const listener of listeners[kind]) listener(value); }
+    function emit(kind, value, how) { for (const listener of listeners[kind]) listener(value, how); }
 
     // Where each node's and edge's changing pieces are in the drawing: found once per drawing.
     function index(svg) {
@@ -192,6 +193,22 @@
                         (height - bounds.height * t.scale) / 2 - bounds.y * t.scale);
     }
 
+    // Node or frame `id` at `most`× its drawn size, or smaller to fit, never below `least`× (nor below
+    // the whole graph's fit): centred where it fits, else from its left (top) edge.
+    function zoomTo(id, most, least) {
+      const pieces = state.parts[id];
+      if (!pieces || !state.zoom) return;
+      const place = layerBox(pieces.group), whole = box();
+      const width = parts.stage.clientWidth, height = parts.stage.clientHeight;
+      const all = Math.min(width / whole.width, height / whole.height, 2) * 0.98;
+      const fits = Math.min(width / place.width, height / place.height) * 0.95;
+      state.zoom.zoomAbs(0, 0, Math.max(all, Math.min(most || 1, Math.max(fits, least || 0))));
+      const t = state.zoom.getTransform();  // (panzoom keeps within its zoom limits)
+      const axis = (size, start, length) => length * t.scale <= size
+        ? size / 2 - (start + length / 2) * t.scale : 12 - start * t.scale;
+      state.zoom.moveTo(axis(width, place.x, place.width), axis(height, place.y, place.height));
+    }
+
     function zoomBy(ratio) {
       if (!state.zoom) return;
       state.zoom.zoomTo(parts.stage.clientWidth / 2, parts.stage.clientHeight / 2, ratio);
@@ -256,7 +273,7 @@
       return marked;
     }
 
-    function select(id) {
+    function select(id, how) {  // how: "click", "key" (Enter), "search"; none from other code
       const changes = {};
       if (state.selected) {
         for (const other of state.path) changes[other] = {classes: {"ggv-path": false, "ggv-selected": false}};
@@ -267,22 +284,28 @@
         changes[other] = {classes: {"ggv-path": true, "ggv-selected": other === state.selected}};
       }
       apply(changes);
-      state.svg.classList.toggle("ggv-focus", !!state.selected);
+      state.svg.classList.toggle("ggv-focus", state.path.size > 1);  // a box with no edges dims nothing
       root.dataset.selected = state.selected ? state.items[state.selected].name : "";
       if (state.selected) { describe(state.selected); reveal(state.selected); } else parts.details.hidden = true;
-      emit("select", state.selected ? state.items[state.selected] : null);
+      emit("select", state.selected ? state.items[state.selected] : null, how);
     }
 
     function describe(id) {
       const node = state.items[id];
+      if (node.rows) { details(node.name, node.rows); return; }  // told by its data (an overview's box)
       const look = node.looks && node.looks.length ? node.looks[state.looks[id]] || {} : {};
       const rows = [["op", node.op === "input" ? "input" : node.op === "const" ? "constant"
         : `${node.op}: ${node.formula}`]];
       rows.push(["value", look.value || node.value]);
-      rows.push([`d${state.data.output}/d${node.name}`, look.grad || node.grad]);
+      // forward mode tells the tangent ż (the derivative along the direction), reverse mode dL/dnode,
+      // both modes both
+      const mode = state.data.mode || "reverse";
+      const along = state.data.tangent ? Object.entries(state.data.tangent.direction)
+        .filter(([, number]) => number !== 0).map(([name, number]) => `${name}=${number}`).join(", ") : "";
+      if (node.tangent && mode !== "reverse") rows.push([`tangent${along ? ` along (${along})` : ""}`, node.tangent]);
+      if (mode !== "forward") rows.push([`d${state.data.output}/d${node.name}`, look.grad || node.grad]);
       rows.push(["forward", look.forward || node.forward]);
-      if (node.backward) rows.push(["backward", look.backward || node.backward]);
-      if (node.tangent) rows.push(["tangent (forward mode)", node.tangent]);
+      if (node.backward && mode !== "forward") rows.push(["backward", look.backward || node.backward]);
       const edgeText = (edgeId) => {
         const edge = state.items[edgeId];
         if (!edge) return "";
@@ -294,11 +317,15 @@
       if (outward.length) rows.push(["local derivatives out", outward.join("\n")]);
       if (node.notes.length) rows.push(["notes", node.notes.join("\n")]);
       if (node.verdict) rows.push(["SymPy", node.verdict]);
+      details(node.name, rows);
+    }
+
+    function details(name, rows) {
       const list = el("dl");
       for (const [term, text] of rows) list.append(el("dt", {}, term), el("dd", {}, text));
       const close = el("button", {type: "button", class: "ggv-close", "aria-label": "close the details"}, "×");
       close.addEventListener("click", () => { select(null); parts.stage.focus(); });
-      parts.details.replaceChildren(el("h3", {}, node.name), close, list);
+      parts.details.replaceChildren(el("h3", {}, name), close, list);
       parts.details.hidden = false;
     }
 
@@ -316,9 +343,10 @@
 
     function find(text) {  // Enter in the search box: the exact name, else the first match
       search(text);
-      const exact = state.data.nodes.find((node) => node.name === text.trim());
+      const named = state.data.nodes.filter((node) => node.name === text.trim());
+      const exact = named.find((node) => node.kind !== "group" && node.kind !== "frame") || named[0];  // a node first
       const id = exact ? exact.id : state.matches[0];
-      if (id) select(id);
+      if (id) select(id, "search");
     }
 
     // --- the loss curve (descent) ---------------------------------------------------------------
@@ -377,11 +405,11 @@
         End: () => { stop(); show(state.data.frames.length - 1); },
         "+": () => zoomBy(1.25), "=": () => zoomBy(1.25), "-": () => zoomBy(0.8), "_": () => zoomBy(0.8),
         0: fit, Escape: () => select(null), "/": () => parts.search.focus(),
-        Enter: () => { const group = target.closest && target.closest("g.node"); if (group) select(group.id); },
+        Enter: () => { const group = target.closest && target.closest(PICKED); if (group) select(group.id, "key"); },
       };
       if (event.key === " " && (target === parts.stage || target === document.body)) keys[" "] = play;
       if (event.ctrlKey || event.metaKey || event.altKey || !keys[event.key]) return;
-      if (event.key === "Enter" && !(target.closest && target.closest("g.node"))) return;
+      if (event.key === "Enter" && !(target.closest && target.closest(PICKED))) return;
       keys[event.key]();
       event.preventDefault();
     }
@@ -451,8 +479,8 @@
     parts.stage.addEventListener("click", (event) => {  // a click, not the end of a drag
       const down = state.down;
       if (down && Math.hypot(event.clientX - down[0], event.clientY - down[1]) > 6) return;
-      const group = event.target.closest && event.target.closest("g.node");
-      select(group ? group.id : null);
+      const group = event.target.closest && event.target.closest(PICKED);
+      select(group ? group.id : null, "click");
     });
     (options.keys || root).addEventListener("keydown", onKey);
     window.addEventListener("resize", () => { if (state.bounds) sizeStage(); });
@@ -460,7 +488,7 @@
     load(data, options.svg !== undefined ? options.svg : null);
 
     return {
-      show, apply, select, search, fit, zoomBy, reveal, load, play, stop,
+      show, apply, select, search, fit, zoomBy, zoomTo, reveal, load, play, stop,
       on(kind, listener) { listeners[kind].push(listener); return this; },
       get index() { return state.index; },
       get selected() { return state.selected ? state.items[state.selected].name : null; },
