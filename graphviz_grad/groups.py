@@ -268,8 +268,9 @@ class _Builder:
                 spine = max(spine, found, key=len)
             terms, found_terms = [], 0
             for root in sorted({a for s in spine for a in args[s]} - spine):
-                if self.groups[self.of_node[root]].parent == owner:  # a neuron is a term already
-                    found_terms += 1
+                holder = self.of_node[root]
+                if holder > 0 and (self.groups[holder].kind, self.groups[holder].parent) == ("neuron", owner):
+                    found_terms += 1  # a neuron is a term already
                 if root not in inside or graph.nodes[root].op == INPUT:
                     continue
                 term, stack = [], [root]
