@@ -236,6 +236,15 @@ def test_ten_thousand_nested_parentheses_is_a_clear_error():
         parse("exp(" * 10_000 + "x" + ")" * 10_000)
 
 
+@pytest.mark.parametrize("call", ["exp(", "exp (", "exp\t("])
+def test_a_call_one_level_too_deep_is_placed_at_its_function_name(call):
+    # as the parser before the speed rewrite placed it (fc111d3): the name, not its '('
+    text = "L = " + call * (MAX_DEPTH + 1) + "x" + ")" * (MAX_DEPTH + 1)
+    with pytest.raises(FormulaError, match=f"deeper than {MAX_DEPTH}") as caught:
+        parse(text)
+    assert caught.value.column == 5 + len(call) * MAX_DEPTH
+
+
 def test_a_200000_term_sum_gives_the_correct_result():
     graph = parse(" + ".join(f"x{i % 7}" for i in range(200_000)))
     assert len(graph) == 7 + 199_999
