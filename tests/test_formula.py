@@ -377,3 +377,17 @@ def test_any_text_parses_or_is_one_formula_error_placed_inside_it(parts):
             assert 1 <= error.line <= len(lines) and 1 <= error.column <= len(lines[error.line - 1]) + 1
     else:
         assert graph.output in graph and len(graph) >= 1
+
+
+@pytest.mark.parametrize("spacing", ["# " + "c" * 300 + "\n", " " * 300, "\t" * 300 + "\n"])
+def test_long_comments_and_indentation_stay_on_the_one_scan_path(spacing, monkeypatch):
+    # only an over-long *name* needs the exact tokenizer's message; a long comment or run of
+    # spaces sent a whole (up to 1 MB) program through it, about twice the parse time
+    from graphviz_grad import formula_tokens
+
+    def slow(text):
+        raise AssertionError("the exact tokenizer ran on valid text")
+
+    monkeypatch.setattr(formula_tokens, "_exact", slow)
+    graph = parse("a = x*2\n" + spacing + "L = a + 1")
+    assert graph.output == "L" and graph.inputs == ("x",)
