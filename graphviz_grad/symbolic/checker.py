@@ -423,8 +423,10 @@ class _Checker:
             notes[:] = ["no finite derivative here: " + self.infinite[i]]
         if ok and status in ("infinite", "overflow") and i in self.past_cap:
             status = "too large"  # not a failure, but not checked either: the exact value was not computed
+            # !s: format() of a Float goes through decimal, which refuses exponents past 10**18
             notes.append(f"too large to check: a power on the way needs an exponent of more than 2**"
-                         f"{MAX_BITS.bit_length() - 1} bits, so it was taken as {value} instead of computed")
+                         f"{MAX_BITS.bit_length() - 1} bits, so it was taken as {value!s} instead of "
+                         "computed")
         forward = ("" if i in self.forward_agreeing
                    else forward_mismatch(self.trace, i, rtol=self.rtol, atol=self.atol))
         if forward:
