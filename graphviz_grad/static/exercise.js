@@ -11,12 +11,16 @@
   var marks = document.getElementById("marks");
   var error = document.getElementById("error");
 
+  var asked = 0;  // the number of the latest request: an answer to an older one is dropped
+
   function ask(body) {
+    var number = ++asked;
     error.textContent = "";
     return fetch("/api/exercise", {method: "POST", headers: {"Content-Type": "application/json"},
                                    body: JSON.stringify(body)})
       .then(function (response) {
         return response.json().then(function (data) {
+          if (number !== asked) { return new Promise(function () {}); }  // stale: never settles
           if (!response.ok) { throw new Error(data.error || ("HTTP " + response.status)); }
           return data;
         });
