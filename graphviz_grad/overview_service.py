@@ -27,7 +27,7 @@ from typing import Any
 from .engine import Trace, backward
 from .layout import render
 from .overview import Overview
-from .overview_scene import ACTIONS, MOST_OPEN, TooManyBoxes, caption, overview_data, toggle
+from .overview_scene import ACTIONS, MOST_OPEN, TooManyBoxes, caption, overview_data, reopen, toggle
 
 DEMOS = ("mlp",)
 """The ready big graphs ``/api/overview`` draws by name."""
@@ -104,7 +104,7 @@ def overview_page(request: Mapping[str, Any]) -> dict[str, Any]:
     group, action = request[GROUP], request[ACTION]
     try:
         if group is None:
-            view = Overview(trace, expand="auto" if request[OPEN] is None else request[OPEN])
+            view = Overview(trace, expand="auto") if request[OPEN] is None else reopen(trace, request[OPEN])
             change = None
         else:
             view, change = toggle(trace, request[OPEN], group, action)
@@ -112,8 +112,8 @@ def overview_page(request: Mapping[str, Any]) -> dict[str, Any]:
         raise RequestError(f"{error.args[0]} in this graph", GROUP) from None
     except ValueError as error:  # the whole graph cannot be closed
         raise RequestError(str(error), GROUP) from None
-    except TooManyBoxes as error:
-        raise RequestError(str(error), GROUP) from None
+    except TooManyBoxes as error:  # (the open list alone: field open)
+        raise RequestError(str(error), OPEN if group is None else GROUP) from None
     shown = view.to_dict()
     return drawn(view, caption(view, group, action, change, shown=shown), shown, change=change, group=group,
                  action=action)

@@ -222,3 +222,20 @@ def _holds(bundle, group):
     number = int(re.search(r"[0-9]+$", group.split(".")[0]).group())
     low, high = map(int, re.findall(r"\[([0-9]+)-([0-9]+)\]", bundle)[-1])
     return low <= number <= high
+
+
+def test_a_view_rebuilt_from_open_is_bounded_in_boxes_too():
+    """``open`` alone (no ``group``) used to be laid out whatever its size: 88 group ids of a
+    421-node formula drew 509 boxes (the demo's: a picture worker busy to its 20 s limit, then 503)."""
+    count = 70
+    formula = ";".join([f"e{k}=(w*x{k}-y{k})**2" for k in range(count)] + ["L=" + "+".join(f"e{k}" for k in range(count))])
+    values = {"w": 1, **{f"x{k}": k / 10 for k in range(count)}, **{f"y{k}": 1 for k in range(count)}}
+    from graphviz_grad.groups import group_tree
+
+    every = [group.id for group in group_tree(service.parse(formula)).groups[1:]]
+    status, data = service.respond("overview", {"formula": formula, "values": values, "open": every})
+    assert status == 400 and data["field"] == "open", data
+    assert "would draw" in data["error"] and "over the limit of 300" in data["error"] and "\n" not in data["error"]
+    status, data = service.respond("overview", {"formula": formula, "values": values, "open": every,
+                                                "group": "e3", "action": "collapse"})
+    assert status == 400 and data["error"].startswith("closing 'e3'"), data  # not "opening"
