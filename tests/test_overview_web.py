@@ -239,3 +239,22 @@ def test_a_view_rebuilt_from_open_is_bounded_in_boxes_too():
     status, data = service.respond("overview", {"formula": formula, "values": values, "open": every,
                                                 "group": "e3", "action": "collapse"})
     assert status == 400 and data["error"].startswith("closing 'e3'"), data  # not "opening"
+
+
+@pytest.mark.dot
+def test_an_open_groups_title_is_at_the_top_of_its_frame():
+    """The title is what a click closes, and the viewer shows a frame taller than the stage from
+    its top edge: a title at the bottom (inherited from the legend's labelloc=b) was off screen
+    after opening layer1 of the demo (1,947 px down a 765 px stage at 1280 x 900)."""
+    import re
+
+    formula = "h.a = x*w; h.b = h.a*3; h.c = h.b + 1; L = h.c**2"
+    status, data = service.respond("overview", {"formula": formula, "values": {"x": 2, "w": 3}, "open": ["h"]})
+    assert status == 200
+    frame = data["svg"][data["svg"].index('<g id="c1" class="cluster">'):]
+    frame = frame[:frame.index("</g>")]
+    outline = re.search(r' (?:d|points)="([^"]+)"', frame).group(1)
+    heights = [float(y) for _, y in re.findall(r"(-?[0-9.]+),(-?[0-9.]+)", outline)]
+    title = float(re.search(r'<text [^>]*y="(-?[0-9.]+)"', frame).group(1))
+    top, bottom = min(heights), max(heights)  # SVG y grows downwards
+    assert title - top < (bottom - top) / 2, (top, title, bottom)
