@@ -66,7 +66,9 @@ def read_overview(body: dict[str, Any]) -> dict[str, Any]:
     if group is not None:
         _group_id(group, "group", GROUP)
     request[GROUP] = group
-    action = body.get(ACTION, "expand")
+    action = body.get(ACTION)
+    if action is None:  # (null: not given, as for every other key)
+        action = "expand"
     if action not in ACTIONS:
         raise RequestError(f"action must be expand or collapse, not {_shown(str(action))}", ACTION)
     request[ACTION] = action

@@ -258,3 +258,11 @@ def test_an_open_groups_title_is_at_the_top_of_its_frame():
     title = float(re.search(r'<text [^>]*y="(-?[0-9.]+)"', frame).group(1))
     top, bottom = min(heights), max(heights)  # SVG y grows downwards
     assert title - top < (bottom - top) / 2, (top, title, bottom)
+
+
+def test_null_is_a_missing_key_in_an_overview_request_as_elsewhere():
+    """``"action": null`` was refused ("not 'None'") while every other key of the API (``check``,
+    ``values``, ``lr``, ``demo``, ``open``, ``group``) reads null as not given."""
+    body = {"formula": "h.a = x*w; L = h.a**2", "values": {"x": 2, "w": 3}, "open": [], "group": "h"}
+    status, data = service.respond("overview", {**body, "action": None})
+    assert status == 200 and data["open"] == ["h"] and data["action"] == "expand", data
