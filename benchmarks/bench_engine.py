@@ -344,6 +344,7 @@ def freeze(expr: gg.Expr) -> gg.Graph:
     return graph
 
 
+WITH_MEMORY = True  # --no-memory: skip the tracemalloc runs
 VALUES_AS_LIST = False  # --values-as-list: pass ours a list in graph.inputs order, as the tape gets
 
 
@@ -401,9 +402,9 @@ def in_big_stack(fn: Callable[[], Any]) -> Any:
 
 def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
     gc.collect()
-    start = time.perf_counter()
+    start = CLOCK()
     result = fn()
-    return time.perf_counter() - start, result
+    return CLOCK() - start, result
 
 
 def timed_micrograd(work: Workload, leaves: list[Value]) -> tuple[float, Any]:
@@ -632,7 +633,7 @@ def profile_ours(sizes: Sequence[int]) -> None:
 # the garbage collector as in real use (no forced collection before a call: see `warm`).
 
 SEED_VALUES = {"x": 5.0, "y": 10.0, "W1": 0.1, "W2": 0.2, "B": 0.5}
-ONESHOT_REPEATS = {11: 2001, 10**3: 41, 10**4: 9, 10**5: 5, 10**6: 3}
+ONESHOT_REPEATS = {5: 2001, 10**3: 41, 10**4: 9, 10**5: 5, 10**6: 3}
 TORCH_MAX_NODES = 10**4  # PyTorch spends ~10 µs per 0-dim op: larger sizes would take minutes
 
 
@@ -718,13 +719,16 @@ def median(times: list[float]) -> float:
     return ordered[len(ordered) // 2]
 
 
+CLOCK = time.perf_counter  # --cpu: time.process_time (CPU seconds of this process)
+
+
 def warm(fn: Callable[[], Any]) -> tuple[float, Any]:
     """Seconds for one call, the collector left as it is in real use: no gc.collect() first.
     (A forced collection walks every object and leaves the caches cold: it made a one-shot
     seed run 4x slower for us, and less for smaller code such as micrograd's.)"""
-    start = time.perf_counter()
+    start = CLOCK()
     result = fn()
-    return time.perf_counter() - start, result
+    return CLOCK() - start, result
 
 
 REPLAY_BATCH_NODES = 2_000
@@ -763,7 +767,13 @@ def warm_micrograd(work: Workload, leaves: list[Value]) -> tuple[float, Any]:
         except RecursionError as error:
             return math.nan, error
 
-    return in_big_stack(go)
+    outcome = in_big_stack(go)
+    if work.nodes >= 1000:
+        # micrograd's closures make reference cycles that only the collector frees: collect
+        # them here, outside every timer, so the engine after it does not pay for them (it
+        # runs last in a round, so a cold cache falls on ours, in the next round).
+        gc.collect()
+    return outcome
 
 
 def oneshot_rows(sizes: Sequence[int], workloads: set[str]) -> list[dict[str, Any]]:
@@ -787,7 +797,6 @@ def oneshot_rows(sizes: Sequence[int], workloads: set[str]) -> list[dict[str, An
 
         engines: dict[str, Callable[[], Any]] = {
             "ours": lambda work=work: warm(lambda: oneshot_ours(work)),
-            "micrograd": micro,
             "flat tape": lambda work=work: warm(lambda: oneshot_tape(work)),
         }
         if torch is not None and work.nodes <= TORCH_MAX_NODES:
@@ -808,9 +817,13 @@ def oneshot_rows(sizes: Sequence[int], workloads: set[str]) -> list[dict[str, An
         if closed is not None:
             check(work, Result(gg.backward(graph, values).output_value, list(expected.values())),
                   Result(*closed(values)), "closed form")
+        engines["micrograd"] = micro  # last in each round (see warm_micrograd)
         reps = ONESHOT_REPEATS.get(work.nodes, ONESHOT_REPEATS[10**4] if work.nodes < 10**5 else 3)
         medians = interleaved(engines, reps)
         medians["compiled?"] = replay.compiled
+        if WITH_MEMORY and work.nodes <= 10**5:
+            ours_bytes, micro_bytes, tape_bytes = memory(work)
+            medians["bytes"] = (ours_bytes / work.nodes, micro_bytes / work.nodes, tape_bytes / work.nodes)
         rows.append({"workload": work.name, "nodes": work.nodes, "rounds": reps, **medians})
         print(f"  done: one-shot {work.name} {work.nodes:,}", file=sys.stderr, flush=True)
     return rows
@@ -824,15 +837,19 @@ def ratio(a: float | None, b: float | None) -> str:
 
 def oneshot_table(rows: list[dict[str, Any]]) -> str:
     head = ("| workload | nodes | rounds | ours one-shot µs | micrograd µs | torch µs | flat tape µs "
-            "| micrograd/ours (≥3) | ours/tape (≤2.5) | torch/ours |")
+            "| micrograd/ours (≥3) | ours/tape (≤2.5) | torch/ours | bytes/node ours / micrograd / tape "
+            "| memory ours/tape (≤2) |")
     lines = [head, "|" + "---|" * head.count(" | ") + "---|"]
     for row in rows:
         us = {k: row.get(k) * 1e6 if isinstance(row.get(k), float) else None
               for k in ("ours", "micrograd", "torch", "flat tape")}
+        sizes = row.get("bytes")
+        memory_text = " / ".join(f"{b:.0f}" for b in sizes) if sizes else "-"
         lines.append(f"| {row['workload']} | {row['nodes']:,} | {row['rounds']} | " + " | ".join(
             "-" if v is None or v != v else fmt(v) for v in us.values()) +
             f" | {ratio(us['micrograd'], us['ours'])} | {ratio(us['ours'], us['flat tape'])} "
-            f"| {ratio(us['torch'], us['ours'])} |")
+            f"| {ratio(us['torch'], us['ours'])} | {memory_text} "
+            f"| {ratio(sizes[0], sizes[2]) if sizes else '-'} |")
     head2 = ("\n| workload | nodes | interpreter µs | compiled µs | closed form µs "
              "| compiled/closed (≤2) | interpreter/compiled |")
     lines += [head2, "|" + "---|" * head2.count(" | ") + "---|"]
@@ -907,11 +924,15 @@ def extras() -> str:
     return "\n".join(out)
 
 
-def oneshot_main(sizes: Sequence[int], workloads: set[str], out: Path | None, header: str) -> None:
+def oneshot_main(sizes: Sequence[int], workloads: set[str], out: Path | None, header: str,
+                 with_extras: bool = True) -> None:
     started = time.perf_counter()
     rows = oneshot_rows(sizes, workloads | {"seed"})
-    report = (f"{oneshot_table(rows)}\n\nMedians of interleaved rounds, µs per call (whole workload).\n\n"
-              f"{extras()}\n\nTotal run time: {time.perf_counter() - started:.0f} s\n")
+    clock = "CPU time of this process" if CLOCK is time.process_time else "wall time"
+    report = (f"{oneshot_table(rows)}\n\nMedians of interleaved rounds, µs per call (whole workload), "
+              f"{clock}; bytes: tracemalloc peak of graph + engine program + one trace, per node.\n\n"
+              f"{extras() if with_extras else '(--no-extras)'}\n\n"
+              f"Total run time: {time.perf_counter() - started:.0f} s\n")
     print(report)
     if out:
         out.write_text(f"{header}\n{report}", encoding="utf-8")
@@ -927,11 +948,17 @@ def main(argv: Sequence[str] | None = None) -> None:
                         help="give our engine the input values as a list (default: a dict by name)")
     parser.add_argument("--workloads", default="chain,sum,mlp", help="comma-separated subset to run")
     parser.add_argument("--sizes", help="comma-separated node counts (default: 10^3..10^6)")
+    parser.add_argument("--no-extras", action="store_true",
+                        help="--oneshot: skip the text, descend, compile and from_micrograd figures")
+    parser.add_argument("--cpu", action="store_true",
+                        help="--oneshot: time CPU seconds of this process (time.process_time), not wall time")
     parser.add_argument("--oneshot", action="store_true",
                         help="the one-shot / compiled replay / importer table instead (medians, interleaved)")
     args = parser.parse_args(argv)
-    global VALUES_AS_LIST
+    global VALUES_AS_LIST, CLOCK, WITH_MEMORY
     VALUES_AS_LIST = args.values_as_list
+    CLOCK = time.process_time if args.cpu else time.perf_counter
+    WITH_MEMORY = not args.no_memory
     wanted = set(args.workloads.split(","))
     sys.setrecursionlimit(RECURSION_LIMIT)
     sizes = [int(n) for n in args.sizes.split(",")] if args.sizes else QUICK_SIZES if args.quick else SIZES
@@ -940,7 +967,7 @@ def main(argv: Sequence[str] | None = None) -> None:
               f"{platform.machine()}, {platform.system()}\n\nCommand: `{command}`\n")
     print(header, flush=True)
     if args.oneshot:
-        oneshot_main(sizes, wanted, args.out, header)
+        oneshot_main(sizes, wanted, args.out, header, not args.no_extras)
         return
 
     started = time.perf_counter()

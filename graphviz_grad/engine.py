@@ -23,9 +23,9 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from numbers import Real
-from typing import Any, NamedTuple
+from typing import Any
 
-from .errors import GraphError, InputValueError, NumericError, missing_value
+from .errors import GraphError, InputTypeError, InputValueError, NumericError, missing_value
 from .graph import CONST, INPUT, Graph
 from .ops import OPS
 
@@ -71,22 +71,60 @@ class Step:
 _UNARY, _BINARY, _FIXED_UNARY, _FIXED_BINARY, _SWAPPED = range(5)
 
 
-class _Program(NamedTuple):
-    """What the passes need from a graph's structure, computed once per graph."""
+class _Program:
+    """What the passes need from a graph's structure, computed once per graph: columns
+    (lists, or ranges where the positions are consecutive), not a tuple per node."""
 
-    initial: tuple[float, ...]                      # every node 0.0 but the constants
-    inputs: tuple[tuple[str, int], ...]             # (name, position)
-    input_span: slice | None                        # the inputs' positions, when contiguous
-    forward_columns: tuple[list[Any], ...]          # positions, rules, args a, args b (or -1)
-    backward_columns: tuple[list[Any], ...]         # positions, kinds, rules or partials, a, b
-    live: tuple[bool, ...]                          # depends on an input and reaches the output
-    dead: tuple[int, ...]                           # positions of the nodes that are not live
-    output: int
+    __slots__ = ("_graph", "_inputs", "_live", "backward_kinds", "dead", "forward_columns", "initial",
+                 "input_span", "output", "trimmed")
+
+    def __init__(self, graph: Graph, initial: tuple[float, ...], input_span: slice | None,
+                 forward_columns: tuple[Any, ...], backward_kinds: tuple[list[Any], list[Any]],
+                 trimmed: tuple[list[Any], ...] | None, dead: Sequence[int], output: int):
+        self._graph = graph
+        self._inputs: tuple[tuple[str, int], ...] | None = None
+        self._live: tuple[bool, ...] | None = None
+        self.initial = initial                  # every node 0.0 but the constants
+        self.input_span = input_span            # the inputs' positions, when contiguous
+        self.forward_columns = forward_columns  # positions, rules, args a, args b (or -1)
+        self.backward_kinds = backward_kinds    # per operation: kind, rule or partials
+        self.trimmed = trimmed                  # the backward columns of the live operations, or None: all
+        self.dead = dead                        # positions of the nodes that are not live
+        self.output = output
+
+    @property
+    def inputs(self) -> tuple[tuple[str, int], ...]:
+        """(name, position) of every input."""
+        found = self._inputs
+        if found is None:
+            graph = self._graph
+            where = [i for i, op in enumerate(graph._ops) if op == INPUT]
+            found = self._inputs = tuple(zip(graph.inputs, where, strict=True))
+        return found
+
+    @property
+    def live(self) -> tuple[bool, ...]:
+        """Per node: depends on an input and reaches the output."""
+        found = self._live
+        if found is None:
+            positions, _, first, second = self.forward_columns
+            alive = _alive(self._graph, positions, first, second, sweep_all=True)
+            found = self._live = tuple(map(bool, alive[:-1]))  # type: ignore[index]
+        return found
+
+    @property
+    def backward_columns(self) -> tuple[Any, ...]:
+        """(positions, kinds, rules or partials, args a, args b) of the live operations, from
+        the output back; made afresh (as iterators where no operation is left out)."""
+        if self.trimmed is not None:
+            return self.trimmed
+        positions, _, first, second = self.forward_columns
+        kinds, rules = self.backward_kinds
+        return tuple(map(reversed, (positions, kinds, rules, first, second)))
 
     @property
     def forward(self) -> Iterator[tuple[int, Any, int, int]]:
-        """(position, rule, arg a, arg b or -1) per operation, in graph order. Columns, not a
-        tuple per node: a third of the memory, and zip hands them out as fast."""
+        """(position, rule, arg a, arg b or -1) per operation, in graph order."""
         return zip(*self.forward_columns, strict=True)
 
     @property
@@ -121,9 +159,9 @@ def _program(graph: Graph) -> _Program:
         raise GraphError(f"expected a Graph (from parse or build), not {type(graph).__name__}")
     cached = graph._cache.get("engine")
     if cached is not None:
-        return cached
+        return cached  # type: ignore[no-any-return]
     collecting = gc.isenabled()
-    gc.disable()  # the program's tuples make no cycles; a collection would rescan every live node
+    gc.disable()  # the program's lists make no cycles; a collection would rescan every live node
     try:
         program = _prepare(graph)
     finally:
@@ -133,54 +171,92 @@ def _program(graph: Graph) -> _Program:
     return program
 
 
-def _prepare(graph: Graph) -> _Program:
-    """The program, column by column: whole-list operations (map, zip, compress) in C, and
-    only the two dependency sweeps as Python loops."""
-    args = graph.arg_indices
-    nodes = graph.nodes
-    n = len(nodes)
-    ops = [node[1] for node in nodes]
-    leaf = (INPUT, CONST)
-    inputs = [(nodes[i][0], i) for i, op in enumerate(ops) if op == INPUT]
-    initial = [0.0] * n
-    for i, op in enumerate(ops):
-        if op == CONST:
-            initial[i] = nodes[i][3]
-    positions = [i for i, op in enumerate(ops) if op not in leaf]
-    arguments = [args[i] for i in positions]
-    first = [arg[0] for arg in arguments]
-    second = [arg[1] if len(arg) == 2 else -1 for arg in arguments]  # -1: the spare slot at the end
+def _alive(graph: Graph, positions: Sequence[int], first: Sequence[int], second: Sequence[int],
+           sweep_all: bool = False) -> bytes | None:
+    """Per node (plus a spare byte), 1 if it depends on an input and reaches the output; None
+    when that is every operation (checked in C: no operation has only constant arguments,
+    and `build` vouches that all reach the output), unless ``sweep_all``."""
+    ops = graph._ops
+    n = len(ops)
+    constant = bytearray(n + 1)  # the spare slot n answers for a missing second argument
+    constant[n] = 1
+    for i in graph._consts:
+        constant[i] = 1
+    of = constant.__getitem__
+    pure = not any(map(operator.and_, map(of, first), map(of, second)))  # no op on constants only
+    if pure and graph._all_reach and not sweep_all:
+        return None
     depends = bytearray(n + 1)  # depends on an input; slot n is a spare that stays 0
-    for _, i in inputs:
-        depends[i] = 1
-    for i, a, b in zip(positions, first, second, strict=True):
-        depends[i] = depends[a] | depends[b]
-    out = graph.index(graph.output)
+    for i, op in enumerate(ops):
+        if op == INPUT:
+            depends[i] = 1
+    if pure:
+        for i in positions:
+            depends[i] = 1
+    else:
+        for i, a, b in zip(positions, first, second, strict=True):
+            depends[i] = depends[a] | depends[b]
     reaches = bytearray(n + 1)  # reaches the output; slot n takes the unary ops' "second" writes
-    reaches[out] = 1
-    for i, a, b in zip(reversed(positions), reversed(first), reversed(second), strict=True):
-        if reaches[i]:
-            reaches[a] = reaches[b] = 1
+    reaches[graph._out] = 1
+    if graph._all_reach:
+        for i in positions:
+            reaches[i] = 1
+        for a in first:
+            reaches[a] = 1
+        for b in second:
+            reaches[b] = 1
+    else:
+        for i, a, b in zip(reversed(positions), reversed(first), reversed(second), strict=True):
+            if reaches[i]:
+                reaches[a] = reaches[b] = 1
     reaches[n] = 0
+    return bytes(map(operator.and_, reaches, depends))
+
+
+def _prepare(graph: Graph) -> _Program:
+    """The program, column by column: whole-list operations (map, zip, compress) in C; the
+    dependency sweeps run in Python only when some operation might not be live."""
+    ops, first, second = graph._ops, graph._a, graph._b
+    n = len(ops)
+    positions: Sequence[int]
+    count = sum(map(_LEAF.__contains__, ops))
+    if ops[:count].count(INPUT) + ops[:count].count(CONST) == count:  # leaves first: build, parse
+        positions = range(count, n)
+        first, second = first[count:], second[count:]
+    else:
+        positions = [i for i, op in enumerate(ops) if op not in _LEAF]
+        first = [first[i] for i in positions]
+        second = [second[i] for i in positions]
+    initial = [0.0] * n
+    for i, value in graph._consts.items():
+        initial[i] = value
     rules = _rules()
-    table = [rules[ops[i]] for i in positions]
-    forward = (positions, [rule[0] for rule in table], first, second)
-    alive = bytes(map(operator.and_, reaches[:n], depends[:n]))
-    live = tuple(map(bool, alive))
-    keep = [alive[i] for i in reversed(positions)]
-    backward = tuple(list(itertools.compress(reversed(column), keep)) for column in
-                     (positions, [rule[1] for rule in table], [rule[2] for rule in table], first, second))
-    where = [position for _, position in inputs]
-    contiguous = where == list(range(where[0], where[0] + len(where))) if where else False
-    span = slice(where[0], where[0] + len(where)) if contiguous else None
-    return _Program(tuple(initial), tuple(inputs), span, forward, backward, live,
-                    tuple(itertools.compress(range(n), map(operator.not_, alive))), out)
+    table = list(map(rules.__getitem__, map(ops.__getitem__, positions)))
+    forward = (positions, list(map(_ITEM0, table)), first, second)
+    kinds = (list(map(_ITEM1, table)), list(map(_ITEM2, table)))
+    alive = _alive(graph, positions, first, second)
+    if alive is None:
+        trimmed = None
+        dead: Sequence[int] = list(graph._consts)
+    else:
+        keep = [alive[i] for i in reversed(positions)]
+        trimmed = tuple(list(itertools.compress(reversed(column), keep))
+                        for column in (positions, *kinds, first, second))
+        dead = tuple(itertools.compress(range(n), map(operator.not_, alive[:n])))
+    k = len(graph.inputs)
+    span = slice(0, k) if ops[:k].count(INPUT) == k else None  # usually the inputs come first
+    return _Program(graph, tuple(initial), span, forward, kinds, trimmed, dead, graph._out)
+
+
+_LEAF = frozenset((INPUT, CONST))
+_ITEM0, _ITEM1, _ITEM2 = (operator.itemgetter(k) for k in range(3))
 
 
 def _start(graph: Graph, program: _Program, values: Mapping[str, Any] | Sequence[Any]) -> list[float]:
     """Every node's starting value: the constants, and the inputs taken from ``values``."""
     names = graph.inputs
-    if isinstance(values, Mapping):
+    kind = type(values)
+    if kind is not list and kind is not tuple and (kind is dict or isinstance(values, Mapping)):
         if type(values) is not dict:  # a defaultdict or Counter would invent missing values
             absent = next((name for name in names if name not in values), None)
             if absent is not None:
@@ -198,7 +274,9 @@ def _start(graph: Graph, program: _Program, values: Mapping[str, Any] | Sequence
             also = f" ({extra[0]!r} is not an input)" if extra else ""
             raise InputValueError(f"{missing_value(missing.args[0])}{also}") from None
     else:
-        if isinstance(values, (str, bytes, bytearray, set, frozenset)) or not isinstance(values, Iterable):
+        unordered = (str, bytes, bytearray, set, frozenset)
+        if kind is not list and kind is not tuple and (isinstance(values, unordered)
+                                                       or not isinstance(values, Iterable)):
             raise InputValueError("values must be a mapping of input names to numbers, or a sequence "
                                   f"in input order, not {type(values).__name__}")
         given = list(values)
@@ -229,7 +307,7 @@ def _real(name: str, value: Any) -> float:
             return math.inf if value > 0 else -math.inf
         except ValueError:  # a signalling Decimal nan
             pass
-    raise InputValueError(f"the value of {name!r} must be a real number, not {value!r}")
+    raise InputTypeError(f"the value of {name!r} must be a real number, not {value!r}")
 
 
 def forward(graph: Graph, values: Mapping[str, Any] | Sequence[Any]) -> tuple[float, ...]:

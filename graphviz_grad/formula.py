@@ -36,9 +36,9 @@ import difflib
 import math
 from typing import Any
 
-from .errors import FormulaError
+from .errors import FormulaError, FormulaTypeError
 from .formula_tokens import END, END_PIECE, KIND, NAME, NEWLINE, NUMBER, SPACE, describe, pieces, position
-from .graph import CONST, INPUT, Graph, Node, constant_name
+from .graph import CONST, INPUT, Graph, _Namer, constant_name
 from .ops import FUNCTIONS, INFIX, PREFIX
 
 MAX_LENGTH = 1_000_000
@@ -372,35 +372,22 @@ def _graph_of(ops: list[str], first: list[int], second: list[int], values: dict[
               leaf_names: list[str], given: dict[int, str], out: int, inputs: tuple[str, ...]) -> Graph:
     """The `Graph` of the parser's columns: per node its op and argument positions (-1: none),
     the constants' values by position, the leaves' names and the names statements gave;
-    other operations are named ``z1, z2, ...`` in order, skipping every name in use."""
-    names = list(leaf_names)
-    in_use = {*names, *given.values()}
-    count = 0
-    for i in range(len(names), len(ops)):
-        name = given.get(i)
-        if name is None:
-            count += 1
-            name = f"z{count}"
-            while name in in_use:
-                count += 1
-                name = f"z{count}"
-        names.append(name)
-    make = tuple.__new__  # Node(...) without the keyword handling: a million nodes add up
-    base = len(leaf_names)
-    nodes = [make(Node, (names[i], ops[i], (), values.get(i))) for i in range(base)]
-    args: list[tuple[int, ...]] = [()] * base
-    for i in range(base, len(ops)):
-        a, b = first[i], second[i]
-        at = (a,) if b < 0 else (a, b)
-        args.append(at)
-        nodes.append(make(Node, (names[i], ops[i], (names[a],) if b < 0 else (names[a], names[b]), None)))
-    return Graph._built(nodes, names[out], args, inputs)
+    other operations are named ``z1, z2, ...`` in order, skipping every name in use, when a
+    name is first read (`graphviz_grad.graph._Namer`)."""
+    namer = _Namer(list(leaf_names), given, None)
+    output = leaf_names[out] if out < len(leaf_names) else given.get(out)
+    if output is None and out == len(ops) - 1:  # the last node's z number, alone
+        output = namer.last(inputs, len(ops))
+    # One statement (no name but the output's, and the output made last): every operation is
+    # part of its expression, so every one reaches the output and the engine can skip a sweep.
+    one_statement = out == len(ops) - 1 and all(position == out for position in given)
+    return Graph._from_columns(ops, first, second, values, namer, out, output, inputs, one_statement)
 
 
 def parse(text: str) -> Graph:
     """Parse a formula program into a `Graph` whose output is its last statement."""
     if not isinstance(text, str):
-        raise FormulaError(f"a formula must be text, not {type(text).__name__}")
+        raise FormulaTypeError(f"a formula must be text, not {type(text).__name__}")
     if len(text) > MAX_LENGTH:
         raise FormulaError(f"the formula has {len(text):,} characters, over the limit of {MAX_LENGTH:,}")
     if "\r" in text:

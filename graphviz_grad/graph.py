@@ -92,9 +92,31 @@ class Graph:
     >>> g = Graph([Node("a", "input"), Node("b", "input"), Node("c", "add", ("a", "b"))], "c")
     >>> g.inputs, g["c"].op, len(g)
     (('a', 'b'), 'add', 3)
+
+    Inside, a graph is columns (per node its op, first and second argument position, and the
+    constants' values); `nodes`, the names `build` gives (``z1, z2, ...``) and the index by
+    name are made from them the first time they are read, so building and differentiating
+    a graph once never makes them.
     """
 
-    __slots__ = ("__weakref__", "_args", "_cache", "_index", "input_set", "inputs", "nodes", "output")
+    __slots__ = (
+        "__weakref__",
+        "_a",
+        "_all_reach",
+        "_arg_tuples",
+        "_b",
+        "_cache",
+        "_consts",
+        "_index_map",
+        "_input_set",
+        "_namer",
+        "_names",
+        "_nodes",
+        "_ops",
+        "_out",
+        "inputs",
+        "output",
+    )
 
     def __init__(self, nodes: Iterable[Node], output: str):
         if not isinstance(nodes, Iterable) or isinstance(nodes, (str, bytes)):
@@ -109,38 +131,62 @@ class Graph:
             checked.append(node)
             args.append(tuple(index[arg] for arg in node.inputs))
             index[node.name] = position
-        self.nodes: tuple[Node, ...] = tuple(checked)
-        self._finish(index, args, output)
+        self._from_nodes(tuple(checked), index, args, output)
 
     @classmethod
     def _built(cls, nodes: list[Node], output: str, args: list[tuple[int, ...]] | None = None,
                inputs: tuple[str, ...] | None = None) -> Graph:
-        """A graph from `build` or `parse`, whose nodes are valid by construction: skip the
-        checks. ``args`` are the argument positions when the caller already has them."""
+        """A graph of nodes that are valid by construction (an importer's): skip the checks.
+        ``args`` are the argument positions when the caller already has them."""
         graph = cls.__new__(cls)
-        graph.nodes = tuple(nodes)
-        index = dict(zip([node[0] for node in graph.nodes], range(len(graph.nodes)), strict=True))
-        if len(index) != len(graph.nodes):  # build() keeps names unique; this guards the promise
+        nodes = tuple(nodes)
+        index = dict(zip([node[0] for node in nodes], range(len(nodes)), strict=True))
+        if len(index) != len(nodes):  # importers keep names unique; this guards the promise
             raise GraphError("two nodes share a name")
         if args is None:
             position_of = index.__getitem__
-            args = [tuple(map(position_of, node.inputs)) for node in graph.nodes]
-        graph._finish(index, args, output, inputs)
+            args = [tuple(map(position_of, node.inputs)) for node in nodes]
+        graph._from_nodes(nodes, index, args, output, inputs)
         return graph
 
-    def _finish(self, index: dict[str, int], args: list[tuple[int, ...]], output: str,
-                inputs: tuple[str, ...] | None = None) -> None:
+    @classmethod
+    def _from_columns(cls, ops: list[str], first: list[int], second: list[int], consts: dict[int, float],
+                      namer: Any, out: int, output: str | None, inputs: tuple[str, ...],
+                      all_reach: bool) -> Graph:
+        """A graph from `build` or `parse` as columns, valid by construction: per node its op
+        and argument positions (-1: none), the constants' values by position, and ``namer``,
+        which gives every node's name when one is first read. ``output`` is None when only the
+        namer knows the output's name; ``all_reach``: every operation reaches the output."""
+        graph = cls.__new__(cls)
+        graph._ops, graph._a, graph._b, graph._consts = ops, first, second, consts
+        graph._nodes = graph._names = graph._index_map = graph._arg_tuples = graph._input_set = None
+        graph._namer, graph._out, graph._all_reach = namer, out, all_reach
+        graph.inputs = inputs
+        graph._cache = {}
+        graph.output = graph._node_names()[out] if output is None else output
+        return graph
+
+    def _from_nodes(self, nodes: tuple[Node, ...], index: dict[str, int], args: list[tuple[int, ...]],
+                    output: str, inputs: tuple[str, ...] | None = None) -> None:
         if output not in index:
             raise GraphError(f"the output {output!r} is not a node of the graph")
+        self._nodes: tuple[Node, ...] | None = nodes
+        self._names: list[str] | None = [node[0] for node in nodes]
+        self._index_map: dict[str, int] | None = index
+        self._arg_tuples: tuple[tuple[int, ...], ...] | None = tuple(args)
+        self._ops: list[str] = [node[1] for node in nodes]
+        self._a: list[int] = [arg[0] if arg else -1 for arg in args]
+        self._b: list[int] = [arg[1] if len(arg) > 1 else -1 for arg in args]
+        self._consts: dict[int, float] = {i: node[3] for i, node in enumerate(nodes) if node[1] == CONST}
+        self._namer: Any = None
+        self._all_reach = False  # not known: the engine works it out
+        self._out: int = index[output]
         self.output: str = output
-        if inputs is None:
-            inputs = tuple(node.name for node in self.nodes if node.op == INPUT)
-        self.inputs: tuple[str, ...] = inputs
+        self.inputs: tuple[str, ...] = tuple(node[0] for node in nodes if node[1] == INPUT) \
+            if inputs is None else inputs
         """Names of the input nodes, in order."""
-        self.input_set: frozenset[str] = frozenset(self.inputs)
-        self._index = index
-        self._args = tuple(args)
-        self._cache: dict[str, Any] = {}  # derived data memoised by other modules
+        self._input_set: frozenset[str] | None = None
+        self._cache: dict[Any, Any] = {}  # derived data memoised by other modules
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (Graph, (self.nodes, self.output))  # the cache is rebuilt, not pickled
@@ -182,10 +228,50 @@ class Graph:
             raise GraphError(f"node {name!r} reads {missing[0]!r}, which is not an earlier node")
         return node
 
+    def _node_names(self) -> list[str]:
+        """Every node's name, in order (made on first use for a built graph)."""
+        names = self._names
+        if names is None:
+            names = self._names = self._namer(self)
+            self._namer = None
+        return names
+
+    @property
+    def nodes(self) -> tuple[Node, ...]:
+        """The nodes, in topological order."""
+        nodes = self._nodes
+        if nodes is None:
+            names = self._node_names()
+            make, value = tuple.__new__, self._consts.get
+            nodes = self._nodes = tuple(
+                make(Node, (name, op, (), value(i)) if a < 0 else
+                     (name, op, (names[a],) if b < 0 else (names[a], names[b]), None))
+                for i, name, op, a, b in zip(itertools.count(), names, self._ops, self._a, self._b))
+        return nodes
+
+    @property
+    def _index(self) -> dict[str, int]:
+        index = self._index_map
+        if index is None:
+            index = self._index_map = dict(zip(self._node_names(), range(len(self._ops)), strict=True))
+        return index
+
+    @property
+    def input_set(self) -> frozenset[str]:
+        """The input names, as a set."""
+        found = self._input_set
+        if found is None:
+            found = self._input_set = frozenset(self.inputs)
+        return found
+
     @property
     def arg_indices(self) -> tuple[tuple[int, ...], ...]:
         """For each node, the positions of its arguments."""
-        return self._args
+        args = self._arg_tuples
+        if args is None:
+            args = self._arg_tuples = tuple(() if a < 0 else (a,) if b < 0 else (a, b)
+                                            for a, b in zip(self._a, self._b, strict=True))
+        return args
 
     def index(self, name: str) -> int:
         """Position of the node called ``name``."""
@@ -201,7 +287,7 @@ class Graph:
         return name in self._index
 
     def __len__(self) -> int:
-        return len(self.nodes)
+        return len(self._ops)
 
     def __iter__(self) -> Iterator[Node]:
         return iter(self.nodes)
@@ -209,13 +295,16 @@ class Graph:
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Graph):
             return NotImplemented
-        return self.output == other.output and self.nodes == other.nodes
+        if self is other:
+            return True
+        return (self.output == other.output and self._ops == other._ops and self._a == other._a
+                and self._b == other._b and self.nodes == other.nodes)
 
     def __hash__(self) -> int:
-        return hash((self.output, len(self.nodes), self.nodes[-1]))
+        return hash((self.output, len(self._ops), self._ops[-1]))
 
     def __repr__(self) -> str:
-        return f"<Graph of {len(self.nodes)} nodes, output {self.output!r}>"
+        return f"<Graph of {len(self._ops)} nodes, output {self.output!r}>"
 
     def statement(self, name: str) -> str:
         """The node as a formula statement: ``'z1 = x*W1'``; a leaf is just its name."""
@@ -238,6 +327,7 @@ _next_seq = _creation_order.__next__
 _BIG = sys.float_info.max
 _GROUP: contextvars.ContextVar[str] = contextvars.ContextVar("graphviz_grad_group", default="")
 """The dotted prefix (``"layer1.n3."``) of the `group` being built, or ``""``."""
+_group = _GROUP.get
 
 
 @contextlib.contextmanager
@@ -281,16 +371,23 @@ class Expr:
     ('mul', ['add', 'add'])
     """
 
-    __slots__ = ("_seq", "args", "group", "name", "op", "value")
+    __slots__ = ("_seq", "a", "b", "group", "name", "op", "value")
 
     def __init__(self, op: str, args: tuple[Expr, ...] = (), value: float | None = None,
                  name: str | None = None):
         self.op = op
-        self.args = args
+        self.a = args[0] if args else None
+        self.b = args[1] if len(args) > 1 else None
         self.value = value
         self.group = _GROUP.get() if op != CONST else ""  # constants are shared: in no group
         self.name = _check_name(self.group + name) if name is not None and self.group else name
-        self._seq = next(_creation_order)
+        self._seq = _next_seq()
+
+    @property
+    def args(self) -> tuple[Expr, ...]:
+        """The argument expressions, in order (``()`` for an input or a constant)."""
+        a, b = self.a, self.b
+        return () if a is None else (a,) if b is None else (a, b)
 
     def named(self, name: str) -> Expr:
         """Give this operation a name (once) and return it.
@@ -312,109 +409,106 @@ class Expr:
         label = self.name or (constant_name(self.value) if self.value is not None else "?")
         return f"<Expr {self.op} {label}>"
 
+    # The operators: the other operand is an Expr (the usual case, checked first), a float
+    # (a constant, made inline) or another real number; anything else is NotImplemented.
+
     def __add__(self, other: Any) -> Expr:
         if type(other) is not Expr:
             other = _operand(other)
             if other is None:
                 return NotImplemented
-        return _make("add", (self, other))
+        expr = _new_expr(Expr)
+        expr.op, expr.a, expr.b, expr.value, expr.name, expr.group, expr._seq = (
+            "add", self, other, None, None, _group(), _next_seq())
+        return expr
 
     def __radd__(self, other: Any) -> Expr:
-        if type(other) is not Expr:
-            other = _operand(other)
-            if other is None:
-                return NotImplemented
-        return _make("add", (other, self))
+        other = _operand(other)
+        return NotImplemented if other is None else _node("add", other, self)
 
     def __sub__(self, other: Any) -> Expr:
         if type(other) is not Expr:
             other = _operand(other)
             if other is None:
                 return NotImplemented
-        return _make("sub", (self, other))
+        return _node("sub", self, other)
 
     def __rsub__(self, other: Any) -> Expr:
-        if type(other) is not Expr:
-            other = _operand(other)
-            if other is None:
-                return NotImplemented
-        return _make("sub", (other, self))
+        other = _operand(other)
+        return NotImplemented if other is None else _node("sub", other, self)
 
     def __mul__(self, other: Any) -> Expr:
         if type(other) is not Expr:
             other = _operand(other)
             if other is None:
                 return NotImplemented
-        return _make("mul", (self, other))
+        expr = _new_expr(Expr)
+        expr.op, expr.a, expr.b, expr.value, expr.name, expr.group, expr._seq = (
+            "mul", self, other, None, None, _group(), _next_seq())
+        return expr
 
     def __rmul__(self, other: Any) -> Expr:
-        if type(other) is not Expr:
-            other = _operand(other)
-            if other is None:
-                return NotImplemented
-        return _make("mul", (other, self))
+        other = _operand(other)
+        return NotImplemented if other is None else _node("mul", other, self)
 
     def __truediv__(self, other: Any) -> Expr:
         if type(other) is not Expr:
             other = _operand(other)
             if other is None:
                 return NotImplemented
-        return _make("div", (self, other))
+        return _node("div", self, other)
 
     def __rtruediv__(self, other: Any) -> Expr:
-        if type(other) is not Expr:
-            other = _operand(other)
-            if other is None:
-                return NotImplemented
-        return _make("div", (other, self))
+        other = _operand(other)
+        return NotImplemented if other is None else _node("div", other, self)
 
     def __pow__(self, other: Any) -> Expr:
         if type(other) is not Expr:
             other = _operand(other)
             if other is None:
                 return NotImplemented
-        return _make("pow", (self, other))
+        return _node("pow", self, other)
 
     def __rpow__(self, other: Any) -> Expr:
-        if type(other) is not Expr:
-            other = _operand(other)
-            if other is None:
-                return NotImplemented
-        return _make("pow", (other, self))
+        other = _operand(other)
+        return NotImplemented if other is None else _node("pow", other, self)
 
     def __neg__(self) -> Expr:
-        return _make("neg", (self,))
+        return _node("neg", self, None)
 
     def __pos__(self) -> Expr:
         return self
 
     def __abs__(self) -> Expr:
-        return _make("abs", (self,))
+        return _node("abs", self, None)
 
     def __bool__(self) -> bool:
         raise TypeError("an Expr has no truth value: use max/min/relu instead of comparisons")
 
 
-def _make(op: str, args: tuple[Expr, ...]) -> Expr:
-    """A new operation, without `Expr.__init__`'s keyword handling (operators make millions)."""
+def _node(op: str, a: Expr, b: Expr | None) -> Expr:
+    """A new operation on ``a`` (and ``b``), without `Expr.__init__`'s keyword handling
+    (operators make millions)."""
     expr = _new_expr(Expr)
-    expr.op = op
-    expr.args = args
-    expr.value = expr.name = None
-    expr.group = _GROUP.get()
-    expr._seq = _next_seq()
+    expr.op, expr.a, expr.b, expr.value, expr.name, expr.group, expr._seq = (
+        op, a, b, None, None, _group(), _next_seq())
     return expr
+
+
+def _make(op: str, args: tuple[Expr, ...]) -> Expr:
+    """A new operation on the argument expressions ``args`` (one or two)."""
+    return _node(op, args[0], args[1] if len(args) > 1 else None)
 
 
 def _operand(value: Any) -> Expr | None:
     """The value as an expression (numbers become constants), or None if it cannot be one."""
     kind = type(value)
     if kind is Expr:
-        return value
+        return value  # type: ignore[no-any-return]
     if kind is float and -_BIG <= value <= _BIG:  # the common case, finite, without const()'s checks
         expr = _new_expr(Expr)
-        expr.op, expr.args, expr.value, expr.name, expr._seq = CONST, (), value, None, _next_seq()
-        expr.group = ""  # constants are shared: in no group
+        expr.op, expr.a, expr.b, expr.value, expr.name, expr.group, expr._seq = (
+            CONST, None, None, value, None, "", _next_seq())  # constants are shared: in no group
         return expr
     if kind in (float, int) or (isinstance(value, Real) and not isinstance(value, bool)):
         return const(value)
@@ -447,10 +541,24 @@ def inputs(names: str | Sequence[str]) -> tuple[Expr, ...]:
     >>> [x.name for x in inputs("x y")]
     ['x', 'y']
     """
-    if not isinstance(names, str) and not (isinstance(names, Sequence) and not isinstance(names, bytes)):
+    kind = type(names)
+    if kind is not list and kind is not tuple and not isinstance(names, str) and not (
+            isinstance(names, Sequence) and not isinstance(names, bytes)):
         raise GraphError(f"inputs takes a string of names or a sequence of names, not {names!r}")
     listed = names.split() if isinstance(names, str) else names
-    return tuple(Expr(INPUT, name=_check_name(name)) for name in listed)  # prefixed inside a group
+    group = _group()
+    made = []
+    for name in listed:
+        if type(name) is not str or not name.isprintable() or not 0 < len(name) <= MAX_NAME_LENGTH \
+                or name != name.strip():
+            _check_name(name)  # the usual names pass the same checks inline; this says what is wrong
+        if group:
+            name = _check_name(group + name)
+        expr = _new_expr(Expr)
+        expr.op, expr.a, expr.b, expr.value, expr.name, expr.group, expr._seq = (
+            INPUT, None, None, None, name, group, _next_seq())
+        made.append(expr)
+    return tuple(made)
 
 
 def apply(op: str, *args: Any) -> Expr:
@@ -464,11 +572,11 @@ def apply(op: str, *args: Any) -> Expr:
         raise GraphError(f"unknown op {op!r}")
     if len(args) != rule.arity:
         raise GraphError(f"{op} takes {rule.arity} argument(s), got {len(args)}")
-    operands = tuple(_operand(arg) for arg in args)
-    for arg, operand in zip(args, operands, strict=True):
-        if operand is None:
-            raise GraphError(f"{op} needs expressions or real numbers, not {arg!r}")
-    return Expr(op, operands)  # type: ignore[arg-type]
+    operands = [_operand(arg) for arg in args]
+    if None in operands:
+        bad = args[operands.index(None)]
+        raise GraphError(f"{op} needs expressions or real numbers, not {bad!r}")
+    return _node(op, operands[0], operands[1] if len(operands) > 1 else None)  # type: ignore[arg-type]
 
 
 def _function(op: str) -> Any:
@@ -486,31 +594,38 @@ Python's own, through `Expr.__abs__`); each is also a name of this module."""
 globals().update(BUILDERS)  # exp, log, ..., max, min: adding an op adds its builder
 
 
-def _reading_order(roots: Sequence[Expr]) -> tuple[list[Expr], list[Expr], bool]:
+def _reading_order(roots: Sequence[Expr]) -> tuple[list[Expr], list[Expr], list[Expr]]:
     """One walk from the roots: every operation they depend on, the leaves in the order a
-    reader meets them (left to right, depth first), and whether an operation other than
-    the first root has a name of its own (then statements decide the leaves' order)."""
+    reader meets them (left to right, depth first), and the operations with a name of
+    their own."""
     seen: set[Expr] = set()
     add = seen.add
     operations: list[Expr] = []
     leaves: list[Expr] = []
-    named_inside = len(roots) > 1
-    first = roots[0]
+    named: list[Expr] = []
+    operation, leaf = operations.append, leaves.append
     stack = list(reversed(roots))
+    pop, push = stack.pop, stack.append
     while stack:
-        expr = stack.pop()
+        expr = pop()
         if expr in seen:
             continue
-        add(expr)
-        args = expr.args
-        if args:
-            operations.append(expr)
-            if expr.name is not None and expr is not first:
-                named_inside = True
-            stack += args[::-1]
-        else:
-            leaves.append(expr)
-    return operations, leaves, named_inside
+        while True:  # down the first arguments, the second ones kept for later
+            add(expr)
+            first = expr.a
+            if first is None:
+                leaf(expr)
+                break
+            operation(expr)
+            if expr.name is not None:
+                named.append(expr)
+            second = expr.b
+            if second is not None and second not in seen:
+                push(second)
+            if first in seen:
+                break
+            expr = first
+    return operations, leaves, named
 
 
 def _leaves_in_reading_order(roots: Sequence[Expr]) -> list[Expr]:
@@ -519,15 +634,15 @@ def _leaves_in_reading_order(roots: Sequence[Expr]) -> list[Expr]:
     seen = set(roots)
     leaves: list[Expr] = []
     for root in roots:
-        stack = list(reversed(root.args)) if root.args else [root]
-        if not root.args:
+        stack = list(reversed(root.args)) if root.a is not None else [root]
+        if root.a is None:
             seen.discard(root)
         while stack:
             expr = stack.pop()
             if expr in seen:
                 continue
             seen.add(expr)
-            if expr.args:
+            if expr.a is not None:
                 stack.extend(reversed(expr.args))
             else:
                 leaves.append(expr)
@@ -561,7 +676,7 @@ def build(output: Expr, *, inputs: Sequence[Expr | str] | None = None,
         for expr in extra:
             if not isinstance(expr, Expr):
                 raise GraphError(f"'also' takes expressions, not {type(expr).__name__}")
-    elif also is not None and not isinstance(also, Sequence):
+    elif also is not None and type(also) is not tuple and not isinstance(also, Sequence):
         raise GraphError(f"'also' takes a sequence of expressions, not {type(also).__name__}")
     collecting = gc.isenabled()
     gc.disable()  # a build makes no cycles; the collector would only rescan the new nodes
@@ -572,74 +687,122 @@ def build(output: Expr, *, inputs: Sequence[Expr | str] | None = None,
             gc.enable()
 
 
-def _freeze(output: Expr, given: Sequence[Expr | str] | None, extra: list[Expr]) -> Graph:
-    operations, leaves, statements = _reading_order([output, *extra])
-    creation = operator.attrgetter("_seq")
-    operations.sort(key=creation)  # in evaluation order already, for one expression: a linear pass
-    named = [e for e in operations if e.name is not None]
-    if statements:
-        leaves = _leaves_in_reading_order(sorted({*named, output, *extra}, key=creation))
+_creation = operator.attrgetter("_seq")
+_op_of, _first_of, _second_of = (operator.attrgetter(name) for name in ("op", "a", "b"))
+_group_of, _name_of = operator.attrgetter("group"), operator.attrgetter("name")
 
-    input_names = _input_order(leaves, given)
-    names: dict[Expr, str] = {}
+
+def _freeze(output: Expr, given: Sequence[Expr | str] | None, extra: list[Expr]) -> Graph:
+    """The graph as columns: leaves first (inputs in reading order, then constants), then
+    the operations in creation order, with argument positions looked up in one dict. The
+    names ``z1, z2, ...`` are left to `_Namer`, for the first time a name is read."""
+    roots = [output, *extra]
+    operations, leaves, named = _reading_order(roots)
+    operations.sort(key=_creation)  # in evaluation order already, for one expression: a linear pass
+    if extra or any(expr is not output for expr in named):  # statements decide the leaves' order
+        leaves = _leaves_in_reading_order(sorted({*named, output, *extra}, key=_creation))
+    kinds = list(map(_op_of, leaves))
+    input_leaves = list(itertools.compress(leaves, map(INPUT.__eq__, kinds)))
+    read = list(map(_name_of, input_leaves))
+    input_names = _input_order(list(dict.fromkeys(read)), given)
+    count = len(input_names)
+    position = dict(zip(input_names, range(count), strict=True))
+    where: dict[Expr | None, int] = dict(zip(input_leaves, map(position.__getitem__, read), strict=True))
+    where[None] = -1
     constants: dict[str, float] = {}
     constant_names: dict[float, str] = {}  # chains repeat a constant many times
-    for leaf in leaves:
-        if leaf.op == INPUT:
-            names[leaf] = leaf.name  # type: ignore[assignment]
-        else:
-            value: float = leaf.value  # type: ignore[assignment]
-            name = constant_names.get(value) if value else None  # 0.0 == -0.0, names differ
-            if name is None:
-                name = constant_names[value] = constant_name(value)
-            names[leaf] = name
-            constants.setdefault(name, value)
-    in_use = set(input_names)
-    if not in_use.isdisjoint(constants):
-        clash = sorted(in_use.intersection(constants))[0]
-        raise GraphError(f"an input is named {clash!r}, which is the name of a constant")
-    in_use.update(constants)
-    for expr in named:
-        if expr.name in in_use:
-            raise GraphError(f"two nodes are named {expr.name!r}")
-        in_use.add(expr.name)  # type: ignore[arg-type]
-    if output.args and output.name is None and output.group + OUTPUT_NAME not in in_use:
-        names[output] = output.group + OUTPUT_NAME  # like the formula's bare last expression
-        in_use.add(names[output])
-    make = tuple.__new__  # Node(...) without the keyword handling: a million nodes add up
-    nodes = [make(Node, (name, INPUT, (), None)) for name in input_names]
-    nodes += [make(Node, (name, CONST, (), value)) for name, value in constants.items()]
-    node_names = [node.name for node in nodes]
-    position = {name: i for i, name in enumerate(node_names)}
-    where: dict[Expr, int] = {leaf: position[names[leaf]] for leaf in leaves}
-    args: list[tuple[int, ...]] = [()] * len(nodes)
-    append_node, append_args, append_name = nodes.append, args.append, node_names.append
-    name_at, where_of = node_names.__getitem__, where.__getitem__
-    output_name = names.get(output)
-    count = 0
-    for i, expr in enumerate(operations, len(nodes)):
-        name = expr.name
+    for leaf in itertools.compress(leaves, map(CONST.__eq__, kinds)):
+        value: float = leaf.value  # type: ignore[assignment]
+        name = constant_names.get(value) if value else None  # 0.0 == -0.0, names differ
         if name is None:
-            if expr is output and output_name is not None:
-                name = output_name  # "L" (in the output's group)
-            else:
+            name = constant_names[value] = constant_name(value)
+        if name not in constants:
+            constants[name] = value
+            position[name] = count + len(constants) - 1
+        where[leaf] = position[name]
+    if not constants.keys().isdisjoint(input_names):
+        clash = sorted(set(input_names).intersection(constants))[0]
+        raise GraphError(f"an input is named {clash!r}, which is the name of a constant")
+    base = count + len(constants)
+    where.update(zip(operations, range(base, base + len(operations)), strict=True))
+    given_names: dict[int, str] = {}
+    taken = set(constants)
+    named.sort(key=_creation)
+    for expr in named:
+        if expr.name in taken or expr.name in position:
+            raise GraphError(f"two nodes are named {expr.name!r}")
+        taken.add(expr.name)  # type: ignore[arg-type]
+        given_names[where[expr]] = expr.name  # type: ignore[assignment]
+    out = where[output]
+    leaf_names = [*input_names, *constants]
+    output_name = leaf_names[out] if out < base else output.name
+    if output_name is None:
+        free = output.group + OUTPUT_NAME  # like the formula's bare last expression
+        if free not in position and free not in taken:
+            output_name = given_names[out] = free
+    ops = [INPUT] * count + [CONST] * len(constants)
+    ops += map(_op_of, operations)
+    first = [-1] * base
+    first += map(where.__getitem__, map(_first_of, operations))
+    second = [-1] * base
+    second += map(where.__getitem__, map(_second_of, operations))
+    groups = None
+    if any(map(_group_of, operations)):
+        groups = dict(zip(range(base, len(ops)), map(_group_of, operations), strict=True))
+    namer = _Namer(leaf_names, given_names, groups)
+    values = dict(zip(range(count, base), constants.values(), strict=True))
+    return Graph._from_columns(ops, first, second, values, namer, out, output_name, tuple(input_names),
+                               not extra)
+
+
+class _Namer:
+    """The names of a built graph's nodes, made when first read: leaves by their own names,
+    operations by the names given to them, the others ``z1, z2, ...`` (with the group's
+    prefix) in order, skipping names in use."""
+
+    __slots__ = ("given", "groups", "leaves")
+
+    def __init__(self, leaves: list[str], given: dict[int, str], groups: dict[int, str] | None):
+        self.leaves, self.given, self.groups = leaves, given, groups
+
+    def last(self, inputs: Sequence[str], size: int) -> str:
+        """The name `__call__` gives the last of ``size`` nodes when it has no name of its own
+        and no groups are used, without naming the others: the k-th ``z`` number not in use.
+
+        >>> _Namer(["x", "z2"], {}, None).last(["x"], 4)
+        'z3'
+        """
+        in_use = {*inputs, *self.leaves[len(inputs):], *self.given.values()}
+        taken = sorted(int(name[1:]) for name in in_use
+                       if name[:1] == "z" and name[1:].isascii() and name[1:].isdigit() and name[1:2] != "0")
+        count = size - len(self.leaves) - len(self.given)
+        for number in taken:
+            if number <= count:
                 count += 1
-                name = f"{expr.group}z{count}"
+        return f"z{count}"
+
+    def __call__(self, graph: Graph) -> list[str]:
+        names = list(self.leaves)
+        given, groups = self.given, self.groups
+        in_use = graph.input_set.union(names[len(graph.inputs):], given.values())
+        count = 0
+        for i in range(len(names), len(graph)):
+            name = given.get(i)
+            if name is None:
+                prefix = groups[i] if groups else ""
+                count += 1
+                name = f"{prefix}z{count}"
                 while name in in_use:
                     count += 1
-                    name = f"{expr.group}z{count}"
-        where[expr] = i
-        positions = tuple(map(where_of, expr.args))
-        append_args(positions)
-        append_name(name)
-        append_node(make(Node, (name, expr.op, tuple(map(name_at, positions)), None)))
-    return Graph._built(nodes, node_names[where[output]], args, tuple(input_names))
+                    name = f"{prefix}z{count}"
+            names.append(name)
+        return names
 
 
-def _input_order(leaves: list[Expr], given: Sequence[Expr | str] | None) -> list[str]:
-    read = list(dict.fromkeys(e.name for e in leaves if e.op == INPUT))  # type: ignore[misc]
+def _input_order(read: list[str], given: Sequence[Expr | str] | None) -> list[str]:
+    """The inputs' order: as read (each name once), or as ``given``, which must list them all."""
     if given is None:
-        return read  # type: ignore[return-value]
+        return read
     if isinstance(given, str):
         given = given.split()
     if isinstance(given, Expr) or not isinstance(given, Sequence):

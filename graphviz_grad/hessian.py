@@ -9,8 +9,11 @@
 One column of the Hessian is the tangent of the gradient along one input: a forward sweep gives
 every node's tangent ż (`graphviz_grad.forward`), and a reverse sweep carries both the adjoint ḡ
 and its tangent, ġ_a += ġ_z·∂z/∂a + ḡ_z·Σ_b ∂²z/∂a∂b·ḃ, with the second local derivatives from the
-op table's ``second_partials``. Values, adjoints and local derivatives are computed once, so n
-columns cost about 2·n sweeps. `hvp` does one such sweep along a vector, without forming H.
+op table's ``second_partials``. Values, adjoints and local derivatives are computed once, on the
+engine's prepared program; then all columns go through the two sweeps together, each node
+carrying a list of tangents (one per column), so the interpreter's cost per node is paid once per
+block of columns, not once per column (`graphviz_grad.hessian_sweeps`). `hvp` does one sweep
+along a vector, without forming H.
 
 Where the point sits on a kink (relu at 0, a max tie, ...), an entry whose input reaches the kink
 has status ``kink`` and no number: the second derivative does not exist there.
@@ -19,116 +22,22 @@ has status ``kink`` and no number: the second derivative does not exist there.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
-from .engine import Trace
-from .errors import GraphError, InputValueError
+from .eigen import eigenvalues as _eigenvalues
+from .eigen import symmetric_eigenvalues
+from .engine import Trace, value_status
+from .errors import InputValueError
 from .forward import as_trace, read_direction
-from .graph import CONST, INPUT, Graph
-from .ops import OPS
+from .graph import INPUT, Graph
+from .hessian_sweeps import column, columns_of, prepare
 
 OK, INF, NAN, KINK, UNDEFINED = "ok", "inf", "nan", "kink", "undefined"
 MAX_WRT = 400
 """At most this many inputs to differentiate by twice (a 400 by 400 matrix)."""
-JACOBI_UP_TO = 40
-"""Eigenvalues of matrices up to this size come from the plain-Python Jacobi routine (exact where it
-can be: 0, 0, 252 for the seed); larger ones from numpy's ``eigvalsh`` when numpy is installed."""
-
-
-@dataclass(frozen=True)
-class _Locals:
-    """Everything a column needs that does not depend on the direction, by node position."""
-
-    order: tuple[tuple[int, tuple[int, ...]], ...]  # live operation nodes from the output back, live args
-    consumers: tuple[tuple[int, ...], ...]  # the live operation nodes that read each node
-    partials: list[tuple[float, ...]]
-    seconds: list[tuple[tuple[float, ...], ...]]
-    slots: list[tuple[tuple[int, int], ...]]  # (slot, arg) of the live args of each live node
-    kinks: tuple[str, ...]  # the live nodes at a kink
-
-
-def _locals(trace: Trace) -> _Locals:
-    graph, vals = trace.graph, trace.values
-    args = graph.arg_indices
-    n = len(graph)
-    reaches = [False] * n
-    reaches[graph.index(graph.output)] = True
-    depends = [False] * n
-    for i in range(n - 1, -1, -1):
-        if reaches[i]:
-            for a in args[i]:
-                reaches[a] = True
-    for i, node in enumerate(graph.nodes):
-        depends[i] = node.op == INPUT or any(depends[a] for a in args[i])
-    order, kinks = [], []
-    partials: list[tuple[float, ...]] = [()] * n
-    seconds: list[tuple[tuple[float, ...], ...]] = [()] * n
-    slots: list[tuple[tuple[int, int], ...]] = [()] * n
-    consumers: list[list[int]] = [[] for _ in range(n)]
-    for i in range(n - 1, -1, -1):
-        node = graph.nodes[i]
-        if node.op in (INPUT, CONST) or not (reaches[i] and depends[i]):
-            continue
-        op = OPS[node.op]
-        if op.second_partials is None:
-            raise GraphError(f"no second derivatives for {node.op!r} (node {node.name!r}): "
-                             "its op table row has no second_partials")
-        here = tuple(vals[a] for a in args[i])
-        slots[i] = tuple((slot, a) for slot, a in enumerate(args[i]) if depends[a])
-        order.append((i, args[i]))
-        for _, a in slots[i]:
-            consumers[a].append(i)
-        partials[i] = op.partials(*here, vals[i])
-        seconds[i] = op.second_partials(*here, vals[i])
-        tests = [test for test in (op.kink, op.second_kink) if test is not None]
-        if any(test(slot, here) for test in tests for slot, _ in slots[i]):
-            kinks.append(node.name)
-    return _Locals(tuple(order), tuple(map(tuple, consumers)), partials, seconds, slots, tuple(kinks))
-
-
-def _column(trace: Trace, local: _Locals, direction: Mapping[str, float]) -> list[float]:
-    """The tangent of every node's adjoint along ``direction`` (the nonzero components suffice):
-    (H·direction) at the inputs. Only the nodes downstream of a moved input get a tangent, and
-    only those and the nodes they read get an adjoint tangent."""
-    graph, grads = trace.graph, trace.grads
-    n = len(graph)
-    dots = [0.0] * n
-    moved = [False] * n
-    seeds = []
-    for name, number in direction.items():
-        if number != 0:
-            position = graph.index(name)
-            dots[position], moved[position] = number, True
-            seeds.append(position)
-    downstream, stack = set(), list(seeds)
-    while stack:  # the live nodes that read a moved input, directly or not
-        for consumer in local.consumers[stack.pop()]:
-            if consumer not in downstream:
-                downstream.add(consumer)
-                stack.append(consumer)
-    partials, seconds, slots = local.partials, local.seconds, local.slots
-    for i in sorted(downstream):  # tangents, in evaluation order
-        parts = partials[i]
-        dots[i] = sum(parts[slot] * dots[a] for slot, a in slots[i] if moved[a])
-        moved[i] = True
-    adjoint_dots = [0.0] * n
-    touched = [False] * n  # the adjoint's tangent is not structurally 0
-    for i, _ in local.order:
-        own, carried = moved[i], touched[i]
-        if not (own or carried):
-            continue
-        g, g_dot, parts, second = grads[i], adjoint_dots[i], partials[i], seconds[i]
-        for slot, a in slots[i]:
-            term = g_dot * parts[slot] if carried else 0.0
-            if own:
-                row = second[slot]
-                term += g * sum(row[other] * dots[b] for other, b in slots[i] if moved[b])
-            adjoint_dots[a] += term
-            touched[a] = True
-    return adjoint_dots
 
 
 @dataclass(frozen=True, eq=False)
@@ -138,7 +47,8 @@ class Hessian:
     trace: Trace = field(repr=False)
     wrt: tuple[str, ...]
     matrix: tuple[tuple[float, ...], ...]
-    """Entry [i][j] is d²L/d wrt[i] d wrt[j]; at a kink, the number next to the engine's convention."""
+    """Entry ``[i][j]`` is d²L/d ``wrt[i]`` d ``wrt[j]``; at a kink, the number next to the engine's
+    convention."""
     statuses: tuple[tuple[str, ...], ...]
     """``ok``, ``inf``, ``nan``, ``kink`` (an input of the pair reaches a kink) or ``undefined`` (it
     reaches a node outside its op's domain, ``log(-1)``) per entry."""
@@ -196,14 +106,7 @@ class Hessian:
         within rounding of 0 (``|λ| <= n·2⁻⁵²·max|λ|·8``) are written as 0."""
         if not self.ok:
             return None
-        if len(self.wrt) > JACOBI_UP_TO:
-            try:
-                import numpy
-            except ImportError:
-                pass
-            else:
-                return _rounded(tuple(map(float, numpy.linalg.eigvalsh(numpy.array(self.matrix)))))
-        return symmetric_eigenvalues(self.matrix)
+        return _eigenvalues(self.matrix)
 
     @property
     def max_eigenvalue(self) -> float | None:
@@ -282,7 +185,7 @@ def _upstream_inputs(graph: Graph, names: Sequence[str]) -> set[str]:
 def hessian(subject: Any, values: Any = None, /, wrt: Sequence[str] | str | None = None,
             **named: Any) -> Hessian:
     """The Hessian of the output in the inputs ``wrt`` (default: all, in input order), by
-    forward-over-reverse: one tangent sweep and one reverse sweep per input.
+    forward-over-reverse: a tangent sweep and a reverse sweep for all columns together (in blocks).
 
     ``subject`` is formula text, a `Graph`, an `Expr` or a `Trace`; values come as for
     `graphviz_grad.grad`. An entry whose inputs reach a kink has status ``kink``.
@@ -293,23 +196,28 @@ def hessian(subject: Any, values: Any = None, /, wrt: Sequence[str] | str | None
     """
     trace = as_trace(subject, values, named)
     names = _wrt(trace.graph, wrt)
-    local = _locals(trace)
+    local = prepare(trace)
     graph = trace.graph
     positions = [graph.index(name) for name in names]
-    columns = [_column(trace, local, {wanted: 1.0}) for wanted in names]
-    matrix = tuple(tuple(columns[j][positions[i]] for j in range(len(names))) for i in range(len(names)))
+    columns = columns_of(trace, local, positions)
+    matrix = tuple(zip(*columns, strict=True)) if columns else ()  # entry [i][j] from column j
     at_kink = _upstream_inputs(graph, local.kinks)
-    outside = _upstream_inputs(graph, [node.name for node in graph.nodes
-                                       if trace.status(node.name) == "domain"])
+    values = trace.values  # a node outside its op's domain has a nan value
+    born = [node.name for i, node in enumerate(graph.nodes)
+            if values[i] != values[i] and value_status(graph, values, i) == "domain"]
+    outside = _upstream_inputs(graph, born)
+    # per input: the status of every entry in its row and column, unless the number's own
+    marks = [KINK if name in at_kink else UNDEFINED if name in outside else None for name in names]
 
-    def status(i: int, j: int) -> str:
-        if names[i] in at_kink or names[j] in at_kink:
-            return KINK
-        if names[i] in outside or names[j] in outside:
-            return UNDEFINED
-        return _status(matrix[i][j])
+    def statuses_of(mark: str | None, row: tuple[float, ...]) -> tuple[str, ...]:
+        if mark == KINK:
+            return (KINK,) * len(row)
+        if not any(marks) and all(map(math.isfinite, row)):
+            return (OK,) * len(row)  # the usual case, without a look at every entry
+        return tuple(KINK if other == KINK else UNDEFINED if mark or other else _status(number)
+                     for other, number in zip(marks, row, strict=True))
 
-    statuses = tuple(tuple(status(i, j) for j in range(len(names))) for i in range(len(names)))
+    statuses = tuple(map(statuses_of, marks, matrix))
     return Hessian(trace, names, matrix, statuses, local.kinks)
 
 
@@ -325,52 +233,8 @@ def hvp(subject: Any, values: Any = None, /, *, vector: Any, wrt: Sequence[str] 
     """
     trace = as_trace(subject, values, named)
     names = _wrt(trace.graph, wrt)
-    column = _column(trace, _locals(trace), read_direction(trace.graph, vector, "vector"))
-    return {name: column[trace.graph.index(name)] for name in names}
+    found = column(trace, prepare(trace), read_direction(trace.graph, vector, "vector"))
+    return {name: found[trace.graph.index(name)] for name in names}
 
 
-# --- eigenvalues of a small symmetric matrix ------------------------------------------------
-
-
-def symmetric_eigenvalues(matrix: Sequence[Sequence[float]]) -> tuple[float, ...]:
-    """The eigenvalues of a real symmetric matrix, ascending, by cyclic Jacobi rotations (plain
-    Python: the package needs no numpy); numpy's ``eigvalsh`` agrees to rounding (the tests check).
-
-    >>> symmetric_eigenvalues([[2.0, 1.0], [1.0, 2.0]])
-    (1.0, 3.0)
-    """
-    a = [list(map(float, row)) for row in matrix]
-    n = len(a)
-    if any(len(row) != n for row in a):
-        raise ValueError("the matrix must be square")
-    for _ in range(100):  # sweeps; converges quadratically, a dozen is plenty
-        off = sum(a[i][j] * a[i][j] for i in range(n) for j in range(i + 1, n))
-        scale = sum(a[i][i] * a[i][i] for i in range(n)) + off
-        if off <= 1e-32 * scale or off == 0:
-            break
-        for p in range(n - 1):
-            for q in range(p + 1, n):
-                if a[p][q] == 0:
-                    continue
-                theta = (a[q][q] - a[p][p]) / (2.0 * a[p][q])
-                t = math.copysign(1.0, theta) / (abs(theta) + math.sqrt(theta * theta + 1.0))
-                c = 1.0 / math.sqrt(t * t + 1.0)
-                s = t * c
-                apq = a[p][q]
-                for r in range(n):  # rows and columns p and q turn; the rest stays
-                    if r != p and r != q:
-                        arp, arq = a[r][p], a[r][q]
-                        a[r][p] = a[p][r] = c * arp - s * arq
-                        a[r][q] = a[q][r] = s * arp + c * arq
-                a[p][p] -= t * apq  # the diagonal from the rotation angle: exact where it can be
-                a[q][q] += t * apq
-                a[p][q] = a[q][p] = 0.0
-    return _rounded(tuple(sorted(a[i][i] for i in range(n))))
-
-
-def _rounded(values: tuple[float, ...]) -> tuple[float, ...]:
-    """Eigenvalues within rounding of 0 written as 0 (ascending order is kept)."""
-    n = len(values)
-    largest = max((abs(v) for v in values), default=0.0)
-    noise = 8 * n * 2.0**-52 * largest
-    return tuple(0.0 if abs(v) <= noise else v for v in values)
+__all__ = ["Hessian", "hessian", "hvp", "symmetric_eigenvalues"]

@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import builtins
 import gc
+import itertools
 import math
+import operator
 import re
 import types
 from collections.abc import Callable
@@ -25,8 +27,8 @@ from typing import Any
 
 from . import graph as builder
 from .engine import Trace, backward
-from .errors import GraphError
-from .graph import CONST, INPUT, MAX_NAME_LENGTH, Graph, Node, constant_name
+from .errors import GraphError, GraphTypeError
+from .graph import CONST, INPUT, MAX_NAME_LENGTH, Graph, constant_name
 
 MAX_IMPORT_NODES = 5_000_000
 """Most nodes an imported graph may have."""
@@ -50,7 +52,7 @@ def from_micrograd(root: Any) -> Trace:
     {'a': 4.0, 'v1': 2.0}
     """
     if not all(hasattr(root, attribute) for attribute in ("data", "_prev", "_op")):
-        raise GraphError(f"from_micrograd needs a micrograd Value, not {type(root).__name__}")
+        raise GraphTypeError(f"from_micrograd needs a micrograd Value, not {type(root).__name__}")
     collecting = gc.isenabled()
     gc.disable()  # micrograd's closures make cycles: each collection would rescan its whole graph
     try:
@@ -62,84 +64,134 @@ def from_micrograd(root: Any) -> Trace:
 
 def _import_micrograd(root: Any) -> Trace:
     order, children = _post_order(root)
-    leaves = [v for v in order if not v._prev]
-    operations = [v for v in order if v._prev]
-    used: set[str] = set()
-    names: dict[int, str] = {}
-    for value in order:  # labels first, so generated names step around them
-        label = getattr(value, "label", "")
-        if isinstance(label, str) and label:
-            if label in used or len(label) > MAX_NAME_LENGTH or not label.isprintable():
-                raise GraphError(f"micrograd label {label!r} is used twice or is not a valid node name")
-            used.add(label)
-            names[id(value)] = label
-    counter = {"v": 0, "z": 0}
-
-    def fresh(prefix: str) -> str:
-        while True:
-            counter[prefix] += 1
-            name = f"{prefix}{counter[prefix]}"
-            if name not in used:
-                used.add(name)
-                return name
-
-    make = tuple.__new__
-    nodes: list[Node] = []
-    values: list[float] = []
-    for leaf in leaves:
-        name = names.get(id(leaf)) or fresh("v")
-        names[id(leaf)] = name
-        nodes.append(make(Node, (name, INPUT, (), None)))
-        values.append(_number(leaf.data, name))
-    constants: dict[str, Node] = {}
-    body: list[Node] = []
-    for value in operations:
-        op, args = _micrograd_op(value, [names[id(child)] for child in children[id(value)]])
-        if op == "pow":
-            exponent = float(_POWER.fullmatch(value._op).group(1))  # type: ignore[union-attr]
+    size = len(order)
+    labels: dict[int, str] = {}  # labels first, so generated names step around them
+    found = list(map(getattr, order, itertools.repeat("label"), itertools.repeat("")))
+    for position in itertools.compress(range(size), found):
+        label = found[position]
+        if isinstance(label, str):
+            labels[position] = label
+    used = set(labels.values())
+    if len(used) != len(labels) or any(len(label) > MAX_NAME_LENGTH or not label.isprintable()
+                                       for label in used):
+        bad = next(label for label in labels.values() if list(labels.values()).count(label) > 1
+                   or len(label) > MAX_NAME_LENGTH or not label.isprintable())
+        raise GraphError(f"micrograd label {bad!r} is used twice or is not a valid node name")
+    is_operation = list(map(bool, children))
+    leaves = list(itertools.compress(range(size), map(operator.not_, is_operation)))
+    body = list(itertools.compress(range(size), is_operation))
+    count = 0
+    input_names: list[str] = []
+    for position in leaves:
+        name = labels.get(position)
+        if name is None:
+            count += 1
+            name = f"v{count}"
+            while name in used:
+                count += 1
+                name = f"v{count}"
+            used.add(name)
+        input_names.append(name)
+    values = [_number(order[position].data, name) for position, name in zip(leaves, input_names, strict=True)]
+    codes = list(map(_OP_CODE, map(order.__getitem__, body)))
+    kids = list(map(children.__getitem__, body))
+    if not all(map(str.__instancecheck__, codes)):
+        bad = next(code for code in codes if not isinstance(code, str))
+        _micrograd_op(bad, 1)  # raises, naming it
+    known: dict[str, tuple[str, float | None]] = {}
+    for code, arguments in dict.fromkeys(zip(codes, map(len, kids), strict=True)):  # once per argument count
+        known[code] = _micrograd_op(code, arguments)
+    constants: dict[str, float] = {}
+    for code in dict.fromkeys(codes):  # constants in order of first use
+        exponent = known[code][1]
+        if exponent is not None:
             constant = constant_name(exponent)
-            if constant in used and constant not in constants:
+            if constant in used:
                 raise GraphError(f"micrograd label {constant!r} is also the name of a constant")
-            constants.setdefault(constant, make(Node, (constant, CONST, (), exponent)))
-            used.add(constant)
-            args = (*args, constant)
-        name = names.get(id(value)) or fresh("z")
-        names[id(value)] = name
-        body.append(make(Node, (name, op, args, None)))
-    graph = Graph._built([*nodes, *constants.values(), *body], names[id(root)])
+            constants[constant] = exponent
+    ops = [known[code][0] for code in codes]
+    base = len(leaves) + len(constants)
+    where = dict(zip(leaves, range(len(leaves)), strict=True))
+    where.update(zip(body, range(base, base + len(body)), strict=True))
+    first = [-1] * base + list(map(where.__getitem__, map(_FIRST, kids)))
+    second = [-1] * base + list(map(where.__getitem__, map(_LAST, kids)))  # x + x: one child, twice
+    constant_at = {name: len(leaves) + k for k, name in enumerate(constants)}
+    for k in itertools.compress(range(len(ops)), map(_NOT_BINARY.__contains__, ops)):
+        exponent = known[codes[k]][1]
+        second[base + k] = -1 if exponent is None else constant_at[constant_name(exponent)]
+    given = {where[position]: label for position, label in labels.items() if children[position]}
+    namer = builder._Namer([*input_names, *constants], given, None)
+    out = where[size - 1]
+    output = input_names[out] if out < len(leaves) else given.get(out)
+    if output is None:  # the root's name, without naming every node now
+        output = namer.last(input_names, base + len(body))
+    graph = Graph._from_columns([INPUT] * len(leaves) + [CONST] * len(constants) + ops, first, second,
+                                dict(zip(constant_at.values(), constants.values(), strict=True)), namer, out,
+                                output, tuple(input_names), True)
     return backward(graph, values)
 
 
-def _post_order(root: Any) -> tuple[list[Any], dict[int, list[Any]]]:
+_OP_CODE = operator.attrgetter("_op")
+_FIRST, _LAST = operator.itemgetter(0), operator.itemgetter(-1)
+
+
+def _post_order(root: Any) -> tuple[list[Any], list[list[int]]]:
     """Every value the root depends on, arguments before their results, without recursion,
-    and each one's arguments in a fixed order (micrograd keeps them in a set)."""
+    and each one's arguments as positions in that order, in a fixed order (micrograd keeps
+    them in a set). The root comes last."""
     order: list[Any] = []
-    children: dict[int, list[Any]] = {}
-    done: set[int] = set()
-    stack: list[tuple[Any, bool]] = [(root, False)]
+    children: list[list[int]] = []
+    done: dict[int, int] = {}  # id -> position in the order
+    pending: dict[int, list[Any]] = {}  # id -> arguments, while they are being visited
+    stack = [root]
+    push, pop, extend = stack.append, stack.pop, stack.extend
     while stack:
-        value, expanded = stack.pop()
-        if id(value) in done:
+        value = pop()
+        key = id(value)
+        if key in done:
             continue
-        if expanded:
-            done.add(id(value))
-            order.append(value)
-            if len(order) > MAX_IMPORT_NODES:
-                raise GraphError(f"the graph has more than {MAX_IMPORT_NODES:,} nodes")
-            continue
-        stack.append((value, True))
-        arguments = children[id(value)] = _children(value)
-        stack.extend((child, False) for child in reversed(arguments))
+        kids = pending.pop(key, None)
+        if kids is None:
+            kids = _children(value._prev)
+            todo = []
+            for child in kids:  # leaves come first in that order: a new one is done at once
+                if id(child) not in done:
+                    if child._prev:
+                        todo.append(child)
+                    else:
+                        children.append([])
+                        done[id(child)] = len(order)
+                        order.append(child)
+            if todo:
+                pending[key] = kids
+                push(value)  # again, once its arguments are done
+                extend(reversed(todo))
+                continue
+        children.append([done[id(child)] for child in kids])
+        done[key] = len(order)
+        order.append(value)
+        if len(order) > MAX_IMPORT_NODES:
+            raise GraphError(f"the graph has more than {MAX_IMPORT_NODES:,} nodes")
     return order, children
 
 
-def _children(value: Any) -> list[Any]:
-    children = list(value._prev)
-    if len(children) == 2:
-        a, b = children
-        if _order_key(a) > _order_key(b):
-            return [b, a]  # leaves first, then by label, then by value: the same order every run
-    return children
+def _children(prev: Any) -> list[Any]:
+    """The arguments in a fixed order: leaves first, then by label, then by value (the same
+    order every run, whatever order micrograd's set gives)."""
+    children = list(prev)
+    if len(children) != 2:
+        return children
+    a, b = children
+    leaf_a, leaf_b = not a._prev, not b._prev
+    if leaf_a != leaf_b:
+        return children if leaf_a else [b, a]
+    label_a, label_b = getattr(a, "label", ""), getattr(b, "label", "")
+    if label_a != label_b and type(label_a) is str and type(label_b) is str:
+        return children if label_a < label_b else [b, a]
+    data_a, data_b = a.data, b.data
+    if type(data_a) is float and type(data_b) is float and data_a == data_a and data_b == data_b:
+        return children if data_a <= data_b else [b, a]
+    return [b, a] if _order_key(a) > _order_key(b) else children
 
 
 def _order_key(value: Any) -> tuple[bool, str, float]:
@@ -149,20 +201,22 @@ def _order_key(value: Any) -> tuple[bool, str, float]:
             data if isinstance(data, int | float) and data == data else 0.0)
 
 
-def _micrograd_op(value: Any, names: list[str]) -> tuple[str, tuple[str, ...]]:
-    args = tuple(names)
-    code = value._op
-    if isinstance(code, str) and _POWER.fullmatch(code) and len(args) == 1:
-        return "pow", args
+_BINARY = frozenset(("add", "mul"))
+_NOT_BINARY = frozenset(op for op in _MICROGRAD_OPS.values() if op not in _BINARY) | {"pow"}
+
+
+def _micrograd_op(code: Any, arguments: int) -> tuple[str, float | None]:
+    """Our op for micrograd's op text, and the exponent of a power (else None)."""
+    power = _POWER.fullmatch(code) if isinstance(code, str) else None
+    if power and arguments == 1:
+        return "pow", float(power.group(1))
     op = _MICROGRAD_OPS.get(code) if isinstance(code, str) else None
     if op is None:
         raise GraphError(f"micrograd op {code!r} is not supported (supported: + * **k ReLU tanh exp log)")
-    arity = 2 if op in ("add", "mul") else 1
-    if arity == 2 and len(args) == 1:
-        args = (args[0], args[0])  # x + x or x * x: micrograd's set of children holds x once
-    if len(args) != arity:
-        raise GraphError(f"micrograd op {code!r} has {len(args)} arguments, expected {arity}")
-    return op, args
+    arity = 2 if op in _BINARY else 1
+    if arguments != arity and not (arity == 2 and arguments == 1):
+        raise GraphError(f"micrograd op {code!r} has {arguments} arguments, expected {arity}")
+    return op, None
 
 
 def _number(data: Any, name: str) -> float:
@@ -174,7 +228,8 @@ def _number(data: Any, name: str) -> float:
 # --- trace: a plain Python function run on our inputs ------------------------------
 
 _MATH = {"exp": builder.exp, "log": builder.log, "sqrt": builder.sqrt, "sin": builder.sin,
-         "cos": builder.cos, "tanh": builder.tanh, "fabs": abs, "pi": math.pi, "e": math.e}
+         "cos": builder.cos, "tanh": builder.tanh, "fabs": abs, "pow": operator.pow, "pi": math.pi,
+         "e": math.e}
 _BUILTINS = {"max": builder.max, "min": builder.min}
 
 
@@ -196,7 +251,7 @@ def trace(fn: Callable[..., Any], /, **values: float) -> Trace:
     {'w': 8.0, 'x': 1.0}
     """
     if not callable(fn):
-        raise GraphError(f"trace needs a function, not {type(fn).__name__}")
+        raise GraphTypeError(f"trace needs a function, not {type(fn).__name__}")
     if not values:
         raise GraphError("trace needs the values of the function's inputs as keywords")
     function = _with_graph_math(fn)

@@ -127,7 +127,8 @@ def scene_data(trace: Trace, *, sequence: Sequence[Frame] | None = None, digits:
                             key=lambda key: tuple(map(int, key[1:].split("_"))))})
     return {"output": graph.output, "value": json_number(trace.output_value), "digits": digits, "mode": mode,
             "index": {node.name: i for i, node in enumerate(graph.nodes)},
-            "nodes": nodes, "edges": edges, "frames": frame_data}
+            "nodes": nodes, "edges": edges, "frames": frame_data,
+            **({"tangent": tangents.to_dict()} if tangents is not None else {})}  # with its direction
 
 
 def drawing(trace: Trace, *, digits: int = 4, rankdir: str = "LR", compact: bool | None = None,

@@ -197,8 +197,9 @@ def read(endpoint: str, body: Any) -> dict[str, Any]:
 
 
 def _mode(mode: Any, tangent: Any, graph: Graph) -> dict[str, Any]:
-    """``mode`` (``reverse``, ``forward`` or ``both``; default reverse) and ``tangent`` (input name →
-    number, the direction of forward mode; default the first input's unit vector)."""
+    """``mode`` (``reverse``, ``forward`` or ``both``; default reverse) and ``tangent``, the direction
+    of forward mode: an object input name → number (inputs left out are 0), or one input's name
+    for its unit vector; default the first input's unit vector."""
     from .dot import MODES
 
     mode = "reverse" if mode is None else mode
@@ -206,9 +207,11 @@ def _mode(mode: Any, tangent: Any, graph: Graph) -> dict[str, Any]:
         raise RequestError(f"mode must be one of {', '.join(MODES)}, not {_shown(str(mode))}", MODE)
     if tangent is None:
         tangent = {graph.inputs[0]: 1.0} if graph.inputs else {}
+    if isinstance(tangent, str):
+        tangent = {tangent: 1.0}  # one input's unit vector
     if not isinstance(tangent, dict):
-        raise RequestError("tangent must be a JSON object of input names and numbers, not "
-                           f"{_json_type(tangent)}", TANGENT)
+        raise RequestError("tangent must be an input's name or a JSON object of input names and numbers, "
+                           f"not {_json_type(tangent)}", TANGENT)
     direction = {}
     for name, number in tangent.items():
         if name not in graph.input_set:

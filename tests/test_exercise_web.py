@@ -35,6 +35,33 @@ def test_a_teachers_own_exercise_from_a_formula():
     assert page["marks"][0]["text"].endswith("∂y/∂x should be 12 (= 3·x**2).")
 
 
+def test_an_answer_to_an_older_request_is_dropped_in_chromium(browser, live_server):
+    """The seed's first answer arriving after the learner chose another exercise does not replace it."""
+    held = []
+
+    def hold_the_first_seed(route):
+        if (route.request.post_data_json or {}).get("name") == "seed" and not held:
+            held.append(route)  # answered below, after the fan-out exercise is on the page
+        else:
+            route.continue_()
+
+    page = browser.new_page()
+    try:
+        page.route("**/api/exercise", hold_the_first_seed)
+        page.goto(live_server + "exercise")
+        page.wait_for_function("document.readyState === 'complete'")
+        assert len(held) == 1
+        page.select_option("#ready", "fanout")
+        page.wait_for_selector('#blanks input[data-key="de/db"]')
+        with page.expect_response("**/api/exercise"):
+            held[0].continue_()
+        page.evaluate("new Promise(requestAnimationFrame)")  # let the late answer's handlers run
+        assert page.locator('#blanks input[data-key="de/db"]').count() == 1
+        assert "de/db" in page.text_content("#derivation")
+    finally:
+        page.close()
+
+
 @pytest.mark.parametrize(("body", "field", "fragment"), [
     ({"name": "nope"}, "name", "no ready exercise 'nope'"),
     ({"name": 3}, "name", "no ready exercise int"),
@@ -130,3 +157,4 @@ def test_a_bad_key_is_refused_beside_the_field_it_is_about(body, field, fragment
 def test_a_ready_exercise_takes_its_own_choice_of_blanks_as_on_the_command_line():
     status, page = respond("exercise", {"name": "seed", "hide": ["dL/dW1"], "answers": {"dL/dW1": 20}})
     assert status == 200 and page["blanks"] == ["dL/dW1"] and page["score"] == "1 of 1 right", page
+

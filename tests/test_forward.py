@@ -207,7 +207,19 @@ def test_the_page_api_draws_tangents():
     assert all(frame["phase"] == "forward" for frame in answer["frames"])
 
 
+@pytest.mark.dot
+def test_the_page_api_takes_an_input_name_as_its_unit_vector():
+    from graphviz_grad.service import respond
+
+    status, answer = respond("graph", {"mode": "forward", "tangent": "W1"})
+    assert status == 200 and answer["tangent"]["direction"] == {"x": 0.0, "W1": 1.0, "y": 0.0, "W2": 0.0, "B": 0.0}
+    assert answer["tangent"]["output"] == 20.0  # dL/dW1
+    status, answer = respond("graph", {"mode": "forward", "tangent": {"x": "1", "W1": "2"}})
+    assert answer["tangent"]["output"] == pytest.approx(40.4)  # gradient · direction
+
+
 @pytest.mark.parametrize("body, field", [({"mode": "up"}, "mode"), ({"mode": "both", "tangent": {"q": 1}}, "tangent"),
+                                         ({"mode": "both", "tangent": "q"}, "tangent"),
                                          ({"mode": "both", "tangent": [1]}, "tangent")])
 def test_the_page_api_refuses_bad_modes(body, field):
     from graphviz_grad.service import respond
@@ -250,6 +262,7 @@ def test_the_viewer_scene_shows_tangents():
     run = tangents(trace, direction="x")
     data = scene_data(trace, tangents=run, mode="forward")
     assert data["mode"] == "forward" and len(data["frames"]) == 6
+    assert data["tangent"]["direction"]["x"] == 1.0 and "tangent" not in scene_data(trace)  # for the details
     z3 = data["nodes"][data["index"]["z3"]]
     assert z3["tangent"] == "ż3 = ż1 + ż2 = 0.1 + 0 = 0.1"
     assert z3["looks"][0]["rows"] == ["value = ?", "tangent = ?"]
@@ -285,3 +298,10 @@ def test_cli_hessian_and_render_read_from_json(tmp_path, capsys):
     out = tmp_path / "g.dot"
     assert main(["render", "--from-json", str(saved), "--mode", "both", "--tangent", "x=1", "-o", str(out)]) == 0
     assert "tangent = 0.4" in out.read_text()
+
+
+def test_a_direction_component_of_the_wrong_type_is_a_type_error():
+    with pytest.raises(TypeError, match="direction component 'x' must be a finite number, not '1'"):
+        tangents(SEED, EXAMPLE_1, direction={"x": "1"})
+    with pytest.raises(ValueError, match="direction component 'x' must be a finite number, not nan"):
+        tangents(SEED, EXAMPLE_1, direction={"x": math.nan})

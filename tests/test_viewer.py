@@ -138,6 +138,24 @@ def test_a_click_tells_the_node_story_and_highlights_its_paths(browser, tmp_path
     assert problems == []
 
 
+def test_in_forward_mode_a_node_tells_its_tangent_and_in_both_modes_its_gradient_too(browser, tmp_path):
+    from graphviz_grad.forward import tangents
+
+    trace = gg.grad(SEED, EXAMPLE_1)
+    run = tangents(trace, direction="W1")
+    for mode, shown, hidden in (("forward", ["tangent along (W1=1)", "ż1 = W1·ẋ + x·Ẇ1 = 0.1·0 + 5·1 = 5"],
+                                 ["dL/dz1"]),
+                                ("both", ["tangent along (W1=1)", "ż1 = W1·ẋ + x·Ẇ1 = 0.1·0 + 5·1 = 5", "dL/dz1"],
+                                 [])):
+        page, problems, _ = open_page(browser, tmp_path, player_html(trace, tangents=run, mode=mode), "laptop")
+        page.click("#stage g#n6")  # z1
+        details = page.inner_text("#details")
+        assert all(part in details for part in shown), (mode, details)
+        assert not any(part in details for part in hidden), (mode, details)
+        assert problems == []
+        page.close()
+
+
 @pytest.mark.parametrize("size", SIZES)
 def test_search_finds_and_selects_by_name(browser, tmp_path, wide_html, size):
     page, problems, _ = open_page(browser, tmp_path, wide_html, size)

@@ -337,3 +337,54 @@ def test_the_mode_switch_draws_tangents(page):
     expect(page)(page.locator("#counter")).to_have_text("17 / 17")
     page.select_option("#mode", "reverse")
     expect(page)(page.locator("#caption-text")).not_to_contain_text("ż")
+
+
+def test_forward_mode_moves_the_chosen_input_and_the_details_tell_the_tangent(page):
+    check = expect(page)
+    check(page.locator("#direction-box")).to_be_hidden()  # reverse mode has no direction
+    page.select_option("#mode", "forward")
+    check(page.locator("#direction-box")).to_be_visible()
+    check(page.locator("#direction")).to_have_value("x")  # the first input by default
+    check(page.locator("#counter")).to_have_text("6 / 6")
+    page.select_option("#direction", "W1")
+    check(page.locator("#caption-text")).to_contain_text("L̇ = ∂L/∂z4·ż4 = 4·5 = 20")  # dL/dW1 = 20
+    page.fill("#slider", "1")
+    check(page.locator("#caption-text")).to_contain_text("ż1 = W1·ẋ + x·Ẇ1 = 0.1·0 + 5·1 = 5")
+    page.click("#viewer g#n6")  # z1: forward mode tells its tangent, not dL/dz1
+    details = page.locator("#details")
+    check(details).to_contain_text("tangent along (W1=1)")
+    check(details).to_contain_text("ż1 = W1·ẋ + x·Ẇ1 = 0.1·0 + 5·1 = 5")
+    check(details).not_to_contain_text("dL/dz1")
+    page.select_option("#mode", "both")  # both: the tangent and dL/dnode
+    check(page.locator("#counter")).to_have_text("17 / 17")
+    page.click("#viewer g#n6")
+    check(details).to_contain_text("ż1 = W1·ẋ + x·Ẇ1 = 0.1·0 + 5·1 = 5")
+    check(details).to_contain_text("dL/dz1")
+    page.select_option("#mode", "forward")
+    page.select_option("#direction", label="a vector…")  # a direction vector, typed
+    check(page.locator("#direction-vector")).to_be_visible()
+    page.fill("#direction-vector", "x=1, W1=2")
+    check(page.locator("#counter")).to_have_text("6 / 6")
+    check(page.locator("#caption-text")).to_contain_text("L̇ = ∂L/∂z4·ż4 = 4·10.1 = 40.4")  # 0.4 + 2·20
+    page.fill("#direction-vector", "q=1")
+    check(page.locator("#graph-error")).to_contain_text("tangent names 'q', which is not an input")
+    page.select_option("#mode", "reverse")
+    check(page.locator("#direction-box")).to_be_hidden()
+    check(page.locator("#graph-error")).to_have_text("")
+    page.click("#viewer g#n6")
+    check(details).to_contain_text("dL/dz1")
+    check(details).not_to_contain_text("tangent along")
+
+
+def test_the_curvature_section_states_the_stable_learning_rate(page):
+    check = expect(page)
+    check(page.locator("#curvature")).to_have_text(
+        "largest eigenvalue of the Hessian in W1, W2, B: λmax = 252\n"
+        "gradient descent is stable for lr < 2/λmax = 0.007936507937 (here lr = 0.001: stable)")
+    page.fill("#lr", "0.01")
+    check(page.locator("#curvature")).to_contain_text("(here lr = 0.01: too large: it overshoots)")
+    check(page.locator("#update")).to_contain_text("try a smaller learning rate, lr < 2/λmax = 0.007936507937")
+    page.fill("#formula", "L = relu(a)*b")  # at a = 0, a kink: no eigenvalue to state
+    check(page.locator("#curvature")).to_contain_text("in a, b: λmax = ")  # smooth at a = 1
+    page.fill('#fields input[data-name="a"]', "0")
+    check(page.locator("#curvature")).to_contain_text("not available at this point")

@@ -138,6 +138,40 @@
       state.inputs.set(field.name, {box, message});
     });
     for (const button of document.querySelectorAll(".seed-only")) button.hidden = !info.seed;
+    setDirections(info.fields.map((field) => field.name));
+  }
+
+  // --- forward mode's direction: one input's unit vector, or a vector typed as name=number pairs ---
+  const VECTOR = "\u0000vector";  // the choice that shows the vector box (no input is named so)
+  function setDirections(names) {
+    const select = $("direction");
+    const chosen = select.value;
+    const choices = names.map((name) => {
+      const option = element("option", `${name} (unit vector)`);
+      option.value = name;
+      return option;
+    });
+    const typed = element("option", "a vector…");
+    typed.value = VECTOR;
+    select.replaceChildren(...choices, typed);
+    select.value = names.includes(chosen) || chosen === VECTOR ? chosen : names.length ? names[0] : VECTOR;
+    showDirection();
+  }
+
+  function showDirection() {
+    $("direction-box").hidden = $("mode").value === "reverse";
+    $("direction-vector").hidden = $("direction").value !== VECTOR;
+  }
+
+  function direction() {  // the API's "tangent": an input's name, or {name: number text} (others 0)
+    if ($("direction").value !== VECTOR) return $("direction").value;
+    const vector = {};
+    for (const part of $("direction-vector").value.split(/[,;]/)) {
+      if (!part.trim()) continue;
+      const [name, ...number] = part.split("=");
+      vector[name.trim()] = number.join("=").trim();
+    }
+    return vector;
   }
 
   function setValues(values) {
@@ -289,6 +323,7 @@
     document.querySelector("#gradients tbody").replaceChildren(...rows);
     showChart(data.chart);
     $("update").textContent = data.update.lines.join("\n");
+    $("curvature").textContent = curvatureText(data.curvature, data.update);
     $("copy-block").textContent = data.copy;
     const forward = data.derivation.forward.map((line) => line.text);
     const backward = data.derivation.backward.map((line) => line.text);
@@ -318,15 +353,34 @@
     $("chart").replaceChildren(...cells);
   }
 
+  // The Hessian's largest eigenvalue in the parameters and the stable step lr < 2/λmax (as calc writes it)
+  function curvatureText(curvature, update) {
+    if (!curvature || curvature.max_eigenvalue === null) {
+      return "not available at this point: an entry of the Hessian is a kink or undefined, or the formula "
+        + "has no parameters or more than 100";
+    }
+    const names = update.parameters.map((parameter) => parameter.name).join(", ");
+    const lines = [`largest eigenvalue of the Hessian in ${names}: λmax = ${fmt(curvature.max_eigenvalue)}`];
+    const stable = curvature.stable_lr_below;
+    if (stable === null) lines.push("λmax ≤ 0: no learning rate overshoots on the local quadratic model");
+    else {
+      lines.push(`gradient descent is stable for lr < 2/λmax = ${fmt(stable)} (here lr = ${fmt(update.lr)}: `
+        + (update.lr < stable ? "stable)" : "too large: it overshoots)"));
+    }
+    return lines.join("\n");
+  }
+
   // --- the graph, step by step (the viewer: viewer.js) ------------------------------------------
   // The server lays the graph out once and sends the changes that make each step; the viewer
   // applies them. `passes` (both, forward or backward) says which steps: a hook for a mode switch
   // (#graph-panel's data-passes, or window.ggPage.setPasses).
   async function loadGraph(body) {
     const seq = ++state.seq.graph;
-    try {  // forward mode's direction: the first input's unit vector (the server's default)
+    try {
       const passes = $("graph-panel").dataset.passes || "both";
-      const data = await api("graph", {formula: body.formula, values: body.values, passes, mode: $("mode").value});
+      const mode = $("mode").value;
+      const data = await api("graph", {formula: body.formula, values: body.values, passes, mode,
+        ...(mode === "reverse" ? {} : {tangent: direction()})});
       if (seq !== state.seq.graph) return;
       state.drawn = {formula: body.formula, values: body.values};  // a big graph's groups open over these
       $("graph-error").textContent = "";
@@ -474,7 +528,10 @@
     });
     $("train").addEventListener("click", train);
     $("show-steps").addEventListener("click", () => { state.mode = "steps"; loadGraph(requestBody()); });
-    $("mode").addEventListener("change", () => { state.mode = "steps"; loadGraph(requestBody()); });
+    const redraw = () => { showDirection(); state.mode = "steps"; loadGraph(requestBody()); };
+    $("mode").addEventListener("change", redraw);
+    $("direction").addEventListener("change", redraw);
+    $("direction-vector").addEventListener("input", () => later("direction", CALCULATE_DELAY_MS, redraw));
     start();
   });
 })();

@@ -297,10 +297,15 @@
       const rows = [["op", node.op === "input" ? "input" : node.op === "const" ? "constant"
         : `${node.op}: ${node.formula}`]];
       rows.push(["value", look.value || node.value]);
-      rows.push([`d${state.data.output}/d${node.name}`, look.grad || node.grad]);
+      // forward mode tells the tangent ż (the derivative along the direction), reverse mode dL/dnode,
+      // both modes both
+      const mode = state.data.mode || "reverse";
+      const along = state.data.tangent ? Object.entries(state.data.tangent.direction)
+        .filter(([, number]) => number !== 0).map(([name, number]) => `${name}=${number}`).join(", ") : "";
+      if (node.tangent && mode !== "reverse") rows.push([`tangent${along ? ` along (${along})` : ""}`, node.tangent]);
+      if (mode !== "forward") rows.push([`d${state.data.output}/d${node.name}`, look.grad || node.grad]);
       rows.push(["forward", look.forward || node.forward]);
-      if (node.backward) rows.push(["backward", look.backward || node.backward]);
-      if (node.tangent) rows.push(["tangent (forward mode)", node.tangent]);
+      if (node.backward && mode !== "forward") rows.push(["backward", look.backward || node.backward]);
       const edgeText = (edgeId) => {
         const edge = state.items[edgeId];
         if (!edge) return "";

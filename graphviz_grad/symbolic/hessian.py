@@ -12,7 +12,10 @@ The output's expression comes from the same translation as the gradient check
 differentiates it twice and evaluates the result at the exact decimal point with 30 digits.
 SymPy is imported on the first call. The check is bounded: graphs over `FULL_NODES` operations
 are not differentiated symbolically, and entries left when `TIME_BUDGET` seconds have passed
-are ``not checked`` (the command line then exits with 3).
+are ``not checked``. An entry that is infinite for both only because a power on the way is past
+the size SymPy computes (``a**a**a**a`` at a = 10: its exponent alone would be gigabytes) is
+``too large``, as in the gradient check: SymPy took it as infinite without computing it, so it is
+not checked either. Either makes the command line exit with 3.
 """
 
 from __future__ import annotations
@@ -33,7 +36,9 @@ TIME_BUDGET = 20.0
 """Seconds for the symbolic second derivatives of one check; entries after it are not checked."""
 SYMBOLIC_TEXT = 200
 """A second derivative longer than this many characters is shown cut, with an ellipsis."""
-STATUSES = ("agree", "disagree", "kink", "infinite", "undefined", "not checked")
+STATUSES = ("agree", "disagree", "kink", "infinite", "undefined", "too large", "not checked")
+UNCHECKED = ("too large", "not checked")
+"""The statuses that leave the check incomplete (exit code 3)."""
 
 
 @dataclass(frozen=True)
@@ -67,11 +72,12 @@ class HessianReport:
 
     @property
     def complete(self) -> bool:
-        return all(row.status != "not checked" for row in self.rows)
+        return all(row.status not in UNCHECKED for row in self.rows)
 
     @property
     def exit_code(self) -> int:
-        """0 all agree (or are kinks, infinite, undefined alike), 1 a disagreement, 3 some not checked."""
+        """0 all agree (or are kinks, infinite, undefined alike), 1 a disagreement, 3 some not checked
+        (over the time budget, too large for SymPy) and none disagrees: the codes of ``check``."""
         return 1 if not self.ok else 0 if self.complete else 3
 
     def summary(self) -> str:
@@ -95,7 +101,7 @@ def check_hessian(hessian: Hessian, *, rtol: float = RTOL, atol: float = ATOL,
 
     from ..graph import CONST, INPUT
     from .derive import FULL_NODES, FULL_TREE
-    from .translate import _number, _real_or_nan, _tree_size, bounded_substitute, exact, to_sympy
+    from .translate import MAX_BITS, _number, _real_or_nan, _tree_size, bounded_substitute, exact, to_sympy
 
     graph, wrt = hessian.graph, hessian.wrt
     operations = sum(node.op not in (INPUT, CONST) for node in graph.nodes)
@@ -106,6 +112,7 @@ def check_hessian(hessian: Hessian, *, rtol: float = RTOL, atol: float = ATOL,
         output = output.replace(sp.Abs, lambda u: sp.sqrt(u**2))  # sqrt(u**2) does not, and is |u|
     # at `DIGITS`-digit Floats, as the gradient check: exact rationals would let 10**10**10 run
     point = {exprs[name]: _number(exact(value)) for name, value in hessian.point.items()} if exprs else {}
+    capped = _past_cap(hessian) if exprs else set()
     deadline = time.monotonic() + time_budget
     faults = any(hessian.trace.status(node.name) != "ok" for node in graph.nodes)
     done: dict[tuple[int, int], tuple[float | None, str, str, str]] = {}
@@ -135,10 +142,38 @@ def check_hessian(hessian: Hessian, *, rtol: float = RTOL, atol: float = ATOL,
                         done[key] = (None, "not checked", f"SymPy could not evaluate it here ({error})"[:200],
                                      _short(str(expr)))
                     else:
-                        done[key] = (*_verdict(engine, value, rtol, atol, faults), _short(str(expr)))
+                        number, verdict, note = _verdict(engine, value, rtol, atol, faults)
+                        if verdict == "infinite" and {first, second} & capped:
+                            verdict, note = "too large", (
+                                f"too large to check: a power on the way needs an exponent of more than "
+                                f"2**{MAX_BITS.bit_length() - 1} bits, so SymPy took it as infinite "
+                                "instead of computing it")
+                        done[key] = (number, verdict, note, _short(str(expr)))
             number, verdict, note, symbolic = done[key]
             rows.append(HessianRow(first, second, engine, number, verdict, note, symbolic))
     return HessianReport(tuple(rows))
+
+
+def _past_cap(hessian: Hessian) -> set[str]:
+    """The inputs upstream of a node whose value at the point is a power past `MAX_BITS` (node by
+    node at `DIGITS` digits, as the gradient check's reference values): SymPy's second derivatives
+    through it are taken as infinite, never computed."""
+    from ..graph import CONST, INPUT
+    from ..hessian import _upstream_inputs
+    from .translate import _at_point, _number, _too_large, exact
+
+    graph, values = hessian.graph, hessian.trace.values
+    reference: list[Any] = []
+    capped = []
+    for i, node in enumerate(graph.nodes):
+        if node.op in (INPUT, CONST):
+            reference.append(_number(exact(values[i] if node.op == INPUT else node.value)))  # type: ignore[arg-type]
+            continue
+        args = [reference[a] for a in graph.arg_indices[i]]
+        if _too_large(node.op, args):
+            capped.append(node.name)
+        reference.append(_at_point(node.op, args))
+    return _upstream_inputs(graph, capped)
 
 
 def _verdict(engine: float, value: Any, rtol: float, atol: float, faults: bool
