@@ -158,13 +158,17 @@ class FairTurns:
         now = time.monotonic()
         while self.running < self.workers and self.queued:
             others = len(self.queued) > 1
+            # A turn cancelled a moment ago (its request gave up) stays in `waiting` until its
+            # waiter runs again and does the bookkeeping (`acquire`): it is never given a worker.
             ready = [(key, client) for key, client in self.queued.items()
-                     if not others or client.running < max(1, self.workers - 1)]
+                     if (not others or client.running < max(1, self.workers - 1))
+                     and any(not turn.done() for turn in client.waiting)]
             if not ready:
                 return
             key, client = min(ready, key=lambda item: (
                 self.addresses[item[1].address].now(now), item[1].now(now), item[1].running))
-            turn = client.waiting.pop(0)
+            turn = next(turn for turn in client.waiting if not turn.done())
+            client.waiting.remove(turn)
             if not client.waiting:
                 del self.queued[key]
             client.running += 1

@@ -95,7 +95,9 @@ def overview_dot(view: Overview, *, digits: int = 3, rankdir: str | None = None,
             group, summary = tree.groups[index], view.summaries[index]
             title = _html(f"{group.label or group.id}  ({summary.nodes:,} nodes)")
             lines.append(f'{indent}subgraph {quote("cluster " + WORD_JOINER + group.id)} {{')
-            lines.append(f'{indent}  graph [id="{box_id}" label=<<B>{title}</B>> labeljust=l '
+            # labelloc=t, not the legend's labelloc=b that a cluster inherits: the title closes the
+            # frame, and the viewer shows a frame taller than the stage from its top edge
+            lines.append(f'{indent}  graph [id="{box_id}" label=<<B>{title}</B>> labelloc=t labeljust=l '
                          f'style="rounded,filled" fillcolor="{FRAME_FILL}" color="#999999" '
                          f"fontsize={FONT_SIZE}]")
             open_frames.append(index)

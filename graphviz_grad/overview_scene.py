@@ -87,9 +87,35 @@ def toggle(trace: Trace, opened: Sequence[str], group: str, action: str = "expan
     shown = len(view.layout()[0])
     if shown > most_boxes:
         size = view.summaries[view.tree.find(group)].nodes
-        raise TooManyBoxes(f"opening {group!r} ({size:,} nodes) would draw {shown:,} boxes, over the limit "
-                           f"of {most_boxes:,}: open a group inside it, or close another group first")
+        doing, advice = ("opening", "open a group inside it, or close another group first")
+        if action == "collapse":
+            doing, advice = "closing", "close more groups first"
+        raise TooManyBoxes(f"{doing} {group!r} ({size:,} nodes) would draw {shown:,} boxes, over the limit "
+                           f"of {most_boxes:,}: {advice}")
     return view, change
+
+
+def reopen(trace: Trace, opened: Sequence[str], *, most_boxes: int = MOST_BOXES) -> Overview:
+    """The view with ``opened`` open (a request's ``open`` with no ``group``), held to
+    ``most_boxes`` boxes like `toggle`'s: a list of many open groups must not make the
+    server lay out thousands of boxes. A `KeyError` names an unknown group.
+
+    >>> import graphviz_grad as gg
+    >>> trace = gg.grad("h.a = x*w; L = h.a**2", x=2, w=3)
+    >>> open_groups(reopen(trace, ["h"]))
+    ['h']
+    >>> reopen(trace, ["h"], most_boxes=3)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    graphviz_grad.overview_scene.TooManyBoxes: the 1 open group would draw 6 boxes, over the limit of 3: ...
+    """
+    view = Overview(trace, expand=list(opened))
+    shown = len(view.layout()[0])
+    if shown > most_boxes:
+        count = len(opened)
+        raise TooManyBoxes(f"the {count:,} open group{'s' if count != 1 else ''} would draw {shown:,} boxes, "
+                           f"over the limit of {most_boxes:,}: open fewer groups")
+    return view
 
 
 def caption(view: Overview, group: str | None = None, action: str | None = None,

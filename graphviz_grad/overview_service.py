@@ -27,7 +27,7 @@ from typing import Any
 from .engine import Trace, backward
 from .layout import render
 from .overview import Overview
-from .overview_scene import ACTIONS, MOST_OPEN, TooManyBoxes, caption, overview_data, toggle
+from .overview_scene import ACTIONS, MOST_OPEN, TooManyBoxes, caption, overview_data, reopen, toggle
 
 DEMOS = ("mlp",)
 """The ready big graphs ``/api/overview`` draws by name."""
@@ -66,7 +66,9 @@ def read_overview(body: dict[str, Any]) -> dict[str, Any]:
     if group is not None:
         _group_id(group, "group", GROUP)
     request[GROUP] = group
-    action = body.get(ACTION, "expand")
+    action = body.get(ACTION)
+    if action is None:  # (null: not given, as for every other key)
+        action = "expand"
     if action not in ACTIONS:
         raise RequestError(f"action must be expand or collapse, not {_shown(str(action))}", ACTION)
     request[ACTION] = action
@@ -104,7 +106,7 @@ def overview_page(request: Mapping[str, Any]) -> dict[str, Any]:
     group, action = request[GROUP], request[ACTION]
     try:
         if group is None:
-            view = Overview(trace, expand="auto" if request[OPEN] is None else request[OPEN])
+            view = Overview(trace, expand="auto") if request[OPEN] is None else reopen(trace, request[OPEN])
             change = None
         else:
             view, change = toggle(trace, request[OPEN], group, action)
@@ -112,8 +114,8 @@ def overview_page(request: Mapping[str, Any]) -> dict[str, Any]:
         raise RequestError(f"{error.args[0]} in this graph", GROUP) from None
     except ValueError as error:  # the whole graph cannot be closed
         raise RequestError(str(error), GROUP) from None
-    except TooManyBoxes as error:
-        raise RequestError(str(error), GROUP) from None
+    except TooManyBoxes as error:  # (the open list alone: field open)
+        raise RequestError(str(error), OPEN if group is None else GROUP) from None
     shown = view.to_dict()
     return drawn(view, caption(view, group, action, change, shown=shown), shown, change=change, group=group,
                  action=action)

@@ -295,7 +295,7 @@ def test_expanded_group_is_a_frame_around_its_nodes_with_counted_and_highlighted
     view = overview(trace, expand=["g"], paths=top_paths(trace, "w", 1))
     lines = overview_dot(view, legend=False).splitlines()
     assert lines[6] == '  subgraph "cluster \u2060g" {'
-    assert lines[7].startswith('    graph [id="c1" label=<<B>g  (2 nodes)</B>> labeljust=l')
+    assert lines[7].startswith('    graph [id="c1" label=<<B>g  (2 nodes)</B>> labelloc=t labeljust=l')
     assert [line for line in lines if "->" in line] == [
         '  "x" -> "g.a" [id="a0"];',
         '  "w" -> "g.a" [id="a1" color="#ff7f0e" penwidth=3];',

@@ -222,3 +222,47 @@ def _holds(bundle, group):
     number = int(re.search(r"[0-9]+$", group.split(".")[0]).group())
     low, high = map(int, re.findall(r"\[([0-9]+)-([0-9]+)\]", bundle)[-1])
     return low <= number <= high
+
+
+def test_a_view_rebuilt_from_open_is_bounded_in_boxes_too():
+    """``open`` alone (no ``group``) used to be laid out whatever its size: 88 group ids of a
+    421-node formula drew 509 boxes (the demo's: a picture worker busy to its 20 s limit, then 503)."""
+    count = 70
+    formula = ";".join([f"e{k}=(w*x{k}-y{k})**2" for k in range(count)] + ["L=" + "+".join(f"e{k}" for k in range(count))])
+    values = {"w": 1, **{f"x{k}": k / 10 for k in range(count)}, **{f"y{k}": 1 for k in range(count)}}
+    from graphviz_grad.groups import group_tree
+
+    every = [group.id for group in group_tree(service.parse(formula)).groups[1:]]
+    status, data = service.respond("overview", {"formula": formula, "values": values, "open": every})
+    assert status == 400 and data["field"] == "open", data
+    assert "would draw" in data["error"] and "over the limit of 300" in data["error"] and "\n" not in data["error"]
+    status, data = service.respond("overview", {"formula": formula, "values": values, "open": every,
+                                                "group": "e3", "action": "collapse"})
+    assert status == 400 and data["error"].startswith("closing 'e3'"), data  # not "opening"
+
+
+@pytest.mark.dot
+def test_an_open_groups_title_is_at_the_top_of_its_frame():
+    """The title is what a click closes, and the viewer shows a frame taller than the stage from
+    its top edge: a title at the bottom (inherited from the legend's labelloc=b) was off screen
+    after opening layer1 of the demo (1,947 px down a 765 px stage at 1280 x 900)."""
+    import re
+
+    formula = "h.a = x*w; h.b = h.a*3; h.c = h.b + 1; L = h.c**2"
+    status, data = service.respond("overview", {"formula": formula, "values": {"x": 2, "w": 3}, "open": ["h"]})
+    assert status == 200
+    frame = data["svg"][data["svg"].index('<g id="c1" class="cluster">'):]
+    frame = frame[:frame.index("</g>")]
+    outline = re.search(r' (?:d|points)="([^"]+)"', frame).group(1)
+    heights = [float(y) for _, y in re.findall(r"(-?[0-9.]+),(-?[0-9.]+)", outline)]
+    title = float(re.search(r'<text [^>]*y="(-?[0-9.]+)"', frame).group(1))
+    top, bottom = min(heights), max(heights)  # SVG y grows downwards
+    assert title - top < (bottom - top) / 2, (top, title, bottom)
+
+
+def test_null_is_a_missing_key_in_an_overview_request_as_elsewhere():
+    """``"action": null`` was refused ("not 'None'") while every other key of the API (``check``,
+    ``values``, ``lr``, ``demo``, ``open``, ``group``) reads null as not given."""
+    body = {"formula": "h.a = x*w; L = h.a**2", "values": {"x": 2, "w": 3}, "open": [], "group": "h"}
+    status, data = service.respond("overview", {**body, "action": None})
+    assert status == 200 and data["open"] == ["h"] and data["action"] == "expand", data

@@ -3,6 +3,7 @@ server or workers are killed, one client hogging the workers, and clients that m
 HTTP level (malformed heads, huge headers, slow or idle connections, disconnects)."""
 
 import asyncio
+import contextlib
 import http.client
 import json
 import logging
@@ -172,6 +173,30 @@ def test_one_client_cannot_take_every_turn():
     order = in_a_fresh_loop(scenario)
     # alone, the hog had both workers; once the page waits, the next free worker is the page's
     assert order == [("hog", 0), ("hog", 1), ("page", 0), ("hog", 2)]
+
+
+def test_a_turn_given_up_just_before_a_worker_frees_is_not_lost():
+    """A waiting request cancelled (its client left) in the same loop step as a running job
+    ends: Task.cancel marks the waiter's turn cancelled at once, but the waiter leaves the queue
+    only at its next step, so the release handed the worker to the dead turn
+    (``InvalidStateError`` in the release callback) and counted it running for ever: two such
+    moments and the server answered every job 503 "busy" (found by clients that hang up
+    mid-request; `serve` logged "Exception in callback ... _job.<locals>.<lambda>")."""
+    async def scenario():
+        turns = FairTurns(workers=1, per_client=4, per_address=8)
+        await turns.acquire("a", "here")  # the one worker is busy
+        waiter = asyncio.ensure_future(turns.acquire("b", "here"))
+        await asyncio.sleep(0)
+        waiter.cancel()  # the client left ...
+        turns.release("a", 0.01)  # ... and the job ended, before the waiter ran again
+        with contextlib.suppress(asyncio.CancelledError):
+            await waiter
+        after = turns.state()
+        third = asyncio.ensure_future(turns.acquire("c", "here"))
+        await asyncio.wait_for(asyncio.shield(third), 1.0)  # the worker is free for the next one
+        return after
+
+    assert in_a_fresh_loop(scenario)["running"] == 0
 
 
 def test_a_client_over_its_share_gets_429_and_others_go_first(tmp_path):
