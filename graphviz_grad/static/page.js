@@ -250,7 +250,7 @@
 
   function showCheck(result) {  // the verdict beside the loss, the closed forms, what the signs mean
     const info = result.check;
-    const [mark, kind, text] = info.pending ? ["…", "pending", "SymPy: checking…"]
+    const [mark, kind, text] = info.pending ? ["⋯", "pending", "SymPy is checking"]
       : info.ok === null ? ["–", "skipped", info.text] : info.ok ? ["✓", "agree", info.text]
         : ["✗", "disagree", info.text];
     const check = $("check");
