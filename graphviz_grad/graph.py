@@ -232,7 +232,10 @@ class Graph:
         """Every node's name, in order (made on first use for a built graph)."""
         names = self._names
         if names is None:
-            names = self._names = self._namer(self)
+            namer = self._namer
+            if namer is None:  # another thread named them after our first look
+                return self._names  # type: ignore[return-value]
+            names = self._names = namer(self)  # set before the namer is dropped (threads)
             self._namer = None
         return names
 
