@@ -109,13 +109,13 @@ class Graph:
         "_consts",
         "_index_map",
         "_input_set",
+        "_inputs",
         "_namer",
         "_names",
         "_nodes",
         "_ops",
         "_out",
-        "inputs",
-        "output",
+        "_output",
     )
 
     def __init__(self, nodes: Iterable[Node], output: str):
@@ -161,9 +161,9 @@ class Graph:
         graph._ops, graph._a, graph._b, graph._consts = ops, first, second, consts
         graph._nodes = graph._names = graph._index_map = graph._arg_tuples = graph._input_set = None
         graph._namer, graph._out, graph._all_reach = namer, out, all_reach
-        graph.inputs = inputs
+        graph._inputs = inputs
         graph._cache = {}
-        graph.output = graph._node_names()[out] if output is None else output
+        graph._output = graph._node_names()[out] if output is None else output
         return graph
 
     def _from_nodes(self, nodes: tuple[Node, ...], index: dict[str, int], args: list[tuple[int, ...]],
@@ -181,10 +181,8 @@ class Graph:
         self._namer: Any = None
         self._all_reach = False  # not known: the engine works it out
         self._out: int = index[output]
-        self.output: str = output
-        self.inputs: tuple[str, ...] = tuple(node[0] for node in nodes if node[1] == INPUT) \
-            if inputs is None else inputs
-        """Names of the input nodes, in order."""
+        self._output = output
+        self._inputs = tuple(node[0] for node in nodes if node[1] == INPUT) if inputs is None else inputs
         self._input_set: frozenset[str] | None = None
         self._cache: dict[Any, Any] = {}  # derived data memoised by other modules
 
@@ -227,6 +225,16 @@ class Graph:
         if missing:
             raise GraphError(f"node {name!r} reads {missing[0]!r}, which is not an earlier node")
         return node
+
+    @property
+    def output(self) -> str:
+        """The output node's name."""
+        return self._output
+
+    @property
+    def inputs(self) -> tuple[str, ...]:
+        """Names of the input nodes, in order."""
+        return self._inputs
 
     def _node_names(self) -> list[str]:
         """Every node's name, in order (made on first use for a built graph)."""
