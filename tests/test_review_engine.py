@@ -2,10 +2,13 @@
 threads, read-only public fields, and imported graphs that must survive pickle and JSON."""
 
 import json
+import math
 import pickle
 import threading
 
 import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 
 import graphviz_grad as gg
 from graphviz_grad.graph import Graph
@@ -58,3 +61,66 @@ def test_micrograd_labels_with_spaces_at_their_ends_are_refused_like_any_node_na
     trace = gg.from_micrograd(a * b)
     assert pickle.loads(pickle.dumps(trace)) == trace
     assert gg.load(json.dumps(trace_to_dict(trace))) == trace
+
+
+@st.composite
+def _micrograd_graphs(draw):
+    """A random micrograd graph (fan-out, x*x, labels that collide with our z/v names), as
+    steps to replay: (kind, argument positions, operand)."""
+    steps = [("leaf", (0, 0), draw(st.sampled_from((0.5, -1.0, 2.0, 0.25, 3.0)))) for _ in range(draw(st.integers(1, 4)))]
+    for _ in range(draw(st.integers(0, 12))):
+        kind = draw(st.sampled_from(("add", "mul", "pow", "relu", "neg", "sub", "square", "div")))
+        first, second = (draw(st.integers(0, len(steps) - 1)) for _ in range(2))
+        steps.append((kind, (first, second), draw(st.sampled_from((2, 3)))))
+    labels = draw(st.lists(st.sampled_from(("a", "z1", "z2", "v1", "L", "h")), unique=True, max_size=3))
+    labels = labels[:len(steps)]
+    where = draw(st.lists(st.integers(0, len(steps) - 1), min_size=len(labels), max_size=len(labels), unique=True))
+    return steps, dict(zip(where, labels, strict=True))
+
+
+@settings(max_examples=150, deadline=None)
+@given(_micrograd_graphs())
+def test_from_micrograd_gives_micrograds_gradients_on_random_graphs(graph):
+    micrograd = pytest.importorskip("micrograd.engine")
+    steps, labels = graph
+    made = []
+    for kind, (a, b), operand in steps:
+        try:
+            made.append(micrograd.Value(operand) if kind == "leaf" else _micrograd_step(kind, made[a], made[b], operand))
+        except (ZeroDivisionError, OverflowError):  # micrograd's own forward pass fails
+            assume(False)
+    for position, label in labels.items():
+        made[position].label = label
+    root = made[-1]
+    assume(all(map(math.isfinite, (value.data for value in made))))
+    trace = gg.from_micrograd(root)
+    root.backward()
+    leaves = [value for value in {root, *_ancestors(root)} if not value._prev]  # with micrograd's own -1s
+    assert sorted(trace.gradients.values()) == pytest.approx(sorted(leaf.grad for leaf in leaves), rel=1e-12,
+                                                             abs=1e-300)
+    for leaf in leaves:
+        if getattr(leaf, "label", ""):
+            assert trace.gradients[leaf.label] == pytest.approx(leaf.grad, rel=1e-12, abs=1e-300)
+    assert trace.output_value == root.data
+    assert pickle.loads(pickle.dumps(trace)) == trace
+    assert gg.load(json.dumps(trace_to_dict(trace))) == trace
+
+
+def _micrograd_step(kind, x, y, exponent):
+    if kind in ("add", "mul", "sub"):
+        return x + y if kind == "add" else x * y if kind == "mul" else x - y
+    if kind == "pow":
+        return x**exponent
+    if kind == "square":
+        return x * x
+    return -x if kind == "neg" else x / y if kind == "div" else x.relu()
+
+
+def _ancestors(root):
+    seen, stack = set(), [root]
+    while stack:
+        for child in stack.pop()._prev:
+            if child not in seen:
+                seen.add(child)
+                stack.append(child)
+    return seen
