@@ -32,7 +32,7 @@ from .engine import Edge, Step, Trace, backward, forward
 from .errors import FormulaError, GraphError, GraphvizGradError, InputValueError, NumericError
 from .exercises import Exercise, exercise
 from .formula import parse
-from .forward import TangentTrace, tangents
+from .forward import TangentTrace, as_graph, tangents
 from .graph import BUILDERS, Expr, Graph, Node, apply, build, const, group, inputs
 from .hessian import Hessian, hessian, hvp
 from .importers import from_micrograd, trace
@@ -47,7 +47,8 @@ globals().update(BUILDERS)  # exp, log, ..., relu, the activations, max, min: on
 __version__ = "0.1.0"
 
 
-def grad(formula: str | Graph, values: Any = None, /, *, strict: bool = False, **named: float) -> Trace:
+def grad(formula: str | Graph | Expr, values: Any = None, /, *, strict: bool = False,
+         **named: float) -> Trace:
     """Parse (if needed) and differentiate in one call: ``grad("y = x**2", x=3)``.
 
     Values come as keywords, as a mapping, or as a sequence in input order; an input
@@ -56,7 +57,7 @@ def grad(formula: str | Graph, values: Any = None, /, *, strict: bool = False, *
     >>> grad("y = x**2", x=3).gradients
     {'x': 6.0}
     """
-    graph = formula if isinstance(formula, Graph) else parse(formula)
+    graph = as_graph(formula)  # text, a Graph or a builder Expr, as tangents/hessian/check take
     if values is not None and not isinstance(values, Mapping):
         if named:
             raise InputValueError("give values either as a sequence or by name, not both")

@@ -71,9 +71,13 @@ def _positive_option(text: str) -> float:
 
 
 def _count_option(text: str) -> int:
-    if not re.fullmatch(r"[0-9]{1,7}", text.strip()):
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {text!r}")
-    return int(text)
+    """A whole number >= 0; each option checks its own upper limit (and names it)."""
+    digits = text.strip()
+    if not re.fullmatch(r"[0-9]+", digits):
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {text[:40]!r}")
+    if len(digits) > 12:
+        raise argparse.ArgumentTypeError(f"a whole number of {len(digits):,} digits is too large")
+    return int(digits)
 
 
 def _every_option(text: str) -> int:

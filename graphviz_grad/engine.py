@@ -25,7 +25,7 @@ from decimal import Decimal
 from numbers import Real
 from typing import Any
 
-from .errors import GraphError, InputValueError, NumericError, missing_value
+from .errors import GraphError, InputTypeError, InputValueError, NumericError, missing_value
 from .graph import CONST, INPUT, Graph
 from .ops import OPS
 
@@ -307,7 +307,7 @@ def _real(name: str, value: Any) -> float:
             return math.inf if value > 0 else -math.inf
         except ValueError:  # a signalling Decimal nan
             pass
-    raise InputValueError(f"the value of {name!r} must be a real number, not {value!r}")
+    raise InputTypeError(f"the value of {name!r} must be a real number, not {value!r}")
 
 
 def forward(graph: Graph, values: Mapping[str, Any] | Sequence[Any]) -> tuple[float, ...]:

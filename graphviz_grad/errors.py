@@ -42,6 +42,18 @@ def missing_value(name: str) -> str:
     return f"missing a value for input {name!r}{hint}"
 
 
+class FormulaTypeError(FormulaError, TypeError):
+    """Something other than text where formula text belongs (wrong argument type: a TypeError)."""
+
+
+class InputTypeError(InputValueError, TypeError):
+    """An input value that is not a real number: a str, None, a bool, a complex (a TypeError)."""
+
+
+class GraphTypeError(GraphError, TypeError):
+    """An importer given the wrong kind of object: not a function, tensor or Value (a TypeError)."""
+
+
 class NumericError(GraphvizGradError, ArithmeticError):
     """Strict mode: a node's value or gradient is not finite.
 

@@ -42,6 +42,7 @@ from .dot import View, format_number
 from .engine import Trace, _real
 from .errors import InputValueError
 from .formula import parse
+from .forward import point as read_point
 from .graph import CONST, INPUT, Graph
 from .layout import LayoutError
 from .text import parse_number
@@ -391,7 +392,8 @@ def _read(key: str, value: Any) -> float:
 def exercise(formula: str | Graph | Trace, values: Mapping[str, Any] | None = None, /,
              **options: Any) -> Exercise:
     """An `Exercise`: a ready one by name (``"seed"``, ``"fanout"``, ``"neuron"``; see `READY`)
-    or one made from a formula, a graph or a trace and a point.
+    or one made from a formula, a graph or a trace and a point: values as a mapping or as keywords
+    (an input named like an option, such as ``digits``, goes in the mapping).
 
     >>> print(exercise("fanout").derivation()[2])
     e = z1·z2 = 3·2 = 6
@@ -400,4 +402,9 @@ def exercise(formula: str | Graph | Trace, values: Mapping[str, Any] | None = No
         text, point, hide, task = READY[formula]
         options = {"hide": hide, "task": task, **options}
         return Exercise(text, point, **options)
-    return Exercise(formula, values, **options)
+    named = {key: options.pop(key) for key in list(options) if key not in _OPTIONS}
+    return Exercise(formula, read_point(values, named) if named else values, **options)
+
+
+# the options of `Exercise`; any other keyword of `exercise` is an input's value, as in `grad`
+_OPTIONS = frozenset({"hide", "task", "rel_tol", "abs_tol", "digits", "edge_labels"})

@@ -36,7 +36,7 @@ import difflib
 import math
 from typing import Any
 
-from .errors import FormulaError
+from .errors import FormulaError, FormulaTypeError
 from .formula_tokens import END, END_PIECE, KIND, NAME, NEWLINE, NUMBER, SPACE, describe, pieces, position
 from .graph import CONST, INPUT, Graph, _Namer, constant_name
 from .ops import FUNCTIONS, INFIX, PREFIX
@@ -387,7 +387,7 @@ def _graph_of(ops: list[str], first: list[int], second: list[int], values: dict[
 def parse(text: str) -> Graph:
     """Parse a formula program into a `Graph` whose output is its last statement."""
     if not isinstance(text, str):
-        raise FormulaError(f"a formula must be text, not {type(text).__name__}")
+        raise FormulaTypeError(f"a formula must be text, not {type(text).__name__}")
     if len(text) > MAX_LENGTH:
         raise FormulaError(f"the formula has {len(text):,} characters, over the limit of {MAX_LENGTH:,}")
     if "\r" in text:

@@ -160,7 +160,21 @@ def _character_message(char: str) -> str:
 
 
 def _after_number(number: str, text: str, position: int) -> str:
-    """The message for a number run into a name, as in ``2x``: suggest the product."""
+    """The message for a number run into a name, as in ``2x``: suggest the product (or what
+    Python's other number forms, ``1_000``, ``0x10``, ``1e+``, are written as here)."""
     message = f"unexpected {text[position]!r} right after the number {number}"
-    name = re.match(r"[A-Za-z_][A-Za-z0-9_]*", text[position:])
-    return f"{message}: write '{number}*{name.group()}' for a product" if name else message
+    rest = text[position:]
+    if re.match(r"_[0-9]", rest):
+        digits = re.match(r"[0-9_]*(\.[0-9_]*)?", rest).group()  # type: ignore[union-attr]
+        return f"{message}: '_' in a number is not supported: write {number}{digits.replace('_', '')}"
+    base = {"x": "hexadecimal", "b": "binary", "o": "octal"}.get(rest[:1].lower())
+    if number == "0" and base and re.match(r"[xXbBoO][0-9A-Fa-f]", rest):
+        return f"{message}: {base} numbers are not supported: write the number in decimal"
+    exponent = rest[:1] in ("e", "E") and "e" not in number.lower()
+    if exponent and rest[1:2] in ("+", "-"):
+        return f"{message}: an exponent needs its digits, as in {number}{rest[:2]}3"
+    name = re.match(r"[A-Za-z_][A-Za-z0-9_]*", rest)
+    if name is None:
+        return message
+    also = f", or an exponent with its digits, as in {number}e3" if exponent and name.group() in "eE" else ""
+    return f"{message}: write '{number}*{name.group()}' for a product{also}"

@@ -25,7 +25,7 @@ from numbers import Real
 from typing import Any
 
 from .engine import Trace, backward, forward, value_status
-from .errors import InputValueError
+from .errors import InputTypeError, InputValueError
 from .formula import parse
 from .graph import CONST, INPUT, Expr, Graph, build
 from .ops import OPS
@@ -102,7 +102,9 @@ def read_direction(graph: Graph, direction: Any, what: str = "direction") -> dic
             listed = ", ".join(graph.inputs) or "none"
             raise InputValueError(f"{what} names {name!r}, which is not an input (inputs: {listed})")
         if isinstance(number, bool) or not isinstance(number, Real) or not math.isfinite(number):
-            raise InputValueError(f"{what} component {name!r} must be a finite number, not {number!r}")
+            real = isinstance(number, Real) and not isinstance(number, bool)
+            error = InputValueError if real else InputTypeError
+            raise error(f"{what} component {name!r} must be a finite number, not {number!r}")
         if number != 0:
             moved[name] = float(number)
     return moved

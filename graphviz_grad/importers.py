@@ -27,7 +27,7 @@ from typing import Any
 
 from . import graph as builder
 from .engine import Trace, backward
-from .errors import GraphError
+from .errors import GraphError, GraphTypeError
 from .graph import CONST, INPUT, MAX_NAME_LENGTH, Graph, constant_name
 
 MAX_IMPORT_NODES = 5_000_000
@@ -52,7 +52,7 @@ def from_micrograd(root: Any) -> Trace:
     {'a': 4.0, 'v1': 2.0}
     """
     if not all(hasattr(root, attribute) for attribute in ("data", "_prev", "_op")):
-        raise GraphError(f"from_micrograd needs a micrograd Value, not {type(root).__name__}")
+        raise GraphTypeError(f"from_micrograd needs a micrograd Value, not {type(root).__name__}")
     collecting = gc.isenabled()
     gc.disable()  # micrograd's closures make cycles: each collection would rescan its whole graph
     try:
@@ -231,7 +231,8 @@ def _number(data: Any, name: str) -> float:
 # --- trace: a plain Python function run on our inputs ------------------------------
 
 _MATH = {"exp": builder.exp, "log": builder.log, "sqrt": builder.sqrt, "sin": builder.sin,
-         "cos": builder.cos, "tanh": builder.tanh, "fabs": abs, "pi": math.pi, "e": math.e}
+         "cos": builder.cos, "tanh": builder.tanh, "fabs": abs, "pow": operator.pow, "pi": math.pi,
+         "e": math.e}
 _BUILTINS = {"max": builder.max, "min": builder.min}
 
 
@@ -253,7 +254,7 @@ def trace(fn: Callable[..., Any], /, **values: float) -> Trace:
     {'w': 8.0, 'x': 1.0}
     """
     if not callable(fn):
-        raise GraphError(f"trace needs a function, not {type(fn).__name__}")
+        raise GraphTypeError(f"trace needs a function, not {type(fn).__name__}")
     if not values:
         raise GraphError("trace needs the values of the function's inputs as keywords")
     function = _with_graph_math(fn)

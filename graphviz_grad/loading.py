@@ -43,6 +43,10 @@ class LoadError(GraphvizGradError, ValueError):
     """JSON that is not a trace or graph in the ``grad --json`` contract."""
 
 
+class LoadTypeError(LoadError, TypeError):
+    """Neither JSON text nor a file path given to `load` (a TypeError)."""
+
+
 def load(source: str | bytes | os.PathLike[str]) -> Trace | Graph:
     """A `Trace` or `Graph` from JSON text (it starts with ``{`` or ``[``) or from a file path."""
     if isinstance(source, bytes):
@@ -52,7 +56,7 @@ def load(source: str | bytes | os.PathLike[str]) -> Trace | Graph:
     elif isinstance(source, str):
         text = source
     else:
-        raise LoadError(f"load takes JSON text or a file path, not {type(source).__name__}")
+        raise LoadTypeError(f"load takes JSON text or a file path, not {type(source).__name__}")
     if len(text) > MAX_BYTES:
         raise LoadError(f"the JSON has {len(text):,} characters, over the limit of {MAX_BYTES:,}")
     try:

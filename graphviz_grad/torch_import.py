@@ -23,18 +23,20 @@ autograd graph works.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any
 
 from .engine import Trace, backward
-from .errors import GraphError
+from .errors import GraphError, GraphTypeError
 from .graph import CONST, INPUT, Graph, Node, constant_name
 from .ops import OPS
 
 MAX_TORCH_NODES = 1_000_000
 
 # backward node -> (our op, the slots' order: "so" self then other, "os" other then self,
-# and which operand is a Python scalar that the node does not list: None, "other")
+# and which operand is a Python scalar that the node does not list: None, "other"; "one": the
+# constant 1, as in ``1/t``, which PyTorch records as a reciprocal)
 _NODES: dict[str, tuple[str, str, str | None]] = {
     "AddBackward0": ("add", "so", None), "AddBackward1": ("add", "so", "other"),
     "SubBackward0": ("sub", "so", None), "SubBackward1": ("sub", "so", "other"),
@@ -48,14 +50,27 @@ _NODES: dict[str, tuple[str, str, str | None]] = {
     "SinBackward0": ("sin", "s", None), "CosBackward0": ("cos", "s", None),
     "TanhBackward0": ("tanh", "s", None), "SigmoidBackward0": ("sigmoid", "s", None),
     "ReluBackward0": ("relu", "s", None), "AbsBackward0": ("abs", "s", None),
+    "ReciprocalBackward0": ("div", "os", "one"),
+    "GeluBackward0": ("gelu", "s", None), "SiluBackward0": ("silu", "s", None),
+    "SoftplusBackward0": ("softplus", "s", None), "EluBackward0": ("elu", "s", None),
+    "LeakyReluBackward0": ("leaky_relu", "s", None),
+}
+# the activations' parameters: our op table's rows are PyTorch's defaults, so only those import
+_DEFAULTS: dict[str, dict[str, Any]] = {
+    "GeluBackward0": {"approximate": "none"},
+    "SoftplusBackward0": {"beta": 1, "threshold": 20},
+    "EluBackward0": {"alpha": 1, "scale": 1, "input_scale": 1},
+    "LeakyReluBackward0": {"negative_slope": 0.01},
 }
 _UNKNOWN = object()
+# where a node saves only its result, its argument from that result (for a constant inside it)
+_ARGUMENT_FROM_RESULT = {"ReciprocalBackward0": lambda result: 1 / result, "ExpBackward0": math.log}
 
 
 def from_torch(loss: Any, *, names: Mapping[str, Any] | None = None) -> Trace:
     """The `Trace` of a scalar PyTorch loss at its leaves' values, with our gradients."""
     if not hasattr(loss, "grad_fn") or not hasattr(loss, "numel"):
-        raise GraphError(f"from_torch needs a PyTorch tensor, not {type(loss).__name__}")
+        raise GraphTypeError(f"from_torch needs a PyTorch tensor, not {type(loss).__name__}")
     if loss.numel() != 1:
         raise GraphError(f"from_torch takes a scalar loss, not a tensor of shape {tuple(loss.shape)}")
     if loss.grad_fn is None:
@@ -111,6 +126,13 @@ class _Importer:
             saved["o"] = _saved(fn, "_saved_exponent")
         operands: dict[str, Any] = {"s": nexts[0] if nexts else None}
         operands["o"] = _UNKNOWN if scalar == "other" else (nexts[1] if len(nexts) > 1 else None)
+        if scalar == "one":
+            operands["o"] = 1.0
+        for parameter, default in _DEFAULTS.get(type(fn).__name__, {}).items():
+            given = _saved(fn, f"_saved_{parameter}")
+            if given != default:
+                raise GraphError(f"{type(fn).__name__} with {parameter}={given!r} is not supported "
+                                 f"(only PyTorch's default {parameter}={default!r}, the op table's)")
         if scalar == "other" and op == "pow":
             operands["o"] = saved["o"]
         arguments = []
@@ -133,6 +155,10 @@ class _Importer:
         result = _saved(fn, "_saved_result")
         if result is not None:
             self.known.setdefault(fn, _scalar(result, type(fn).__name__))
+            undo = _ARGUMENT_FROM_RESULT.get(type(fn).__name__)
+            value = self.known[fn]
+            if undo is not None and nexts[0] is not None and 2.3e-308 < abs(value) < math.inf and value > 0:
+                self.known.setdefault(nexts[0], undo(value))  # the sum in 1/(1 + t) or exp(t + 0.1)
         return fn, op, arguments
 
     def leaf(self, tensor: Any) -> tuple[str, int]:
@@ -208,7 +234,8 @@ class _Importer:
                 else:
                     solved = result + values[1] if k == 0 else values[0] - result
                 if slots[fn][k] is _UNKNOWN:
-                    slots[fn][k] = solved
+                    known = [abs(value) for value in values if value is not _UNKNOWN]
+                    slots[fn][k] = _shortest(solved, max(abs(result), *known))
                 else:
                     value_of[slots[fn][k]] = solved
                 progress = True
@@ -221,6 +248,23 @@ class _Importer:
                                  "saved value tells it: make that operand a tensor with requires_grad=True")
             slots[fn] = values
         return slots
+
+
+def _shortest(solved: float, size: float) -> float:
+    """The shortest decimal within rounding error (a few ulps of ``size``, the sum's magnitude) of a
+    constant recovered from a sum: 0.1, not 0.10000000000000009.
+
+    >>> _shortest(0.10000000000000009, 1.5), _shortest(0.1234, 1.5)
+    (0.1, 0.1234)
+    """
+    if not math.isfinite(solved):
+        return solved
+    tolerance = 8 * math.ulp(size)
+    for digits in range(1, 16):
+        candidate = float(f"{solved:.{digits}g}")
+        if abs(candidate - solved) <= tolerance:
+            return candidate
+    return solved
 
 
 def _saved(fn: Any, attribute: str) -> Any:

@@ -161,6 +161,9 @@ def test_descend_frames_every_k_steps(capsys, tmp_path):
     (["--lr", "abc"], "argument --lr"),
     (["--steps", "-3"], "argument --steps: expected a whole number >= 0"),
     (["--steps", "2.5"], "argument --steps"),
+    # a whole number, but too large: the message must not say it is not one
+    (["--steps", "10000000"], "steps must be a whole number from 0 to 1,000,000, not 10000000"),
+    (["--steps", "9" * 5000], "argument --steps: a whole number of 5,000 digits is too large"),
     (["--every", "0"], "argument --every: expected a whole number >= 1"),
     (["--tol", "-1"], "argument --tol"),
     (["--wrt", "x,x"], "'x' is named twice"),

@@ -284,3 +284,22 @@ def test_negative_infinity_to_a_fractional_power_follows_ieee():
 def test_a_value_given_twice_to_grad_is_refused():
     with pytest.raises(InputValueError, match="given both"):
         gg.grad("L = x*2", {"x": 1.0}, x=2.0)
+
+
+@pytest.mark.parametrize("value", ["2", True, None, 1j, b"2", [2.0]])
+def test_a_value_of_the_wrong_type_is_a_type_error_too(value):
+    # wrong argument type -> TypeError, still an InputValueError for code that catches those
+    with pytest.raises(TypeError, match="must be a real number"):
+        backward(parse("L = x*y"), {"x": 1.0, "y": value})
+    with pytest.raises(TypeError, match="must be a real number"):
+        gg.grad("L = x*y", x=1.0, y=value)
+
+
+def test_grad_takes_a_builder_expression_like_tangents_hessian_and_check():
+    x, y, W1, W2, B = inputs("x y W1 W2 B")
+    loss = (x * W1 + y * W2 - B) ** 2
+    assert gg.grad(loss, EXAMPLE_1).gradients == gg.grad(SEED, **EXAMPLE_1).gradients
+    assert gg.grad(loss.named("L"), **EXAMPLE_1).gradients["W1"] == 20.0
+    for wrong in (123, None, b"L = x", ["L = x*y"]):
+        with pytest.raises(TypeError, match="formula"):
+            gg.grad(wrong, x=1.0)

@@ -157,3 +157,4 @@ def test_a_bad_key_is_refused_beside_the_field_it_is_about(body, field, fragment
 def test_a_ready_exercise_takes_its_own_choice_of_blanks_as_on_the_command_line():
     status, page = respond("exercise", {"name": "seed", "hide": ["dL/dW1"], "answers": {"dL/dW1": 20}})
     assert status == 200 and page["blanks"] == ["dL/dW1"] and page["score"] == "1 of 1 right", page
+

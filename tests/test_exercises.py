@@ -328,3 +328,14 @@ def test_explain_takes_a_number_and_says_so_for_anything_else():
     assert made.explain("dy/dx", 3).startswith("dy/dx = 3 is not right.")
     with pytest.raises(TypeError, match="explain takes the answer as a number, not str"):
         made.explain("dy/dx", "3")
+
+
+def test_values_can_be_keywords_as_in_grad_and_check():
+    by_keyword = gg.exercise("L = a*b + c", a=1, b=2, c=3, hide="grads")
+    by_mapping = gg.exercise("L = a*b + c", {"a": 1, "b": 2, "c": 3})
+    assert by_keyword.blanks == by_mapping.blanks
+    assert by_keyword.trace.gradients == by_mapping.trace.gradients == {"a": 2.0, "b": 1.0, "c": 1.0}
+    with pytest.raises(gg.InputValueError, match="'a' is given both"):
+        gg.exercise("L = a*b", {"a": 1, "b": 2}, a=3)
+    with pytest.raises(gg.InputValueError, match="missing a value for input 'b'"):
+        gg.exercise("L = a*b", a=1)

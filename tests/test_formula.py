@@ -2,6 +2,7 @@
 
 import math
 import os
+import re
 
 import pytest
 from hypothesis import assume, given, settings
@@ -346,6 +347,27 @@ def test_e_is_an_ordinary_input_even_as_a_base_and_its_missing_value_says_how_to
     assert gg.grad(graph, e=2.0, x=3.0).output_value == 8.0
     with pytest.raises(gg.InputValueError, match=r"Euler's number to a power is exp\(x\)"):
         gg.grad(graph, x=3.0)
+
+
+@pytest.mark.parametrize("wrong", [123, None, b"L = x*y", ["L = x*y"]])
+def test_a_formula_that_is_not_text_is_a_type_error(wrong):
+    with pytest.raises(TypeError, match="must be text"):
+        parse(wrong)
+    with pytest.raises(FormulaError, match="must be text"):  # and still a FormulaError
+        parse(wrong)
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("L = 1_000*x", "'_' in a number is not supported: write 1000"),
+    ("L = 0x10*x", "hexadecimal numbers are not supported: write the number in decimal"),
+    ("L = 0b101*x", "binary numbers are not supported: write the number in decimal"),
+    ("L = 1e*x", "write '1*e' for a product, or an exponent with its digits, as in 1e3"),
+    ("L = 1e+*x", "an exponent needs its digits, as in 1e+3"),
+    ("L = 2x", "write '2*x' for a product"),
+])
+def test_a_number_run_into_letters_gets_a_suggestion_that_fits(text, message):
+    with pytest.raises(FormulaError, match=re.escape(message)):
+        parse(text)
 
 
 # --- property: any text is a graph or one FormulaError with a place inside the text ------

@@ -298,3 +298,10 @@ def test_cli_hessian_and_render_read_from_json(tmp_path, capsys):
     out = tmp_path / "g.dot"
     assert main(["render", "--from-json", str(saved), "--mode", "both", "--tangent", "x=1", "-o", str(out)]) == 0
     assert "tangent = 0.4" in out.read_text()
+
+
+def test_a_direction_component_of_the_wrong_type_is_a_type_error():
+    with pytest.raises(TypeError, match="direction component 'x' must be a finite number, not '1'"):
+        tangents(SEED, EXAMPLE_1, direction={"x": "1"})
+    with pytest.raises(ValueError, match="direction component 'x' must be a finite number, not nan"):
+        tangents(SEED, EXAMPLE_1, direction={"x": math.nan})

@@ -99,3 +99,18 @@ def test_trace_errors_are_one_line_and_name_the_problem():
     with pytest.raises(gg.GraphError, match="needs a function"):
         gg.trace(5, x=1.0)
     assert gg.trace(lambda x: x, x=2.0).gradients == {"x": 1.0}
+
+
+def test_importers_given_the_wrong_kind_of_object_raise_type_errors():
+    with pytest.raises(TypeError, match="trace needs a function, not int"):
+        gg.trace(5, x=1.0)
+    with pytest.raises(TypeError, match="from_torch needs a PyTorch tensor, not float"):
+        gg.from_torch(1.0)
+    with pytest.raises(TypeError):
+        gg.from_micrograd(1.0)
+
+
+def test_trace_records_math_pow_as_a_power():
+    traced = gg.trace(lambda x, y: math.pow(x, 2) + math.pow(y, x), x=3.0, y=2.0)
+    assert traced.output_value == 17.0
+    assert traced.gradients == pytest.approx({"x": 6 + 8 * math.log(2), "y": 12.0})

@@ -113,3 +113,11 @@ def test_limits_and_cli_errors(tmp_path, capsys, monkeypatch):
     assert "leave out --at" in capsys.readouterr().err
     assert main(["check"]) == 2
     assert "give a FORMULA" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("wrong", [5, None, 1.5, ["{}"]])
+def test_load_of_something_that_is_neither_text_nor_a_path_is_a_type_error(wrong):
+    with pytest.raises(TypeError, match="load takes JSON text or a file path"):
+        gg.load(wrong)
+    with pytest.raises(gg.LoadError):
+        gg.load(wrong)

@@ -72,3 +72,13 @@ def test_unnamed_leaves_are_p1_p2_and_float32_is_read_exactly():
     assert list(trace.gradients) == ["p1"]
     assert trace.value("p1") == float(torch.tensor(0.1).item()) != 0.1
     assert math.isclose(trace.gradients["p1"], 3.0)
+
+
+def test_constants_inside_a_reciprocal_or_exp_are_recovered_as_the_decimals_written():
+    w = scalar(0.7)
+    for loss, constant in [(torch.exp(w + 0.1), 0.1), (1 / (1 + torch.exp(-w)), 1.0),
+                           (torch.log(w * 3.0 + 0.3), 0.3), (torch.sin(w + 1e-9), 1e-9)]:
+        trace = gg.from_torch(loss, names={"w": w})
+        constants = [node.value for node in trace.graph.nodes if node.op == "const"]
+        assert constant in constants  # 0.3, not 0.2999999999999998 from (3w + 0.3) - 3w
+        assert trace.output_value == loss.item()

@@ -11,16 +11,12 @@
   var marks = document.getElementById("marks");
   var error = document.getElementById("error");
 
-  var asked = 0;  // the number of the latest request: an answer to an older one is dropped
-
   function ask(body) {
-    var number = ++asked;
     error.textContent = "";
     return fetch("/api/exercise", {method: "POST", headers: {"Content-Type": "application/json"},
                                    body: JSON.stringify(body)})
       .then(function (response) {
         return response.json().then(function (data) {
-          if (number !== asked) { return new Promise(function () {}); }  // stale: never settles
           if (!response.ok) { throw new Error(data.error || ("HTTP " + response.status)); }
           return data;
         });
@@ -60,9 +56,14 @@
     });
   }
 
+  // Answers can arrive out of order (the first exercise's after the one picked next): only the
+  // answer to the latest load, or to a Check made since it, is shown.
+  var latest = 0;
+
   function load() {
-    ask({name: ready.value}).then(function (data) { show(data, true); })
-      .catch(function (failure) { error.textContent = failure.message; });
+    var mine = ++latest;
+    ask({name: ready.value}).then(function (data) { if (mine === latest) { show(data, true); } })
+      .catch(function (failure) { if (mine === latest) { error.textContent = failure.message; } });
   }
 
   document.getElementById("answers").addEventListener("submit", function (event) {
@@ -71,8 +72,9 @@
     blanks.querySelectorAll("input").forEach(function (input) {
       answers[input.dataset.key] = input.value;  // an empty box too: it is marked "no answer yet"
     });
-    ask({name: ready.value, answers: answers}).then(function (data) { show(data, false); })
-      .catch(function (failure) { error.textContent = failure.message; });
+    var mine = latest;
+    ask({name: ready.value, answers: answers}).then(function (data) { if (mine === latest) { show(data, false); } })
+      .catch(function (failure) { if (mine === latest) { error.textContent = failure.message; } });
   });
   ready.addEventListener("change", load);
   load();
