@@ -31,7 +31,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from numbers import Real
 from typing import Any, NamedTuple
 
-from .errors import GraphError
+from .errors import GraphError, GraphTypeError
 from .ops import FUNCTIONS, OPS
 
 INPUT = "input"
@@ -71,7 +71,7 @@ def constant_name(value: float) -> str:
 
 def _check_name(name: object) -> str:
     if not isinstance(name, str):
-        raise GraphError(f"a node name must be a string, not {type(name).__name__}")
+        raise GraphTypeError(f"a node name must be a string, not {type(name).__name__}")
     if not name or not name.isprintable() or name != name.strip():
         raise GraphError(
             f"invalid node name {name!r}: names must be non-empty printable text "
@@ -120,9 +120,9 @@ class Graph:
 
     def __init__(self, nodes: Iterable[Node], output: str):
         if not isinstance(nodes, Iterable) or isinstance(nodes, (str, bytes)):
-            raise GraphError(f"a Graph needs an iterable of Node objects, not {type(nodes).__name__}")
+            raise GraphTypeError(f"a Graph needs an iterable of Node objects, not {type(nodes).__name__}")
         if not isinstance(output, str):
-            raise GraphError(f"the output must be a node name, not {output!r}")
+            raise GraphTypeError(f"the output must be a node name, not {output!r}")
         index: dict[str, int] = {}
         args: list[tuple[int, ...]] = []
         checked: list[Node] = []
@@ -193,12 +193,12 @@ class Graph:
     def _validate(node: Node, index: dict[str, int]) -> Node:
         """Check one node against the nodes before it; return it with a float value."""
         if not isinstance(node, Node):
-            raise GraphError(f"graph nodes must be Node objects, not {type(node).__name__}")
+            raise GraphTypeError(f"graph nodes must be Node objects, not {type(node).__name__}")
         name = _check_name(node.name)
         if name in index:
             raise GraphError(f"two nodes are named {name!r}")
         if not isinstance(node.inputs, tuple) or not all(isinstance(arg, str) for arg in node.inputs):
-            raise GraphError(f"node {name!r}: inputs must be a tuple of node names")
+            raise GraphTypeError(f"node {name!r}: inputs must be a tuple of node names")
         if node.op == CONST:
             value = node.value
             try:
@@ -534,7 +534,7 @@ def const(value: float) -> Expr:
     """
     kind = type(value)
     if kind is not float and kind is not int and (kind is bool or not isinstance(value, Real)):
-        raise GraphError(f"a constant must be a real number, not {value!r}")
+        raise GraphTypeError(f"a constant must be a real number, not {value!r}")
     try:
         number = float(value)
     except OverflowError:
@@ -555,7 +555,7 @@ def inputs(names: str | Sequence[str]) -> tuple[Expr, ...]:
     kind = type(names)
     if kind is not list and kind is not tuple and not isinstance(names, str) and not (
             isinstance(names, Sequence) and not isinstance(names, bytes)):
-        raise GraphError(f"inputs takes a string of names or a sequence of names, not {names!r}")
+        raise GraphTypeError(f"inputs takes a string of names or a sequence of names, not {names!r}")
     listed = names.split() if isinstance(names, str) else names
     group = _group()
     made = []
@@ -578,7 +578,9 @@ def apply(op: str, *args: Any) -> Expr:
     >>> apply("max", inputs("a")[0], 0).op
     'max'
     """
-    rule = OPS.get(op) if isinstance(op, str) else None
+    if not isinstance(op, str):
+        raise GraphTypeError(f"apply takes the op's name, not {type(op).__name__}")
+    rule = OPS.get(op)
     if rule is None:
         raise GraphError(f"unknown op {op!r}")
     if len(args) != rule.arity:
@@ -586,7 +588,7 @@ def apply(op: str, *args: Any) -> Expr:
     operands = [_operand(arg) for arg in args]
     if None in operands:
         bad = args[operands.index(None)]
-        raise GraphError(f"{op} needs expressions or real numbers, not {bad!r}")
+        raise GraphTypeError(f"{op} needs expressions or real numbers, not {bad!r}")
     return _node(op, operands[0], operands[1] if len(operands) > 1 else None)  # type: ignore[arg-type]
 
 
@@ -676,19 +678,19 @@ def build(output: Expr, *, inputs: Sequence[Expr | str] | None = None,
     e = c*d
     """
     if type(output) is not Expr:
-        raise GraphError(f"build needs an Expr, not {type(output).__name__}")
+        raise GraphTypeError(f"build needs an Expr, not {type(output).__name__}")
     extra: list[Expr] = []
     if type(also) is Expr:
-        raise GraphError("'also' takes a sequence of expressions, not Expr")
+        raise GraphTypeError("'also' takes a sequence of expressions, not Expr")
     if also:
         if not isinstance(also, Sequence):
-            raise GraphError(f"'also' takes a sequence of expressions, not {type(also).__name__}")
+            raise GraphTypeError(f"'also' takes a sequence of expressions, not {type(also).__name__}")
         extra = list(also)
         for expr in extra:
             if not isinstance(expr, Expr):
-                raise GraphError(f"'also' takes expressions, not {type(expr).__name__}")
+                raise GraphTypeError(f"'also' takes expressions, not {type(expr).__name__}")
     elif also is not None and type(also) is not tuple and not isinstance(also, Sequence):
-        raise GraphError(f"'also' takes a sequence of expressions, not {type(also).__name__}")
+        raise GraphTypeError(f"'also' takes a sequence of expressions, not {type(also).__name__}")
     collecting = gc.isenabled()
     gc.disable()  # a build makes no cycles; the collector would only rescan the new nodes
     try:
@@ -817,7 +819,7 @@ def _input_order(read: list[str], given: Sequence[Expr | str] | None) -> list[st
     if isinstance(given, str):
         given = given.split()
     if isinstance(given, Expr) or not isinstance(given, Sequence):
-        raise GraphError(f"'inputs' takes a sequence of inputs or names, not {type(given).__name__}")
+        raise GraphTypeError(f"'inputs' takes a sequence of inputs or names, not {type(given).__name__}")
     for item in given:
         if isinstance(item, Expr) and item.op != INPUT:
             raise GraphError(f"'inputs' lists an {item.op} node; it takes inputs or their names")

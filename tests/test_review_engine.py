@@ -124,3 +124,45 @@ def _ancestors(root):
                 seen.add(child)
                 stack.append(child)
     return seen
+
+
+_X = gg.inputs("x")[0]
+_WRONG_TYPES = {
+    "build a str": lambda: gg.build("x"),
+    "build also=5": lambda: gg.build(_X * 2, also=5),
+    "build also=['a']": lambda: gg.build(_X * 2, also=["a"]),
+    "build inputs=5": lambda: gg.build(_X * 2, inputs=5),
+    "inputs(5)": lambda: gg.inputs(5),
+    "inputs([5])": lambda: gg.inputs([5]),
+    "const('s')": lambda: gg.const("s"),
+    "const(True)": lambda: gg.const(True),
+    "apply(5, x)": lambda: gg.apply(5, _X),
+    "apply('add', x, 's')": lambda: gg.apply("add", _X, "s"),
+    "exp('s')": lambda: gg.exp("s"),
+    "named(5)": lambda: (_X * 2).named(5),
+    "group(5)": lambda: gg.group(5).__enter__(),
+    "Graph(5, 'x')": lambda: gg.Graph(5, "x"),
+    "Graph(nodes, 5)": lambda: gg.Graph([gg.Node("x", "input")], 5),
+    "Graph([5], 'x')": lambda: gg.Graph([5], "x"),
+    "Node inputs a list": lambda: gg.Graph([gg.Node("x", "input"), gg.Node("y", "neg", ["x"])], "y"),
+    "backward(5, {})": lambda: gg.backward(5, {}),
+    "forward(5, {})": lambda: gg.forward(5, {}),
+    "backward(graph, 'abc')": lambda: gg.backward(gg.parse("L = x*2"), "abc"),
+    "backward(graph, 5)": lambda: gg.backward(gg.parse("L = x*2"), 5),
+}
+
+
+@pytest.mark.parametrize("call", _WRONG_TYPES.values(), ids=_WRONG_TYPES)
+def test_a_wrong_argument_type_is_a_type_error_and_still_the_librarys_error(call):
+    with pytest.raises(TypeError) as caught:
+        call()
+    assert isinstance(caught.value, gg.GraphvizGradError | ValueError)  # what callers caught before
+    assert "\n" not in str(caught.value)
+
+
+def test_wrong_values_stay_value_errors_not_type_errors():
+    for call in (lambda: gg.const(float("nan")), lambda: gg.inputs(["a b "]), lambda: gg.apply("nope", _X),
+                 lambda: gg.backward(gg.parse("L = x*2"), [1.0, 2.0])):
+        with pytest.raises(ValueError) as caught:
+            call()
+        assert not isinstance(caught.value, TypeError)
