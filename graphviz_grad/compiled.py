@@ -23,8 +23,9 @@ and programs). Work whose result is the same at every point is done while genera
 gradient that is a constant (what ``+``, ``-`` and negation pass on from the output) is a
 literal, and a gradient that is just another node's finished gradient is that variable.
 
-Past `MAX_COMPILED_NODES` nodes the code would be large and slow to compile; `compile` then
-returns a replay that runs the interpreter (``compiled`` is False), with the same results.
+Past `MAX_COMPILED_NODES` nodes (or `MAX_COMPILED_LINES` lines of code) the code would be large
+and slow to compile; `compile` then returns a replay that runs the interpreter (``compiled`` is
+False), with the same results.
 """
 
 from __future__ import annotations
@@ -55,6 +56,11 @@ from .ops import _pow, _pow_partials
 
 MAX_COMPILED_NODES = 20_000
 """Largest graph that `compile` turns into code; larger graphs replay with the interpreter."""
+MAX_COMPILED_LINES = 8 * MAX_COMPILED_NODES
+"""Longest generated source that `compile` compiles, in lines (past it: the interpreter).
+Python's compiler needs about 100 bytes of memory per source character: 20,000 general binary
+operations make 160,000 lines (5 MB, 0.6 GB to compile), but a power to a whole number writes
+its forward and backward passes inline and took 360,000 lines (10 MB, 1.1 GB) at 20,000 nodes."""
 PAYS_AFTER_RUNS = 1_000
 """Compiling costs about as much as a thousand runs of the interpreter, at any size (measured
 by benchmarks/bench_engine.py): `replay_for` compiles only for at least this many runs."""
@@ -132,10 +138,10 @@ def compile(graph: Graph) -> Replay:  # noqa: A001 - the verb users look for
     cached = graph._cache.get("compiled")
     if cached is not None:
         return cached
-    if len(graph) > MAX_COMPILED_NODES:
+    source, namespace = generate(graph) if len(graph) <= MAX_COMPILED_NODES else ("", {})
+    if not source or source.count("\n") > MAX_COMPILED_LINES:
         replay = Replay(graph, None, None)
     else:
-        source, namespace = generate(graph)
         code = builtins.compile(source, "<graphviz_grad compiled graph>", "exec")
         exec(code, namespace)  # the source is ours: positions, float reprs and table functions only
         replay = Replay(graph, source, namespace["replay"], namespace["quick"])

@@ -240,8 +240,9 @@ class _Parser:
                     raise self.fail(f"{function.name} takes {function.arity} argument(s), got 0", index)
                 else:
                     raise self.fail(f"expected a number, a name or '(' but found {describe(text)}", index)
-                if depth > MAX_DEPTH:
-                    raise self.fail(f"parentheses and calls nest deeper than {MAX_DEPTH} levels", index)
+                if depth > MAX_DEPTH:  # placed at what opened the level: a '(' or a call's name
+                    raise self.fail(f"parentheses and calls nest deeper than {MAX_DEPTH} levels",
+                                    pending[-1][2])
             elif text in _PRECEDENCE:
                 precedence = _PRECEDENCE[text]
                 threshold = precedence + 1 if text == "**" else precedence  # ** groups to the right

@@ -12,7 +12,7 @@ are made: the parser reads the strings, classified by their first character (`KI
 The scan is one compiled pattern applied with ``findall``, which is all C: a name, a number, an
 operator, a newline or a run of spaces/a comment per piece. Text the language refuses (``2x``,
 ``x^2``, ``a // b``, a keyword, an over-long name) leaves a gap in the pieces or an over-long
-piece, and only then does a second, exact tokenizer run to report the first problem with its
+name, and only then does a second, exact tokenizer run to report the first problem with its
 line, column and what to write instead:
 
 >>> pieces("L = x^2")
@@ -81,9 +81,17 @@ def pieces(text: str) -> list[str]:
     """The text cut into pieces, every character in one; `FormulaError` at the first thing the
     language does not have. Line endings must already be ``\\n``."""
     found = _FAST.findall(text)
-    if sum(map(len, found)) == len(text) and (not found or max(map(len, found)) <= MAX_NAME_LENGTH):
+    if sum(map(len, found)) == len(text) and (
+        not found or max(map(len, found)) <= MAX_NAME_LENGTH or not any(_over_long_names(found))
+    ):
         return found
-    return _exact(text)  # a gap or a long piece: raises, or (a long comment) gives the same pieces
+    return _exact(text)  # a gap or an over-long name: raises with the first problem's place
+
+
+def _over_long_names(found: list[str]) -> filter[str]:
+    """The names longer than the limit (a long comment, run of spaces or number is not one:
+    the parser limits numbers itself)."""
+    return filter(lambda piece: len(piece) > MAX_NAME_LENGTH and KIND[piece[0]] == NAME, found)
 
 
 def position(found: list[str], text: str, index: int) -> tuple[int, int]:

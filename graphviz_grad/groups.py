@@ -140,6 +140,7 @@ class _Builder:
         self.statements()
         self.neurons()
         self.adopt_inputs()
+        self.terms()
         for group in self.groups:
             group.nodes = []
         for node, owner in enumerate(self.of_node):
@@ -232,6 +233,73 @@ class _Builder:
             owner = owners.pop()
             if not owners and self.groups[owner].kind in ("statement", "neuron"):
                 self.of_node[source] = owner
+
+    def terms(self) -> None:
+        """In a statement of more than `MOST_CHILDREN` nodes that is a long sum, each term's
+        own sub-formula (what only it reads) becomes a *term* group and the adds (the
+        statement's result among them, when it is the last add) a *sum* group, so that
+        alike terms, in a row, can become a series (``tanh(w[0-24], x)``)."""
+        graph, args = self.graph, self.graph.arg_indices
+        reader = [-1] * len(graph)  # the one reader of a node read once, else -1 (-2: several)
+        for target, node_args in enumerate(args):
+            for source in node_args:
+                reader[source] = target if reader[source] == -1 else -2
+        members: dict[int, list[int]] = {}
+        for position, owner in enumerate(self.of_node):
+            if owner > 0 and self.groups[owner].kind == "statement":
+                members.setdefault(owner, []).append(position)
+        children = [0] * len(self.groups)
+        for group in self.groups[1:]:
+            children[group.parent] += 1
+        for owner, nodes in members.items():
+            if len(nodes) + children[owner] <= MOST_CHILDREN:
+                continue
+            inside = set(nodes)
+            adds = {n for n in nodes if graph.nodes[n].op in ("add", "sub")}
+            spine: set[int] = set()
+            for top in adds:
+                if reader[top] in adds:
+                    continue
+                found, stack = set(), [top]
+                while stack:
+                    node = stack.pop()
+                    found.add(node)
+                    stack.extend(a for a in args[node] if a in adds and reader[a] == node)
+                spine = max(spine, found, key=len)
+            terms, found_terms = [], 0
+            for root in sorted({a for s in spine for a in args[s]} - spine):
+                holder = self.of_node[root]
+                if holder > 0 and (self.groups[holder].kind, self.groups[holder].parent) == ("neuron", owner):
+                    found_terms += 1  # a neuron is a term already
+                if root not in inside or graph.nodes[root].op == INPUT:
+                    continue
+                term, stack = [], [root]
+                while stack:
+                    node = stack.pop()
+                    term.append(node)
+                    stack.extend(a for a in args[node] if a in inside and reader[a] == node)
+                if len(term) > 1:
+                    terms.append((root, sorted(term)))
+            if len(terms) + found_terms < 3 or len(spine) < 3:
+                continue
+            statement_id = self.groups[owner].id
+            for root, term in terms:
+                label = self._term_label(root, term)
+                made = self.add(f"{statement_id}.{graph.nodes[root].name}", label, "term", owner)
+                for member in term:
+                    self.of_node[member] = made
+            made = self.add(f"{statement_id}.sum", "sum", "sum", owner)
+            for member in spine:
+                self.of_node[member] = made
+
+    def _term_label(self, root: int, term: list[int]) -> str:
+        """``tanh(w3, x)``: a term's last operation and the inputs it reads (at most 3)."""
+        graph, inside = self.graph, set(term)
+        read = dict.fromkeys(a for n in term for a in graph.arg_indices[n]
+                             if a not in inside or graph.nodes[a].op == INPUT)
+        names = [graph.nodes[a].name for a in read if graph.nodes[a].op == INPUT]
+        more = ", ..." if len(names) > 3 else ""
+        return f"{graph.nodes[root].op}({', '.join(names[:3])}{more})"
 
     def bundle(self, index: int) -> list[int]:
         """Bundle a group's children when there are too many; return the new groups."""
@@ -328,11 +396,20 @@ def _items(groups: list[Group], index: int) -> list[tuple[str, int]]:
 
 
 def _range_label(labels: list[str]) -> str:
-    """``sample[0-99]`` for numbered names with one stem, else ``first..last``.
+    """``sample[0-99]`` for numbered names with one stem (or one number that varies, as in
+    ``tanh(w[0-9], x)``), else ``first..last``.
 
     >>> _range_label(["sample0", "sample1", "sample2"]), _range_label(["x", "z3"])
     ('sample[0-2]', 'x..z3')
+    >>> _range_label(["tanh(w0, x1)", "tanh(w1, x1)", "tanh(w9, x1)"])
+    'tanh(w[0-9], x1)'
     """
+    parts = [re.split("([0-9]+)", label) for label in labels]
+    if len({len(p) for p in parts}) == 1 and len(parts[0]) > 1:
+        varies = [k for k in range(len(parts[0])) if len({p[k] for p in parts}) > 1]
+        if len(varies) == 1 and varies[0] % 2 == 1:
+            k = varies[0]
+            return "".join([*parts[0][:k], f"[{parts[0][k]}-{parts[-1][k]}]", *parts[0][k + 1:]])
     matches = [_SERIES.fullmatch(label) for label in labels]
     if all(matches) and len({m.group(1) for m in matches}) == 1:  # type: ignore[union-attr]
         numbers = [m.group(2) for m in matches]  # type: ignore[union-attr]

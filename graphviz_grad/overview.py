@@ -178,7 +178,9 @@ class Overview:
         """Expand level by level while the boxes fit and the estimated width stays within
         ``width`` points: bigger groups first; of alike siblings (a series or block's
         children) only the one with the largest |gradient|; never a group of inputs only
-        (a bank of parameters reads best collapsed: expanded, it fans out everywhere)."""
+        (a bank of parameters reads best collapsed: expanded, it fans out everywhere).
+        A group holding more than half of the nodes is opened even past ``width``: one box
+        that is most of the graph says nothing."""
         tree, summaries = self.tree, self.summaries
         computes = self._computing()
         shown = len(tree.items(0))
@@ -198,6 +200,8 @@ class Overview:
                 self.expanded.add(index)
                 accepted.append(index)
             while accepted and self.estimated_width() > width:
+                if tree.groups[accepted[-1]].size * 2 > tree.groups[0].size:
+                    break  # a box that is most of the graph says nothing: open it, however wide
                 index = accepted.pop()
                 self.expanded.discard(index)
                 shown -= len(tree.items(index)) - 1

@@ -10,7 +10,7 @@
 With no server to lay out a view on demand, the page holds views laid out beforehand: the
 first view, then breadth first every view one click away (a collapsed group opened, an open
 group closed), two clicks away and so on, up to `MOST_VIEWS` views and `MOST_BYTES` bytes of
-drawings. A click that leads to a view the page does not hold says so in one line (and how to
+drawings and data. A click that leads to a view the page does not hold says so in one line (and how to
 get it: ``render --expand GROUP``, or ``graphviz-grad serve``, which opens any group). Each
 view is the viewer's data (`graphviz_grad.overview_scene.overview_data`) with its ``svg``,
 its ``open`` groups and ``next``: group id → ``[view key, change]`` for every click it
@@ -20,6 +20,7 @@ says what the click did).
 
 from __future__ import annotations
 
+import json
 from collections import deque
 from collections.abc import Iterable
 from typing import Any
@@ -29,8 +30,11 @@ from .overview_scene import MOST_BOXES, caption, inmost, overview_data
 
 MOST_VIEWS = 32
 """Views a page holds at most (the first included)."""
-MOST_BYTES = 8 * 2**20
-"""Bytes of drawings a page holds at most (the demo network's views are 150 to 250 KB each)."""
+MOST_BYTES = 2 * 2**20
+"""Bytes of views (drawing and data) a page holds at most, 2 MiB: a view of a 30-neuron net
+is about 300 KB (190 KB of SVG, 110 KB of the viewer's data), and a page of 32 such views
+was 9 MB, three times the 3 MB the viewer's issue allows; with the first view shown again
+and the viewer's scripts the page is now about 2.6 MB."""
 
 _START = """
 (function () {
@@ -112,11 +116,11 @@ def prerendered(view: Overview, *, most_views: int = MOST_VIEWS, most_bytes: int
     keys: dict[frozenset[int], str] = {}
     used = 0
     for state, svg in zip(order, svgs, strict=True):
-        used += len(svg)
+        data = pictures[state][0]
+        used += len(svg) + len(json.dumps(data, separators=(",", ":")))
         if used > most_bytes and views:
             break
         text = svg.decode("utf-8")
-        data = pictures[state][0]
         keys[state] = _key(data["open"])
         views[keys[state]] = {**data, "svg": text[text.index("<svg"):]}
     for state, key in keys.items():

@@ -98,6 +98,17 @@ def test_rows_past_the_size_cap_are_too_large_not_infinite_and_exit_3(capsys):
     assert main(["check", "L = 1/x", "--at", "x=0"]) == 0
 
 
+def test_a_derivative_past_the_cap_with_a_huge_float_value_is_too_large_not_a_traceback(capsys):
+    # dL/dx = y*x**(y - 1) evaluates (in mpmath) to about 9.5e+4139268515822504094, whose
+    # formatting in the note went through decimal.Decimal and raised InvalidOperation: a
+    # traceback and exit code 1, the code of a disagreement
+    report = check("L = x**y", x=1.1, y=1e20, simplify="never")
+    assert report.ok and not report.complete
+    assert report["x"].status == "too large" and "e+4139268515822504094" in report["x"].note
+    assert main(["check", "L = x**y", "--at", "x=1.1,y=1e20", "--simplify", "never"]) == 3
+    assert "too large" in capsys.readouterr().out
+
+
 @pytest.mark.slow
 def test_a_tower_stays_under_a_gigabyte_in_a_fresh_process():
     code = ("import resource, graphviz_grad as gg; r = gg.check('L = a**a**a**a', a=10); "
@@ -131,3 +142,16 @@ def test_every_activation_works_through_every_command(name, capsys, tmp_path):
     capsys.readouterr()
     built = getattr(gg, name)(gg.inputs("x")[0] * 2)
     assert built.op == name and OPS[name].arity == 1
+
+
+def test_the_passes_over_a_large_graph_stop_at_the_time_budget():
+    # the node form's passes over the whole graph (node values, forward rules, SymPy's node
+    # form, the chain rule) never looked at the clock: check(timeout=1) of a 60,000-node sum
+    # took 19 s of CPU, and 240,000 nodes 68 s, only to mark every row not checked
+    from graphviz_grad.symbolic import numeric
+
+    graph = gg.parse("L = " + " + ".join(["x*y"] * 1500))
+    report = check(graph, x=1.0, y=2.0, simplify="never", timeout=1e-9)
+    assert not report.full and not report.complete and report.ok
+    assert {row.status for row in report.rows} == {"not checked"}
+    assert graph not in numeric._NODE_FORMS  # stopped before SymPy built the node form

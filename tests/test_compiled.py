@@ -94,6 +94,22 @@ def test_compiling_is_cached_and_large_graphs_fall_back_to_the_interpreter(monke
     assert replay.value_and_gradients([3.0]) == (10.0, (6.0,))
 
 
+def test_code_past_the_line_cap_falls_back_to_the_interpreter(monkeypatch):
+    # whole powers write ~9 lines per node per function: at the node cap, 10 MB of source and
+    # 1.1 GB to compile it; a chain of general binary operations of the same length fits
+    monkeypatch.setattr(compiled, "MAX_COMPILED_NODES", 12)
+    monkeypatch.setattr(compiled, "MAX_COMPILED_LINES", 8 * 12)
+    def chain(step):
+        return "\n".join(["s0 = x" + step, *(f"s{k} = s{k - 1}{step}" for k in range(1, 10))])
+
+    divisions, powers = gg.parse(chain("/y")), gg.parse(chain("**3"))
+    assert len(divisions) == len(powers) == 12
+    assert gg.compile(divisions).compiled
+    replay = gg.compile(powers)
+    assert not replay.compiled and replay.source is None
+    assert replay.backward([1.5]) == gg.backward(powers, [1.5])
+
+
 def test_forward_and_value_and_gradients_match_the_engine():
     graph = gg.parse("c = a*b; L = sin(c) + a")
     replay = gg.compile(graph)

@@ -237,6 +237,15 @@ def test_ten_thousand_nested_parentheses_is_a_clear_error():
         parse("exp(" * 10_000 + "x" + ")" * 10_000)
 
 
+@pytest.mark.parametrize("call", ["exp(", "exp (", "exp\t("])
+def test_a_call_one_level_too_deep_is_placed_at_its_function_name(call):
+    # as the parser before the speed rewrite placed it (fc111d3): the name, not its '('
+    text = "L = " + call * (MAX_DEPTH + 1) + "x" + ")" * (MAX_DEPTH + 1)
+    with pytest.raises(FormulaError, match=f"deeper than {MAX_DEPTH}") as caught:
+        parse(text)
+    assert caught.value.column == 5 + len(call) * MAX_DEPTH
+
+
 def test_a_200000_term_sum_gives_the_correct_result():
     graph = parse(" + ".join(f"x{i % 7}" for i in range(200_000)))
     assert len(graph) == 7 + 199_999
@@ -390,3 +399,17 @@ def test_any_text_parses_or_is_one_formula_error_placed_inside_it(parts):
             assert 1 <= error.line <= len(lines) and 1 <= error.column <= len(lines[error.line - 1]) + 1
     else:
         assert graph.output in graph and len(graph) >= 1
+
+
+@pytest.mark.parametrize("spacing", ["# " + "c" * 300 + "\n", " " * 300, "\t" * 300 + "\n"])
+def test_long_comments_and_indentation_stay_on_the_one_scan_path(spacing, monkeypatch):
+    # only an over-long *name* needs the exact tokenizer's message; a long comment or run of
+    # spaces sent a whole (up to 1 MB) program through it, about twice the parse time
+    from graphviz_grad import formula_tokens
+
+    def slow(text):
+        raise AssertionError("the exact tokenizer ran on valid text")
+
+    monkeypatch.setattr(formula_tokens, "_exact", slow)
+    graph = parse("a = x*2\n" + spacing + "L = a + 1")
+    assert graph.output == "L" and graph.inputs == ("x",)

@@ -113,3 +113,23 @@ def test_a_notebook_player_of_an_overview_is_the_same_page():
     bundle = player._repr_mimebundle_()[0]
     assert "GGOverview.attach" in bundle["text/html"] and bundle["image/svg+xml"].startswith("<svg")
     assert scene(player.page)["kind"] == "overview" and len(player.data["views"]) == 4
+
+
+def _net(neurons=30, inputs=3):
+    lines = [f"h{j} = tanh(" + " + ".join(f"w{j}_{i}*x{i}" for i in range(inputs)) + f" + b{j})"
+             for j in range(neurons)]
+    return "\n".join([*lines, "L = (" + " + ".join(f"v{j}*h{j}" for j in range(neurons)) + " - y)**2"])
+
+
+@pytest.mark.slow
+def test_the_player_of_a_30_neuron_net_stays_under_3_mb_and_still_opens_groups(capsys, tmp_path):
+    graph = gg.parse(_net())
+    values = ",".join(f"{name}=0.3" for name in graph.inputs)
+    target = tmp_path / "net.html"
+    assert run(capsys, "render", _net(), "--at", values, "-o", str(target))[0] == 0
+    page = target.read_text(encoding="utf-8")
+    assert len(page.encode("utf-8")) <= 3_000_000  # was 10.3 MB: 32 views of about 300 KB
+    data = scene(page)
+    first = next(iter(data["views"].values()))
+    assert 2 <= len(data["views"]) < 32 and first["next"]  # fewer views, still a click away
+    assert all(key in data["views"] for key, _ in first["next"].values())

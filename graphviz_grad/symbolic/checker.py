@@ -28,7 +28,7 @@ from .derive import (
 )
 from .differences import FiniteDifferences
 from .numeric import chain_rule, forward_mismatch, kink_compare, signed_pole
-from .precise import _surely_small, compare, forward_agreeing, node_values
+from .precise import OutOfTime, _surely_small, compare, forward_agreeing, node_values
 from .report import CheckReport, Row, _digits_text, _fmt
 from .translate import (
     _FLOAT_MAX,
@@ -146,11 +146,19 @@ class _Checker:
         """Every node's value at the point with `DIGITS` digits, node by node through the op
         table in mpmath (`precise.node_values`; faithful: SymPy never sees the whole expression,
         so x/x at 0 stays 0/0 = nan)."""
-        values = node_values(self.graph, self.trace.values)
+        values = node_values(self.graph, self.trace.values, self.deadline)
         self.ref_floats, self.plain = values.floats, values.plain
         return values.exprs
 
     def run(self) -> CheckReport:
+        try:
+            rows = self._rows()
+        except OutOfTime:  # the budget ran out in a pass over the whole graph: no row has a value
+            rows = [self._not_checked(i) for i in self.wrts]
+        return CheckReport(self.graph, self.point, rows, rtol=self.rtol, atol=self.atol, full=self.full,
+                           timeout=self.timeout)
+
+    def _rows(self) -> list[Row]:
         graph = self.graph
         derivation = derived(graph) if self.full else None
         self.ref = self.reference_values()
@@ -170,7 +178,7 @@ class _Checker:
         self.past_cap = self._past_cap()
         self.forward_agreeing = forward_agreeing(graph, self.trace.values,
                                                  [i for i in self.wrts if graph.nodes[i].op != INPUT],
-                                                 rtol=self.rtol, atol=self.atol)
+                                                 rtol=self.rtol, atol=self.atol, deadline=self.deadline)
         wrts = self.wrts
         rows: list[Row] = []
         if derivation is not None:
@@ -178,7 +186,8 @@ class _Checker:
             # exp(x**x) at x = 100000 or x**x**x**x at 10: substituting the point into a closed
             # form would build a number that never finishes; the node form's values are guarded
             far = self._far_nodes()
-            chain_values = chain_rule(self.graph, self.ref, self.depends, self.live)[1] if far else None
+            chain_values = (chain_rule(graph, self.ref, self.depends, self.live, deadline=self.deadline)[1]
+                            if far else None)
             self.exact_binary = not far and all(map(math.isfinite, self.point.values()))
             derivation.start_simplify(self.simplify, self.deadline)  # runs while the rows are evaluated
             compiled = derivation.compiled() if chain_values is None else None
@@ -202,13 +211,13 @@ class _Checker:
                     row.note = f"{row.note}; {note}" if row.note else note
                 rows.append(row)
         else:
-            expressions, values = chain_rule(self.graph, self.ref, self.depends, self.live)
+            expressions, values = chain_rule(self.graph, self.ref, self.depends, self.live,
+                                             deadline=self.deadline)
             for i in wrts:
                 late = self._late()
                 rows.append(self._not_checked(i) if late
                             else self._row(i, expressions[i], "nodes", values[i]))
-        return CheckReport(graph, self.point, rows, rtol=self.rtol, atol=self.atol, full=self.full,
-                           timeout=self.timeout)
+        return rows
 
     @property
     def decimal_point(self) -> dict[sp.Expr, sp.Expr]:
@@ -423,8 +432,10 @@ class _Checker:
             notes[:] = ["no finite derivative here: " + self.infinite[i]]
         if ok and status in ("infinite", "overflow") and i in self.past_cap:
             status = "too large"  # not a failure, but not checked either: the exact value was not computed
+            # !s: format() of a Float goes through decimal, which refuses exponents past 10**18
             notes.append(f"too large to check: a power on the way needs an exponent of more than 2**"
-                         f"{MAX_BITS.bit_length() - 1} bits, so it was taken as {value} instead of computed")
+                         f"{MAX_BITS.bit_length() - 1} bits, so it was taken as {value!s} instead of "
+                         "computed")
         forward = ("" if i in self.forward_agreeing
                    else forward_mismatch(self.trace, i, rtol=self.rtol, atol=self.atol))
         if forward:

@@ -20,7 +20,7 @@ from mpmath import libmp
 from ..engine import Trace
 from ..graph import CONST, INPUT, Graph
 from .derive import _PIECEWISE, SIMPLIFY_OPS
-from .precise import _MAKE, closure, compare, mpmath_rule
+from .precise import _MAKE, closure, compare, mpmath_rule, on_time
 from .report import _digits_text
 from .translate import (
     _EPS,
@@ -101,14 +101,15 @@ def _mpmath_value(op: str, args: Sequence[float]) -> mpmath.mpf | None:
 
 
 def chain_rule(graph: Graph, ref: Sequence[sp.Expr], depends: Sequence[bool], live: Sequence[bool],
-               conventions: Mapping[int, tuple[sp.Expr, ...]] | None = None
+               conventions: Mapping[int, tuple[sp.Expr, ...]] | None = None, deadline: float | None = None
                ) -> tuple[dict[int, sp.Expr], list[sp.Expr]]:
     """Node form for large graphs: dL/dz = sum over z's consumers c of dL/dc * dc/dz, each
     local derivative by `sympy.diff` of the node's own expression, written with node symbols
     (`node_form`, once per graph) and evaluated at high precision node by node (linear in the
     graph's size) from the nodes' values ``ref`` (`chain_values`). With ``conventions``, those
-    nodes' local derivatives take the given values (kinks)."""
-    return node_form(graph, ref, depends, live), chain_values(graph, ref, depends, live, conventions)
+    nodes' local derivatives take the given values (kinks). `precise.OutOfTime` past ``deadline``."""
+    return (node_form(graph, ref, depends, live, deadline),
+            chain_values(graph, ref, depends, live, conventions, deadline))
 
 
 _NODE_FORMS: dict[Graph, dict[int, sp.Expr]] = {}
@@ -116,8 +117,8 @@ _NODE_FORMS_KEPT = 16
 """Graphs whose node form each process keeps (the oldest out)."""
 
 
-def node_form(graph: Graph, ref: Sequence[sp.Expr], depends: Sequence[bool], live: Sequence[bool]
-              ) -> dict[int, sp.Expr]:
+def node_form(graph: Graph, ref: Sequence[sp.Expr], depends: Sequence[bool], live: Sequence[bool],
+              deadline: float | None = None) -> dict[int, sp.Expr]:
     """dL/dz for every node as a sum over its consumers, written with node symbols
     (``dL/dz7*cos(z6)``), once per graph: it does not depend on the point (the values of the
     nodes without inputs, which it holds as numbers, are the same at every point)."""
@@ -130,6 +131,7 @@ def node_form(graph: Graph, ref: Sequence[sp.Expr], depends: Sequence[bool], liv
     adjoint = [sp.Symbol(f"d{graph.output}/d{node.name}", real=True) for node in graph.nodes]
     terms: list[list[sp.Expr]] = [[] for _ in graph.nodes]
     for i in range(n - 1, -1, -1):
+        on_time(deadline, i)  # nothing is cached until the form is whole
         node = graph.nodes[i]
         if not live[i] or node.op in (INPUT, CONST):
             continue
@@ -163,7 +165,8 @@ def _local_closure(op: str, constants: tuple[sp.Expr | None, ...], slot: int) ->
 
 
 def chain_values(graph: Graph, ref: Sequence[sp.Expr], depends: Sequence[bool], live: Sequence[bool],
-                 conventions: Mapping[int, tuple[sp.Expr, ...]] | None = None) -> list[sp.Expr]:
+                 conventions: Mapping[int, tuple[sp.Expr, ...]] | None = None,
+                 deadline: float | None = None) -> list[sp.Expr]:
     """Every node's dL/dz at the point by the chain rule node by node at `DIGITS` digits: local
     derivatives as compiled mpmath closures on the nodes' values and sums in mpmath while every
     number is a finite real; SymPy's substitution where it is not (a pole, nan, an argument
@@ -177,6 +180,7 @@ def chain_values(graph: Graph, ref: Sequence[sp.Expr], depends: Sequence[bool], 
     mpmath.mp.prec = _PREC
     try:
         for i in range(n - 1, -1, -1):
+            on_time(deadline, i)
             node = graph.nodes[i]
             if not live[i] or node.op in (INPUT, CONST):
                 continue

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import functools
 import math
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
@@ -39,6 +40,17 @@ _ROUND = libmp.round_nearest
 _ZERO = libmp.fzero
 _MAKE = mpmath.mp.make_mpf
 _FLOAT_MAX_MPF = libmp.from_float(_FLOAT_MAX)
+
+
+class OutOfTime(Exception):
+    """The check's time budget ran out inside a pass over the graph."""
+
+
+def on_time(deadline: float | None, i: int) -> None:
+    """Raise `OutOfTime` past ``deadline`` (`time.monotonic`; None: no limit), looking at the
+    clock at every 1,024th ``i`` only."""
+    if deadline is not None and not i & 1023 and time.monotonic() > deadline:
+        raise OutOfTime
 
 
 @functools.cache
@@ -87,10 +99,11 @@ class NodeValues:
     plain: bool
 
 
-def node_values(graph: Graph, values: Sequence[float]) -> NodeValues:
+def node_values(graph: Graph, values: Sequence[float], deadline: float | None = None) -> NodeValues:
     """Every node's value with `DIGITS` digits at the inputs' decimal values (``values``: the
     trace's node values, of which the inputs are read), node by node through the op table, so
-    that ``x/x`` at 0 stays 0/0 = nan (SymPy never sees the whole expression)."""
+    that ``x/x`` at 0 stays 0/0 = nan (SymPy never sees the whole expression); `OutOfTime`
+    past ``deadline``."""
     args_of = graph.arg_indices
     mpfs: list[tuple | None] = []
     exprs: list[sp.Expr] = []
@@ -100,6 +113,7 @@ def node_values(graph: Graph, values: Sequence[float]) -> NodeValues:
     mpmath.mp.prec = _PREC
     try:
         for i, node in enumerate(graph.nodes):
+            on_time(deadline, i)
             if node.op in (INPUT, CONST):
                 number = values[i] if node.op == INPUT else node.value
                 value = decimal(number)  # type: ignore[arg-type]
@@ -208,7 +222,7 @@ def _tolerances(rtol: float, atol: float) -> tuple[tuple, tuple]:
 
 
 def forward_agreeing(graph: Graph, values: Sequence[float], nodes: Sequence[int], *, rtol: float,
-                     atol: float) -> set[int]:
+                     atol: float, deadline: float | None = None) -> set[int]:
     """Those of ``nodes`` whose forward rule agrees with the op at the engine's own argument
     floats at `DIGITS` digits in mpmath (tolerance ``rtol``, at least 4 ulps, and ``atol``);
     the others, and nodes with an argument that is not finite, go to the slow way
@@ -218,7 +232,8 @@ def forward_agreeing(graph: Graph, values: Sequence[float], nodes: Sequence[int]
     saved = mpmath.mp.prec
     mpmath.mp.prec = _PREC
     try:
-        for i in nodes:
+        for k, i in enumerate(nodes):
+            on_time(deadline, k)
             floats = [values[a] for a in args_of[i]]
             if not all(map(math.isfinite, floats)):
                 continue
