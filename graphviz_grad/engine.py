@@ -25,7 +25,7 @@ from decimal import Decimal
 from numbers import Real
 from typing import Any
 
-from .errors import GraphError, InputTypeError, InputValueError, NumericError, missing_value
+from .errors import GraphTypeError, InputTypeError, InputValueError, NumericError, missing_value
 from .graph import CONST, INPUT, Graph
 from .ops import OPS
 
@@ -156,7 +156,7 @@ _RULES: list[Any] = [None, {}]
 
 def _program(graph: Graph) -> _Program:
     if not isinstance(graph, Graph):
-        raise GraphError(f"expected a Graph (from parse or build), not {type(graph).__name__}")
+        raise GraphTypeError(f"expected a Graph (from parse or build), not {type(graph).__name__}")
     cached = graph._cache.get("engine")
     if cached is not None:
         return cached  # type: ignore[no-any-return]
@@ -277,7 +277,7 @@ def _start(graph: Graph, program: _Program, values: Mapping[str, Any] | Sequence
         unordered = (str, bytes, bytearray, set, frozenset)
         if kind is not list and kind is not tuple and (isinstance(values, unordered)
                                                        or not isinstance(values, Iterable)):
-            raise InputValueError("values must be a mapping of input names to numbers, or a sequence "
+            raise InputTypeError("values must be a mapping of input names to numbers, or a sequence "
                                   f"in input order, not {type(values).__name__}")
         given = list(values)
         if len(given) != len(names):

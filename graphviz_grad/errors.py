@@ -51,7 +51,8 @@ class InputTypeError(InputValueError, TypeError):
 
 
 class GraphTypeError(GraphError, TypeError):
-    """An importer given the wrong kind of object: not a function, tensor or Value (a TypeError)."""
+    """An argument of the wrong kind where a graph is built, imported or run: an importer given no
+    function, tensor or Value, a builder given no Expr, name or number (a TypeError)."""
 
 
 class NumericError(GraphvizGradError, ArithmeticError):

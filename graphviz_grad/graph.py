@@ -31,7 +31,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from numbers import Real
 from typing import Any, NamedTuple
 
-from .errors import GraphError
+from .errors import GraphError, GraphTypeError
 from .ops import FUNCTIONS, OPS
 
 INPUT = "input"
@@ -71,7 +71,7 @@ def constant_name(value: float) -> str:
 
 def _check_name(name: object) -> str:
     if not isinstance(name, str):
-        raise GraphError(f"a node name must be a string, not {type(name).__name__}")
+        raise GraphTypeError(f"a node name must be a string, not {type(name).__name__}")
     if not name or not name.isprintable() or name != name.strip():
         raise GraphError(
             f"invalid node name {name!r}: names must be non-empty printable text "
@@ -109,20 +109,20 @@ class Graph:
         "_consts",
         "_index_map",
         "_input_set",
+        "_inputs",
         "_namer",
         "_names",
         "_nodes",
         "_ops",
         "_out",
-        "inputs",
-        "output",
+        "_output",
     )
 
     def __init__(self, nodes: Iterable[Node], output: str):
         if not isinstance(nodes, Iterable) or isinstance(nodes, (str, bytes)):
-            raise GraphError(f"a Graph needs an iterable of Node objects, not {type(nodes).__name__}")
+            raise GraphTypeError(f"a Graph needs an iterable of Node objects, not {type(nodes).__name__}")
         if not isinstance(output, str):
-            raise GraphError(f"the output must be a node name, not {output!r}")
+            raise GraphTypeError(f"the output must be a node name, not {output!r}")
         index: dict[str, int] = {}
         args: list[tuple[int, ...]] = []
         checked: list[Node] = []
@@ -161,9 +161,9 @@ class Graph:
         graph._ops, graph._a, graph._b, graph._consts = ops, first, second, consts
         graph._nodes = graph._names = graph._index_map = graph._arg_tuples = graph._input_set = None
         graph._namer, graph._out, graph._all_reach = namer, out, all_reach
-        graph.inputs = inputs
+        graph._inputs = inputs
         graph._cache = {}
-        graph.output = graph._node_names()[out] if output is None else output
+        graph._output = graph._node_names()[out] if output is None else output
         return graph
 
     def _from_nodes(self, nodes: tuple[Node, ...], index: dict[str, int], args: list[tuple[int, ...]],
@@ -181,10 +181,8 @@ class Graph:
         self._namer: Any = None
         self._all_reach = False  # not known: the engine works it out
         self._out: int = index[output]
-        self.output: str = output
-        self.inputs: tuple[str, ...] = tuple(node[0] for node in nodes if node[1] == INPUT) \
-            if inputs is None else inputs
-        """Names of the input nodes, in order."""
+        self._output = output
+        self._inputs = tuple(node[0] for node in nodes if node[1] == INPUT) if inputs is None else inputs
         self._input_set: frozenset[str] | None = None
         self._cache: dict[Any, Any] = {}  # derived data memoised by other modules
 
@@ -195,12 +193,12 @@ class Graph:
     def _validate(node: Node, index: dict[str, int]) -> Node:
         """Check one node against the nodes before it; return it with a float value."""
         if not isinstance(node, Node):
-            raise GraphError(f"graph nodes must be Node objects, not {type(node).__name__}")
+            raise GraphTypeError(f"graph nodes must be Node objects, not {type(node).__name__}")
         name = _check_name(node.name)
         if name in index:
             raise GraphError(f"two nodes are named {name!r}")
         if not isinstance(node.inputs, tuple) or not all(isinstance(arg, str) for arg in node.inputs):
-            raise GraphError(f"node {name!r}: inputs must be a tuple of node names")
+            raise GraphTypeError(f"node {name!r}: inputs must be a tuple of node names")
         if node.op == CONST:
             value = node.value
             try:
@@ -228,11 +226,24 @@ class Graph:
             raise GraphError(f"node {name!r} reads {missing[0]!r}, which is not an earlier node")
         return node
 
+    @property
+    def output(self) -> str:
+        """The output node's name."""
+        return self._output
+
+    @property
+    def inputs(self) -> tuple[str, ...]:
+        """Names of the input nodes, in order."""
+        return self._inputs
+
     def _node_names(self) -> list[str]:
         """Every node's name, in order (made on first use for a built graph)."""
         names = self._names
         if names is None:
-            names = self._names = self._namer(self)
+            namer = self._namer
+            if namer is None:  # another thread named them after our first look
+                return self._names  # type: ignore[return-value]
+            names = self._names = namer(self)  # set before the namer is dropped (threads)
             self._namer = None
         return names
 
@@ -523,7 +534,7 @@ def const(value: float) -> Expr:
     """
     kind = type(value)
     if kind is not float and kind is not int and (kind is bool or not isinstance(value, Real)):
-        raise GraphError(f"a constant must be a real number, not {value!r}")
+        raise GraphTypeError(f"a constant must be a real number, not {value!r}")
     try:
         number = float(value)
     except OverflowError:
@@ -544,7 +555,7 @@ def inputs(names: str | Sequence[str]) -> tuple[Expr, ...]:
     kind = type(names)
     if kind is not list and kind is not tuple and not isinstance(names, str) and not (
             isinstance(names, Sequence) and not isinstance(names, bytes)):
-        raise GraphError(f"inputs takes a string of names or a sequence of names, not {names!r}")
+        raise GraphTypeError(f"inputs takes a string of names or a sequence of names, not {names!r}")
     listed = names.split() if isinstance(names, str) else names
     group = _group()
     made = []
@@ -567,7 +578,9 @@ def apply(op: str, *args: Any) -> Expr:
     >>> apply("max", inputs("a")[0], 0).op
     'max'
     """
-    rule = OPS.get(op) if isinstance(op, str) else None
+    if not isinstance(op, str):
+        raise GraphTypeError(f"apply takes the op's name, not {type(op).__name__}")
+    rule = OPS.get(op)
     if rule is None:
         raise GraphError(f"unknown op {op!r}")
     if len(args) != rule.arity:
@@ -575,7 +588,7 @@ def apply(op: str, *args: Any) -> Expr:
     operands = [_operand(arg) for arg in args]
     if None in operands:
         bad = args[operands.index(None)]
-        raise GraphError(f"{op} needs expressions or real numbers, not {bad!r}")
+        raise GraphTypeError(f"{op} needs expressions or real numbers, not {bad!r}")
     return _node(op, operands[0], operands[1] if len(operands) > 1 else None)  # type: ignore[arg-type]
 
 
@@ -665,19 +678,19 @@ def build(output: Expr, *, inputs: Sequence[Expr | str] | None = None,
     e = c*d
     """
     if type(output) is not Expr:
-        raise GraphError(f"build needs an Expr, not {type(output).__name__}")
+        raise GraphTypeError(f"build needs an Expr, not {type(output).__name__}")
     extra: list[Expr] = []
     if type(also) is Expr:
-        raise GraphError("'also' takes a sequence of expressions, not Expr")
+        raise GraphTypeError("'also' takes a sequence of expressions, not Expr")
     if also:
         if not isinstance(also, Sequence):
-            raise GraphError(f"'also' takes a sequence of expressions, not {type(also).__name__}")
+            raise GraphTypeError(f"'also' takes a sequence of expressions, not {type(also).__name__}")
         extra = list(also)
         for expr in extra:
             if not isinstance(expr, Expr):
-                raise GraphError(f"'also' takes expressions, not {type(expr).__name__}")
+                raise GraphTypeError(f"'also' takes expressions, not {type(expr).__name__}")
     elif also is not None and type(also) is not tuple and not isinstance(also, Sequence):
-        raise GraphError(f"'also' takes a sequence of expressions, not {type(also).__name__}")
+        raise GraphTypeError(f"'also' takes a sequence of expressions, not {type(also).__name__}")
     collecting = gc.isenabled()
     gc.disable()  # a build makes no cycles; the collector would only rescan the new nodes
     try:
@@ -806,7 +819,7 @@ def _input_order(read: list[str], given: Sequence[Expr | str] | None) -> list[st
     if isinstance(given, str):
         given = given.split()
     if isinstance(given, Expr) or not isinstance(given, Sequence):
-        raise GraphError(f"'inputs' takes a sequence of inputs or names, not {type(given).__name__}")
+        raise GraphTypeError(f"'inputs' takes a sequence of inputs or names, not {type(given).__name__}")
     for item in given:
         if isinstance(item, Expr) and item.op != INPUT:
             raise GraphError(f"'inputs' lists an {item.op} node; it takes inputs or their names")

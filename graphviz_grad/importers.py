@@ -72,10 +72,9 @@ def _import_micrograd(root: Any) -> Trace:
         if isinstance(label, str):
             labels[position] = label
     used = set(labels.values())
-    if len(used) != len(labels) or any(len(label) > MAX_NAME_LENGTH or not label.isprintable()
-                                       for label in used):
+    if len(used) != len(labels) or not all(map(_valid_name, used)):  # as Graph checks any name
         bad = next(label for label in labels.values() if list(labels.values()).count(label) > 1
-                   or len(label) > MAX_NAME_LENGTH or not label.isprintable())
+                   or not _valid_name(label))
         raise GraphError(f"micrograd label {bad!r} is used twice or is not a valid node name")
     is_operation = list(map(bool, children))
     leaves = list(itertools.compress(range(size), map(operator.not_, is_operation)))
@@ -129,6 +128,10 @@ def _import_micrograd(root: Any) -> Trace:
                                 dict(zip(constant_at.values(), constants.values(), strict=True)), namer, out,
                                 output, tuple(input_names), True)
     return backward(graph, values)
+
+
+def _valid_name(label: str) -> bool:
+    return len(label) <= MAX_NAME_LENGTH and label.isprintable() and label == label.strip()
 
 
 _OP_CODE = operator.attrgetter("_op")
