@@ -85,3 +85,22 @@ def test_render_of_one_long_statement_draws_its_terms(capsys, tmp_path):
     terms = [line for line in text.splitlines() if line.startswith('    "\u2060group L.z') and "[id=" in line]
     assert len(terms) == 25 and "<B>tanh(w24, x)</B>" in terms[-1]
     assert text.count("->") == 50  # x into each term, each term into the sum
+
+
+def test_views_of_one_trace_share_its_groups_and_stay_independent():
+    from graphviz_grad.overview import RECENT_TRACES, Overview
+
+    text = "L = " + " + ".join(f"tanh(w{i}*x)" for i in range(25))
+    graph = gg.parse(text)
+    trace = gg.backward(graph, dict.fromkeys(graph.inputs, 0.3))
+    first, second = Overview(trace), Overview(trace)
+    assert first.tree is second.tree and first.summaries is second.summaries  # built once
+    group = next(g for g in (first.tree.groups[i].id for i in range(1, len(first.tree)))
+                 if g not in {first.tree.groups[i].id for i in first.expanded})
+    first.expand(group)
+    assert first.expanded != second.expanded  # the shared parts are read-only; the views are not
+    other = gg.backward(graph, dict.fromkeys(graph.inputs, 0.7))  # same graph, other values
+    assert Overview(other).summaries is not first.summaries
+    for _ in range(RECENT_TRACES):  # only the last few traces are kept
+        Overview(gg.backward(graph, dict.fromkeys(graph.inputs, 0.1)))
+    assert Overview(trace).summaries is not first.summaries
