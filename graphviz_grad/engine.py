@@ -411,8 +411,32 @@ def value_status(graph: Graph, values: Sequence[float], i: int) -> str:
     return DOMAIN
 
 
+class NodeReadings:
+    """Reading a node's value and status by name, for `Trace` and the tangent trace alike (both
+    hold ``graph`` and ``values``, by position in ``graph.nodes``)."""
+
+    __slots__ = ()
+    graph: Graph
+    values: tuple[float, ...]
+
+    @property
+    def output(self) -> str:
+        return self.graph.output
+
+    @property
+    def output_value(self) -> float:
+        return self.value(self.graph.output)
+
+    def value(self, name: str) -> float:
+        return self.values[self.graph.index(name)]
+
+    def status(self, name: str) -> str:
+        """``ok``, ``inf``, ``nan`` or ``domain`` for the node's value (see the module doc)."""
+        return value_status(self.graph, self.values, self.graph.index(name))
+
+
 @dataclass(frozen=True, slots=True, eq=False)
-class Trace:
+class Trace(NodeReadings):
     """The result of `backward`: per node its value, gradient dL/dnode and status; per
     edge its local derivative and contribution; and the ordered backward steps.
 
@@ -446,23 +470,8 @@ class Trace:
 
     __hash__ = None  # type: ignore[assignment]
 
-    @property
-    def output(self) -> str:
-        return self.graph.output
-
-    @property
-    def output_value(self) -> float:
-        return self.value(self.graph.output)
-
-    def value(self, name: str) -> float:
-        return self.values[self.graph.index(name)]
-
     def grad(self, name: str) -> float:
         return self.grads[self.graph.index(name)]
-
-    def status(self, name: str) -> str:
-        """``ok``, ``inf``, ``nan`` or ``domain`` for the node's value (see the module doc)."""
-        return value_status(self.graph, self.values, self.graph.index(name))
 
     @property
     def gradients(self) -> dict[str, float]:

@@ -24,7 +24,7 @@ from functools import cached_property
 from numbers import Real
 from typing import Any
 
-from .engine import Trace, backward, forward, value_status
+from .engine import NodeReadings, Trace, backward, forward
 from .errors import InputTypeError, InputValueError
 from .formula import parse
 from .graph import CONST, INPUT, Expr, Graph, build
@@ -229,7 +229,7 @@ class ForwardStep:
 
 
 @dataclass(frozen=True, eq=False)
-class TangentTrace:
+class TangentTrace(NodeReadings):
     """The result of `tangents`: per node its value, its tangent ż along ``direction`` and statuses."""
 
     graph: Graph
@@ -239,27 +239,12 @@ class TangentTrace:
     """Every input's component (0 for those not given)."""
 
     @property
-    def output(self) -> str:
-        return self.graph.output
-
-    @property
-    def output_value(self) -> float:
-        return self.value(self.graph.output)
-
-    @property
     def output_tangent(self) -> float:
         """The directional derivative of the output: gradient · direction."""
         return self.tangent(self.graph.output)
 
-    def value(self, name: str) -> float:
-        return self.values[self.graph.index(name)]
-
     def tangent(self, name: str) -> float:
         return self.tangents[self.graph.index(name)]
-
-    def status(self, name: str) -> str:
-        """The value's status, as in a `Trace`: ``ok``, ``inf``, ``nan`` or ``domain``."""
-        return value_status(self.graph, self.values, self.graph.index(name))
 
     def tangent_status(self, name: str) -> str:
         """``kink`` where the node is not differentiable along a moved argument (the engine then takes
