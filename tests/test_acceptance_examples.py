@@ -7,9 +7,9 @@ import math
 import pytest
 
 import graphviz_grad as gg
-from graphviz_grad.cli import main
 
 from .conftest import EXAMPLE_1, SEED
+from .test_cli import run as cli
 
 # micrograd's README (karpathy/micrograd): g.data 24.7041, a.grad 138.8338, b.grad 645.5773.
 # Our names are assigned once, so its `c += ...` lines become c1, c2, c3.
@@ -37,12 +37,6 @@ MLP_AT = {"w11": 0.1, "w12": -0.2, "w21": 0.3, "w22": 0.4, "b1": 0.0, "b2": 0.1,
 LOGISTIC = "p = sigmoid(w1*x1 + w2*x2 + b); L = -(y*log(p) + (1 - y)*log(1 - p))"
 LOGISTIC_AT = {"w1": 0.5, "w2": -0.3, "b": 0.1, "x1": 2.0, "x2": 1.0, "y": 1.0}
 SOFTMAX = "e1 = exp(a1); e2 = exp(a2); e3 = exp(a3); s = e1 + e2 + e3; L = -log(e1/s)"
-
-
-def cli(capsys, *argv):
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def at(values):
