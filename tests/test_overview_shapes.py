@@ -104,3 +104,17 @@ def test_views_of_one_trace_share_its_groups_and_stay_independent():
     for _ in range(RECENT_TRACES):  # only the last few traces are kept
         Overview(gg.backward(graph, dict.fromkeys(graph.inputs, 0.1)))
     assert Overview(trace).summaries is not first.summaries
+
+
+def test_an_overview_with_many_edges_asks_dot_for_a_quick_layout():
+    # shared parameters feed every block: few boxes, many aggregated edges (dot took 48 s on 483)
+    from graphviz_grad.overview import Overview
+    from graphviz_grad.overview_dot import QUICK_LAYOUT_EDGES, overview_dot
+
+    lines = ["s0 = x*w0", *(f"s{i} = tanh(s{i - 1}*w{i % 50} + b{i % 50})" for i in range(1, 1000)), "L = s999**2"]
+    graph = gg.parse("\n".join(lines))
+    dense = Overview(gg.backward(graph, dict.fromkeys(graph.inputs, 0.3)))
+    assert len(dense.layout()[1]) > QUICK_LAYOUT_EDGES and "mclimit=0.1" in overview_dot(dense)
+    small = gg.parse("L = " + " + ".join(f"tanh(w{i}*x)" for i in range(25)))
+    sparse = Overview(gg.backward(small, dict.fromkeys(small.inputs, 0.3)))
+    assert len(sparse.layout()[1]) <= QUICK_LAYOUT_EDGES and "mclimit" not in overview_dot(sparse)
