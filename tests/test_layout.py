@@ -155,3 +155,12 @@ def test_png_splitting_walks_chunks():
     assert list(png(fake * 2)) == [fake, fake]  # a signature inside a chunk does not split
     with pytest.raises(LayoutError):
         list(png(b"not a png"))
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_layout_past_the_time_limit_is_a_one_line_error(backend, monkeypatch):
+    monkeypatch.setattr(layout, "TIMEOUT", 0.001)  # this layout takes a good part of a second
+    edges = " ".join(f"n{i} -> n{(i * 7 + 3) % 400}" for i in range(400))
+    with pytest.raises(LayoutError) as caught:
+        render(f"digraph {{ {edges} }}", "svg", backend=backend)
+    assert "\n" not in str(caught.value) and "took longer than 0.001 s" in str(caught.value)
